@@ -1,0 +1,92 @@
+# capsa - one non-recursive Makefile.
+#   make            build/capsa
+#   make asan       build/asan/capsa (ASan + UBSan)
+#   make check      unit tests (normal and ASan builds)
+#   make lint       format check, layering check, banned functions
+VARIANT ?= release
+ifeq ($(VARIANT),asan)
+BUILD   ?= build/asan
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g
+else
+BUILD   ?= build
+SANFLAGS = -O2 -g
+endif
+
+CC      ?= gcc
+PKGS     = jansson
+WERROR  ?= 1
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+           -Wformat-security -Wpointer-arith -Wwrite-strings -Wvla -Wimplicit-fallthrough \
+           -Wundef -Wcast-align -Wnull-dereference -Wswitch-enum
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/lib -MMD -MP
+CFLAGS  += -std=gnu11 $(WARN) $(SANFLAGS) -fstack-protector-strong \
+           $(if $(findstring asan,$(VARIANT)),,-D_FORTIFY_SOURCE=2) \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS))
+LDFLAGS += $(SANFLAGS) -Wl,-z,relro,-z,now
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+CPPFLAGS += -DCAPSA_VERSION='"$(VERSION)"' -DCAPSA_GITREV='"$(GITREV)"'
+
+LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all asan check unit lint format format-check clean helpers
+all: $(BUILD)/capsa helpers
+
+$(BUILD)/libcapsa.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/capsa: $(CLI_OBJ) $(BUILD)/libcapsa.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libcapsa.a $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcapsa.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcapsa.a $(LDLIBS) -lcmocka
+
+# Test helpers run inside containers: static, never sanitized.
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=build/helpers/%)
+helpers: $(HELPER_BIN)
+build/helpers/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE -std=gnu11 -O2 -Wall -Wextra -Werror -static -o $@ $<
+
+asan:
+	$(MAKE) VARIANT=asan all-asan
+all-asan: $(BUILD)/capsa $(UNIT_BIN)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+check:
+	$(MAKE) unit
+	$(MAKE) VARIANT=asan unit
+
+lint: format-check
+	scripts/check-layering.sh
+	@! git grep -nE '\b(sprintf|strcpy|strcat|system)\(' -- 'src/*.c' 'src/*.h' || \
+	  (echo "banned function used" >&2; exit 1)
+
+format:
+	clang-format -i $$(git ls-files '*.[ch]')
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.[ch]')
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,40 @@
+/* process.h - applying the process section of the spec to the container
+ * init just before it executes the user program: rlimits, oom_score_adj,
+ * personality, I/O priority, scheduler, LSM labels, user and groups,
+ * capabilities (all five sets), no_new_privs, umask, cwd. */
+#ifndef CAPSA_LINUX_PROCESS_H
+#define CAPSA_LINUX_PROCESS_H
+
+#include "spec/spec.h"
+#include "util/err.h"
+
+/* Rlimits, personality, ioprio, scheduler, oom_score_adj (through procfd, a
+ * private procfs from capsa_proc_open_private). Done while still privileged. */
+int capsa_process_apply_attrs(const struct capsa_process *p, int procfd, struct capsa_err *err);
+
+/* LSM: AppArmor profile ("exec <profile>" to attr/apparmor/exec) and SELinux
+ * label (attr/exec), written through procfd for the calling thread. An error
+ * names the LSM when the profile is set but the LSM is not enabled. */
+int capsa_lsm_apply(const struct capsa_process *p, int procfd, struct capsa_err *err);
+/* True when AppArmor / SELinux are enabled on this host. */
+int capsa_lsm_apparmor_enabled(void);
+int capsa_lsm_selinux_enabled(void);
+
+/* Switch to the spec user (setgroups(additionalGids) unless setgroups is
+ * denied, setresgid, setresuid) keeping capabilities across the switch, then
+ * set the five capability sets exactly as the spec says (bounding dropped
+ * first, ambient raised last; caps unknown to the running kernel skipped),
+ * then no_new_privs when asked, then umask (default 0022).
+ * When p->has_capabilities is false all sets are emptied. */
+int capsa_process_switch_user(const struct capsa_process *p, struct capsa_err *err);
+
+/* Find the executable for args[0] using PATH from the process env (like
+ * execvp but with the container's PATH, default
+ * /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin). Returns a
+ * heap path or -errno with err naming args[0]. */
+int capsa_process_find_exec(const struct capsa_process *p, char **out, struct capsa_err *err);
+
+/* The highest capability number the running kernel knows. */
+int capsa_caps_last_cap(void);
+
+#endif

@@ -1,0 +1,76 @@
+/* rootfs.h - building the container's filesystem view inside its new mount
+ * namespace: rootfs bind, config mounts, devices, /dev defaults, pivot_root,
+ * masked and read-only paths. Every destination is resolved inside the rootfs
+ * with openat2(RESOLVE_IN_ROOT) and mounted through file descriptors, so a
+ * symlink in the (hostile) rootfs can never redirect a mount to the host.
+ *
+ * Called from the container init, in this order:
+ *   capsa_rootfs_prepare   (before pivot_root; host paths still reachable)
+ *   capsa_rootfs_pivot
+ *   capsa_rootfs_finalize  (after pivot_root; inside the container's root)
+ */
+#ifndef CAPSA_LINUX_ROOTFS_H
+#define CAPSA_LINUX_ROOTFS_H
+
+#include <stdbool.h>
+
+#include "spec/spec.h"
+#include "util/err.h"
+
+struct capsa_rootfs_ctx {
+    const struct capsa_spec *spec;
+    const char *rootfs; /* absolute host path of the rootfs (bundle + root.path resolved) */
+    const char *bundle; /* absolute bundle path: relative bind sources are relative to it */
+    bool new_userns;    /* in a new user namespace: devices are bind-mounted, not mknod'ed */
+    bool new_netns;     /* sysfs can be mounted fresh only with a new netns (else rbind) */
+    bool no_pivot;      /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
+    /* Set by capsa_rootfs_prepare: an O_PATH fd of a verified character
+     * device 1:3 (/dev/null) opened from the host before pivot_root, used as
+     * the bind source for masked files. Closed by capsa_rootfs_finalize. */
+    int devnull_fd;
+};
+
+/* Before pivot_root. Makes the mount tree private (or rootfsPropagation),
+ * bind-mounts the rootfs onto itself, performs spec->mounts in order
+ * (bind/rbind, all flags, propagation, tmpfs data, rro via mount_setattr),
+ * creates linux.devices and the default devices (/dev/null, zero, full,
+ * random, urandom, tty; bind-mounted from the host when new_userns) and the
+ * /dev links (fd, stdin, stdout, stderr, ptmx -> pts/ptmx, core -> /proc/kcore
+ * only if it exists? no: not created). Missing destination directories/files are created. */
+int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
+
+/* pivot_root(rootfs) and detach the old root, or MS_MOVE + chroot when no_pivot.
+ * On return the cwd is "/" of the container. */
+int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
+
+/* After pivot_root: linux.maskedPaths (file -> bind of /dev/null, dir ->
+ * read-only tmpfs), linux.readonlyPaths (recursive read-only bind), then
+ * root.readonly, then rootfsPropagation of "/". */
+int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
+
+/* Open a detached, private procfs mount (fsopen("proc") + fsmount) for the
+ * caller's pid namespace; the container cannot tamper with it because it is
+ * attached nowhere. Used for every write to /proc (sysctl, oom_score_adj,
+ * LSM attributes) so that a fake or redirected /proc cannot be abused
+ * (CVE-2019-16884, CVE-2025-52881 class). Returns the fd or -errno. */
+int capsa_proc_open_private(struct capsa_err *err);
+
+/* Open path below a procfs fd (from capsa_proc_open_private) without
+ * following magic links or leaving procfs; flags as open(2). */
+int capsa_proc_openat(int procfd, const char *path, int flags, struct capsa_err *err);
+
+/* Validate linux.sysctl against the namespaces the container has (only
+ * namespaced keys: kernel.{msg*,sem,shm*}, fs.mqueue.*, net.* with a new
+ * network namespace, kernel.hostname/domainname with a new UTS namespace). */
+int capsa_sysctl_validate(const struct capsa_spec *spec, struct capsa_err *err);
+/* Write linux.sysctl through procfd (after capsa_sysctl_validate). */
+int capsa_sysctl_apply(const struct capsa_spec *spec, int procfd, struct capsa_err *err);
+
+/* Resolve "path" (absolute, inside the root "rootfd") creating missing
+ * directories (mode 0755) and, when want_file is true, an empty final file
+ * (mode 0644) if it does not exist; never follows a symlink out of rootfd.
+ * Returns an O_PATH|O_CLOEXEC fd or -errno with err set. */
+int capsa_resolve_mkdir_in_root(int rootfd, const char *path, bool want_file,
+                                struct capsa_err *err);
+
+#endif

@@ -1,0 +1,41 @@
+/* err.h - capsa's single error type.
+ *
+ * Every fallible library function returns 0 on success or a negative errno
+ * value on failure and, on failure, fills the caller-owned struct capsa_err.
+ * The struct is fixed-size so that it can be filled in the post-clone child
+ * without allocating and sent over the sync socket as plain bytes.
+ * Only the CLI prints errors; library code never logs and then fails.
+ */
+#ifndef CAPSA_UTIL_ERR_H
+#define CAPSA_UTIL_ERR_H
+
+#include <stddef.h>
+
+#define CAPSA_ERR_MSG_MAX 1024
+
+struct capsa_err {
+    int errnum;                  /* positive errno, or 0 when no OS error applies */
+    char msg[CAPSA_ERR_MSG_MAX]; /* human readable, names the field or path */
+};
+
+/* Fill err with a message (printf style) and errnum; returns -errnum, or -EINVAL
+ * when errnum is 0, so a failing function can `return capsa_err_set(...)`.
+ * When errnum != 0 ": strerror(errnum)" is appended. */
+int capsa_err_set(struct capsa_err *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Like capsa_err_set but without appending strerror. */
+int capsa_err_setx(struct capsa_err *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefix err->msg with "context: "; returns -err->errnum (or -EINVAL). */
+int capsa_err_wrap(struct capsa_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Reset to "no error". */
+void capsa_err_clear(struct capsa_err *err);
+
+/* The negative return value matching err (-errnum or -EINVAL). */
+int capsa_err_ret(const struct capsa_err *err);
+
+#endif
