@@ -1,4 +1,5 @@
-/* err.h - capsa's single error type.
+/* err.h - helpers for capsa's single error type, struct capsa_err (defined in
+ * the public header capsa/capsa.h).
  *
  * Every fallible library function returns 0 on success or a negative errno
  * value on failure and, on failure, fills the caller-owned struct capsa_err.
@@ -11,12 +12,7 @@
 
 #include <stddef.h>
 
-#define CAPSA_ERR_MSG_MAX 1024
-
-struct capsa_err {
-    int errnum;                  /* positive errno, or 0 when no OS error applies */
-    char msg[CAPSA_ERR_MSG_MAX]; /* human readable, names the field or path */
-};
+#include "capsa/capsa.h"
 
 /* Fill err with a message (printf style) and errnum; returns -errnum, or -EINVAL
  * when errnum is 0, so a failing function can `return capsa_err_set(...)`.

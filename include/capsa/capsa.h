@@ -1,0 +1,112 @@
+/* capsa.h - the public library API of capsa, an OCI container runtime.
+ *
+ * The command line (src/cli) is a thin layer over these functions; nothing in
+ * the library knows about argv. Every function returns 0 on success or a
+ * negative errno value and fills *err (see struct capsa_err) on failure.
+ */
+#ifndef CAPSA_CAPSA_H
+#define CAPSA_CAPSA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CAPSA_ERR_MSG_MAX 1024
+
+/* The single error type: fixed size, owned by the caller, no allocation. */
+struct capsa_err {
+    int errnum;                  /* positive errno, or 0 when no OS error applies */
+    char msg[CAPSA_ERR_MSG_MAX]; /* human readable; names the field or path at fault */
+};
+
+enum capsa_log_level {
+    CAPSA_LOG_ERROR = 0,
+    CAPSA_LOG_WARNING = 1,
+    CAPSA_LOG_INFO = 2,
+    CAPSA_LOG_DEBUG = 3,
+};
+
+/* Where the library sends warnings and debug lines (errors are returned). */
+typedef void (*capsa_log_fn)(void *opaque, enum capsa_log_level level, const char *msg);
+
+/* Global options, the equivalent of runc's global flags. */
+struct capsa_ctx {
+    const char *root;    /* state directory root, e.g. /run/capsa */
+    bool systemd_cgroup; /* --systemd-cgroup (not supported yet: create fails clearly) */
+    bool rootless;       /* --rootless (accepted) */
+    enum capsa_log_level log_level;
+    capsa_log_fn log;
+    void *log_opaque;
+};
+
+struct capsa_create_opts {
+    const char *bundle;         /* default: current directory */
+    const char *config;         /* default: <bundle>/config.json */
+    const char *console_socket; /* unix socket receiving the pty master */
+    const char *pid_file;       /* written with the init pid */
+    bool no_pivot;              /* MS_MOVE + chroot instead of pivot_root */
+    bool no_new_keyring;        /* keep the caller's session keyring */
+    int preserve_fds;           /* fds 3..3+N-1 passed to the container */
+};
+
+/* create: set the container up; its init waits for `start`. */
+int capsa_container_create(const struct capsa_ctx *ctx, const char *id,
+                           const struct capsa_create_opts *opts, struct capsa_err *err);
+
+/* start: release the init of a created container; returns once the user
+ * process has been executed (and the poststart hooks have run). */
+int capsa_container_start(const struct capsa_ctx *ctx, const char *id, struct capsa_err *err);
+
+/* run: create + start + wait in the foreground, forwarding signals (and
+ * relaying the terminal when process.terminal is set), then delete.
+ * *exit_code receives the process exit status, or 128+N when killed by
+ * signal N. With detach, returns after start and leaves the container running. */
+int capsa_container_run(const struct capsa_ctx *ctx, const char *id,
+                        const struct capsa_create_opts *opts, bool detach, int *exit_code,
+                        struct capsa_err *err);
+
+/* kill: send sig to the init (all == false) or every process of the container. */
+int capsa_container_kill(const struct capsa_ctx *ctx, const char *id, int sig, bool all,
+                         struct capsa_err *err);
+
+/* delete: remove a stopped (or, with force, any) container: kill, poststop
+ * hooks, state. */
+int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool force,
+                           struct capsa_err *err);
+
+/* state: the OCI state of one container as a JSON document (heap string). */
+int capsa_container_state(const struct capsa_ctx *ctx, const char *id, char **json_out,
+                          struct capsa_err *err);
+
+struct capsa_list_entry {
+    char *id;
+    int pid;
+    char *status;
+    char *bundle;
+    char *created; /* RFC 3339 */
+    char *owner;
+};
+
+/* list: every container under ctx->root, sorted by id. */
+int capsa_container_list(const struct capsa_ctx *ctx, struct capsa_list_entry **out, size_t *n,
+                         struct capsa_err *err);
+void capsa_list_free(struct capsa_list_entry *entries, size_t n);
+
+/* The default config.json (like `runc spec`), pretty-printed. */
+int capsa_default_spec(bool rootless, char **json_out, struct capsa_err *err);
+
+/* The OCI features document (what this build really implements). */
+int capsa_features(char **json_out, struct capsa_err *err);
+
+/* Parse a signal: "TERM", "SIGTERM", "15", "SIGRTMIN+3". -EINVAL when unknown. */
+int capsa_signal_parse(const char *s, int *sig);
+
+/* Protect the running binary against being overwritten from a container
+ * (CVE-2019-5736 class): unless it already runs from a read-only mount,
+ * re-execute it from a private read-only bind of itself (no copy). Returns
+ * only on error or when nothing needed doing. */
+int capsa_self_protect(char *const argv[], struct capsa_err *err);
+
+const char *capsa_version(void);
+
+#endif

@@ -1,0 +1,255 @@
+/* main.c - capsa's command line entry: global options (runc-compatible),
+ * logging set-up and dispatch to one file per command. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void json_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+}
+
+static const char *level_name(enum capsa_log_level l)
+{
+    switch (l) {
+    case CAPSA_LOG_ERROR:
+        return "error";
+    case CAPSA_LOG_WARNING:
+        return "warning";
+    case CAPSA_LOG_INFO:
+        return "info";
+    case CAPSA_LOG_DEBUG:
+        return "debug";
+    }
+    return "info";
+}
+
+void cli_log(struct cli *cli, enum capsa_log_level level, const char *msg)
+{
+    if (level > cli->ctx.log_level)
+        return;
+    if (cli->log_file) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char t[64];
+        strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (cli->log_json) {
+            fprintf(cli->log_file, "{\"level\":\"%s\",\"msg\":\"", level_name(level));
+            json_escape(cli->log_file, msg);
+            fprintf(cli->log_file, "\",\"time\":\"%s.%09ldZ\"}\n", t, ts.tv_nsec);
+        } else {
+            fprintf(cli->log_file, "time=\"%s.%09ldZ\" level=%s msg=\"", t, ts.tv_nsec,
+                    level_name(level));
+            json_escape(cli->log_file, msg);
+            fputs("\"\n", cli->log_file);
+        }
+        fflush(cli->log_file);
+    }
+    /* Errors always reach stderr as well: engines that do not read the log
+     * file (conmon) show stderr to the user. */
+    if (level == CAPSA_LOG_ERROR || !cli->log_file)
+        fprintf(stderr, "%s%s\n", level == CAPSA_LOG_WARNING ? "warning: " : "", msg);
+}
+
+static void lib_log(void *opaque, enum capsa_log_level level, const char *msg)
+{
+    cli_log(opaque, level, msg);
+}
+
+int cli_fail(struct cli *cli, const char *cmd, const struct capsa_err *err)
+{
+    char buf[CAPSA_ERR_MSG_MAX + 64];
+    snprintf(buf, sizeof buf, "%s: %s", cmd, err->msg[0] ? err->msg : "failed");
+    cli_log(cli, CAPSA_LOG_ERROR, buf);
+    return 1;
+}
+
+int cli_usage_error(struct cli *cli, const char *cmd, const char *fmt, ...)
+{
+    char msg[512], buf[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(buf, sizeof buf, "%s: %s (see '%s %s --help')", cmd, msg, "capsa", cmd);
+    cli_log(cli, CAPSA_LOG_ERROR, buf);
+    return 1;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: capsa [global options] COMMAND [options] [arguments]\n"
+          "\n"
+          "An OCI container runtime (runc-compatible command line).\n"
+          "\n"
+          "Commands:\n"
+          "  create    create a container (its process waits for start)\n"
+          "  start     start the process of a created container\n"
+          "  run       create and start a container, wait for it, delete it\n"
+          "  state     print the state of a container as JSON\n"
+          "  kill      send a signal to a container's init (or --all its processes)\n"
+          "  delete    delete a container (--force kills it first)\n"
+          "  list      list containers (--format table|json, --quiet)\n"
+          "  spec      write a default config.json\n"
+          "  features  print the OCI features document\n"
+          "\n"
+          "Global options:\n"
+          "  --root DIR          state directory (default /run/capsa)\n"
+          "  --log FILE          write log lines to FILE\n"
+          "  --log-format FMT    text or json\n"
+          "  --debug             also log debug lines\n"
+          "  --systemd-cgroup    use systemd for cgroups (not supported yet)\n"
+          "  --rootless VALUE    accepted for compatibility\n"
+          "  -v, --version       print the version\n"
+          "  -h, --help          print this help\n",
+          f);
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(struct cli *, int, char **);
+    bool protect; /* starts processes that end up inside a container */
+} commands[] = {
+    {"create", cmd_create, true}, {"start", cmd_start, false},   {"state", cmd_state, false},
+    {"kill", cmd_kill, false},    {"delete", cmd_delete, false}, {"run", cmd_run, true},
+    {"list", cmd_list, false},    {"ps", NULL, false},           {"spec", cmd_spec, false},
+    {"features", cmd_features, false},
+};
+
+int main(int argc, char **argv)
+{
+    struct cli cli = {
+        .ctx = {.root = "/run/capsa", .log_level = CAPSA_LOG_WARNING},
+        .argv0 = argv[0],
+    };
+    cli.ctx.log = lib_log;
+    cli.ctx.log_opaque = &cli;
+    const char *log_format = "text";
+    enum {
+        OPT_ROOT = 256,
+        OPT_LOG,
+        OPT_LOG_FORMAT,
+        OPT_LOG_LEVEL,
+        OPT_DEBUG,
+        OPT_SYSTEMD,
+        OPT_ROOTLESS,
+        OPT_CRIU,
+    };
+    static const struct option opts[] = {
+        {"root", required_argument, NULL, OPT_ROOT},
+        {"log", required_argument, NULL, OPT_LOG},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"debug", no_argument, NULL, OPT_DEBUG},
+        {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
+        {"rootless", required_argument, NULL, OPT_ROOTLESS},
+        {"criu", required_argument, NULL, OPT_CRIU},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_ROOT:
+            cli.ctx.root = optarg;
+            break;
+        case OPT_LOG:
+            cli.log_path = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            log_format = optarg;
+            break;
+        case OPT_LOG_LEVEL:
+            if (strcmp(optarg, "debug") == 0)
+                cli.ctx.log_level = CAPSA_LOG_DEBUG;
+            else if (strcmp(optarg, "info") == 0)
+                cli.ctx.log_level = CAPSA_LOG_INFO;
+            else if (strcmp(optarg, "error") == 0)
+                cli.ctx.log_level = CAPSA_LOG_ERROR;
+            break;
+        case OPT_DEBUG:
+            cli.ctx.log_level = CAPSA_LOG_DEBUG;
+            break;
+        case OPT_SYSTEMD:
+            cli.ctx.systemd_cgroup = true;
+            break;
+        case OPT_ROOTLESS:
+            cli.ctx.rootless = strcmp(optarg, "true") == 0;
+            break;
+        case OPT_CRIU:
+            break;
+        case 'v':
+            printf("capsa version %s\ncommit: %s\nspec: 1.2.0\n", capsa_version(), CAPSA_GITREV);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "capsa: unknown global option '%s'\n", argv[optind - 1]);
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (strcmp(log_format, "json") == 0) {
+        cli.log_json = true;
+    } else if (strcmp(log_format, "text") != 0) {
+        fprintf(stderr, "capsa: --log-format: unknown format \"%s\" (text or json)\n",
+                log_format);
+        return 1;
+    }
+    if (cli.log_path) {
+        cli.log_file = fopen(cli.log_path, "ae");
+        if (cli.log_file == NULL) {
+            fprintf(stderr, "capsa: --log %s: %s\n", cli.log_path, strerror(errno));
+            return 1;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 1;
+    }
+    const char *name = argv[optind];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, name) != 0 || commands[i].fn == NULL)
+            continue;
+        if (commands[i].protect) {
+            struct capsa_err err = {0};
+            if (capsa_self_protect(argv, &err) < 0)
+                return cli_fail(&cli, name, &err);
+        }
+        int argc2 = argc - optind;
+        char **argv2 = argv + optind;
+        optind = 0; /* full re-initialisation of getopt for the command */
+        int rc = commands[i].fn(&cli, argc2, argv2);
+        if (cli.log_file)
+            fclose(cli.log_file);
+        return rc;
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "capsa: unknown command \"%s\" (see 'capsa --help')", name);
+    cli_log(&cli, CAPSA_LOG_ERROR, buf);
+    return 1;
+}

@@ -1,0 +1,51 @@
+/* container.h - internal glue shared by the lifecycle files (create.c,
+ * lifecycle.c, run.c). */
+#ifndef CAPSA_CORE_CONTAINER_H
+#define CAPSA_CORE_CONTAINER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "capsa/capsa.h"
+#include "core/state.h"
+#include "spec/spec.h"
+
+/* What a successful internal create hands back. */
+struct capsa_created {
+    struct capsa_spec *spec;
+    struct capsa_state st;
+    int rootfd;
+    int dirfd;      /* locked state directory */
+    pid_t pid;      /* init pid (our child) */
+    int pidfd;
+    int sync_fd;    /* parent end; the init holds its end until exec */
+    int console_fd; /* pty master when process.terminal and no console socket, else -1 */
+};
+
+void capsa_created_release(struct capsa_created *c);
+
+/* create for `create` (fifo mode) or `run` (run_mode: the init waits for SYNC_START). */
+int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
+                          const struct capsa_create_opts *opts, bool run_mode,
+                          struct capsa_created *out, struct capsa_err *err);
+
+/* Kill (SIGKILL) a created-but-failed container and remove its state. */
+void capsa_create_rollback(struct capsa_created *c);
+
+/* Log through ctx->log. */
+void capsa_log(const struct capsa_ctx *ctx, enum capsa_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* pidfd for st->pid, verified against the recorded start time (so a reused
+ * pid is never signalled). -ESRCH when the container's init is gone. */
+int capsa_state_pidfd(const struct capsa_state *st);
+
+/* Run the poststop hooks of the container whose state dir is dirfd (config
+ * copy taken at create); failures are logged as warnings. */
+void capsa_run_poststop(const struct capsa_ctx *ctx, int dirfd, const struct capsa_state *st);
+
+/* Wait until pidfd's process is gone (bounded), reaping it when it is our child. */
+void capsa_wait_gone(int pidfd, pid_t pid);
+
+#endif

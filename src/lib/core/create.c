@@ -1,0 +1,550 @@
+/* create.c - the parent side of `create`: load and check the bundle, make the
+ * state directory, clone the init into its namespaces (joining existing ones
+ * through an intermediate process), write id maps, run the runtime-namespace
+ * hooks, hand the console over, and record the state.
+ *
+ * A failed create leaves nothing behind: the init (and with it its mount
+ * namespace) is killed and the state directory removed. */
+#include "core/container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/init.h"
+#include "core/sync.h"
+#include "linux/hooks.h"
+#include "linux/ns.h"
+#include "linux/process.h"
+#include "linux/rootfs.h"
+#include "linux/terminal.h"
+#include "sys/sys.h"
+#include "util/util.h"
+
+void capsa_log(const struct capsa_ctx *ctx, enum capsa_log_level level, const char *fmt, ...)
+{
+    if (ctx == NULL || ctx->log == NULL || level > ctx->log_level)
+        return;
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    ctx->log(ctx->log_opaque, level, buf);
+}
+
+void capsa_created_release(struct capsa_created *c)
+{
+    capsa_spec_free(c->spec);
+    c->spec = NULL;
+    capsa_state_clear(&c->st);
+    capsa_close(&c->pidfd);
+    capsa_close(&c->sync_fd);
+    capsa_close(&c->console_fd);
+    capsa_close(&c->dirfd);
+    capsa_close(&c->rootfd);
+}
+
+void capsa_wait_gone(int pidfd, pid_t pid)
+{
+    (void)pid;
+    if (pidfd < 0)
+        return;
+    /* A pidfd turns readable when its process has exited, child or not.
+     * Bounded: a process stuck in the kernel must not hang us forever. */
+    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+    while (poll(&pfd, 1, 30000) < 0 && errno == EINTR)
+        ;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
+}
+
+void capsa_create_rollback(struct capsa_created *c)
+{
+    if (c->pidfd >= 0) {
+        capsa_pidfd_send_signal(c->pidfd, SIGKILL, 0);
+        capsa_wait_gone(c->pidfd, c->pid);
+    }
+    if (c->dirfd >= 0 && c->rootfd >= 0 && c->st.id)
+        capsa_state_dir_remove(c->rootfd, c->dirfd, c->st.id, NULL);
+}
+
+/* Checks that need the whole spec and the host, before anything is made. */
+static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec,
+                      const struct capsa_create_opts *opts, bool run_mode, struct capsa_err *err)
+{
+    if (ctx->systemd_cgroup)
+        return capsa_err_setx(err, ENOTSUP,
+                              "--systemd-cgroup: the systemd cgroup manager is not supported yet");
+    if (spec->process == NULL)
+        return capsa_err_setx(err, EINVAL, "process: required to create a container");
+    if (spec->root_path == NULL)
+        return capsa_err_setx(err, EINVAL, "root.path: required");
+    if (!spec->has_linux)
+        return capsa_err_setx(err, EINVAL, "linux: required on Linux");
+    const struct capsa_linux *l = &spec->linux_cfg;
+    const struct capsa_namespace *mnt = capsa_spec_namespace(spec, CAPSA_NS_MNT);
+    if (mnt == NULL)
+        return capsa_err_setx(err, EINVAL, "linux.namespaces: a mount namespace is required");
+    if (mnt->path)
+        return capsa_err_setx(err, EINVAL,
+                              "linux.namespaces: joining a mount namespace is not supported");
+    const struct capsa_namespace *user = capsa_spec_namespace(spec, CAPSA_NS_USER);
+    if ((l->n_uid_mappings || l->n_gid_mappings) && (user == NULL || user->path))
+        return capsa_err_setx(err, EINVAL,
+                              "linux.uidMappings: mappings need a new user namespace");
+    if (user && !user->path && (l->n_uid_mappings == 0 || l->n_gid_mappings == 0))
+        return capsa_err_setx(err, EINVAL,
+                              "linux.uidMappings, linux.gidMappings: a new user namespace needs "
+                              "both mappings");
+    const struct capsa_namespace *uts = capsa_spec_namespace(spec, CAPSA_NS_UTS);
+    if ((spec->hostname || spec->domainname) && (uts == NULL || uts->path))
+        return capsa_err_setx(err, EINVAL, "%s: setting it needs a new UTS namespace",
+                              spec->hostname ? "hostname" : "domainname");
+    const struct capsa_namespace *tns = capsa_spec_namespace(spec, CAPSA_NS_TIME);
+    if ((l->time_monotonic.set || l->time_boottime.set) && (tns == NULL || tns->path))
+        return capsa_err_setx(err, EINVAL, "linux.timeOffsets: need a new time namespace");
+    const struct capsa_process *p = spec->process;
+    if (p->terminal && !opts->console_socket && !run_mode)
+        return capsa_err_setx(err, EINVAL,
+                              "process.terminal: --console-socket is required when the "
+                              "container has a terminal");
+    if (!p->terminal && opts->console_socket)
+        return capsa_err_setx(err, EINVAL,
+                              "--console-socket: the container has no terminal "
+                              "(process.terminal is false)");
+    if (p->apparmor_profile && !capsa_lsm_apparmor_enabled())
+        return capsa_err_setx(err, ENOTSUP,
+                              "process.apparmorProfile: AppArmor is not enabled on this host");
+    if (p->selinux_label && !capsa_lsm_selinux_enabled())
+        return capsa_err_setx(err, ENOTSUP,
+                              "process.selinuxLabel: SELinux is not enabled on this host");
+    return capsa_sysctl_validate(spec, err);
+}
+
+struct spawn {
+    const struct capsa_spec *spec;
+    struct capsa_init_args init;
+    uint64_t clone_flags; /* new namespaces created at clone time */
+    bool stage1;          /* join namespaces / time offsets in an intermediate process */
+    int parent_sock;      /* closed in the children */
+};
+
+__attribute__((noreturn)) static void stage1_main(struct spawn *s)
+{
+    struct capsa_err err = {0};
+    const struct capsa_linux *l = &s->spec->linux_cfg;
+    /* The user namespace first: the others may belong to it. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < l->n_namespaces; i++) {
+            const struct capsa_namespace *ns = &l->namespaces[i];
+            if (!ns->path || (pass == 0) != (ns->type == CAPSA_NS_USER))
+                continue;
+            if (capsa_ns_join(ns, i, &err) < 0) {
+                capsa_sync_send_err(s->init.sync_fd, &err);
+                _exit(1);
+            }
+        }
+    }
+    const struct capsa_namespace *tns = capsa_spec_namespace(s->spec, CAPSA_NS_TIME);
+    uint64_t flags = s->clone_flags;
+    if (tns && !tns->path) {
+        /* Offsets can only be written before any process lives in the new
+         * time namespace: unshare here, write them, then clone into it. */
+        if (unshare(CLONE_NEWTIME) < 0) {
+            capsa_err_set(&err, errno, "unshare the time namespace");
+            capsa_sync_send_err(s->init.sync_fd, &err);
+            _exit(1);
+        }
+        if (capsa_timens_write_offsets(s->spec, &err) < 0) {
+            capsa_sync_send_err(s->init.sync_fd, &err);
+            _exit(1);
+        }
+        flags &= ~(uint64_t)CLONE_NEWTIME;
+    }
+    struct clone_args ca = {.flags = flags | CLONE_PARENT, .exit_signal = SIGCHLD};
+    pid_t pid = capsa_clone3(&ca);
+    if (pid < 0) {
+        capsa_err_set(&err, errno, "clone the container init");
+        capsa_sync_send_err(s->init.sync_fd, &err);
+        _exit(1);
+    }
+    if (pid == 0)
+        capsa_init_main(&s->init);
+    capsa_sync_send(s->init.sync_fd, CAPSA_SYNC_PID, pid, NULL, 0, -1, NULL);
+    _exit(0);
+}
+
+static int spawn_init(struct spawn *s, pid_t *pid_out, int *pidfd_out, struct capsa_err *err)
+{
+    if (!s->stage1) {
+        int pidfd = -1;
+        struct clone_args ca = {.flags = s->clone_flags | CLONE_PIDFD,
+                                .pidfd = (uint64_t)(uintptr_t)&pidfd,
+                                .exit_signal = SIGCHLD};
+        pid_t pid = capsa_clone3(&ca);
+        if (pid < 0)
+            return capsa_err_set(err, errno, "clone the container init");
+        if (pid == 0) {
+            close(s->parent_sock);
+            capsa_init_main(&s->init);
+        }
+        *pid_out = pid;
+        *pidfd_out = pidfd;
+        return 0;
+    }
+    struct clone_args ca = {.exit_signal = SIGCHLD};
+    pid_t st1 = capsa_clone3(&ca);
+    if (st1 < 0)
+        return capsa_err_set(err, errno, "clone the namespace-joining process");
+    if (st1 == 0) {
+        close(s->parent_sock);
+        stage1_main(s);
+    }
+    struct capsa_sync_msg m;
+    int r = capsa_sync_expect(s->parent_sock, CAPSA_SYNC_PID, &m, err);
+    int status = 0;
+    while (waitpid(st1, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (r < 0)
+        return r;
+    pid_t pid = m.value;
+    capsa_sync_msg_clear(&m);
+    int pidfd = capsa_pidfd_open(pid, 0);
+    if (pidfd < 0)
+        return capsa_err_set(err, errno, "pidfd_open of the container init");
+    *pid_out = pid;
+    *pidfd_out = pidfd;
+    return 0;
+}
+
+static int resolve_paths(const struct capsa_create_opts *opts, const struct capsa_spec *spec,
+                         char **bundle_out, char **rootfs_out, struct capsa_err *err)
+{
+    const char *b = opts->bundle ? opts->bundle : ".";
+    char *bundle = realpath(b, NULL);
+    if (bundle == NULL)
+        return capsa_err_set(err, errno, "bundle %s", b);
+    *bundle_out = bundle;
+    cleanup_free char *joined = NULL;
+    const char *rp = spec->root_path;
+    if (rp[0] != '/') {
+        int r = capsa_asprintf(&joined, err, "%s/%s", bundle, rp);
+        if (r < 0)
+            return r;
+        rp = joined;
+    }
+    char *rootfs = realpath(rp, NULL);
+    if (rootfs == NULL)
+        return capsa_err_set(err, errno, "root.path %s", spec->root_path);
+    struct stat sb;
+    if (stat(rootfs, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        free(rootfs);
+        return capsa_err_setx(err, ENOTDIR, "root.path %s: not a directory", spec->root_path);
+    }
+    *rootfs_out = rootfs;
+    return 0;
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct capsa_err *err)
+{
+    cleanup_free char *copy = strdup(path);
+    cleanup_free char *copy2 = strdup(path);
+    if (copy == NULL || copy2 == NULL)
+        return capsa_err_set(err, ENOMEM, "--pid-file");
+    char *slash = strrchr(copy, '/');
+    const char *dir = ".";
+    const char *name = copy2;
+    if (slash) {
+        *slash = '\0';
+        dir = slash == copy ? "/" : copy;
+        name = copy2 + (slash - copy) + 1;
+    }
+    cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return capsa_err_set(err, errno, "--pid-file %s", path);
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%d", (int)pid);
+    int r = capsa_write_atomic(dfd, name, buf, (size_t)n, 0644, err);
+    if (r < 0)
+        return capsa_err_wrap(err, "--pid-file");
+    return 0;
+}
+
+static int dup_annotations(const struct capsa_spec *spec, struct capsa_state *st,
+                           struct capsa_err *err)
+{
+    if (spec->n_annotations == 0)
+        return 0;
+    st->annotations = calloc(spec->n_annotations, sizeof *st->annotations);
+    if (st->annotations == NULL)
+        return capsa_err_set(err, ENOMEM, "annotations");
+    for (size_t i = 0; i < spec->n_annotations; i++) {
+        st->annotations[i].key = strdup(spec->annotations[i].key);
+        st->annotations[i].value = strdup(spec->annotations[i].value);
+        st->n_annotations++;
+        if (!st->annotations[i].key || !st->annotations[i].value)
+            return capsa_err_set(err, ENOMEM, "annotations");
+    }
+    return 0;
+}
+
+static int message_loop(const struct capsa_ctx *ctx, const struct capsa_create_opts *opts,
+                        bool run_mode, struct capsa_created *c, const char *hook_state,
+                        struct capsa_err *err)
+{
+    const struct capsa_spec *spec = c->spec;
+    (void)ctx;
+    for (;;) {
+        struct capsa_sync_msg m;
+        int r = capsa_sync_recv(c->sync_fd, &m, err);
+        if (r < 0)
+            return r;
+        switch ((enum capsa_sync_type)m.type) {
+        case CAPSA_SYNC_PREPIVOT:
+            capsa_sync_msg_clear(&m);
+            r = capsa_hooks_run("prestart", spec->hooks.prestart, spec->hooks.n_prestart,
+                                hook_state, err);
+            if (r == 0)
+                r = capsa_hooks_run("createRuntime", spec->hooks.create_runtime,
+                                    spec->hooks.n_create_runtime, hook_state, err);
+            if (r < 0)
+                return r;
+            r = capsa_sync_send(c->sync_fd, CAPSA_SYNC_PREPIVOT_ACK, 0, NULL, 0, -1, err);
+            if (r < 0)
+                return r;
+            break;
+        case CAPSA_SYNC_CONSOLE:
+            if (m.fd < 0) {
+                capsa_sync_msg_clear(&m);
+                return capsa_err_setx(err, EPROTO, "console: no pty received from init");
+            }
+            if (opts->console_socket) {
+                r = capsa_console_socket_send(opts->console_socket, m.fd, err);
+                capsa_sync_msg_clear(&m);
+                if (r < 0)
+                    return capsa_err_wrap(err, "--console-socket %s", opts->console_socket);
+            } else if (run_mode) {
+                c->console_fd = steal_fd(m.fd);
+                capsa_sync_msg_clear(&m);
+            } else {
+                capsa_sync_msg_clear(&m);
+            }
+            break;
+        case CAPSA_SYNC_CREATED:
+            capsa_sync_msg_clear(&m);
+            return 0;
+        case CAPSA_SYNC_ERROR:
+            if (m.len == sizeof *err) {
+                memcpy(err, m.payload, sizeof *err);
+                err->msg[sizeof err->msg - 1] = '\0';
+            } else {
+                capsa_err_setx(err, EPROTO, "container init failed");
+            }
+            capsa_sync_msg_clear(&m);
+            return capsa_err_ret(err);
+        case CAPSA_SYNC_GO:
+        case CAPSA_SYNC_PID:
+        case CAPSA_SYNC_PREPIVOT_ACK:
+        case CAPSA_SYNC_START:
+        default:
+            capsa_sync_msg_clear(&m);
+            return capsa_err_setx(err, EPROTO, "sync: unexpected message from init");
+        }
+    }
+}
+
+int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
+                          const struct capsa_create_opts *opts, bool run_mode,
+                          struct capsa_created *c, struct capsa_err *err)
+{
+    memset(c, 0, sizeof *c);
+    c->rootfd = c->dirfd = c->pidfd = c->sync_fd = c->console_fd = -1;
+    if (!capsa_id_valid(id))
+        return capsa_err_setx(err, EINVAL,
+                              "invalid container id \"%s\": use 1-255 characters from "
+                              "[A-Za-z0-9_+.-], not \".\" or \"..\"",
+                              id ? id : "");
+
+    /* The bundle: read the config bytes once, parse them, keep a copy. */
+    cleanup_free char *bundle = NULL;
+    cleanup_free char *rootfs = NULL;
+    {
+        const char *b = opts->bundle ? opts->bundle : ".";
+        bundle = realpath(b, NULL);
+        if (bundle == NULL)
+            return capsa_err_set(err, errno, "bundle %s", b);
+    }
+    cleanup_free char *cfgpath = NULL;
+    int r;
+    if (opts->config)
+        r = capsa_strdup(opts->config, &cfgpath, err);
+    else
+        r = capsa_asprintf(&cfgpath, err, "%s/config.json", bundle);
+    if (r < 0)
+        return r;
+    cleanup_free char *raw = NULL;
+    size_t rawlen = 0;
+    r = capsa_read_file_at(AT_FDCWD, cfgpath, 16 << 20, &raw, &rawlen, err);
+    if (r < 0)
+        return r;
+    r = capsa_spec_parse(raw, rawlen, &c->spec, err);
+    if (r < 0)
+        return capsa_err_wrap(err, "%s", cfgpath);
+    const struct capsa_spec *spec = c->spec;
+    r = check_spec(ctx, spec, opts, run_mode, err);
+    if (r < 0)
+        return r;
+    {
+        cleanup_free char *unused = NULL;
+        struct capsa_create_opts o2 = *opts;
+        o2.bundle = bundle;
+        r = resolve_paths(&o2, spec, &unused, &rootfs, err);
+        if (r < 0)
+            return r;
+    }
+
+    r = capsa_state_root_open(ctx->root, &c->rootfd, err);
+    if (r < 0)
+        return r;
+    r = capsa_state_dir_create(c->rootfd, id, &c->dirfd, err);
+    if (r < 0)
+        return r;
+    /* From here on, failure must undo: capsa_create_rollback. */
+    struct capsa_state *st = &c->st;
+    if ((r = capsa_strdup(id, &st->id, err)) < 0 ||
+        (r = capsa_strdup(spec->oci_version, &st->oci_version, err)) < 0 ||
+        (r = capsa_strdup(bundle, &st->bundle, err)) < 0 ||
+        (r = capsa_strdup(rootfs, &st->rootfs, err)) < 0 ||
+        (r = capsa_strdup("", &st->owner, err)) < 0 || (r = capsa_timestamp_now(&st->created, err)) < 0 ||
+        (r = dup_annotations(spec, st, err)) < 0)
+        goto fail;
+    st->saved = CAPSA_STATUS_CREATING;
+    const struct capsa_namespace *pidns = capsa_spec_namespace(spec, CAPSA_NS_PID);
+    st->new_pidns = pidns && !pidns->path;
+    r = capsa_write_atomic(c->dirfd, CAPSA_CONFIG_FILE, raw, rawlen, 0600, err);
+    if (r < 0)
+        goto fail;
+    r = capsa_state_write(c->dirfd, st, err);
+    if (r < 0)
+        goto fail;
+
+    cleanup_close int fifo = -1;
+    if (!run_mode) {
+        if (mkfifoat(c->dirfd, CAPSA_FIFO_FILE, 0600) < 0) {
+            r = capsa_err_set(err, errno, "create exec fifo");
+            goto fail;
+        }
+        fifo = openat(c->dirfd, CAPSA_FIFO_FILE, O_PATH | O_CLOEXEC);
+        if (fifo < 0) {
+            r = capsa_err_set(err, errno, "open exec fifo");
+            goto fail;
+        }
+    }
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+        r = capsa_err_set(err, errno, "socketpair");
+        goto fail;
+    }
+    c->sync_fd = sp[0];
+    cleanup_close int child_sock = sp[1];
+
+    struct spawn s = {.spec = spec, .parent_sock = c->sync_fd};
+    const struct capsa_linux *l = &spec->linux_cfg;
+    bool new_ns[CAPSA_NS_COUNT] = {0};
+    for (size_t i = 0; i < l->n_namespaces; i++) {
+        const struct capsa_namespace *ns = &l->namespaces[i];
+        if (ns->path) {
+            s.stage1 = true;
+            continue;
+        }
+        new_ns[ns->type] = true;
+        if (ns->type == CAPSA_NS_CGROUP)
+            continue; /* unshared by the init once it is in its cgroup */
+        if (ns->type == CAPSA_NS_TIME && (l->time_monotonic.set || l->time_boottime.set))
+            s.stage1 = true;
+        s.clone_flags |= (uint64_t)capsa_ns_clone_flag(ns->type);
+    }
+    s.init = (struct capsa_init_args){
+        .spec = spec,
+        .id = id,
+        .rootfs = rootfs,
+        .bundle = bundle,
+        .sync_fd = child_sock,
+        .fifo_fd = fifo,
+        .no_pivot = opts->no_pivot,
+        .no_new_keyring = opts->no_new_keyring,
+        .preserve_fds = opts->preserve_fds,
+        .new_userns = new_ns[CAPSA_NS_USER],
+        .new_netns = new_ns[CAPSA_NS_NET],
+        .new_cgroupns = new_ns[CAPSA_NS_CGROUP],
+    };
+    r = spawn_init(&s, &c->pid, &c->pidfd, err);
+    if (r < 0)
+        goto fail;
+    capsa_close(&child_sock);
+    capsa_close(&fifo);
+
+    st->pid = c->pid;
+    r = capsa_proc_start_time(c->pid, &st->start, NULL);
+    if (r < 0) {
+        r = capsa_err_set(err, -r, "read the start time of the container init");
+        goto fail;
+    }
+    r = capsa_state_write(c->dirfd, st, err);
+    if (r < 0)
+        goto fail;
+    if (new_ns[CAPSA_NS_USER]) {
+        r = capsa_idmap_write(c->pid, spec, err);
+        if (r < 0)
+            goto fail;
+    }
+    cleanup_free char *hook_state = NULL;
+    r = capsa_state_to_json(st, CAPSA_STATUS_CREATING, false, &hook_state, err);
+    if (r < 0)
+        goto fail;
+    r = capsa_sync_send(c->sync_fd, CAPSA_SYNC_GO, 0, hook_state, strlen(hook_state) + 1, -1,
+                        err);
+    if (r < 0)
+        goto fail;
+    r = message_loop(ctx, opts, run_mode, c, hook_state, err);
+    if (r < 0)
+        goto fail;
+    st->saved = CAPSA_STATUS_CREATED;
+    r = capsa_state_write(c->dirfd, st, err);
+    if (r < 0)
+        goto fail;
+    if (opts->pid_file) {
+        r = write_pid_file(opts->pid_file, c->pid, err);
+        if (r < 0)
+            goto fail;
+    }
+    return 0;
+
+fail:
+    capsa_create_rollback(c);
+    capsa_created_release(c);
+    return r;
+}
+
+int capsa_container_create(const struct capsa_ctx *ctx, const char *id,
+                           const struct capsa_create_opts *opts, struct capsa_err *err)
+{
+    struct capsa_created c;
+    int r = capsa_create_internal(ctx, id, opts, false, &c, err);
+    if (r < 0)
+        return r;
+    capsa_created_release(&c);
+    return 0;
+}

@@ -1,0 +1,89 @@
+/* features.c - the OCI features document (`capsa features`): what this build
+ * really implements, so that engines can rely on it. */
+#include "capsa/capsa.h"
+
+#include <errno.h>
+#include <jansson.h>
+
+#include "spec/spec.h"
+#include "util/util.h"
+
+static json_t *strings(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+int capsa_features(char **json_out, struct capsa_err *err)
+{
+    static const char *const hooks[] = {"prestart",       "createRuntime", "createContainer",
+                                        "startContainer", "poststart",     "poststop"};
+    static const char *const mount_opts[] = {
+        "async",     "atime",      "bind",        "defaults",  "dev",         "diratime",
+        "dirsync",   "exec",       "mand",        "noatime",   "nodev",       "nodiratime",
+        "noexec",    "nomand",     "norelatime",  "nostrictatime", "nosuid",  "nosymfollow",
+        "private",   "ratime",     "rbind",       "rdev",      "rdiratime",   "relatime",
+        "remount",   "rexec",      "rnoatime",    "rnodev",    "rnodiratime", "rnoexec",
+        "rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro",     "rprivate",
+        "rrelatime", "rro",        "rrw",         "rshared",   "rslave",      "rstrictatime",
+        "rsuid",     "rsymfollow", "runbindable", "rw",        "shared",      "slave",
+        "strictatime", "suid",     "symfollow",   "sync",      "unbindable"};
+    static const char *const namespaces[] = {"cgroup", "ipc",  "mount", "network",
+                                             "pid",    "time", "user",  "uts"};
+    json_t *o = json_object();
+    if (o == NULL)
+        return capsa_err_set(err, ENOMEM, "features");
+    json_object_set_new(o, "ociVersionMin", json_string("1.0.0"));
+    json_object_set_new(o, "ociVersionMax", json_string("1.2.0"));
+    json_object_set_new(o, "hooks", strings(hooks, ARRAY_SIZE(hooks)));
+    json_object_set_new(o, "mountOptions", strings(mount_opts, ARRAY_SIZE(mount_opts)));
+
+    json_t *lx = json_object();
+    json_object_set_new(lx, "namespaces", strings(namespaces, ARRAY_SIZE(namespaces)));
+    json_t *caps = json_array();
+    for (int i = 0; i <= CAPSA_CAP_LAST_KNOWN; i++) {
+        const char *n = capsa_cap_name(i);
+        if (n)
+            json_array_append_new(caps, json_string(n));
+    }
+    json_object_set_new(lx, "capabilities", caps);
+    json_t *cg = json_object();
+    /* Cgroup management arrives with a later change: say so. */
+    json_object_set_new(cg, "v1", json_false());
+    json_object_set_new(cg, "v2", json_false());
+    json_object_set_new(cg, "systemd", json_false());
+    json_object_set_new(cg, "systemdUser", json_false());
+    json_object_set_new(lx, "cgroup", cg);
+    json_t *sc = json_object();
+    json_object_set_new(sc, "enabled", json_false());
+    json_object_set_new(lx, "seccomp", sc);
+    json_t *aa = json_object();
+    json_object_set_new(aa, "enabled", json_true());
+    json_object_set_new(lx, "apparmor", aa);
+    json_t *se = json_object();
+    json_object_set_new(se, "enabled", json_true());
+    json_object_set_new(lx, "selinux", se);
+    json_t *im = json_object();
+    json_object_set_new(im, "enabled", json_false());
+    json_object_set_new(lx, "intelRdt", im);
+    json_t *mx = json_object();
+    json_object_set_new(mx, "enabled", json_false());
+    json_object_set_new(lx, "mountExtensions", mx);
+    json_object_set_new(o, "linux", lx);
+
+    json_t *ann = json_object();
+    json_object_set_new(ann, "org.opencontainers.runtime-spec.features.version",
+                        json_string("1.2.0"));
+    json_object_set_new(ann, "io.github.capsa.version", json_string(CAPSA_VERSION));
+    json_object_set_new(ann, "io.github.capsa.isolation", json_string("native"));
+    json_object_set_new(o, "annotations", ann);
+
+    char *s = json_dumps(o, JSON_INDENT(4));
+    json_decref(o);
+    if (s == NULL)
+        return capsa_err_set(err, ENOMEM, "features");
+    *json_out = s;
+    return 0;
+}

@@ -1,0 +1,281 @@
+/* init.c - the container init process (child side of create).
+ *
+ * Order of work, and why:
+ *  1. PR_SET_PDEATHSIG so that a create killed half-way takes its init along.
+ *  2. Wait for GO: the parent has written uid/gid maps (we may be in a new
+ *     user namespace) and sends the hook state JSON.
+ *  3. cgroup namespace (after the parent placed us), keyring, hostname.
+ *  4. Mounts while host paths are still reachable; then PREPIVOT so that the
+ *     parent runs prestart/createRuntime hooks in the runtime namespace.
+ *  5. pivot_root; sysctl and other /proc writes go through a private,
+ *     detached procfs that the container cannot tamper with.
+ *  6. Console, masked/readonly paths, read-only root, createContainer hooks.
+ *  7. CREATED; wait for start (exec fifo, or SYNC_START for `run`).
+ *  8. startContainer hooks, LSM labels, user/capabilities/no_new_privs,
+ *     close every fd but stdio and preserved ones, execve.
+ * Every fd the runtime opens is O_CLOEXEC, and before exec all fds above the
+ * preserved range are marked close-on-exec, so no host fd reaches the
+ * container (CVE-2024-21626 class).
+ */
+#include "core/init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/sync.h"
+#include "linux/hooks.h"
+#include "linux/process.h"
+#include "linux/rootfs.h"
+#include "linux/terminal.h"
+#include "sys/sys.h"
+#include "util/util.h"
+
+#ifndef KEYCTL_JOIN_SESSION_KEYRING
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#endif
+
+struct init_ctx {
+    const struct capsa_init_args *a;
+    int procfd;
+    int start_fd; /* the opened exec fifo (write end) once start came */
+    char *hook_state;
+};
+
+/* Report err where somebody listens: the fifo after start (the `start`
+ * command reads it), the sync socket before. */
+__attribute__((noreturn)) static void fail(struct init_ctx *c, struct capsa_err *err)
+{
+    if (c->start_fd >= 0) {
+        const char *m = err->msg[0] ? err->msg : "container init failed";
+        capsa_write_all(c->start_fd, m, strlen(m));
+    } else {
+        capsa_sync_send_err(c->a->sync_fd, err);
+    }
+    _exit(127);
+}
+
+static void reset_signals(void)
+{
+    sigset_t all;
+    sigemptyset(&all);
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP)
+            continue;
+        signal(s, SIG_DFL);
+    }
+    sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static int setup_hostname(const struct capsa_spec *spec, struct capsa_err *err)
+{
+    if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+        return capsa_err_set(err, errno, "hostname: sethostname %s", spec->hostname);
+    if (spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+        return capsa_err_set(err, errno, "domainname: setdomainname %s", spec->domainname);
+    return 0;
+}
+
+static int wait_for_start(struct init_ctx *c, struct capsa_err *err)
+{
+    const struct capsa_init_args *a = c->a;
+    if (a->fifo_fd < 0) {
+        struct capsa_sync_msg m;
+        int r = capsa_sync_expect(a->sync_fd, CAPSA_SYNC_START, &m, err);
+        capsa_sync_msg_clear(&m);
+        return r;
+    }
+    /* Reopen the fifo we hold as O_PATH through our private procfs: this
+     * blocks until `start` opens the read side. */
+    char path[64];
+    snprintf(path, sizeof path, "self/fd/%d", a->fifo_fd);
+    int fd;
+    do {
+        fd = openat(c->procfd, path, O_WRONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return capsa_err_set(err, errno, "open exec fifo");
+    c->start_fd = fd;
+    /* One NUL byte says "started"; anything after it is an error message.
+     * The write end closes on execve (O_CLOEXEC): EOF tells `start` the user
+     * process is executing. */
+    int r = capsa_write_all(fd, "", 1);
+    if (r < 0)
+        return capsa_err_set(err, -r, "write exec fifo");
+    return 0;
+}
+
+static int prepare_fds(const struct capsa_init_args *a, struct capsa_err *err)
+{
+    unsigned int first = 3 + (unsigned int)(a->preserve_fds > 0 ? a->preserve_fds : 0);
+    for (int fd = 3; fd < (int)first; fd++) {
+        int fl = fcntl(fd, F_GETFD);
+        if (fl >= 0)
+            fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+    }
+    if (capsa_close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        return capsa_err_set(err, errno, "mark fds close-on-exec");
+    return 0;
+}
+
+__attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
+{
+    struct init_ctx c = {.a = a, .procfd = -1, .start_fd = -1};
+    struct capsa_err err = {0};
+    const struct capsa_spec *spec = a->spec;
+    const struct capsa_process *p = spec->process;
+    int r;
+
+    reset_signals();
+    struct capsa_sync_msg go;
+    if (capsa_sync_expect(a->sync_fd, CAPSA_SYNC_GO, &go, &err) < 0)
+        fail(&c, &err);
+    c.hook_state = steal_ptr(go.payload);
+    capsa_sync_msg_clear(&go);
+
+    if (a->new_userns) {
+        /* Become root of the new user namespace when 0 is mapped. */
+        if (setresgid(0, 0, 0) < 0 && errno != EINVAL) {
+            capsa_err_set(&err, errno, "setresgid(0) in the user namespace");
+            fail(&c, &err);
+        }
+        if (setresuid(0, 0, 0) < 0 && errno != EINVAL) {
+            capsa_err_set(&err, errno, "setresuid(0) in the user namespace");
+            fail(&c, &err);
+        }
+    }
+    /* After the credential change above, which would reset it. Waiting on the
+     * sync socket also notices a dead parent (EOF). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+        capsa_err_set(&err, errno, "prctl(PR_SET_PDEATHSIG)");
+        fail(&c, &err);
+    }
+    if (a->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) {
+        capsa_err_set(&err, errno, "unshare the cgroup namespace");
+        fail(&c, &err);
+    }
+    if (!a->no_new_keyring) {
+        long k = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, a->id);
+        if (k < 0 && errno != ENOSYS && errno != EPERM && errno != EACCES && errno != EDQUOT) {
+            capsa_err_set(&err, errno, "join a new session keyring");
+            fail(&c, &err);
+        }
+    }
+    if (setup_hostname(spec, &err) < 0)
+        fail(&c, &err);
+
+    struct capsa_rootfs_ctx rc = {
+        .spec = spec,
+        .rootfs = a->rootfs,
+        .bundle = a->bundle,
+        .new_userns = a->new_userns,
+        .new_netns = a->new_netns,
+        .no_pivot = a->no_pivot,
+        .devnull_fd = -1,
+    };
+    if (capsa_rootfs_prepare(&rc, &err) < 0)
+        fail(&c, &err);
+
+    /* prestart + createRuntime hooks run in the parent now. */
+    if (capsa_sync_send(a->sync_fd, CAPSA_SYNC_PREPIVOT, 0, NULL, 0, -1, &err) < 0)
+        fail(&c, &err);
+    struct capsa_sync_msg ack;
+    if (capsa_sync_expect(a->sync_fd, CAPSA_SYNC_PREPIVOT_ACK, &ack, &err) < 0)
+        fail(&c, &err);
+    capsa_sync_msg_clear(&ack);
+
+    if (capsa_rootfs_pivot(&rc, &err) < 0)
+        fail(&c, &err);
+    c.procfd = capsa_proc_open_private(&err);
+    if (c.procfd < 0)
+        fail(&c, &err);
+    if (capsa_sysctl_apply(spec, c.procfd, &err) < 0)
+        fail(&c, &err);
+
+    if (p && p->terminal) {
+        int master = capsa_terminal_setup_console(p->has_console_size ? p->console_height : 0,
+                                                  p->has_console_size ? p->console_width : 0,
+                                                  &err);
+        if (master < 0)
+            fail(&c, &err);
+        r = capsa_sync_send(a->sync_fd, CAPSA_SYNC_CONSOLE, 0, NULL, 0, master, &err);
+        close(master);
+        if (r < 0)
+            fail(&c, &err);
+    }
+
+    if (capsa_rootfs_finalize(&rc, &err) < 0)
+        fail(&c, &err);
+
+    if (capsa_hooks_run("createContainer", spec->hooks.create_container,
+                        spec->hooks.n_create_container, c.hook_state, &err) < 0)
+        fail(&c, &err);
+
+    if (p) {
+        if (capsa_process_apply_attrs(p, c.procfd, &err) < 0)
+            fail(&c, &err);
+        /* The cwd is created if missing (as runc does), resolved in our root. */
+        if (p->cwd) {
+            if (chdir(p->cwd) < 0) {
+                cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (root < 0) {
+                    capsa_err_set(&err, errno, "open /");
+                    fail(&c, &err);
+                }
+                cleanup_close int cwd = capsa_resolve_mkdir_in_root(root, p->cwd, false, &err);
+                if (cwd < 0)
+                    fail(&c, &err);
+                if (fchdir(cwd) < 0) {
+                    capsa_err_set(&err, errno, "process.cwd: chdir %s", p->cwd);
+                    fail(&c, &err);
+                }
+            }
+        }
+    }
+
+    /* Clear the death signal before telling the parent we are ready: the
+     * parent exits right after, and we must outlive it. */
+    if (prctl(PR_SET_PDEATHSIG, 0) < 0) {
+        capsa_err_set(&err, errno, "prctl(PR_SET_PDEATHSIG)");
+        fail(&c, &err);
+    }
+    if (capsa_sync_send(a->sync_fd, CAPSA_SYNC_CREATED, 0, NULL, 0, -1, &err) < 0)
+        fail(&c, &err);
+
+    if (wait_for_start(&c, &err) < 0)
+        fail(&c, &err);
+
+    if (capsa_hooks_run("startContainer", spec->hooks.start_container,
+                        spec->hooks.n_start_container, c.hook_state, &err) < 0)
+        fail(&c, &err);
+
+    if (p == NULL) {
+        capsa_err_setx(&err, EINVAL, "process: missing, nothing to start");
+        fail(&c, &err);
+    }
+    cleanup_free char *exe = NULL;
+    if (capsa_process_find_exec(p, &exe, &err) < 0)
+        fail(&c, &err);
+    if (capsa_lsm_apply(p, c.procfd, &err) < 0)
+        fail(&c, &err);
+    if (capsa_process_switch_user(p, &err) < 0)
+        fail(&c, &err);
+    if (p->cwd && chdir(p->cwd) < 0 && errno != EACCES) {
+        capsa_err_set(&err, errno, "process.cwd: chdir %s", p->cwd);
+        fail(&c, &err);
+    }
+    capsa_close(&c.procfd);
+    if (prepare_fds(a, &err) < 0)
+        fail(&c, &err);
+
+    execve(exe, p->args, p->env ? p->env : (char *[]){NULL});
+    capsa_err_set(&err, errno, "exec %s", p->args[0]);
+    fail(&c, &err);
+}

@@ -1,0 +1,30 @@
+/* init.h - the container init: the process the runtime clones into the new
+ * namespaces. It sets the container up step by step, reporting to the parent
+ * over the sync socket, waits for `start`, and executes the user process. */
+#ifndef CAPSA_CORE_INIT_H
+#define CAPSA_CORE_INIT_H
+
+#include <stdbool.h>
+
+#include "spec/spec.h"
+
+struct capsa_init_args {
+    const struct capsa_spec *spec;
+    const char *id;
+    const char *rootfs; /* absolute */
+    const char *bundle; /* absolute */
+    int sync_fd;        /* our end of the socketpair */
+    int fifo_fd;        /* O_PATH fd of the exec fifo; -1 in run mode (wait for SYNC_START) */
+    bool no_pivot;
+    bool no_new_keyring;
+    int preserve_fds;
+    bool new_userns;
+    bool new_netns;
+    bool new_cgroupns; /* unshared by the init once the parent has placed it */
+};
+
+/* Never returns: execs the user process or exits non-zero after reporting
+ * the error to the parent (or to `start` through the fifo). */
+__attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a);
+
+#endif

@@ -1,0 +1,112 @@
+/* misc.c - small public entry points: version, signal names, the default
+ * spec, and the self-protection of the runtime binary. */
+#include "capsa/capsa.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "spec/spec.h"
+#include "sys/sys.h"
+#include "util/util.h"
+
+const char *capsa_version(void)
+{
+    return CAPSA_VERSION;
+}
+
+static const struct {
+    const char *name;
+    int sig;
+} signals[] = {
+    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},   {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},
+    {"FPE", SIGFPE},     {"KILL", SIGKILL},     {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CLD", SIGCHLD},    {"CONT", SIGCONT},
+    {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU},
+    {"URG", SIGURG},     {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM},
+    {"PROF", SIGPROF},   {"WINCH", SIGWINCH},   {"IO", SIGIO},       {"POLL", SIGPOLL},
+    {"PWR", SIGPWR},     {"SYS", SIGSYS},
+};
+
+int capsa_signal_parse(const char *s, int *sig)
+{
+    if (s == NULL || *s == '\0')
+        return -EINVAL;
+    int64_t n;
+    if (capsa_parse_int64(s, 1, SIGRTMAX, &n) == 0) {
+        *sig = (int)n;
+        return 0;
+    }
+    if (strncasecmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < ARRAY_SIZE(signals); i++) {
+        if (strcasecmp(s, signals[i].name) == 0) {
+            *sig = signals[i].sig;
+            return 0;
+        }
+    }
+    /* RTMIN, RTMIN+N, RTMAX, RTMAX-N */
+    if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
+        bool min = strncasecmp(s, "RTMIN", 5) == 0;
+        int base = min ? SIGRTMIN : SIGRTMAX;
+        const char *rest = s + 5;
+        if (*rest == '\0') {
+            *sig = base;
+            return 0;
+        }
+        if ((min && *rest != '+') || (!min && *rest != '-'))
+            return -EINVAL;
+        if (capsa_parse_int64(rest + 1, 0, SIGRTMAX - SIGRTMIN, &n) < 0)
+            return -EINVAL;
+        *sig = min ? base + (int)n : base - (int)n;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+int capsa_default_spec(bool rootless, char **json_out, struct capsa_err *err)
+{
+    return capsa_spec_default_json(rootless, json_out, err);
+}
+
+/*
+ * CVE-2019-5736: a container process that can reach the runtime's binary
+ * through /proc/<pid>/exe (or by executing /proc/self/exe as its entry
+ * point) could open it for writing and replace the host's runtime. runc and
+ * crun copy the whole binary into a sealed memfd on every invocation. We
+ * instead re-execute once from a detached, read-only bind mount of our own
+ * binary: the executable then lives on a read-only mount that nobody can
+ * reach by path, so opening it for writing fails with EROFS, and no byte is
+ * copied. A binary already on a read-only mount needs nothing.
+ */
+int capsa_self_protect(char *const argv[], struct capsa_err *err)
+{
+    cleanup_close int self = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+    if (self < 0)
+        return capsa_err_set(err, errno, "open /proc/self/exe");
+    struct statvfs sv;
+    if (fstatvfs(self, &sv) == 0 && (sv.f_flag & ST_RDONLY))
+        return 0;
+    cleanup_close int tree =
+        capsa_open_tree(self, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0) {
+        /* Unprivileged: the binary needs protecting only if we could write it. */
+        if ((errno == EPERM || errno == EACCES) &&
+            faccessat(self, "", W_OK, AT_EMPTY_PATH | AT_EACCESS) < 0)
+            return 0;
+        return capsa_err_set(err, errno, "self-protection: open_tree of the runtime binary");
+    }
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+    if (capsa_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) < 0)
+        return capsa_err_set(err, errno, "self-protection: make the binary mount read-only");
+    extern char **environ;
+    capsa_execveat(tree, "", argv, environ, AT_EMPTY_PATH);
+    return capsa_err_set(err, errno, "self-protection: re-execute the runtime");
+}

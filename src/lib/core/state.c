@@ -1,0 +1,397 @@
+/* state.c - per-container state directory, atomic state file, locking and
+ * the live status check (robust against pid reuse through the start time). */
+#include "core/state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+const char *capsa_status_name(enum capsa_status s)
+{
+    switch (s) {
+    case CAPSA_STATUS_CREATING:
+        return "creating";
+    case CAPSA_STATUS_CREATED:
+        return "created";
+    case CAPSA_STATUS_RUNNING:
+        return "running";
+    case CAPSA_STATUS_PAUSED:
+        return "paused";
+    case CAPSA_STATUS_STOPPED:
+        return "stopped";
+    }
+    return "unknown";
+}
+
+static int mkdir_p(const char *path, mode_t mode, struct capsa_err *err)
+{
+    cleanup_free char *copy = strdup(path);
+    if (copy == NULL)
+        return capsa_err_set(err, ENOMEM, "mkdir %s", path);
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+            return capsa_err_set(err, errno, "mkdir %s", copy);
+        *p = '/';
+    }
+    if (mkdir(copy, mode) < 0 && errno != EEXIST)
+        return capsa_err_set(err, errno, "mkdir %s", copy);
+    return 0;
+}
+
+int capsa_state_root_open(const char *root, int *fd_out, struct capsa_err *err)
+{
+    if (root == NULL || root[0] != '/')
+        return capsa_err_setx(err, EINVAL, "--root %s: must be an absolute path",
+                              root ? root : "(null)");
+    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        int r = mkdir_p(root, 0700, err);
+        if (r < 0)
+            return r;
+        fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return capsa_err_set(err, errno, "open state root %s", root);
+    *fd_out = fd;
+    return 0;
+}
+
+static int lock_dir(int dirfd, const char *id, struct capsa_err *err)
+{
+    while (flock(dirfd, LOCK_EX) < 0) {
+        if (errno != EINTR)
+            return capsa_err_set(err, errno, "lock container %s", id);
+    }
+    /* The directory may have been removed by a delete we were waiting for. */
+    struct stat st;
+    if (fstat(dirfd, &st) < 0)
+        return capsa_err_set(err, errno, "stat container %s", id);
+    if (st.st_nlink == 0)
+        return capsa_err_setx(err, ENOENT, "container %s does not exist", id);
+    return 0;
+}
+
+int capsa_state_dir_create(int rootfd, const char *id, int *dirfd_out, struct capsa_err *err)
+{
+    if (mkdirat(rootfd, id, 0711) < 0) {
+        if (errno == EEXIST)
+            return capsa_err_setx(err, EEXIST, "container with id %s already exists", id);
+        return capsa_err_set(err, errno, "create state directory for %s", id);
+    }
+    cleanup_close int fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return capsa_err_set(err, errno, "open state directory for %s", id);
+    /* Nobody else can hold the lock of a directory we just made except a
+     * concurrent delete/state that opened it after our mkdir: we still wait. */
+    int r = lock_dir(fd, id, err);
+    if (r < 0)
+        return r;
+    *dirfd_out = steal_fd(fd);
+    return 0;
+}
+
+int capsa_state_dir_open(int rootfd, const char *id, int *dirfd_out, struct capsa_err *err)
+{
+    cleanup_close int fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return capsa_err_setx(err, ENOENT, "container %s does not exist", id);
+        return capsa_err_set(err, errno, "open state of container %s", id);
+    }
+    int r = lock_dir(fd, id, err);
+    if (r < 0)
+        return r;
+    *dirfd_out = steal_fd(fd);
+    return 0;
+}
+
+int capsa_state_dir_remove(int rootfd, int dirfd, const char *id, struct capsa_err *err)
+{
+    cleanup_close int dup = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dup < 0)
+        return capsa_err_set(err, errno, "open state of container %s", id);
+    DIR *d = fdopendir(dup);
+    if (d == NULL)
+        return capsa_err_set(err, errno, "read state of container %s", id);
+    dup = -1;
+    cleanup_dir DIR *dir = d;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT)
+            return capsa_err_set(err, errno, "remove state file %s/%s", id, de->d_name);
+    }
+    if (unlinkat(rootfd, id, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return capsa_err_set(err, errno, "remove state directory of %s", id);
+    return 0;
+}
+
+int capsa_write_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                       struct capsa_err *err)
+{
+    char tmp[300];
+    int n = snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return capsa_err_setx(err, ENAMETOOLONG, "file name %s too long", name);
+    cleanup_close int fd =
+        openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0)
+        return capsa_err_set(err, errno, "create %s", tmp);
+    int r = capsa_write_all(fd, data, len);
+    if (r < 0) {
+        unlinkat(dirfd, tmp, 0);
+        return capsa_err_set(err, -r, "write %s", tmp);
+    }
+    if (renameat(dirfd, tmp, dirfd, name) < 0) {
+        int e = errno;
+        unlinkat(dirfd, tmp, 0);
+        return capsa_err_set(err, e, "rename %s to %s", tmp, name);
+    }
+    return 0;
+}
+
+int capsa_timestamp_now(char **out, struct capsa_err *err)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char buf[64];
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (n == 0)
+        return capsa_err_setx(err, EINVAL, "format time");
+    return capsa_asprintf(out, err, "%s.%09ldZ", buf, ts.tv_nsec);
+}
+
+static json_t *annotations_json(const struct capsa_kv *kv, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < n; i++)
+        json_object_set_new(o, kv[i].key, json_string(kv[i].value));
+    return o;
+}
+
+static int dump(json_t *o, size_t flags, char **out, struct capsa_err *err)
+{
+    char *s = json_dumps(o, flags);
+    json_decref(o);
+    if (s == NULL)
+        return capsa_err_set(err, ENOMEM, "encode state");
+    *out = s;
+    return 0;
+}
+
+int capsa_state_to_json(const struct capsa_state *st, enum capsa_status status, bool full,
+                        char **out, struct capsa_err *err)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return capsa_err_set(err, ENOMEM, "encode state");
+    json_object_set_new(o, "ociVersion", json_string(st->oci_version ? st->oci_version : "1.2.0"));
+    json_object_set_new(o, "id", json_string(st->id));
+    json_object_set_new(o, "status", json_string(capsa_status_name(status)));
+    /* The spec wants pid only while the process exists. */
+    if (status != CAPSA_STATUS_STOPPED && st->pid > 0)
+        json_object_set_new(o, "pid", json_integer(st->pid));
+    else if (full)
+        json_object_set_new(o, "pid", json_integer(0));
+    json_object_set_new(o, "bundle", json_string(st->bundle ? st->bundle : ""));
+    if (full) {
+        json_object_set_new(o, "rootfs", json_string(st->rootfs ? st->rootfs : ""));
+        json_object_set_new(o, "created", json_string(st->created ? st->created : ""));
+        json_object_set_new(o, "owner", json_string(st->owner ? st->owner : ""));
+    }
+    json_object_set_new(o, "annotations", annotations_json(st->annotations, st->n_annotations));
+    return dump(o, full ? JSON_INDENT(2) : JSON_COMPACT, out, err);
+}
+
+int capsa_state_write(int dirfd, const struct capsa_state *st, struct capsa_err *err)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return capsa_err_set(err, ENOMEM, "encode state");
+    json_object_set_new(o, "ociVersion", json_string(st->oci_version ? st->oci_version : "1.2.0"));
+    json_object_set_new(o, "id", json_string(st->id));
+    json_object_set_new(o, "pid", json_integer(st->pid));
+    json_object_set_new(o, "start", json_integer((json_int_t)st->start));
+    json_object_set_new(o, "bundle", json_string(st->bundle ? st->bundle : ""));
+    json_object_set_new(o, "rootfs", json_string(st->rootfs ? st->rootfs : ""));
+    json_object_set_new(o, "created", json_string(st->created ? st->created : ""));
+    json_object_set_new(o, "owner", json_string(st->owner ? st->owner : ""));
+    json_object_set_new(o, "status", json_string(capsa_status_name(st->saved)));
+    json_object_set_new(o, "newPidns", json_boolean(st->new_pidns));
+    json_object_set_new(o, "annotations", annotations_json(st->annotations, st->n_annotations));
+    cleanup_free char *s = NULL;
+    int r = dump(o, JSON_COMPACT, &s, err);
+    if (r < 0)
+        return r;
+    return capsa_write_atomic(dirfd, CAPSA_STATE_FILE, s, strlen(s), 0600, err);
+}
+
+void capsa_state_clear(struct capsa_state *st)
+{
+    free(st->id);
+    free(st->oci_version);
+    free(st->bundle);
+    free(st->rootfs);
+    free(st->created);
+    free(st->owner);
+    for (size_t i = 0; i < st->n_annotations; i++) {
+        free(st->annotations[i].key);
+        free(st->annotations[i].value);
+    }
+    free(st->annotations);
+    memset(st, 0, sizeof *st);
+}
+
+static int get_str(json_t *o, const char *key, char **out, struct capsa_err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL || json_is_null(v)) {
+        *out = NULL;
+        return 0;
+    }
+    if (!json_is_string(v))
+        return capsa_err_setx(err, EINVAL, "state.json: %s: must be a string", key);
+    return capsa_strdup(json_string_value(v), out, err);
+}
+
+int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err)
+{
+    memset(st, 0, sizeof *st);
+    cleanup_free char *buf = NULL;
+    size_t len = 0;
+    int r = capsa_read_file_at(dirfd, CAPSA_STATE_FILE, 1 << 20, &buf, &len, err);
+    if (r < 0)
+        return r;
+    json_error_t jerr;
+    json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (o == NULL)
+        return capsa_err_setx(err, EINVAL, "state.json:%d:%d: %s", jerr.line, jerr.column,
+                              jerr.text);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return capsa_err_setx(err, EINVAL, "state.json: not an object");
+    }
+    json_t *pid = json_object_get(o, "pid");
+    json_t *start = json_object_get(o, "start");
+    json_t *status = json_object_get(o, "status");
+    json_t *ann = json_object_get(o, "annotations");
+    r = 0;
+    if (!json_is_integer(pid) || json_integer_value(pid) < 0 ||
+        json_integer_value(pid) > 0x3fffffff || !json_is_integer(start) ||
+        json_integer_value(start) < 0 || !json_is_string(status))
+        r = capsa_err_setx(err, EINVAL, "state.json: pid, start or status missing or invalid");
+    if (r == 0)
+        r = get_str(o, "id", &st->id, err);
+    if (r == 0)
+        r = get_str(o, "ociVersion", &st->oci_version, err);
+    if (r == 0)
+        r = get_str(o, "bundle", &st->bundle, err);
+    if (r == 0)
+        r = get_str(o, "rootfs", &st->rootfs, err);
+    if (r == 0)
+        r = get_str(o, "created", &st->created, err);
+    if (r == 0)
+        r = get_str(o, "owner", &st->owner, err);
+    if (r == 0) {
+        st->pid = (pid_t)json_integer_value(pid);
+        st->start = (unsigned long long)json_integer_value(start);
+        st->new_pidns = json_is_true(json_object_get(o, "newPidns"));
+        const char *s = json_string_value(status);
+        if (strcmp(s, "creating") == 0)
+            st->saved = CAPSA_STATUS_CREATING;
+        else if (strcmp(s, "created") == 0)
+            st->saved = CAPSA_STATUS_CREATED;
+        else if (strcmp(s, "paused") == 0)
+            st->saved = CAPSA_STATUS_PAUSED;
+        else
+            st->saved = CAPSA_STATUS_RUNNING;
+    }
+    if (r == 0 && json_is_object(ann) && json_object_size(ann) > 0) {
+        st->annotations = calloc(json_object_size(ann), sizeof *st->annotations);
+        if (st->annotations == NULL)
+            r = capsa_err_set(err, ENOMEM, "state.json");
+        const char *k;
+        json_t *v;
+        json_object_foreach(ann, k, v)
+        {
+            if (r < 0 || !json_is_string(v))
+                continue;
+            struct capsa_kv *kv = &st->annotations[st->n_annotations];
+            kv->key = strdup(k);
+            kv->value = strdup(json_string_value(v));
+            st->n_annotations++;
+            if (kv->key == NULL || kv->value == NULL)
+                r = capsa_err_set(err, ENOMEM, "state.json");
+        }
+    }
+    json_decref(o);
+    if (r == 0 && st->id == NULL)
+        r = capsa_err_setx(err, EINVAL, "state.json: id missing");
+    if (r < 0)
+        capsa_state_clear(st);
+    return r;
+}
+
+int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -ESRCH;
+    char buf[1024];
+    ssize_t n = capsa_read_all(fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return -ESRCH;
+    buf[n] = '\0';
+    /* comm may contain anything, including ") "; fields start after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (p == NULL || p[1] != ' ')
+        return -EINVAL;
+    p += 2;
+    char state = *p;
+    /* p now at field 3 (state); start time is field 22. */
+    int field = 3;
+    while (*p && field < 22) {
+        if (*p == ' ')
+            field++;
+        p++;
+    }
+    if (field != 22)
+        return -EINVAL;
+    *start = strtoull(p, NULL, 10);
+    if (dead)
+        *dead = state == 'Z' || state == 'X' || state == 'x';
+    return 0;
+}
+
+enum capsa_status capsa_state_status(int dirfd, const struct capsa_state *st)
+{
+    if (st->pid <= 0)
+        return st->saved == CAPSA_STATUS_CREATING ? CAPSA_STATUS_CREATING : CAPSA_STATUS_STOPPED;
+    unsigned long long start = 0;
+    bool dead = false;
+    if (capsa_proc_start_time(st->pid, &start, &dead) < 0 || dead || start != st->start)
+        return CAPSA_STATUS_STOPPED;
+    if (st->saved == CAPSA_STATUS_CREATING || st->saved == CAPSA_STATUS_PAUSED)
+        return st->saved;
+    /* The exec fifo exists from create until start consumed it. */
+    if (faccessat(dirfd, CAPSA_FIFO_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        return CAPSA_STATUS_CREATED;
+    return CAPSA_STATUS_RUNNING;
+}

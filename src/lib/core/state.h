@@ -1,0 +1,78 @@
+/* state.h - the per-container state directory under the runtime root:
+ * <root>/<id>/state.json (written atomically), config.json (copy taken at
+ * create), exec.fifo (present between create and start). The directory fd is
+ * flock()ed so that commands on one ID are serialized; mkdir() makes creating
+ * an ID atomic, so exactly one of several concurrent creates wins. */
+#ifndef CAPSA_CORE_STATE_H
+#define CAPSA_CORE_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spec/spec.h"
+#include "util/err.h"
+
+#define CAPSA_STATE_FILE  "state.json"
+#define CAPSA_CONFIG_FILE "config.json"
+#define CAPSA_FIFO_FILE   "exec.fifo"
+
+enum capsa_status {
+    CAPSA_STATUS_CREATING,
+    CAPSA_STATUS_CREATED,
+    CAPSA_STATUS_RUNNING,
+    CAPSA_STATUS_PAUSED,
+    CAPSA_STATUS_STOPPED,
+};
+
+struct capsa_state {
+    char *id;
+    char *oci_version;
+    pid_t pid;                /* 0 before the init exists */
+    unsigned long long start; /* init start time (/proc/<pid>/stat field 22) */
+    char *bundle;
+    char *rootfs;
+    char *created; /* RFC 3339, UTC, nanoseconds */
+    char *owner;
+    enum capsa_status saved; /* creating, created or running as last written */
+    bool new_pidns;          /* the container has its own pid namespace */
+    struct capsa_kv *annotations;
+    size_t n_annotations;
+};
+
+const char *capsa_status_name(enum capsa_status s);
+
+/* Open (creating with mode 0700 if needed) the runtime root. */
+int capsa_state_root_open(const char *root, int *fd_out, struct capsa_err *err);
+
+/* Create <root>/<id> exclusively and lock it. -EEXIST when the id exists. */
+int capsa_state_dir_create(int rootfd, const char *id, int *dirfd_out, struct capsa_err *err);
+/* Open and lock an existing <root>/<id>. -ENOENT (with a message) when absent. */
+int capsa_state_dir_open(int rootfd, const char *id, int *dirfd_out, struct capsa_err *err);
+/* Remove <root>/<id> and its files (dirfd stays valid until closed). */
+int capsa_state_dir_remove(int rootfd, int dirfd, const char *id, struct capsa_err *err);
+
+int capsa_state_write(int dirfd, const struct capsa_state *st, struct capsa_err *err);
+int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err);
+void capsa_state_clear(struct capsa_state *st);
+
+/* Start time of pid (field 22 of /proc/<pid>/stat) and whether it is a
+ * zombie/dead. -ESRCH when the process does not exist. */
+int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead);
+
+/* The live status: stopped when the init is gone, a zombie or a different
+ * process (pid reuse, detected through the start time). */
+enum capsa_status capsa_state_status(int dirfd, const struct capsa_state *st);
+
+/* The OCI state JSON for hooks and `state` (status given explicitly). */
+int capsa_state_to_json(const struct capsa_state *st, enum capsa_status status, bool full,
+                        char **out, struct capsa_err *err);
+
+/* Write data to dirfd/name atomically (temp file + rename). */
+int capsa_write_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                       struct capsa_err *err);
+
+/* RFC 3339 UTC timestamp with nanoseconds, like Go's time.RFC3339Nano. */
+int capsa_timestamp_now(char **out, struct capsa_err *err);
+
+#endif

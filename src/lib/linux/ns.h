@@ -1,0 +1,25 @@
+/* ns.h - namespaces: clone flags, joining an existing namespace by path (with
+ * a type check), writing uid/gid maps and time namespace offsets. */
+#ifndef CAPSA_LINUX_NS_H
+#define CAPSA_LINUX_NS_H
+
+#include <sys/types.h>
+
+#include "spec/spec.h"
+#include "util/err.h"
+
+/* CLONE_NEW* flag of a namespace type. */
+int capsa_ns_clone_flag(enum capsa_ns_type type);
+
+/* Open ns->path and setns() into it, after checking with NS_GET_NSTYPE that
+ * the file is a namespace of the expected type. */
+int capsa_ns_join(const struct capsa_namespace *ns, size_t index, struct capsa_err *err);
+
+/* Write /proc/<pid>/uid_map and gid_map from the spec. */
+int capsa_idmap_write(pid_t pid, const struct capsa_spec *spec, struct capsa_err *err);
+
+/* Write the calling process' timens_offsets (after unshare(CLONE_NEWTIME),
+ * before any child exists in the new time namespace). */
+int capsa_timens_write_offsets(const struct capsa_spec *spec, struct capsa_err *err);
+
+#endif
