@@ -144,6 +144,10 @@ struct spawn {
 __attribute__((noreturn)) static void stage1_main(struct spawn *s)
 {
     struct capsa_err err = {0};
+    for (size_t i = 0; i < ARRAY_SIZE(s->init.close_fds); i++) {
+        if (s->init.close_fds[i] >= 0)
+            close(s->init.close_fds[i]);
+    }
     const struct capsa_linux *l = &s->spec->linux_cfg;
     /* The user namespace first: the others may belong to it. */
     for (int pass = 0; pass < 2; pass++) {
@@ -489,6 +493,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         .new_userns = new_ns[CAPSA_NS_USER],
         .new_netns = new_ns[CAPSA_NS_NET],
         .new_cgroupns = new_ns[CAPSA_NS_CGROUP],
+        .close_fds = {c->dirfd, c->rootfd, -1, -1},
     };
     r = spawn_init(&s, &c->pid, &c->pidfd, err);
     if (r < 0)

@@ -133,6 +133,10 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
     const struct capsa_process *p = spec->process;
     int r;
 
+    for (size_t i = 0; i < ARRAY_SIZE(a->close_fds); i++) {
+        if (a->close_fds[i] >= 0)
+            close(a->close_fds[i]);
+    }
     reset_signals();
     struct capsa_sync_msg go;
     if (capsa_sync_expect(a->sync_fd, CAPSA_SYNC_GO, &go, &err) < 0)
@@ -218,6 +222,9 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
                         spec->hooks.n_create_container, c.hook_state, &err) < 0)
         fail(&c, &err);
 
+    if (spec->linux_cfg.has_personality &&
+        capsa_process_apply_personality(&spec->linux_cfg.personality, &err) < 0)
+        fail(&c, &err);
     if (p) {
         if (capsa_process_apply_attrs(p, c.procfd, &err) < 0)
             fail(&c, &err);

@@ -21,6 +21,9 @@ struct capsa_init_args {
     bool new_userns;
     bool new_netns;
     bool new_cgroupns; /* unshared by the init once the parent has placed it */
+    /* Runtime fds the init must close at once: the locked state directory
+     * above all, whose flock would otherwise outlive the create command. */
+    int close_fds[4];
 };
 
 /* Never returns: execs the user process or exits non-zero after reporting

@@ -12,6 +12,9 @@
  * private procfs from capsa_proc_open_private). Done while still privileged. */
 int capsa_process_apply_attrs(const struct capsa_process *p, int procfd, struct capsa_err *err);
 
+/* linux.personality: execution domain LINUX or LINUX32 (flags are refused). */
+int capsa_process_apply_personality(const struct capsa_personality *pers, struct capsa_err *err);
+
 /* LSM: AppArmor profile ("exec <profile>" to attr/apparmor/exec) and SELinux
  * label (attr/exec), written through procfd for the calling thread. An error
  * names the LSM when the profile is set but the LSM is not enabled. */

@@ -24,19 +24,26 @@ struct capsa_rootfs_ctx {
     bool new_userns;    /* in a new user namespace: devices are bind-mounted, not mknod'ed */
     bool new_netns;     /* sysfs can be mounted fresh only with a new netns (else rbind) */
     bool no_pivot;      /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
-    /* Set by capsa_rootfs_prepare: an O_PATH fd of a verified character
-     * device 1:3 (/dev/null) opened from the host before pivot_root, used as
-     * the bind source for masked files. Closed by capsa_rootfs_finalize. */
+    /* Set by capsa_rootfs_prepare (which first sets it to -1): an O_PATH fd
+     * of the host's /dev/null, verified to be the character device 1:3,
+     * taken before pivot_root as a detached mount (open_tree clone, so it
+     * stays usable after the old root is detached); the bind source for
+     * masked files. Closed by capsa_rootfs_finalize (also on error). */
     int devnull_fd;
 };
 
-/* Before pivot_root. Makes the mount tree private (or rootfsPropagation),
- * bind-mounts the rootfs onto itself, performs spec->mounts in order
- * (bind/rbind, all flags, propagation, tmpfs data, rro via mount_setattr),
+/* Before pivot_root. Makes the mount tree rprivate (rslave when
+ * rootfsPropagation is slave/rslave; the exact value, including "shared" and
+ * "unbindable" which pivot_root and the rootfs clone cannot live with, is
+ * applied to "/" by capsa_rootfs_finalize), bind-mounts the rootfs onto itself
+ * (recursive), performs spec->mounts in order (bind/rbind, all runc
+ * options, propagation, filesystem data, r* options via mount_setattr
+ * AT_RECURSIVE; sysfs without new_netns and "cgroup" are read-only rbinds of
+ * the host's /sys and /sys/fs/cgroup; idmapped mounts fail with ENOTSUP),
  * creates linux.devices and the default devices (/dev/null, zero, full,
  * random, urandom, tty; bind-mounted from the host when new_userns) and the
- * /dev links (fd, stdin, stdout, stderr, ptmx -> pts/ptmx, core -> /proc/kcore
- * only if it exists? no: not created). Missing destination directories/files are created. */
+ * /dev links (fd, stdin, stdout, stderr, ptmx -> pts/ptmx; no /dev/core).
+ * Missing destination directories/files are created inside the rootfs. */
 int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
 
 /* pivot_root(rootfs) and detach the old root, or MS_MOVE + chroot when no_pivot.
@@ -67,9 +74,13 @@ int capsa_sysctl_validate(const struct capsa_spec *spec, struct capsa_err *err);
 int capsa_sysctl_apply(const struct capsa_spec *spec, int procfd, struct capsa_err *err);
 
 /* Resolve "path" (absolute, inside the root "rootfd") creating missing
- * directories (mode 0755) and, when want_file is true, an empty final file
- * (mode 0644) if it does not exist; never follows a symlink out of rootfd.
- * Returns an O_PATH|O_CLOEXEC fd or -errno with err set. */
+ * directories (mode 0755 & ~umask) and, when want_file is true, an empty
+ * final file (mode 0644) if it does not exist; never follows a symlink out of
+ * rootfd (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS at every step,
+ * mkdirat relative to the resolved parent). A dangling symlink is followed
+ * within the root and its target created there. An existing final object is
+ * returned whatever its type. Returns an O_PATH|O_CLOEXEC fd or -errno with
+ * err set. */
 int capsa_resolve_mkdir_in_root(int rootfd, const char *path, bool want_file,
                                 struct capsa_err *err);
 

@@ -1,0 +1,612 @@
+/* mount.c - mount options and mounting one config.json mount.
+ *
+ * capsa_mount_opts_parse turns the options array into flags (runc's whole
+ * vocabulary) without touching the system. capsa_mount_spec_one then mounts
+ * through file descriptors with the new mount API: the destination is
+ * resolved once inside the rootfs (openat2 RESOLVE_IN_ROOT, see rootfs.c) and
+ * that fd is the target of move_mount, so a symlink planted in the rootfs
+ * cannot redirect the mount to the host (CVE-2019-19921, CVE-2021-30465).
+ *
+ * mount(2) is used only when fsopen() itself is unavailable (ENOSYS, or a
+ * filesystem type the kernel refuses to open through fsopen), and then with a
+ * "/proc/self/fd/N" target naming the already-resolved destination fd. */
+#include "linux/devices.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "sys/sys.h"
+#include "util/util.h"
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+enum opt_kind {
+    OPT_SET,        /* MS flag + MOUNT_ATTR set */
+    OPT_CLR,        /* MS flag + MOUNT_ATTR cleared */
+    OPT_SB_SET,     /* superblock flag (sync, dirsync, mand): no mount attr */
+    OPT_SB_CLR,     /* async, nomand */
+    OPT_ATIME,      /* atime mode */
+    OPT_ATIME_CLR,  /* cancels the given atime mode */
+    OPT_RSET,       /* recursive attr set */
+    OPT_RCLR,       /* recursive attr clear */
+    OPT_RATIME,     /* recursive atime mode */
+    OPT_RATIME_CLR, /* cancels the given recursive atime mode */
+    OPT_PROP,       /* propagation */
+    OPT_RPROP,      /* recursive propagation */
+    OPT_BIND,
+    OPT_RBIND,
+    OPT_REMOUNT,
+    OPT_IDMAP,
+};
+
+struct opt_def {
+    const char *name;
+    enum opt_kind kind;
+    unsigned long ms; /* MS_* flag (or propagation) */
+    uint64_t attr;    /* MOUNT_ATTR_* */
+    enum capsa_atime atime;
+};
+
+static const struct opt_def opt_defs[] = {
+    {"ro", OPT_SET, MS_RDONLY, MOUNT_ATTR_RDONLY, CAPSA_ATIME_UNSET},
+    {"rw", OPT_CLR, MS_RDONLY, MOUNT_ATTR_RDONLY, CAPSA_ATIME_UNSET},
+    {"nosuid", OPT_SET, MS_NOSUID, MOUNT_ATTR_NOSUID, CAPSA_ATIME_UNSET},
+    {"suid", OPT_CLR, MS_NOSUID, MOUNT_ATTR_NOSUID, CAPSA_ATIME_UNSET},
+    {"nodev", OPT_SET, MS_NODEV, MOUNT_ATTR_NODEV, CAPSA_ATIME_UNSET},
+    {"dev", OPT_CLR, MS_NODEV, MOUNT_ATTR_NODEV, CAPSA_ATIME_UNSET},
+    {"noexec", OPT_SET, MS_NOEXEC, MOUNT_ATTR_NOEXEC, CAPSA_ATIME_UNSET},
+    {"exec", OPT_CLR, MS_NOEXEC, MOUNT_ATTR_NOEXEC, CAPSA_ATIME_UNSET},
+    {"nodiratime", OPT_SET, MS_NODIRATIME, MOUNT_ATTR_NODIRATIME, CAPSA_ATIME_UNSET},
+    {"diratime", OPT_CLR, MS_NODIRATIME, MOUNT_ATTR_NODIRATIME, CAPSA_ATIME_UNSET},
+    {"sync", OPT_SB_SET, MS_SYNCHRONOUS, 0, CAPSA_ATIME_UNSET},
+    {"async", OPT_SB_CLR, MS_SYNCHRONOUS, 0, CAPSA_ATIME_UNSET},
+    {"dirsync", OPT_SB_SET, MS_DIRSYNC, 0, CAPSA_ATIME_UNSET},
+    {"mand", OPT_SB_SET, MS_MANDLOCK, 0, CAPSA_ATIME_UNSET},
+    {"nomand", OPT_SB_CLR, MS_MANDLOCK, 0, CAPSA_ATIME_UNSET},
+    {"noatime", OPT_ATIME, MS_NOATIME, 0, CAPSA_ATIME_NOATIME},
+    {"atime", OPT_ATIME_CLR, MS_NOATIME, 0, CAPSA_ATIME_NOATIME},
+    {"relatime", OPT_ATIME, MS_RELATIME, 0, CAPSA_ATIME_RELATIME},
+    {"norelatime", OPT_ATIME_CLR, MS_RELATIME, 0, CAPSA_ATIME_RELATIME},
+    {"strictatime", OPT_ATIME, MS_STRICTATIME, 0, CAPSA_ATIME_STRICTATIME},
+    {"nostrictatime", OPT_ATIME_CLR, MS_STRICTATIME, 0, CAPSA_ATIME_STRICTATIME},
+    {"bind", OPT_BIND, MS_BIND, 0, CAPSA_ATIME_UNSET},
+    {"rbind", OPT_RBIND, MS_BIND | MS_REC, 0, CAPSA_ATIME_UNSET},
+    {"remount", OPT_REMOUNT, MS_REMOUNT, 0, CAPSA_ATIME_UNSET},
+    {"private", OPT_PROP, MS_PRIVATE, 0, CAPSA_ATIME_UNSET},
+    {"rprivate", OPT_RPROP, MS_PRIVATE, 0, CAPSA_ATIME_UNSET},
+    {"shared", OPT_PROP, MS_SHARED, 0, CAPSA_ATIME_UNSET},
+    {"rshared", OPT_RPROP, MS_SHARED, 0, CAPSA_ATIME_UNSET},
+    {"slave", OPT_PROP, MS_SLAVE, 0, CAPSA_ATIME_UNSET},
+    {"rslave", OPT_RPROP, MS_SLAVE, 0, CAPSA_ATIME_UNSET},
+    {"unbindable", OPT_PROP, MS_UNBINDABLE, 0, CAPSA_ATIME_UNSET},
+    {"runbindable", OPT_RPROP, MS_UNBINDABLE, 0, CAPSA_ATIME_UNSET},
+    {"rro", OPT_RSET, 0, MOUNT_ATTR_RDONLY, CAPSA_ATIME_UNSET},
+    {"rrw", OPT_RCLR, 0, MOUNT_ATTR_RDONLY, CAPSA_ATIME_UNSET},
+    {"rnosuid", OPT_RSET, 0, MOUNT_ATTR_NOSUID, CAPSA_ATIME_UNSET},
+    {"rsuid", OPT_RCLR, 0, MOUNT_ATTR_NOSUID, CAPSA_ATIME_UNSET},
+    {"rnodev", OPT_RSET, 0, MOUNT_ATTR_NODEV, CAPSA_ATIME_UNSET},
+    {"rdev", OPT_RCLR, 0, MOUNT_ATTR_NODEV, CAPSA_ATIME_UNSET},
+    {"rnoexec", OPT_RSET, 0, MOUNT_ATTR_NOEXEC, CAPSA_ATIME_UNSET},
+    {"rexec", OPT_RCLR, 0, MOUNT_ATTR_NOEXEC, CAPSA_ATIME_UNSET},
+    {"rnodiratime", OPT_RSET, 0, MOUNT_ATTR_NODIRATIME, CAPSA_ATIME_UNSET},
+    {"rdiratime", OPT_RCLR, 0, MOUNT_ATTR_NODIRATIME, CAPSA_ATIME_UNSET},
+    {"rnoatime", OPT_RATIME, 0, 0, CAPSA_ATIME_NOATIME},
+    {"ratime", OPT_RATIME_CLR, 0, 0, CAPSA_ATIME_NOATIME},
+    {"rrelatime", OPT_RATIME, 0, 0, CAPSA_ATIME_RELATIME},
+    {"rnorelatime", OPT_RATIME_CLR, 0, 0, CAPSA_ATIME_RELATIME},
+    {"rstrictatime", OPT_RATIME, 0, 0, CAPSA_ATIME_STRICTATIME},
+    {"rnostrictatime", OPT_RATIME_CLR, 0, 0, CAPSA_ATIME_STRICTATIME},
+    {"idmap", OPT_IDMAP, 0, 0, CAPSA_ATIME_UNSET},
+    {"ridmap", OPT_IDMAP, 0, 0, CAPSA_ATIME_UNSET},
+};
+
+static const unsigned long ms_atime_bits = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
+
+static uint64_t atime_attr(enum capsa_atime a)
+{
+    switch (a) {
+    case CAPSA_ATIME_NOATIME:
+        return MOUNT_ATTR_NOATIME;
+    case CAPSA_ATIME_STRICTATIME:
+        return MOUNT_ATTR_STRICTATIME;
+    case CAPSA_ATIME_RELATIME:
+    case CAPSA_ATIME_UNSET:
+        break;
+    }
+    return MOUNT_ATTR_RELATIME;
+}
+
+static const struct opt_def *find_opt(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(opt_defs); i++)
+        if (strcmp(opt_defs[i].name, name) == 0)
+            return &opt_defs[i];
+    return NULL;
+}
+
+void capsa_mount_opts_release(struct capsa_mount_opts *o)
+{
+    if (o == NULL)
+        return;
+    free(o->data);
+    o->data = NULL;
+    o->n_data = 0;
+}
+
+int capsa_mount_opts_parse(char *const *options, size_t n, struct capsa_mount_opts *out,
+                           struct capsa_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (n == 0 || options == NULL)
+        return 0;
+    out->data = calloc(n + 1, sizeof *out->data);
+    if (out->data == NULL)
+        return capsa_err_set(err, ENOMEM, "mount options");
+    for (size_t i = 0; i < n; i++) {
+        const char *name = options[i];
+        if (name == NULL)
+            continue;
+        const struct opt_def *d = find_opt(name);
+        if (d == NULL) {
+            /* Not a mount flag: filesystem data, passed on in order. */
+            if (name[0] != '\0')
+                out->data[out->n_data++] = name;
+            continue;
+        }
+        switch (d->kind) {
+        case OPT_SET:
+            out->ms_flags |= d->ms;
+            out->attr_set |= d->attr;
+            out->attr_clr &= ~d->attr;
+            break;
+        case OPT_CLR:
+            out->ms_flags &= ~d->ms;
+            out->attr_set &= ~d->attr;
+            out->attr_clr |= d->attr;
+            break;
+        case OPT_SB_SET:
+            out->ms_flags |= d->ms;
+            break;
+        case OPT_SB_CLR:
+            out->ms_flags &= ~d->ms;
+            break;
+        case OPT_ATIME:
+            out->atime = d->atime;
+            out->ms_flags = (out->ms_flags & ~ms_atime_bits) | d->ms;
+            break;
+        case OPT_ATIME_CLR:
+            /* "atime" cancels an earlier "noatime" (runc clears the flag);
+             * with no earlier one it leaves the default / inherited mode. */
+            if (out->atime == d->atime) {
+                out->atime = CAPSA_ATIME_UNSET;
+                out->ms_flags &= ~d->ms;
+            }
+            break;
+        case OPT_RSET:
+            out->rec_attr_set |= d->attr;
+            out->rec_attr_clr &= ~d->attr;
+            break;
+        case OPT_RCLR:
+            out->rec_attr_set &= ~d->attr;
+            out->rec_attr_clr |= d->attr;
+            break;
+        case OPT_RATIME:
+            out->rec_atime = d->atime;
+            break;
+        case OPT_RATIME_CLR:
+            if (out->rec_atime == d->atime)
+                out->rec_atime = CAPSA_ATIME_UNSET;
+            break;
+        case OPT_PROP:
+        case OPT_RPROP:
+            out->propagation = d->ms;
+            out->propagation_rec = d->kind == OPT_RPROP;
+            break;
+        case OPT_BIND:
+            out->bind = true;
+            out->ms_flags |= MS_BIND;
+            break;
+        case OPT_RBIND:
+            out->bind = true;
+            out->rbind = true;
+            out->ms_flags |= MS_BIND | MS_REC;
+            break;
+        case OPT_REMOUNT:
+            out->remount = true;
+            out->ms_flags |= MS_REMOUNT;
+            break;
+        case OPT_IDMAP:
+            capsa_mount_opts_release(out);
+            return capsa_err_setx(err, ENOTSUP, "mount option \"%s\" is not supported yet", name);
+        }
+    }
+    return 0;
+}
+
+int capsa_mount_opts_data(const struct capsa_mount_opts *o, char **out, struct capsa_err *err)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < o->n_data; i++)
+        len += strlen(o->data[i]) + 1;
+    char *s = malloc(len);
+    if (s == NULL)
+        return capsa_err_set(err, ENOMEM, "mount data");
+    size_t pos = 0;
+    for (size_t i = 0; i < o->n_data; i++) {
+        size_t l = strlen(o->data[i]);
+        if (i > 0)
+            s[pos++] = ',';
+        memcpy(s + pos, o->data[i], l);
+        pos += l;
+    }
+    s[pos] = '\0';
+    *out = s;
+    return 0;
+}
+
+int capsa_mount_propagation_parse(const char *name, uint64_t *prop, bool *rec)
+{
+    const struct opt_def *d = name != NULL ? find_opt(name) : NULL;
+    if (d == NULL || (d->kind != OPT_PROP && d->kind != OPT_RPROP))
+        return -EINVAL;
+    *prop = d->ms;
+    *rec = d->kind == OPT_RPROP;
+    return 0;
+}
+
+int capsa_mount_apply_attrs(int fd, uint64_t set, uint64_t clr, enum capsa_atime atime,
+                            uint64_t propagation, bool recursive, struct capsa_err *err)
+{
+    struct mount_attr a = {.attr_set = set, .attr_clr = clr, .propagation = propagation};
+    if (atime != CAPSA_ATIME_UNSET) {
+        /* The atime modes are an enum: clear the whole field, set the mode. */
+        a.attr_clr |= MOUNT_ATTR__ATIME;
+        a.attr_set = (a.attr_set & ~(uint64_t)MOUNT_ATTR__ATIME) | atime_attr(atime);
+    }
+    if (a.attr_set == 0 && a.attr_clr == 0 && a.propagation == 0)
+        return 0;
+    unsigned int flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+    if (capsa_mount_setattr(fd, "", flags, &a) < 0)
+        return capsa_err_set(err, errno, "mount_setattr");
+    return 0;
+}
+
+int capsa_mount_bind_fd(int srcfd, int destfd, bool recursive, uint64_t rec_set,
+                        struct capsa_err *err)
+{
+    unsigned int flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
+    if (recursive)
+        flags |= AT_RECURSIVE;
+    cleanup_close int tree = capsa_open_tree(srcfd, "", flags);
+    if (tree < 0)
+        return capsa_err_set(err, errno, "open_tree");
+    if (rec_set != 0) {
+        int r = capsa_mount_apply_attrs(tree, rec_set, 0, CAPSA_ATIME_UNSET, 0, true, err);
+        if (r < 0)
+            return r;
+    }
+    if (capsa_move_mount(tree, "", destfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+        0)
+        return capsa_err_set(err, errno, "move_mount");
+    return 0;
+}
+
+/* Append the kernel's fs_context log (e.g. "e tmpfs: Bad value for 'mode'")
+ * to the error, so a bad data option is named. */
+static int fs_error(struct capsa_err *err, int errnum, int fsfd, const char *what)
+{
+    char log[256];
+    ssize_t n = fsfd >= 0 ? read(fsfd, log, sizeof log - 1) : -1;
+    if (n > 0) {
+        log[n] = '\0';
+        if (log[n - 1] == '\n')
+            log[n - 1] = '\0';
+        return capsa_err_set(err, errnum, "%s (%s)", what, log);
+    }
+    return capsa_err_set(err, errnum, "%s", what);
+}
+
+/* Stage the data options and superblock flags into an fsopen() context. */
+static int fs_configure(int fsfd, const struct capsa_mount *m, const struct capsa_mount_opts *o,
+                        struct capsa_err *err)
+{
+    if (m->source != NULL && capsa_fsconfig(fsfd, FSCONFIG_SET_STRING, "source", m->source, 0) < 0)
+        return fs_error(err, errno, fsfd, "fsconfig source");
+    static const struct {
+        unsigned long ms;
+        const char *name;
+    } sb[] = {{MS_SYNCHRONOUS, "sync"}, {MS_DIRSYNC, "dirsync"}, {MS_MANDLOCK, "mand"}};
+    for (size_t i = 0; i < ARRAY_SIZE(sb); i++)
+        if ((o->ms_flags & sb[i].ms) &&
+            capsa_fsconfig(fsfd, FSCONFIG_SET_FLAG, sb[i].name, NULL, 0) < 0)
+            return fs_error(err, errno, fsfd, sb[i].name);
+    for (size_t i = 0; i < o->n_data; i++) {
+        cleanup_free char *key = strdup(o->data[i]);
+        if (key == NULL)
+            return capsa_err_set(err, ENOMEM, "mount data");
+        char *eq = strchr(key, '=');
+        int r;
+        if (eq != NULL) {
+            *eq = '\0';
+            r = capsa_fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
+        } else {
+            r = capsa_fsconfig(fsfd, FSCONFIG_SET_FLAG, key, NULL, 0);
+        }
+        if (r < 0) {
+            char what[300];
+            snprintf(what, sizeof what, "option \"%s\"", o->data[i]);
+            return fs_error(err, errno, fsfd, what);
+        }
+    }
+    return 0;
+}
+
+/* Mount attributes of a brand-new mount (fsmount's attr_flags). */
+static unsigned int fresh_attrs(const struct capsa_mount_opts *o)
+{
+    uint64_t a = o->attr_set | o->rec_attr_set;
+    enum capsa_atime at = o->rec_atime != CAPSA_ATIME_UNSET ? o->rec_atime : o->atime;
+    a = (a & ~(uint64_t)MOUNT_ATTR__ATIME) | atime_attr(at);
+    return (unsigned int)a;
+}
+
+/* New filesystem instance with fsopen/fsconfig/fsmount; returns the detached
+ * mount fd, or -errno (err set). -ENOSYS from fsopen (no new mount API) is
+ * returned without err so the caller can fall back to mount(2). */
+static int fs_create(const char *type, const struct capsa_mount *m,
+                     const struct capsa_mount_opts *o, struct capsa_err *err)
+{
+    cleanup_close int fsfd = capsa_fsopen(type, FSOPEN_CLOEXEC);
+    if (fsfd < 0 && errno == ENOSYS)
+        return -ENOSYS;
+    if (fsfd < 0)
+        return capsa_err_set(err, errno, "fsopen %s", type);
+    int r = fs_configure(fsfd, m, o, err);
+    if (r < 0)
+        return r;
+    if (capsa_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return fs_error(err, errno, fsfd, "create superblock");
+    int mfd = capsa_fsmount(fsfd, FSMOUNT_CLOEXEC, fresh_attrs(o));
+    if (mfd < 0)
+        return fs_error(err, errno, fsfd, "fsmount");
+    return mfd;
+}
+
+/* The legacy path, only when fsopen() cannot be used for this type: the
+ * target is the already-resolved fd through /proc/self/fd (the kernel
+ * follows that magic link to exactly the object we hold, not a path). */
+static int legacy_mount(const char *type, const struct capsa_mount *m,
+                        const struct capsa_mount_opts *o, int destfd, struct capsa_err *err)
+{
+    cleanup_free char *data = NULL;
+    int r = capsa_mount_opts_data(o, &data, err);
+    if (r < 0)
+        return r;
+    char target[64];
+    snprintf(target, sizeof target, "/proc/self/fd/%d", destfd);
+    unsigned long flags = o->ms_flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    if (mount(m->source != NULL ? m->source : type, target, type, flags, data) < 0)
+        return capsa_err_set(err, errno, "mount %s", type);
+    if (o->propagation != 0 &&
+        mount(NULL, target, NULL, o->propagation | (o->propagation_rec ? MS_REC : 0), NULL) < 0)
+        return capsa_err_set(err, errno, "set propagation");
+    return 0;
+}
+
+/* runc's checkProcMount: over procfs only a few harmless files may be
+ * covered (lxcfs-style); anything else could hide or fake kernel interfaces
+ * the runtime relies on (CVE-2019-19921 class). */
+static int check_proc_dest(int destfd, const char *dest, struct capsa_err *err)
+{
+    static const char *const allowed[] = {
+        "/proc/cpuinfo", "/proc/diskstats",
+        "/proc/meminfo", "/proc/stat",
+        "/proc/swaps",   "/proc/uptime",
+        "/proc/loadavg", "/proc/slabinfo",
+        "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+    };
+    struct statfs sfs;
+    if (fstatfs(destfd, &sfs) < 0)
+        return capsa_err_set(err, errno, "statfs");
+    if (sfs.f_type != PROC_SUPER_MAGIC)
+        return 0;
+    for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
+        if (strcmp(dest, allowed[i]) == 0)
+            return 0;
+    return capsa_err_setx(err, EPERM, "destination is on procfs and not in the allowed list");
+}
+
+static int open_bind_source(const struct capsa_rootfs_ctx *ctx, const char *src,
+                            struct capsa_err *err)
+{
+    if (src == NULL)
+        return capsa_err_setx(err, EINVAL, "bind mount without a source");
+    /* Bind sources are host paths chosen by the (trusted) config author;
+     * relative ones are relative to the bundle. */
+    int dirfd = AT_FDCWD;
+    cleanup_close int bfd = -1;
+    if (src[0] != '/') {
+        if (ctx->bundle == NULL)
+            return capsa_err_setx(err, EINVAL, "relative source \"%s\" without a bundle", src);
+        bfd = open(ctx->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (bfd < 0)
+            return capsa_err_set(err, errno, "open bundle %s", ctx->bundle);
+        dirfd = bfd;
+    }
+    int fd = openat(dirfd, src, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return capsa_err_set(err, errno, "open source %s", src);
+    return fd;
+}
+
+/* Bind (or rbind) srcfd onto dest inside the rootfs with runc's
+ * bind+remount semantics: the non-recursive flags apply to the top mount,
+ * the r* flags to the whole tree, all before the tree becomes visible. */
+static int do_bind(int rootfd, int srcfd, const char *dest, const struct capsa_mount_opts *o,
+                   bool recursive, struct capsa_err *err)
+{
+    struct stat st;
+    if (fstat(srcfd, &st) < 0)
+        return capsa_err_set(err, errno, "stat source");
+    cleanup_close int destfd = capsa_resolve_mkdir_in_root(rootfd, dest, !S_ISDIR(st.st_mode), err);
+    if (destfd < 0)
+        return destfd;
+    int r = check_proc_dest(destfd, dest, err);
+    if (r < 0)
+        return r;
+    unsigned int flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
+    if (recursive)
+        flags |= AT_RECURSIVE;
+    cleanup_close int tree = capsa_open_tree(srcfd, "", flags);
+    if (tree < 0)
+        return capsa_err_set(err, errno, "open_tree");
+    r = capsa_mount_apply_attrs(tree, o->attr_set, o->attr_clr, o->atime, 0, false, err);
+    if (r < 0)
+        return r;
+    r = capsa_mount_apply_attrs(tree, o->rec_attr_set, o->rec_attr_clr, o->rec_atime, 0, true, err);
+    if (r < 0)
+        return r;
+    if (capsa_move_mount(tree, "", destfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+        0)
+        return capsa_err_set(err, errno, "move_mount");
+    /* Propagation is set once attached: it is a property of the mount's
+     * place in the namespace's peer groups. */
+    return capsa_mount_apply_attrs(tree, 0, 0, CAPSA_ATIME_UNSET, o->propagation,
+                                   o->propagation_rec, err);
+}
+
+/* Host /sys or /sys/fs/cgroup instead of a new instance, read-only (the
+ * whole tree), as runc does for sysfs without a network namespace. */
+static int bind_host(int rootfd, const char *hostpath, const char *dest,
+                     const struct capsa_mount_opts *o, struct capsa_err *err)
+{
+    cleanup_close int srcfd = open(hostpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (srcfd < 0)
+        return capsa_err_set(err, errno, "open %s", hostpath);
+    struct capsa_mount_opts ro = *o;
+    ro.rec_attr_set |= o->attr_set | MOUNT_ATTR_RDONLY;
+    ro.rec_attr_clr &= ~(ro.rec_attr_set);
+    ro.attr_clr &= ~(uint64_t)MOUNT_ATTR_RDONLY;
+    int r = do_bind(rootfd, srcfd, dest, &ro, true, err);
+    if (r < 0)
+        return capsa_err_wrap(err, "bind %s", hostpath);
+    return 0;
+}
+
+static int do_remount(int rootfd, const char *dest, const struct capsa_mount_opts *o,
+                      struct capsa_err *err)
+{
+    cleanup_close int destfd = capsa_resolve_mkdir_in_root(rootfd, dest, false, err);
+    if (destfd < 0)
+        return destfd;
+    int r = capsa_mount_apply_attrs(destfd, o->attr_set, o->attr_clr, o->atime, 0, false, err);
+    if (r < 0)
+        return r;
+    r = capsa_mount_apply_attrs(destfd, o->rec_attr_set, o->rec_attr_clr, o->rec_atime, 0, true,
+                                err);
+    if (r < 0)
+        return r;
+    return capsa_mount_apply_attrs(destfd, 0, 0, CAPSA_ATIME_UNSET, o->propagation,
+                                   o->propagation_rec, err);
+}
+
+static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
+                    const struct capsa_mount_opts *o, struct capsa_err *err)
+{
+    cleanup_close int destfd = capsa_resolve_mkdir_in_root(rootfd, m->destination, false, err);
+    if (destfd < 0)
+        return destfd;
+    int r;
+    if (strcmp(type, "proc") != 0) {
+        r = check_proc_dest(destfd, m->destination, err);
+        if (r < 0)
+            return r;
+    }
+    cleanup_close int mfd = fs_create(type, m, o, err);
+    if (mfd == -ENOSYS) {
+        /* No new mount API in this kernel: mount(2) through the fd. */
+        return legacy_mount(type, m, o, destfd, err);
+    }
+    if (mfd < 0)
+        return mfd;
+    if (capsa_move_mount(mfd, "", destfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+        0)
+        return capsa_err_set(err, errno, "move_mount");
+    if (o->rec_attr_clr != 0) {
+        r = capsa_mount_apply_attrs(mfd, 0, o->rec_attr_clr, CAPSA_ATIME_UNSET, 0, true, err);
+        if (r < 0)
+            return r;
+    }
+    return capsa_mount_apply_attrs(mfd, 0, 0, CAPSA_ATIME_UNSET, o->propagation, o->propagation_rec,
+                                   err);
+}
+
+int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t index,
+                         struct capsa_err *err)
+{
+    const struct capsa_mount *m = &ctx->spec->mounts[index];
+    struct capsa_mount_opts o;
+    const char *dest = m->destination;
+    if (dest == NULL || dest[0] == '\0')
+        return capsa_err_setx(err, EINVAL, "mounts[%zu].destination: missing", index);
+    if (m->n_uid_mappings > 0 || m->n_gid_mappings > 0)
+        return capsa_err_setx(
+            err, ENOTSUP, "mounts[%zu] (%s): idmapped mounts are not supported yet", index, dest);
+    int r = capsa_mount_opts_parse(m->options, m->n_options, &o, err);
+    if (r < 0)
+        return capsa_err_wrap(err, "mounts[%zu].options", index);
+    const char *type = m->type;
+    bool bind = o.bind || (type != NULL && strcmp(type, "bind") == 0);
+
+    if (bind) {
+        cleanup_close int srcfd = open_bind_source(ctx, m->source, err);
+        if (srcfd < 0)
+            r = srcfd;
+        else
+            r = do_bind(rootfd, srcfd, dest, &o, o.rbind, err);
+    } else if (o.remount) {
+        r = do_remount(rootfd, dest, &o, err);
+    } else if (type == NULL || type[0] == '\0') {
+        r = capsa_err_setx(err, EINVAL, "no type and not a bind mount");
+    } else if (strcmp(type, "sysfs") == 0) {
+        /* A new sysfs instance shows the network devices of the mounter's
+         * netns; without our own netns the kernel refuses it (EPERM in a
+         * userns), so reuse the host's, read-only (as runc). */
+        r = -EPERM;
+        if (ctx->new_netns)
+            r = do_fresh(rootfd, type, m, &o, err);
+        if (r == -EPERM) {
+            if (err != NULL)
+                capsa_err_clear(err);
+            r = bind_host(rootfd, "/sys", dest, &o, err);
+        }
+    } else if (strcmp(type, "cgroup") == 0) {
+        /* cgroup v1: runc builds a tmpfs with one bind per controller. For
+         * now a read-only rbind of the host's /sys/fs/cgroup (no cgroup
+         * namespace handling yet). */
+        r = bind_host(rootfd, "/sys/fs/cgroup", dest, &o, err);
+    } else if (strcmp(type, "cgroup2") == 0) {
+        r = do_fresh(rootfd, type, m, &o, err);
+        if (r == -EPERM || r == -EBUSY) {
+            if (err != NULL)
+                capsa_err_clear(err);
+            r = bind_host(rootfd, "/sys/fs/cgroup", dest, &o, err);
+        }
+    } else {
+        r = do_fresh(rootfd, type, m, &o, err);
+    }
+    capsa_mount_opts_release(&o);
+    if (r < 0)
+        return capsa_err_wrap(err, "mounts[%zu] (%s on %s)", index, type != NULL ? type : "bind",
+                              dest);
+    return 0;
+}

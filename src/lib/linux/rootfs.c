@@ -1,0 +1,400 @@
+/* rootfs.c - the container's filesystem view: the safe in-root path
+ * resolver, rootfs preparation (propagation, self bind, spec mounts,
+ * devices), pivot_root, and the after-pivot steps (masked and read-only
+ * paths, read-only root, rootfs propagation).
+ *
+ * Security model: the rootfs is hostile. Any path inside it is resolved by
+ * the kernel with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) relative
+ * to an fd of the rootfs, so ".." and absolute symlinks are clamped to the
+ * rootfs; missing components are created with mkdirat() relative to an
+ * already-resolved parent fd, one component at a time; every mount goes to
+ * the resolved fd. The path string is never handed to mount(2), so a symlink
+ * swapped in between check and use (CVE-2021-30465) changes nothing. */
+#include "linux/rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "linux/devices.h"
+#include "sys/sys.h"
+#include "util/util.h"
+
+#define MAX_SYMLINKS 40
+
+/* O_PATH open of path inside root; -errno on failure. EAGAIN is what
+ * RESOLVE_IN_ROOT returns when a concurrent rename could have let ".." escape:
+ * retry a few times. */
+static int open_in_root(int rootfd, const char *path, int flags)
+{
+    for (int tries = 0;; tries++) {
+        long fd = capsa_openat2(rootfd, path, flags | O_PATH | O_CLOEXEC, 0,
+                                RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        if (fd >= 0)
+            return (int)fd;
+        if (errno != EAGAIN || tries > 32)
+            return -errno;
+    }
+}
+
+/* Create one missing component "name" below the resolved directory parent. */
+static int create_component(int parent, const char *name, bool file)
+{
+    if (file) {
+        int fd = openat(parent, name,
+                        O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return errno == EEXIST ? 0 : -errno;
+        close(fd);
+        return 0;
+    }
+    if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int capsa_resolve_mkdir_in_root(int rootfd, const char *path, bool want_file, struct capsa_err *err)
+{
+    if (path == NULL || path[0] == '\0')
+        return capsa_err_setx(err, EINVAL, "empty path");
+    int fd = open_in_root(rootfd, path, 0);
+    if (fd >= 0)
+        return fd;
+    if (fd != -ENOENT)
+        return capsa_err_set(err, -fd, "resolve %s in rootfs", path);
+
+    /* Walk component by component. "done" is the prefix known to exist; it
+     * is always re-resolved by the kernel in root, so a component that is a
+     * symlink is followed (clamped) rather than trusted. A dangling symlink
+     * is followed textually: its target (inside the root) is created. */
+    cleanup_free char *done = strdup("");
+    cleanup_free char *todo = strdup(path);
+    if (done == NULL || todo == NULL)
+        return capsa_err_set(err, ENOMEM, "resolve %s", path);
+    char *rest = todo;
+    int links = 0;
+    for (;;) {
+        while (*rest == '/')
+            rest++;
+        if (*rest == '\0')
+            break;
+        char *comp = rest;
+        char *slash = strchr(rest, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            rest = slash + 1;
+        } else {
+            rest = comp + strlen(comp);
+        }
+        const char *after = rest;
+        while (*after == '/')
+            after++;
+        bool last = *after == '\0';
+        if (strcmp(comp, ".") == 0)
+            continue;
+
+        cleanup_free char *cand = NULL;
+        if (capsa_asprintf(&cand, err, "%s/%s", done, comp) < 0)
+            return -ENOMEM;
+        fd = open_in_root(rootfd, cand, 0);
+        if (fd >= 0) {
+            close(fd);
+            free(done);
+            done = steal_ptr(cand);
+            continue;
+        }
+        if (fd != -ENOENT)
+            return capsa_err_set(err, -fd, "resolve %s in rootfs", cand);
+
+        cleanup_close int parent = open_in_root(rootfd, done[0] ? done : "/", O_DIRECTORY);
+        if (parent < 0)
+            return capsa_err_set(err, -parent, "resolve %s in rootfs", done[0] ? done : "/");
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(parent, comp, target, sizeof target - 1);
+        if (n >= 0) {
+            /* Dangling symlink: continue with its target, still inside root. */
+            if (++links > MAX_SYMLINKS)
+                return capsa_err_set(err, ELOOP, "resolve %s in rootfs", path);
+            target[n] = '\0';
+            char *ntodo = NULL;
+            if (capsa_asprintf(&ntodo, err, "%s/%s", target, rest) < 0)
+                return -ENOMEM;
+            free(todo);
+            todo = ntodo;
+            rest = todo;
+            if (target[0] == '/')
+                done[0] = '\0';
+            continue;
+        }
+        if (errno != EINVAL && errno != ENOENT)
+            return capsa_err_set(err, errno, "readlink %s in rootfs", cand);
+        int r = create_component(parent, comp, last && want_file);
+        if (r < 0)
+            return capsa_err_set(err, -r, "create %s in rootfs", cand);
+        fd = open_in_root(rootfd, cand, 0);
+        if (fd < 0)
+            return capsa_err_set(err, -fd, "resolve %s in rootfs", cand);
+        close(fd);
+        free(done);
+        done = steal_ptr(cand);
+    }
+    fd = open_in_root(rootfd, done[0] ? done : "/", 0);
+    if (fd < 0)
+        return capsa_err_set(err, -fd, "resolve %s in rootfs", path);
+    return fd;
+}
+
+/* Propagation applied to the host's "/" before anything else, always
+ * recursively so that no submount of the host stays shared with our mounts
+ * (a non-recursive "private" would leave e.g. a shared /tmp leaking the
+ * container's mounts to the host). pivot_root refuses shared mounts (the old
+ * root, new root's parent) and an unbindable tree cannot be cloned for the
+ * rootfs bind, so those become rprivate here; the exact value is applied to
+ * the container's "/" in capsa_rootfs_finalize. */
+static int root_propagation(const struct capsa_rootfs_ctx *ctx, uint64_t *prop, bool *rec,
+                            struct capsa_err *err)
+{
+    const char *p = ctx->spec->has_linux ? ctx->spec->linux_cfg.rootfs_propagation : NULL;
+    *prop = MS_PRIVATE;
+    *rec = true;
+    if (p == NULL || p[0] == '\0')
+        return 0;
+    if (capsa_mount_propagation_parse(p, prop, rec) < 0)
+        return capsa_err_setx(err, EINVAL, "linux.rootfsPropagation: unknown value \"%s\"", p);
+    return 0;
+}
+
+/* The host's /dev/null, verified, as a detached mount (open_tree clone, an
+ * O_PATH fd): the container's /dev/null could be anything, including a
+ * symlink to a sensitive file, so masking never uses it (CVE-2025-31133). A
+ * detached clone also stays usable after the old root is unmounted. */
+static int open_host_devnull(struct capsa_err *err)
+{
+    cleanup_close int fd =
+        capsa_open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (fd < 0)
+        return capsa_err_set(err, errno, "open_tree host /dev/null");
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return capsa_err_set(err, errno, "stat host /dev/null");
+    if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
+        return capsa_err_setx(err, EPERM, "host /dev/null is not the character device 1:3");
+    return steal_fd(fd);
+}
+
+int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
+{
+    ctx->devnull_fd = -1;
+    if (ctx->spec == NULL || ctx->rootfs == NULL)
+        return capsa_err_setx(err, EINVAL, "rootfs: no spec or rootfs path");
+    uint64_t prop;
+    bool rec;
+    int r = root_propagation(ctx, &prop, &rec, err);
+    if (r < 0)
+        return r;
+    (void)rec;
+    if (prop == MS_SHARED || prop == MS_UNBINDABLE)
+        prop = MS_PRIVATE;
+    /* Nothing we mount may leak to the host's mount namespace. */
+    struct mount_attr pa = {.propagation = prop};
+    if (capsa_mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &pa) < 0)
+        return capsa_err_set(err, errno, "make / recursively %s",
+                             prop == MS_SLAVE ? "slave" : "private");
+
+    cleanup_close int hostroot = open(ctx->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (hostroot < 0)
+        return capsa_err_set(err, errno, "open rootfs %s", ctx->rootfs);
+    /* Bind the rootfs onto itself so that it is a mount (pivot_root needs
+     * one). The tree fd then is the rootfd for everything below: it is the
+     * mount root, independent of what the host path resolves to later. */
+    cleanup_close int rootfd = capsa_open_tree(
+        hostroot, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    if (rootfd < 0)
+        return capsa_err_set(err, errno, "bind rootfs %s", ctx->rootfs);
+    if (capsa_move_mount(rootfd, "", hostroot, "",
+                         MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return capsa_err_set(err, errno, "bind rootfs %s onto itself", ctx->rootfs);
+
+    for (size_t i = 0; i < ctx->spec->n_mounts; i++) {
+        r = capsa_mount_spec_one(rootfd, ctx, i, err);
+        if (r < 0)
+            return r;
+    }
+    r = capsa_devices_setup(rootfd, ctx, err);
+    if (r < 0)
+        return r;
+    int dn = open_host_devnull(err);
+    if (dn < 0)
+        return dn;
+    ctx->devnull_fd = dn;
+    return 0;
+}
+
+int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
+{
+    /* After prepare the host path names our rootfs bind mount (topmost). */
+    cleanup_close int rootfd = open(ctx->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return capsa_err_set(err, errno, "open rootfs %s", ctx->rootfs);
+    if (fchdir(rootfd) < 0)
+        return capsa_err_set(err, errno, "chdir rootfs %s", ctx->rootfs);
+    if (ctx->no_pivot) {
+        if (capsa_move_mount(rootfd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return capsa_err_set(err, errno, "move rootfs onto /");
+        if (chroot(".") < 0)
+            return capsa_err_set(err, errno, "chroot rootfs");
+    } else {
+        /* pivot_root(".", "."): the old root ends up stacked on "/" and is
+         * detached right away, no put_old directory is needed in the rootfs. */
+        if (capsa_pivot_root(".", ".") < 0)
+            return capsa_err_set(err, errno, "pivot_root %s", ctx->rootfs);
+        /* Old root rslave so the detach cannot propagate to host peers.
+         * mount(2) on "." because it must reach the mount stacked on cwd. */
+        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+            return capsa_err_set(err, errno, "make old root rslave");
+        if (umount2(".", MNT_DETACH) < 0)
+            return capsa_err_set(err, errno, "detach old root");
+    }
+    if (chdir("/") < 0)
+        return capsa_err_set(err, errno, "chdir /");
+    return 0;
+}
+
+/* Masked directory: an empty read-only tmpfs over it. */
+static int mask_dir(int destfd, struct capsa_err *err)
+{
+    cleanup_close int fsfd = capsa_fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fsfd < 0)
+        return capsa_err_set(err, errno, "fsopen tmpfs");
+    if (capsa_fsconfig(fsfd, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
+        capsa_fsconfig(fsfd, FSCONFIG_SET_STRING, "nr_inodes", "1", 0) < 0 ||
+        capsa_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return capsa_err_set(err, errno, "create tmpfs");
+    cleanup_close int mfd =
+        capsa_fsmount(fsfd, FSMOUNT_CLOEXEC,
+                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    if (mfd < 0)
+        return capsa_err_set(err, errno, "fsmount tmpfs");
+    if (capsa_move_mount(mfd, "", destfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+        0)
+        return capsa_err_set(err, errno, "move_mount tmpfs");
+    return 0;
+}
+
+/* Masked file: a bind of the host /dev/null (ctx->devnull_fd, a detached
+ * clone). Kernels before 6.15 cannot clone a detached mount (EINVAL): then
+ * the detached mount itself is attached on the first masked file and later
+ * clones are taken from it, now that it is in our namespace. */
+static int mask_file(struct capsa_rootfs_ctx *ctx, int destfd, bool *attached,
+                     struct capsa_err *err)
+{
+    if (ctx->devnull_fd < 0)
+        return capsa_err_setx(err, EBADF, "no verified /dev/null (capsa_rootfs_prepare not run)");
+    int r = capsa_mount_bind_fd(ctx->devnull_fd, destfd, false, 0, err);
+    if (r != -EINVAL || *attached)
+        return r;
+    if (capsa_move_mount(ctx->devnull_fd, "", destfd, "",
+                         MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return capsa_err_set(err, errno, "move_mount /dev/null");
+    capsa_err_clear(err);
+    *attached = true;
+    return 0;
+}
+
+static int open_root_path(int rootfd, const char *path, int *out, struct capsa_err *err)
+{
+    int fd = open_in_root(rootfd, path, 0);
+    if (fd == -ENOENT) {
+        *out = -1;
+        return 0; /* runc: a missing masked/readonly path is not an error */
+    }
+    if (fd < 0)
+        return capsa_err_set(err, -fd, "resolve %s", path);
+    *out = fd;
+    return 0;
+}
+
+int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
+{
+    int r = 0;
+    bool devnull_attached = false;
+    const struct capsa_linux *l = ctx->spec->has_linux ? &ctx->spec->linux_cfg : NULL;
+    cleanup_close int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) {
+        r = capsa_err_set(err, errno, "open /");
+        goto out;
+    }
+    for (size_t i = 0; l != NULL && i < l->n_masked_paths; i++) {
+        const char *p = l->masked_paths[i];
+        cleanup_close int fd = -1;
+        r = open_root_path(rootfd, p, &fd, err);
+        if (r < 0 || fd < 0) {
+            if (r < 0) {
+                capsa_err_wrap(err, "linux.maskedPaths[%zu]", i);
+                goto out;
+            }
+            continue;
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+            r = capsa_err_set(err, errno, "linux.maskedPaths[%zu]: stat %s", i, p);
+            goto out;
+        }
+        r = S_ISDIR(st.st_mode) ? mask_dir(fd, err) : mask_file(ctx, fd, &devnull_attached, err);
+        if (r < 0) {
+            capsa_err_wrap(err, "linux.maskedPaths[%zu] (%s)", i, p);
+            goto out;
+        }
+    }
+    for (size_t i = 0; l != NULL && i < l->n_readonly_paths; i++) {
+        const char *p = l->readonly_paths[i];
+        cleanup_close int fd = -1;
+        r = open_root_path(rootfd, p, &fd, err);
+        if (r < 0) {
+            capsa_err_wrap(err, "linux.readonlyPaths[%zu]", i);
+            goto out;
+        }
+        if (fd < 0)
+            continue;
+        /* runc: bind onto itself (rec), then read-only + nosuid/nodev/noexec
+         * on the whole subtree. */
+        r = capsa_mount_bind_fd(
+            fd, fd, true,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+        if (r < 0) {
+            capsa_err_wrap(err, "linux.readonlyPaths[%zu] (%s)", i, p);
+            goto out;
+        }
+    }
+    if (ctx->spec->root_readonly) {
+        /* Only the root mount, other flags kept: mount_setattr changes just
+         * the bits named, unlike a MS_REMOUNT that must restate them all. */
+        struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+        if (capsa_mount_setattr(AT_FDCWD, "/", 0, &a) < 0) {
+            r = capsa_err_set(err, errno, "root.readonly: make / read-only");
+            goto out;
+        }
+    }
+    if (l != NULL && l->rootfs_propagation != NULL && l->rootfs_propagation[0] != '\0') {
+        uint64_t prop;
+        bool rec;
+        if (capsa_mount_propagation_parse(l->rootfs_propagation, &prop, &rec) < 0) {
+            r = capsa_err_setx(err, EINVAL, "linux.rootfsPropagation: unknown value \"%s\"",
+                               l->rootfs_propagation);
+            goto out;
+        }
+        struct mount_attr a = {.propagation = prop};
+        if (capsa_mount_setattr(AT_FDCWD, "/", rec ? AT_RECURSIVE : 0, &a) < 0) {
+            r = capsa_err_set(err, errno, "linux.rootfsPropagation: %s", l->rootfs_propagation);
+            goto out;
+        }
+    }
+out:
+    capsa_close(&ctx->devnull_fd);
+    return r;
+}
