@@ -37,6 +37,9 @@ void capsa_create_rollback(struct capsa_created *c);
 void capsa_log(const struct capsa_ctx *ctx, enum capsa_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A warn callback for capsa_hooks_run_all: opaque is the struct capsa_ctx. */
+void capsa_log_warning_cb(void *opaque, const char *msg);
+
 /* pidfd for st->pid, verified against the recorded start time (so a reused
  * pid is never signalled). -ESRCH when the container's init is gone. */
 int capsa_state_pidfd(const struct capsa_state *st);

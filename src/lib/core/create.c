@@ -43,6 +43,11 @@ void capsa_log(const struct capsa_ctx *ctx, enum capsa_log_level level, const ch
     ctx->log(ctx->log_opaque, level, buf);
 }
 
+void capsa_log_warning_cb(void *opaque, const char *msg)
+{
+    capsa_log(opaque, CAPSA_LOG_WARNING, "%s", msg);
+}
+
 void capsa_created_release(struct capsa_created *c)
 {
     capsa_spec_free(c->spec);
@@ -97,9 +102,6 @@ static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec
     const struct capsa_namespace *mnt = capsa_spec_namespace(spec, CAPSA_NS_MNT);
     if (mnt == NULL)
         return capsa_err_setx(err, EINVAL, "linux.namespaces: a mount namespace is required");
-    if (mnt->path)
-        return capsa_err_setx(err, EINVAL,
-                              "linux.namespaces: joining a mount namespace is not supported");
     const struct capsa_namespace *user = capsa_spec_namespace(spec, CAPSA_NS_USER);
     if ((l->n_uid_mappings || l->n_gid_mappings) && (user == NULL || user->path))
         return capsa_err_setx(err, EINVAL,
@@ -109,8 +111,8 @@ static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec
                               "linux.uidMappings, linux.gidMappings: a new user namespace needs "
                               "both mappings");
     const struct capsa_namespace *uts = capsa_spec_namespace(spec, CAPSA_NS_UTS);
-    if ((spec->hostname || spec->domainname) && (uts == NULL || uts->path))
-        return capsa_err_setx(err, EINVAL, "%s: setting it needs a new UTS namespace",
+    if ((spec->hostname || spec->domainname) && uts == NULL)
+        return capsa_err_setx(err, EINVAL, "%s: setting it needs a UTS namespace",
                               spec->hostname ? "hostname" : "domainname");
     const struct capsa_namespace *tns = capsa_spec_namespace(spec, CAPSA_NS_TIME);
     if ((l->time_monotonic.set || l->time_boottime.set) && (tns == NULL || tns->path))
@@ -177,7 +179,9 @@ __attribute__((noreturn)) static void stage1_main(struct spawn *s)
         }
         flags &= ~(uint64_t)CLONE_NEWTIME;
     }
-    struct clone_args ca = {.flags = flags | CLONE_PARENT, .exit_signal = SIGCHLD};
+    /* CLONE_PARENT: the init becomes our parent's child (so `run` can wait for
+     * it); it inherits our exit signal (SIGCHLD), clone3 wants 0 here. */
+    struct clone_args ca = {.flags = flags | CLONE_PARENT};
     pid_t pid = capsa_clone3(&ca);
     if (pid < 0) {
         capsa_err_set(&err, errno, "clone the container init");
@@ -304,6 +308,16 @@ static int dup_annotations(const struct capsa_spec *spec, struct capsa_state *st
     return 0;
 }
 
+/* The host id that id 0 of the container maps to (0 when unmapped). */
+static uint32_t host_id(const struct capsa_idmap *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].container_id == 0 && m[i].size > 0)
+            return m[i].host_id;
+    }
+    return 0;
+}
+
 static int message_loop(const struct capsa_ctx *ctx, const struct capsa_create_opts *opts,
                         bool run_mode, struct capsa_created *c, const char *hook_state,
                         struct capsa_err *err)
@@ -419,6 +433,11 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
             return r;
     }
 
+    /* Everything with a cleanup attribute is declared before the first
+     * goto: jumping past such a declaration would free garbage. */
+    cleanup_close int fifo = -1;
+    cleanup_close int child_sock = -1;
+    cleanup_free char *hook_state = NULL;
     r = capsa_state_root_open(ctx->root, &c->rootfd, err);
     if (r < 0)
         return r;
@@ -444,7 +463,6 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     if (r < 0)
         goto fail;
 
-    cleanup_close int fifo = -1;
     if (!run_mode) {
         if (mkfifoat(c->dirfd, CAPSA_FIFO_FILE, 0600) < 0) {
             r = capsa_err_set(err, errno, "create exec fifo");
@@ -455,6 +473,17 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
             r = capsa_err_set(err, errno, "open exec fifo");
             goto fail;
         }
+        /* In a new user namespace the init reopens the fifo as the
+         * container's root: that host id must own it. */
+        const struct capsa_namespace *uns = capsa_spec_namespace(spec, CAPSA_NS_USER);
+        if (uns && !uns->path) {
+            uid_t hu = host_id(spec->linux_cfg.uid_mappings, spec->linux_cfg.n_uid_mappings);
+            gid_t hg = host_id(spec->linux_cfg.gid_mappings, spec->linux_cfg.n_gid_mappings);
+            if (fchownat(c->dirfd, CAPSA_FIFO_FILE, hu, hg, AT_SYMLINK_NOFOLLOW) < 0) {
+                r = capsa_err_set(err, errno, "chown exec fifo");
+                goto fail;
+            }
+        }
     }
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -462,7 +491,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         goto fail;
     }
     c->sync_fd = sp[0];
-    cleanup_close int child_sock = sp[1];
+    child_sock = sp[1];
 
     struct spawn s = {.spec = spec, .parent_sock = c->sync_fd};
     const struct capsa_linux *l = &spec->linux_cfg;
@@ -515,8 +544,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         if (r < 0)
             goto fail;
     }
-    cleanup_free char *hook_state = NULL;
-    r = capsa_state_to_json(st, CAPSA_STATUS_CREATING, false, &hook_state, err);
+    r = capsa_state_to_json(st, CAPSA_STATUS_CREATED, false, &hook_state, err);
     if (r < 0)
         goto fail;
     r = capsa_sync_send(c->sync_fd, CAPSA_SYNC_GO, 0, hook_state, strlen(hook_state) + 1, -1,

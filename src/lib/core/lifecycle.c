@@ -153,9 +153,8 @@ int capsa_container_start(const struct capsa_ctx *ctx, const char *id, struct ca
                     0 &&
                 capsa_spec_parse(raw, len, &spec, &herr) == 0) {
                 /* The spec: a poststart failure is a warning, not an error. */
-                if (capsa_hooks_run("poststart", spec->hooks.poststart, spec->hooks.n_poststart,
-                                    json, &herr) < 0)
-                    capsa_log(ctx, CAPSA_LOG_WARNING, "%s", herr.msg);
+                capsa_hooks_run_all("poststart", spec->hooks.poststart, spec->hooks.n_poststart,
+                                    json, capsa_log_warning_cb, (void *)ctx);
                 capsa_spec_free(spec);
             } else {
                 capsa_log(ctx, CAPSA_LOG_WARNING, "poststart hooks: %s", herr.msg);
@@ -234,10 +233,11 @@ void capsa_run_poststop(const struct capsa_ctx *ctx, int dirfd, const struct cap
     }
     if (spec->hooks.n_poststop > 0) {
         cleanup_free char *json = NULL;
-        if (capsa_state_to_json(st, CAPSA_STATUS_STOPPED, false, &json, &herr) < 0 ||
-            capsa_hooks_run("poststop", spec->hooks.poststop, spec->hooks.n_poststop, json,
-                            &herr) < 0)
-            capsa_log(ctx, CAPSA_LOG_WARNING, "%s", herr.msg);
+        if (capsa_state_to_json(st, CAPSA_STATUS_STOPPED, false, &json, &herr) < 0)
+            capsa_log(ctx, CAPSA_LOG_WARNING, "poststop hooks: %s", herr.msg);
+        else
+            capsa_hooks_run_all("poststop", spec->hooks.poststop, spec->hooks.n_poststop, json,
+                                capsa_log_warning_cb, (void *)ctx);
     }
     capsa_spec_free(spec);
 }

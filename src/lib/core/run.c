@@ -154,10 +154,11 @@ int capsa_container_run(const struct capsa_ctx *ctx, const char *id,
         capsa_log(ctx, CAPSA_LOG_WARNING, "%s", werr.msg);
     if (c.spec->hooks.n_poststart > 0) {
         cleanup_free char *json = NULL;
-        if (capsa_state_to_json(&c.st, CAPSA_STATUS_RUNNING, false, &json, &werr) < 0 ||
-            capsa_hooks_run("poststart", c.spec->hooks.poststart, c.spec->hooks.n_poststart,
-                            json, &werr) < 0)
-            capsa_log(ctx, CAPSA_LOG_WARNING, "%s", werr.msg);
+        if (capsa_state_to_json(&c.st, CAPSA_STATUS_RUNNING, false, &json, &werr) < 0)
+            capsa_log(ctx, CAPSA_LOG_WARNING, "poststart hooks: %s", werr.msg);
+        else
+            capsa_hooks_run_all("poststart", c.spec->hooks.poststart, c.spec->hooks.n_poststart,
+                                json, capsa_log_warning_cb, (void *)ctx);
     }
     /* Do not hold the lock while the container runs: kill, state and
      * delete --force from other processes must work meanwhile. */

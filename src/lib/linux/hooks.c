@@ -268,3 +268,20 @@ int capsa_hooks_run(const char *kind, const struct capsa_hook *hooks, size_t n,
     }
     return 0;
 }
+
+void capsa_hooks_run_all(const char *kind, const struct capsa_hook *hooks, size_t n,
+                         const char *state_json, void (*warn)(void *opaque, const char *msg),
+                         void *opaque)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct capsa_err err = {0};
+        struct hook_ctx c = {.kind = kind ? kind : "hook", .index = i, .path = hooks[i].path};
+        int r;
+        if (hooks[i].path == NULL)
+            r = capsa_err_setx(&err, EINVAL, "%s hook #%zu: path is required", c.kind, i);
+        else
+            r = run_one(&c, &hooks[i], state_json, &err);
+        if (r < 0 && warn)
+            warn(opaque, err.msg);
+    }
+}

@@ -17,4 +17,10 @@
 int capsa_hooks_run(const char *kind, const struct capsa_hook *hooks, size_t n,
                     const char *state_json, struct capsa_err *err);
 
+/* For poststart and poststop, whose failures the spec makes warnings: run
+ * every hook, reporting each failure through warn (may be NULL). */
+void capsa_hooks_run_all(const char *kind, const struct capsa_hook *hooks, size_t n,
+                         const char *state_json, void (*warn)(void *opaque, const char *msg),
+                         void *opaque);
+
 #endif
