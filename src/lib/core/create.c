@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,6 +82,8 @@ void capsa_create_rollback(struct capsa_created *c)
         capsa_pidfd_send_signal(c->pidfd, SIGKILL, 0);
         capsa_wait_gone(c->pidfd, c->pid);
     }
+    if (c->st.shared_mntns && c->st.rootfs)
+        capsa_rootfs_unmount_all(c->st.rootfs, NULL);
     if (c->dirfd >= 0 && c->rootfd >= 0 && c->st.id)
         capsa_state_dir_remove(c->rootfd, c->dirfd, c->st.id, NULL);
 }
@@ -99,9 +102,6 @@ static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec
     if (!spec->has_linux)
         return capsa_err_setx(err, EINVAL, "linux: required on Linux");
     const struct capsa_linux *l = &spec->linux_cfg;
-    const struct capsa_namespace *mnt = capsa_spec_namespace(spec, CAPSA_NS_MNT);
-    if (mnt == NULL)
-        return capsa_err_setx(err, EINVAL, "linux.namespaces: a mount namespace is required");
     const struct capsa_namespace *user = capsa_spec_namespace(spec, CAPSA_NS_USER);
     if ((l->n_uid_mappings || l->n_gid_mappings) && (user == NULL || user->path))
         return capsa_err_setx(err, EINVAL,
@@ -308,6 +308,17 @@ static int dup_annotations(const struct capsa_spec *spec, struct capsa_state *st
     return 0;
 }
 
+/* The user owning the container, as runc prints it: a name, or the uid. */
+static int owner_name(char **out, struct capsa_err *err)
+{
+    uid_t uid = geteuid();
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res != NULL)
+        return capsa_strdup(res->pw_name, out, err);
+    return capsa_asprintf(out, err, "%u", (unsigned int)uid);
+}
+
 /* The host id that id 0 of the container maps to (0 when unmapped). */
 static uint32_t host_id(const struct capsa_idmap *m, size_t n)
 {
@@ -450,12 +461,13 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         (r = capsa_strdup(spec->oci_version, &st->oci_version, err)) < 0 ||
         (r = capsa_strdup(bundle, &st->bundle, err)) < 0 ||
         (r = capsa_strdup(rootfs, &st->rootfs, err)) < 0 ||
-        (r = capsa_strdup("", &st->owner, err)) < 0 || (r = capsa_timestamp_now(&st->created, err)) < 0 ||
+        (r = owner_name(&st->owner, err)) < 0 || (r = capsa_timestamp_now(&st->created, err)) < 0 ||
         (r = dup_annotations(spec, st, err)) < 0)
         goto fail;
     st->saved = CAPSA_STATUS_CREATING;
     const struct capsa_namespace *pidns = capsa_spec_namespace(spec, CAPSA_NS_PID);
     st->new_pidns = pidns && !pidns->path;
+    st->shared_mntns = capsa_spec_namespace(spec, CAPSA_NS_MNT) == NULL;
     r = capsa_write_atomic(c->dirfd, CAPSA_CONFIG_FILE, raw, rawlen, 0600, err);
     if (r < 0)
         goto fail;
@@ -522,6 +534,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         .new_userns = new_ns[CAPSA_NS_USER],
         .new_netns = new_ns[CAPSA_NS_NET],
         .new_cgroupns = new_ns[CAPSA_NS_CGROUP],
+        .shared_mntns = st->shared_mntns,
         .close_fds = {c->dirfd, c->rootfd, -1, -1},
     };
     r = spawn_init(&s, &c->pid, &c->pidfd, err);

@@ -183,6 +183,7 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         .new_netns = a->new_netns,
         .no_pivot = a->no_pivot,
         .devnull_fd = -1,
+        .shared_mntns = a->shared_mntns,
     };
     if (capsa_rootfs_prepare(&rc, &err) < 0)
         fail(&c, &err);

@@ -21,6 +21,7 @@ struct capsa_init_args {
     bool new_userns;
     bool new_netns;
     bool new_cgroupns; /* unshared by the init once the parent has placed it */
+    bool shared_mntns; /* no mount namespace of its own (chroot, no propagation change) */
     /* Runtime fds the init must close at once: the locked state directory
      * above all, whose flock would otherwise outlive the create command. */
     int close_fds[4];

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "linux/hooks.h"
+#include "linux/rootfs.h"
 #include "sys/sys.h"
 #include "util/util.h"
 
@@ -281,6 +282,11 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
             capsa_wait_gone(pidfd, st.pid);
             close(pidfd);
         }
+    }
+    if (st.shared_mntns && st.rootfs) {
+        struct capsa_err uerr = {0};
+        if (capsa_rootfs_unmount_all(st.rootfs, &uerr) < 0)
+            capsa_log(ctx, CAPSA_LOG_WARNING, "delete %s: %s", id, uerr.msg);
     }
     capsa_run_poststop(ctx, dirfd, &st);
     r = capsa_state_dir_remove(rootfd, dirfd, id, err);

@@ -233,6 +233,7 @@ int capsa_state_write(int dirfd, const struct capsa_state *st, struct capsa_err 
     json_object_set_new(o, "owner", json_string(st->owner ? st->owner : ""));
     json_object_set_new(o, "status", json_string(capsa_status_name(st->saved)));
     json_object_set_new(o, "newPidns", json_boolean(st->new_pidns));
+    json_object_set_new(o, "sharedMntns", json_boolean(st->shared_mntns));
     json_object_set_new(o, "annotations", annotations_json(st->annotations, st->n_annotations));
     cleanup_free char *s = NULL;
     int r = dump(o, JSON_COMPACT, &s, err);
@@ -311,6 +312,7 @@ int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err)
         st->pid = (pid_t)json_integer_value(pid);
         st->start = (unsigned long long)json_integer_value(start);
         st->new_pidns = json_is_true(json_object_get(o, "newPidns"));
+        st->shared_mntns = json_is_true(json_object_get(o, "sharedMntns"));
         const char *s = json_string_value(status);
         if (strcmp(s, "creating") == 0)
             st->saved = CAPSA_STATUS_CREATING;

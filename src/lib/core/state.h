@@ -36,6 +36,7 @@ struct capsa_state {
     char *owner;
     enum capsa_status saved; /* creating, created or running as last written */
     bool new_pidns;          /* the container has its own pid namespace */
+    bool shared_mntns;       /* no mount namespace: mounts under rootfs are ours to remove */
     struct capsa_kv *annotations;
     size_t n_annotations;
 };

@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -200,9 +202,10 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
     (void)rec;
     if (prop == MS_SHARED || prop == MS_UNBINDABLE)
         prop = MS_PRIVATE;
-    /* Nothing we mount may leak to the host's mount namespace. */
+    /* Nothing we mount may leak to the host's mount namespace. Without a
+     * mount namespace of our own, the host's propagation is not ours to change. */
     struct mount_attr pa = {.propagation = prop};
-    if (capsa_mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &pa) < 0)
+    if (!ctx->shared_mntns && capsa_mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &pa) < 0)
         return capsa_err_set(err, errno, "make / recursively %s",
                              prop == MS_SLAVE ? "slave" : "private");
 
@@ -243,6 +246,15 @@ int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
         return capsa_err_set(err, errno, "open rootfs %s", ctx->rootfs);
     if (fchdir(rootfd) < 0)
         return capsa_err_set(err, errno, "chdir rootfs %s", ctx->rootfs);
+    if (ctx->shared_mntns) {
+        /* pivot_root would change the root of every process of the host's
+         * mount namespace: only chroot is acceptable here. */
+        if (chroot(".") < 0)
+            return capsa_err_set(err, errno, "chroot rootfs");
+        if (chdir("/") < 0)
+            return capsa_err_set(err, errno, "chdir /");
+        return 0;
+    }
     if (ctx->no_pivot) {
         if (capsa_move_mount(rootfd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
             return capsa_err_set(err, errno, "move rootfs onto /");
@@ -397,4 +409,66 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 out:
     capsa_close(&ctx->devnull_fd);
     return r;
+}
+
+/* Unescape the octal escapes (\040 etc.) of a mountinfo field in place. */
+static void unescape_mountinfo(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 3;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+int capsa_rootfs_unmount_all(const char *rootfs, struct capsa_err *err)
+{
+    size_t rl = strlen(rootfs);
+    /* A lazy unmount detaches a whole subtree, including mounts hidden under
+     * later ones, so take the shallowest first; repeat until none is left
+     * (stacked mounts at the same place come off one at a time). */
+    for (int round = 0; round < 8192; round++) {
+        cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (f == NULL)
+            return capsa_err_set(err, errno, "open /proc/self/mountinfo");
+        char *line = NULL;
+        size_t cap = 0;
+        char *best = NULL;
+        size_t best_len = 0;
+        while (getline(&line, &cap, f) > 0) {
+            char *save = NULL;
+            char *tok = strtok_r(line, " ", &save);
+            for (int i = 0; tok && i < 4; i++)
+                tok = strtok_r(NULL, " ", &save);
+            if (tok == NULL)
+                continue;
+            unescape_mountinfo(tok);
+            size_t tl = strlen(tok);
+            if (strncmp(tok, rootfs, rl) != 0 || (tok[rl] != '\0' && tok[rl] != '/'))
+                continue;
+            if (best == NULL || tl < best_len) {
+                free(best);
+                best = strdup(tok);
+                best_len = tl;
+            }
+        }
+        free(line);
+        if (best == NULL)
+            return 0;
+        int r = umount2(best, MNT_DETACH | UMOUNT_NOFOLLOW);
+        int e = errno;
+        if (r < 0) {
+            capsa_err_set(err, e, "unmount %s", best);
+            free(best);
+            return -e;
+        }
+        free(best);
+    }
+    return capsa_err_setx(err, EBUSY, "unmount below %s: too many mounts", rootfs);
 }

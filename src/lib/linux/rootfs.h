@@ -30,6 +30,11 @@ struct capsa_rootfs_ctx {
      * stays usable after the old root is detached); the bind source for
      * masked files. Closed by capsa_rootfs_finalize (also on error). */
     int devnull_fd;
+    /* No mount namespace of its own: the container shares the runtime's. The
+     * host's propagation is left alone, chroot replaces pivot_root, and the
+     * mounts made under the rootfs are removed by capsa_rootfs_unmount_all at
+     * delete. */
+    bool shared_mntns;
 };
 
 /* Before pivot_root. Makes the mount tree rprivate (rslave when
@@ -54,6 +59,10 @@ int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
  * read-only tmpfs), linux.readonlyPaths (recursive read-only bind), then
  * root.readonly, then rootfsPropagation of "/". */
 int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
+
+/* Detach every mount at or below rootfs in the caller's mount namespace
+ * (shallowest first: each lazy unmount takes its subtree along). For containers without a mount namespace of their own. */
+int capsa_rootfs_unmount_all(const char *rootfs, struct capsa_err *err);
 
 /* Open a detached, private procfs mount (fsopen("proc") + fsmount) for the
  * caller's pid namespace; the container cannot tamper with it because it is
