@@ -138,6 +138,10 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
             close(a->close_fds[i]);
     }
     reset_signals();
+    /* Until execve, this process runs the runtime's code and holds its
+     * file descriptors: keep other processes (a container sharing our pid
+     * namespace) from ptrace or /proc/<pid>/{exe,fd,mem}. execve resets it. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     struct capsa_sync_msg go;
     if (capsa_sync_expect(a->sync_fd, CAPSA_SYNC_GO, &go, &err) < 0)
         fail(&c, &err);
@@ -248,6 +252,16 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         }
     }
 
+    if (p == NULL) {
+        capsa_err_setx(&err, EINVAL, "process: missing, nothing to start");
+        fail(&c, &err);
+    }
+    /* Resolve the executable now, so that a missing one fails `create`
+     * (where engines look for errors) rather than `start`. */
+    cleanup_free char *exe = NULL;
+    if (capsa_process_find_exec(p, &exe, &err) < 0)
+        fail(&c, &err);
+
     /* Clear the death signal before telling the parent we are ready: the
      * parent exits right after, and we must outlive it. */
     if (prctl(PR_SET_PDEATHSIG, 0) < 0) {
@@ -264,13 +278,6 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
                         spec->hooks.n_start_container, c.hook_state, &err) < 0)
         fail(&c, &err);
 
-    if (p == NULL) {
-        capsa_err_setx(&err, EINVAL, "process: missing, nothing to start");
-        fail(&c, &err);
-    }
-    cleanup_free char *exe = NULL;
-    if (capsa_process_find_exec(p, &exe, &err) < 0)
-        fail(&c, &err);
     if (capsa_lsm_apply(p, c.procfd, &err) < 0)
         fail(&c, &err);
     if (capsa_process_switch_user(p, &err) < 0)
