@@ -1,6 +1,7 @@
 /* main.c - capsa's command line entry: global options (runc-compatible),
  * logging set-up and dispatch to one file per command. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -137,8 +138,40 @@ static const struct {
     {"features", cmd_features, false},
 };
 
+/* --preserve-fds N hands fds 3..3+N-1 to the container. Any of them that is
+ * not open now is filled with /dev/null before we open anything, so that no
+ * fd of the runtime's own (log file, state directory, sockets) can land in
+ * that range and be passed into the container. */
+static void reserve_preserved_fds(int argc, char **argv)
+{
+    long n = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--preserve-fds") == 0 && i + 1 < argc)
+            v = argv[i + 1];
+        else if (strncmp(argv[i], "--preserve-fds=", 15) == 0)
+            v = argv[i] + 15;
+        if (v) {
+            char *end = NULL;
+            long x = strtol(v, &end, 10);
+            if (end && *end == '\0' && x > 0 && x <= 65536)
+                n = x;
+        }
+    }
+    for (int fd = 3; fd < 3 + n; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int nf = open("/dev/null", O_RDONLY);
+        if (nf >= 0 && nf != fd) {
+            dup2(nf, fd);
+            close(nf);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    reserve_preserved_fds(argc, argv);
     struct cli cli = {
         .ctx = {.root = "/run/capsa", .log_level = CAPSA_LOG_WARNING},
         .argv0 = argv[0],

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -308,6 +309,34 @@ static int dup_annotations(const struct capsa_spec *spec, struct capsa_state *st
     return 0;
 }
 
+/* Open dir (O_PATH) as seen from the mount namespace of pid: enter it, open,
+ * come back. The fd then belongs to that namespace's copy of the mount,
+ * which the new mount API requires. We are single-threaded here. */
+static int open_in_mntns(pid_t pid, const char *dir, int *out, struct capsa_err *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+    cleanup_close int self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    cleanup_close int target = open(path, O_RDONLY | O_CLOEXEC);
+    cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (self < 0 || target < 0 || cwd < 0)
+        return capsa_err_set(err, errno, "open mount namespaces");
+    if (setns(target, CLONE_NEWNS) < 0)
+        return capsa_err_set(err, errno, "enter the container's mount namespace");
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int e = errno;
+    if (setns(self, CLONE_NEWNS) < 0 || fchdir(cwd) < 0) {
+        /* We cannot stay in the container's namespace: give up entirely. */
+        if (fd >= 0)
+            close(fd);
+        return capsa_err_set(err, errno, "return to the runtime's mount namespace");
+    }
+    if (fd < 0)
+        return capsa_err_set(err, e, "open rootfs %s", dir);
+    *out = fd;
+    return 0;
+}
+
 /* The user owning the container, as runc prints it: a name, or the uid. */
 static int owner_name(char **out, struct capsa_err *err)
 {
@@ -504,6 +533,20 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     }
     c->sync_fd = sp[0];
     child_sock = sp[1];
+    /* The init clears close-on-exec on fds 3..3+preserve_fds-1: none of ours
+     * may sit there, or it would reach the container. */
+    {
+        int ours[] = {c->rootfd, c->dirfd, fifo, sp[0], sp[1]};
+        for (size_t i = 0; i < ARRAY_SIZE(ours); i++) {
+            if (ours[i] >= 0 && ours[i] < 3 + opts->preserve_fds) {
+                r = capsa_err_setx(err, EBADF,
+                                   "--preserve-fds %d: fd %d is not open in the caller "
+                                   "(the runtime's own fd took its place)",
+                                   opts->preserve_fds, ours[i]);
+                goto fail;
+            }
+        }
+    }
 
     struct spawn s = {.spec = spec, .parent_sock = c->sync_fd};
     const struct capsa_linux *l = &spec->linux_cfg;
@@ -528,6 +571,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         .bundle = bundle,
         .sync_fd = child_sock,
         .fifo_fd = fifo,
+        .rootfs_fd = -1,
         .no_pivot = opts->no_pivot,
         .no_new_keyring = opts->no_new_keyring,
         .preserve_fds = opts->preserve_fds,
@@ -560,8 +604,17 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     r = capsa_state_to_json(st, CAPSA_STATUS_CREATED, false, &hook_state, err);
     if (r < 0)
         goto fail;
-    r = capsa_sync_send(c->sync_fd, CAPSA_SYNC_GO, 0, hook_state, strlen(hook_state) + 1, -1,
-                        err);
+    /* The root of a new user namespace may not be able to walk the host path
+     * to the rootfs (a 0700 parent directory): hand it an fd opened by us,
+     * inside its mount namespace. */
+    cleanup_close int rootfs_fd = -1;
+    if (new_ns[CAPSA_NS_USER] && !st->shared_mntns) {
+        r = open_in_mntns(c->pid, rootfs, &rootfs_fd, err);
+        if (r < 0)
+            goto fail;
+    }
+    r = capsa_sync_send(c->sync_fd, CAPSA_SYNC_GO, 0, hook_state, strlen(hook_state) + 1,
+                        rootfs_fd, err);
     if (r < 0)
         goto fail;
     r = message_loop(ctx, opts, run_mode, c, hook_state, err);

@@ -146,6 +146,7 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
     if (capsa_sync_expect(a->sync_fd, CAPSA_SYNC_GO, &go, &err) < 0)
         fail(&c, &err);
     c.hook_state = steal_ptr(go.payload);
+    int rootfs_fd = steal_fd(go.fd); /* set when we are in a new user namespace */
     capsa_sync_msg_clear(&go);
 
     if (a->new_userns) {
@@ -188,6 +189,8 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         .no_pivot = a->no_pivot,
         .devnull_fd = -1,
         .shared_mntns = a->shared_mntns,
+        .rootfs_fd = rootfs_fd,
+        .root_mnt_fd = -1,
     };
     if (capsa_rootfs_prepare(&rc, &err) < 0)
         fail(&c, &err);

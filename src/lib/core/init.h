@@ -14,6 +14,7 @@ struct capsa_init_args {
     const char *rootfs; /* absolute */
     const char *bundle; /* absolute */
     int sync_fd;        /* our end of the socketpair */
+    int rootfs_fd;      /* O_PATH fd of the rootfs, opened before any user namespace */
     int fifo_fd;        /* O_PATH fd of the exec fifo; -1 in run mode (wait for SYNC_START) */
     bool no_pivot;
     bool no_new_keyring;

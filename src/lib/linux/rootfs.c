@@ -192,6 +192,7 @@ static int open_host_devnull(struct capsa_err *err)
 int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
     ctx->devnull_fd = -1;
+    ctx->root_mnt_fd = -1;
     if (ctx->spec == NULL || ctx->rootfs == NULL)
         return capsa_err_setx(err, EINVAL, "rootfs: no spec or rootfs path");
     uint64_t prop;
@@ -209,7 +210,9 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
         return capsa_err_set(err, errno, "make / recursively %s",
                              prop == MS_SLAVE ? "slave" : "private");
 
-    cleanup_close int hostroot = open(ctx->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    cleanup_close int hostroot = ctx->rootfs_fd >= 0
+                                     ? fcntl(ctx->rootfs_fd, F_DUPFD_CLOEXEC, 3)
+                                     : open(ctx->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (hostroot < 0)
         return capsa_err_set(err, errno, "open rootfs %s", ctx->rootfs);
     /* Bind the rootfs onto itself so that it is a mount (pivot_root needs
@@ -222,6 +225,10 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
     if (capsa_move_mount(rootfd, "", hostroot, "",
                          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         return capsa_err_set(err, errno, "bind rootfs %s onto itself", ctx->rootfs);
+    /* After move_mount the tree fd is the root of the attached bind mount. */
+    ctx->root_mnt_fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+    if (ctx->root_mnt_fd < 0)
+        return capsa_err_set(err, errno, "dup rootfs fd");
 
     for (size_t i = 0; i < ctx->spec->n_mounts; i++) {
         r = capsa_mount_spec_one(rootfd, ctx, i, err);
@@ -240,8 +247,11 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 
 int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
-    /* After prepare the host path names our rootfs bind mount (topmost). */
-    cleanup_close int rootfd = open(ctx->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    /* The rootfs bind mount made by prepare (by fd: the host path may not be
+     * traversable from a user namespace). */
+    cleanup_close int rootfd = ctx->root_mnt_fd >= 0
+                                   ? steal_fd(ctx->root_mnt_fd)
+                                   : open(ctx->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return capsa_err_set(err, errno, "open rootfs %s", ctx->rootfs);
     if (fchdir(rootfd) < 0)

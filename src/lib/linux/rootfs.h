@@ -35,6 +35,12 @@ struct capsa_rootfs_ctx {
      * mounts made under the rootfs are removed by capsa_rootfs_unmount_all at
      * delete. */
     bool shared_mntns;
+    /* O_PATH fd of the rootfs directory opened by the runtime before it
+     * entered a user namespace (whose root may not traverse the host path to
+     * it), or -1 to open ctx->rootfs by path. Not closed here. */
+    int rootfs_fd;
+    /* Internal: the rootfs bind mount made by prepare, used by pivot. */
+    int root_mnt_fd;
 };
 
 /* Before pivot_root. Makes the mount tree rprivate (rslave when

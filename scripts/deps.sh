@@ -1,0 +1,51 @@
+#!/bin/bash
+# deps.sh - install the Debian packages capsa needs to build (and, with --test, to test).
+# Sourced or run. Idempotent: asks dpkg-query first and only calls apt-get for what is missing,
+# so it is fast when everything is present. Only Debian's archive is used.
+
+capsa_deps_main() {
+    local want_test=0 a
+    for a in "$@"; do
+        case "$a" in
+        --test) want_test=1 ;;
+        *)
+            echo "deps.sh: unknown argument: $a" >&2
+            return 2
+            ;;
+        esac
+    done
+
+    local pkgs=(build-essential pkg-config libjansson-dev libseccomp-dev busybox-static jq)
+    if [ "$want_test" = 1 ]; then
+        pkgs+=(libcmocka-dev bats jq iproute2 procps util-linux coreutils)
+    fi
+
+    local missing=() p st
+    for p in "${pkgs[@]}"; do
+        st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+        case "$st" in
+        ii*) ;;
+        *) missing+=("$p") ;;
+        esac
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        echo "deps.sh: missing packages (${missing[*]}); run as root" >&2
+        return 1
+    fi
+    echo "deps.sh: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # A fresh machine has empty apt lists, so update first.
+    apt-get -o DPkg::Lock::Timeout=600 update </dev/null || return 1
+    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" \
+        </dev/null || return 1
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    capsa_deps_main "$@"
+else
+    capsa_deps_main "$@"
+fi

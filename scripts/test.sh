@@ -1,0 +1,117 @@
+#!/bin/bash
+# test.sh - install test dependencies, build, run every test, print one summary line.
+#
+# Steps: scripts/deps.sh --test; make (capsa + static helpers); the unit tests of the normal and
+# the ASan/UBSan build (the binaries `make check` builds, run one by one here so that one failing
+# binary does not hide the others); the bats integration suite against build/capsa, and again
+# against build/asan/capsa (ASAN_OPTIONS=detect_leaks=0) when that exists.
+#
+# Counting: a unit test case is one cmocka test; each binary's "[  PASSED  ] N test(s)." and
+# "[  FAILED  ] N test(s)" lines are summed, and a binary that exits non-zero without reporting
+# a failed case (a crash, a sanitizer abort) counts as one failure. A bats test is one TAP line:
+# "ok" counts as passed, "not ok" as failed, "# skip" as neither (reported separately). A build step
+# that fails counts as one failure. The last line is exactly "N passed, M failed"; the exit
+# status is non-zero when M > 0. Logs go to build/test-logs/.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo" || exit 1
+logs=$repo/build/test-logs
+passed=0
+failed=0
+skipped=0
+
+note() { printf '### %s\n' "$*"; }
+fail_step() {
+    echo "FAILED: $*"
+    failed=$((failed + 1))
+}
+
+# deps.sh --test: build and test packages.
+if ! "$repo/scripts/deps.sh" --test; then
+    fail_step "installing dependencies"
+fi
+mkdir -p "$logs"
+
+jobs=$(nproc 2>/dev/null || echo 2)
+note "make"
+make -j"$jobs" all || fail_step "make"
+
+unit_srcs=(tests/unit/test_*.c)
+[ -e "${unit_srcs[0]}" ] || unit_srcs=()
+
+# run_unit BIN: run one cmocka binary and add its cases to the counters.
+run_unit() {
+    local bin=$1 log rc=0 p f
+    log=$logs/unit-$(echo "$bin" | tr '/' '_').log
+    "$bin" >"$log" 2>&1 </dev/null || rc=$?
+    cat "$log"
+    p=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$log" | tail -n1)
+    f=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' "$log" | tail -n1)
+    p=${p:-0}
+    f=${f:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAILED: $bin exited $rc without reporting a failed case"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+for variant in release asan; do
+    if [ "$variant" = asan ]; then
+        dir=build/asan
+        note "make asan"
+        make -j"$jobs" asan || fail_step "make asan"
+    else
+        dir=build
+    fi
+    for src in "${unit_srcs[@]}"; do
+        name=$(basename "$src" .c)
+        bin=$dir/tests/$name
+        if [ "$variant" = release ]; then
+            make -j"$jobs" "$bin" || {
+                fail_step "building $bin"
+                continue
+            }
+        fi
+        if [ ! -x "$bin" ]; then
+            fail_step "$bin was not built"
+            continue
+        fi
+        note "unit ($variant): $name"
+        run_unit "$bin"
+    done
+done
+
+# run_bats NAME RUNTIME [ENV...]: run the integration suite and add its TAP results.
+run_bats() {
+    local name=$1 runtime=$2 log
+    shift 2
+    log=$logs/bats-$name.tap
+    note "integration ($name): CAPSA=$runtime"
+    env "$@" CAPSA="$runtime" bats --tap tests/integration </dev/null 2>&1 | tee "$log"
+    local ok nok skip
+    ok=$(grep -cE '^ok [0-9]+' "$log" || true)
+    skip=$(grep -cE '^ok [0-9]+ .*# skip' "$log" || true)
+    nok=$(grep -cE '^not ok [0-9]+' "$log" || true)
+    if ! grep -qE '^1\.\.[0-9]+' "$log"; then
+        fail_step "bats ($name) did not produce a TAP plan"
+    fi
+    passed=$((passed + ok - skip))
+    skipped=$((skipped + skip))
+    failed=$((failed + nok))
+}
+
+if [ -x build/capsa ]; then
+    run_bats release "$repo/build/capsa"
+else
+    fail_step "build/capsa missing: integration suite not run"
+fi
+if [ -x build/asan/capsa ]; then
+    run_bats asan "$repo/build/asan/capsa" ASAN_OPTIONS=detect_leaks=0
+fi
+
+[ "$skipped" -eq 0 ] || echo "($skipped tests skipped)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

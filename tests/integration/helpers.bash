@@ -1,0 +1,215 @@
+#!/bin/bash
+# helpers.bash - shared setup for the bats integration suite (sourced by every *.bats file).
+#
+# The runtime under test is $CAPSA (default build/capsa); any runc-compatible binary works, so the
+# suite can be checked against crun/runc: `CAPSA=/usr/bin/crun bats tests/integration`.
+# Every command gets a private --root under $BATS_TEST_TMPDIR; nothing touches /run/capsa.
+# Tests marked "capsa-specific" call requires_capsa and skip for other runtimes.
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+CAPSA=${CAPSA:-$REPO/build/capsa}
+ROOTFS_CACHE=${CAPSA_TEST_ROOTFS:-$REPO/build/test-rootfs}
+# Commands registered with defer run in teardown, last first.
+DEFERRED=()
+
+is_capsa() {
+    "$CAPSA" --version 2>/dev/null | grep -q capsa
+}
+
+# Skip a test that checks capsa behaviour other runtimes do not share.
+requires_capsa() {
+    is_capsa || skip "capsa-specific (runtime under test: $CAPSA)"
+}
+
+requires_cmd() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || skip "needs $c"
+    done
+}
+
+# The runtime with the private state root.
+capsa() {
+    "$CAPSA" --root "$CAPSA_ROOT" "$@"
+}
+
+# defer CMD...: run CMD (one string, eval'd) in teardown, whatever the test outcome.
+defer() {
+    DEFERRED+=("$1")
+}
+
+# Build the cached busybox rootfs once per run (and again when the helpers change). A lock keeps
+# parallel bats jobs from racing on it.
+ensure_rootfs() {
+    mkdir -p "$(dirname "$ROOTFS_CACHE")"
+    (
+        flock 9
+        local stamp=$ROOTFS_CACHE/.capsa-test-stamp stale=0 h
+        [ -f "$stamp" ] || stale=1
+        for h in "$REPO"/build/helpers/*; do
+            [ -f "$h" ] || continue
+            [ "$h" -nt "$stamp" ] && stale=1
+        done
+        [ "$stale" = 0 ] && exit 0
+        rm -rf "$ROOTFS_CACHE"
+        "$REPO/scripts/mkrootfs.sh" "$ROOTFS_CACHE" >&2
+        touch "$stamp"
+    ) 9>"$ROOTFS_CACHE.lock"
+}
+
+# Common per-test setup: private root, cached rootfs. Each file's setup() calls this.
+setup_common() {
+    [ "$(id -u)" = 0 ] || skip "integration tests need root"
+    [ -x "$CAPSA" ] || [ -x "$(command -v "$CAPSA" 2>/dev/null)" ] ||
+        fail_now "runtime not found: $CAPSA (run make, or set CAPSA)"
+    CAPSA_ROOT=$BATS_TEST_TMPDIR/state
+    mkdir -p "$CAPSA_ROOT"
+    ensure_rootfs
+    # Unique marker for this test: used in container args so that pgrep -f finds stray processes.
+    MARK="capsamark$$x$RANDOM$RANDOM"
+}
+
+fail_now() {
+    echo "$*" >&2
+    return 1
+}
+
+# setup_bundle [DIR]: fresh bundle with a copy of the rootfs and a config.json from `spec`,
+# terminal=false and args /bin/true. Sets $BUNDLE and $ROOTFS.
+setup_bundle() {
+    BUNDLE=${1:-$BATS_TEST_TMPDIR/bundle}
+    ROOTFS=$BUNDLE/rootfs
+    mkdir -p "$BUNDLE"
+    # A copy, not a bind: some tests modify the rootfs.
+    cp -a "$ROOTFS_CACHE" "$ROOTFS"
+    rm -f "$ROOTFS/.capsa-test-stamp"
+    "$CAPSA" spec --bundle "$BUNDLE" || fail_now "$CAPSA spec failed"
+    update_config '.process.terminal = false | .process.args = ["/bin/true"]
+        | .hostname = "capsa-test"'
+}
+
+# update_config 'JQ EXPR' [BUNDLE]: edit config.json in place.
+update_config() {
+    local b=${2:-$BUNDLE}
+    jq "$1" "$b/config.json" >"$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"
+}
+
+# Bind-mount a fresh host directory at DEST inside the container; prints the host path.
+# Usage: host_dir=$(add_host_dir /out)
+add_host_dir() {
+    local dest=$1 d
+    d=$(mktemp -d "$BATS_TEST_TMPDIR/host.XXXXXX")
+    chmod 0777 "$d"
+    update_config ".mounts += [{\"destination\": \"$dest\", \"type\": \"bind\",
+        \"source\": \"$d\", \"options\": [\"rbind\", \"rw\"]}]"
+    echo "$d"
+}
+
+container_status() {
+    capsa state "$1" 2>/dev/null | jq -r .status
+}
+
+container_pid() {
+    capsa state "$1" | jq -r .pid
+}
+
+# wait_for N CMD...: poll CMD up to N times, 0.1 s apart (waits for an effect; no timing asserts).
+wait_for() {
+    local n=$1 i
+    shift
+    for ((i = 0; i < n; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+status_is() {
+    [ "$(container_status "$1")" = "$2" ]
+}
+
+# A process is gone when it no longer exists or is a zombie waiting for its reaper (the runtime
+# does not own the reaping of a container's init: it was reparented when create returned).
+pid_gone() {
+    local st
+    st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
+    [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
+}
+
+# ctr_create ID [create flags...]: create from $BUNDLE. The container's stdio goes to
+# $BATS_TEST_TMPDIR/ID.out and ID.err, never to a pipe: with terminal=false the init inherits the
+# runtime's stdio, and a `run` capturing it would wait forever for EOF.
+ctr_create() {
+    local id=$1 rc=0 f
+    shift
+    f=$id
+    [[ "$f" =~ ^[A-Za-z0-9_.-]{1,64}$ && "$f" != . && "$f" != .. ]] || f=odd-id
+    capsa create --bundle "$BUNDLE" "$@" "$id" </dev/null >"$BATS_TEST_TMPDIR/$f.out" \
+        2>"$BATS_TEST_TMPDIR/$f.err" || rc=$?
+    [ "$rc" -eq 0 ] || cat "$BATS_TEST_TMPDIR/$f.err"
+    return "$rc"
+}
+
+# Create and start a container running CMD (via sh -c), wait until it is running; sets $PID.
+run_bg_container() {
+    local id=$1
+    shift
+    update_config ".process.args = [\"sh\", \"-c\", $(jq -n --arg s "$*" '$s')]"
+    ctr_create "$id" || return 1
+    capsa start "$id" || return 1
+    PID=$(container_pid "$id")
+}
+
+# True if any mount under PATH exists in the host mount namespace.
+mounts_under() {
+    awk -v p="$1" '$5 == p || index($5, p "/") == 1 { found = 1 } END { exit !found }' \
+        /proc/self/mountinfo
+}
+
+# Assert that nothing of a failed create survives: no state, no process, no mount.
+assert_nothing_left() {
+    local id=$1
+    run capsa state "$id"
+    [ "$status" -ne 0 ] || fail_now "state of $id still exists"
+    [ -z "$(ls -A "$CAPSA_ROOT")" ] || fail_now "state root not empty: $(ls -A "$CAPSA_ROOT")"
+    ! pgrep -f "$MARK" >/dev/null || fail_now "process with marker $MARK still alive"
+    if [ -n "${ROOTFS:-}" ]; then
+        ! mounts_under "$ROOTFS" || fail_now "mounts left under $ROOTFS"
+    fi
+}
+
+teardown_common() {
+    local i id
+    for ((i = ${#DEFERRED[@]} - 1; i >= 0; i--)); do
+        eval "${DEFERRED[$i]}" || true
+    done
+    [ -n "${CAPSA_ROOT:-}" ] || return 0
+    for id in $(capsa list -q 2>/dev/null); do
+        capsa delete --force "$id" >/dev/null 2>&1 || true
+    done
+    # Whatever a test did, no process carrying its marker may outlive it.
+    if [ -n "${MARK:-}" ] && pgrep -f "$MARK" >/dev/null; then
+        local p
+        for p in $(pgrep -f "$MARK"); do
+            kill -KILL "$p" 2>/dev/null || true
+        done
+        echo "teardown: killed stray processes with marker $MARK" >&2
+        return 1
+    fi
+    if [ -n "$(capsa list -q 2>/dev/null)" ]; then
+        echo "teardown: containers left in $CAPSA_ROOT" >&2
+        return 1
+    fi
+    if [ -n "${ROOTFS:-}" ] && mounts_under "$ROOTFS"; then
+        echo "teardown: mounts left under $ROOTFS" >&2
+        return 1
+    fi
+}
+
+setup() {
+    setup_common
+}
+
+teardown() {
+    teardown_common
+}
