@@ -103,6 +103,14 @@ run_bats() {
     failed=$((failed + nok))
 }
 
+note "make lint (format, layering, banned functions)"
+if make lint >"$logs/lint.log" 2>&1; then
+    passed=$((passed + 1))
+else
+    cat "$logs/lint.log"
+    fail_step "make lint"
+fi
+
 if [ -x build/capsa ]; then
     run_bats release "$repo/build/capsa"
 else

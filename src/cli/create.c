@@ -47,8 +47,7 @@ int cli_parse_create_opts(struct cli *cli, const char *cmd, int argc, char **arg
             char *end = NULL;
             long v = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || v < 0 || v > 65536)
-                return cli_usage_error(cli, cmd, "--preserve-fds: invalid number \"%s\"",
-                                       optarg),
+                return cli_usage_error(cli, cmd, "--preserve-fds: invalid number \"%s\"", optarg),
                        -1;
             o->preserve_fds = (int)v;
             break;

@@ -14,9 +14,8 @@ static int on_opt(void *data, int c, const char *arg)
 
 int cmd_delete(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool force = false;
     int i = cli_parse(cli, "delete", "[--force] ID", argc, argv, opts, ":fh", on_opt, &force);
     if (i < 0)

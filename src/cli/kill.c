@@ -15,9 +15,8 @@ static int on_opt(void *data, int c, const char *arg)
 
 int cmd_kill(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool all = false;
     int i = cli_parse(cli, "kill", "[--all] ID [SIGNAL]", argc, argv, opts, ":ah", on_opt, &all);
     if (i < 0)

@@ -132,9 +132,9 @@ static const struct {
     int (*fn)(struct cli *, int, char **);
     bool protect; /* starts processes that end up inside a container */
 } commands[] = {
-    {"create", cmd_create, true}, {"start", cmd_start, false},   {"state", cmd_state, false},
-    {"kill", cmd_kill, false},    {"delete", cmd_delete, false}, {"run", cmd_run, true},
-    {"list", cmd_list, false},    {"ps", NULL, false},           {"spec", cmd_spec, false},
+    {"create", cmd_create, true},      {"start", cmd_start, false},   {"state", cmd_state, false},
+    {"kill", cmd_kill, false},         {"delete", cmd_delete, false}, {"run", cmd_run, true},
+    {"list", cmd_list, false},         {"ps", NULL, false},           {"spec", cmd_spec, false},
     {"features", cmd_features, false},
 };
 
@@ -249,8 +249,7 @@ int main(int argc, char **argv)
     if (strcmp(log_format, "json") == 0) {
         cli.log_json = true;
     } else if (strcmp(log_format, "text") != 0) {
-        fprintf(stderr, "capsa: --log-format: unknown format \"%s\" (text or json)\n",
-                log_format);
+        fprintf(stderr, "capsa: --log-format: unknown format \"%s\" (text or json)\n", log_format);
         return 1;
     }
     if (cli.log_path) {

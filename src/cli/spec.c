@@ -33,8 +33,8 @@ int cmd_spec(struct cli *cli, int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct spec_opts o = {.bundle = "."};
-    int i = cli_parse(cli, "spec", "[--bundle DIR] [--rootless]", argc, argv, opts, ":b:h",
-                      on_opt, &o);
+    int i =
+        cli_parse(cli, "spec", "[--bundle DIR] [--rootless]", argc, argv, opts, ":b:h", on_opt, &o);
     if (i < 0)
         return 1;
     if (i != argc)

@@ -570,7 +570,9 @@ static int container_main(struct world *w, const struct scenario *sc)
                                    .new_userns = sc->new_userns,
                                    .new_netns = false,
                                    .no_pivot = sc->no_pivot,
-                                   .devnull_fd = -1};
+                                   .devnull_fd = -1,
+                                   .rootfs_fd = -1,
+                                   .root_mnt_fd = -1};
     struct capsa_err err = {0};
     if (getpid() != 1)
         return report(out, 2, "not pid 1");

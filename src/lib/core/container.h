@@ -16,8 +16,8 @@ struct capsa_created {
     struct capsa_spec *spec;
     struct capsa_state st;
     int rootfd;
-    int dirfd;      /* locked state directory */
-    pid_t pid;      /* init pid (our child) */
+    int dirfd; /* locked state directory */
+    pid_t pid; /* init pid (our child) */
     int pidfd;
     int sync_fd;    /* parent end; the init holds its end until exec */
     int console_fd; /* pty master when process.terminal and no console socket, else -1 */

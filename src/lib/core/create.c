@@ -105,8 +105,7 @@ static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec
     const struct capsa_linux *l = &spec->linux_cfg;
     const struct capsa_namespace *user = capsa_spec_namespace(spec, CAPSA_NS_USER);
     if ((l->n_uid_mappings || l->n_gid_mappings) && (user == NULL || user->path))
-        return capsa_err_setx(err, EINVAL,
-                              "linux.uidMappings: mappings need a new user namespace");
+        return capsa_err_setx(err, EINVAL, "linux.uidMappings: mappings need a new user namespace");
     if (user && !user->path && (l->n_uid_mappings == 0 || l->n_gid_mappings == 0))
         return capsa_err_setx(err, EINVAL,
                               "linux.uidMappings, linux.gidMappings: a new user namespace needs "
@@ -489,8 +488,8 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     if ((r = capsa_strdup(id, &st->id, err)) < 0 ||
         (r = capsa_strdup(spec->oci_version, &st->oci_version, err)) < 0 ||
         (r = capsa_strdup(bundle, &st->bundle, err)) < 0 ||
-        (r = capsa_strdup(rootfs, &st->rootfs, err)) < 0 ||
-        (r = owner_name(&st->owner, err)) < 0 || (r = capsa_timestamp_now(&st->created, err)) < 0 ||
+        (r = capsa_strdup(rootfs, &st->rootfs, err)) < 0 || (r = owner_name(&st->owner, err)) < 0 ||
+        (r = capsa_timestamp_now(&st->created, err)) < 0 ||
         (r = dup_annotations(spec, st, err)) < 0)
         goto fail;
     st->saved = CAPSA_STATUS_CREATING;
@@ -613,8 +612,8 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         if (r < 0)
             goto fail;
     }
-    r = capsa_sync_send(c->sync_fd, CAPSA_SYNC_GO, 0, hook_state, strlen(hook_state) + 1,
-                        rootfs_fd, err);
+    r = capsa_sync_send(c->sync_fd, CAPSA_SYNC_GO, 0, hook_state, strlen(hook_state) + 1, rootfs_fd,
+                        err);
     if (r < 0)
         goto fail;
     r = message_loop(ctx, opts, run_mode, c, hook_state, err);

@@ -21,15 +21,20 @@ int capsa_features(char **json_out, struct capsa_err *err)
     static const char *const hooks[] = {"prestart",       "createRuntime", "createContainer",
                                         "startContainer", "poststart",     "poststop"};
     static const char *const mount_opts[] = {
-        "async",     "atime",      "bind",        "defaults",  "dev",         "diratime",
-        "dirsync",   "exec",       "mand",        "noatime",   "nodev",       "nodiratime",
-        "noexec",    "nomand",     "norelatime",  "nostrictatime", "nosuid",  "nosymfollow",
-        "private",   "ratime",     "rbind",       "rdev",      "rdiratime",   "relatime",
-        "remount",   "rexec",      "rnoatime",    "rnodev",    "rnodiratime", "rnoexec",
-        "rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro",     "rprivate",
-        "rrelatime", "rro",        "rrw",         "rshared",   "rslave",      "rstrictatime",
-        "rsuid",     "rsymfollow", "runbindable", "rw",        "shared",      "slave",
-        "strictatime", "suid",     "symfollow",   "sync",      "unbindable"};
+        "async",       "atime",        "bind",        "defaults",
+        "dev",         "diratime",     "dirsync",     "exec",
+        "mand",        "noatime",      "nodev",       "nodiratime",
+        "noexec",      "nomand",       "norelatime",  "nostrictatime",
+        "nosuid",      "nosymfollow",  "private",     "ratime",
+        "rbind",       "rdev",         "rdiratime",   "relatime",
+        "remount",     "rexec",        "rnoatime",    "rnodev",
+        "rnodiratime", "rnoexec",      "rnorelatime", "rnostrictatime",
+        "rnosuid",     "rnosymfollow", "ro",          "rprivate",
+        "rrelatime",   "rro",          "rrw",         "rshared",
+        "rslave",      "rstrictatime", "rsuid",       "rsymfollow",
+        "runbindable", "rw",           "shared",      "slave",
+        "strictatime", "suid",         "symfollow",   "sync",
+        "unbindable"};
     static const char *const namespaces[] = {"cgroup", "ipc",  "mount", "network",
                                              "pid",    "time", "user",  "uts"};
     json_t *o = json_object();

@@ -213,8 +213,7 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
 
     if (p && p->terminal) {
         int master = capsa_terminal_setup_console(p->has_console_size ? p->console_height : 0,
-                                                  p->has_console_size ? p->console_width : 0,
-                                                  &err);
+                                                  p->has_console_size ? p->console_width : 0, &err);
         if (master < 0)
             fail(&c, &err);
         r = capsa_sync_send(a->sync_fd, CAPSA_SYNC_CONSOLE, 0, NULL, 0, master, &err);

@@ -133,8 +133,7 @@ int capsa_container_start(const struct capsa_ctx *ctx, const char *id, struct ca
     if (r == 0) {
         buf[got] = '\0';
         if (got == 0)
-            r = capsa_err_setx(err, ESRCH, "start %s: the container init exited before start",
-                               id);
+            r = capsa_err_setx(err, ESRCH, "start %s: the container init exited before start", id);
         else if (got > 1)
             r = capsa_err_setx(err, EINVAL, "start %s: %s", id, buf + 1);
     }
@@ -150,8 +149,7 @@ int capsa_container_start(const struct capsa_ctx *ctx, const char *id, struct ca
             struct capsa_spec *spec = NULL;
             cleanup_free char *raw = NULL;
             size_t len = 0;
-            if (capsa_read_file_at(o.dirfd, CAPSA_CONFIG_FILE, 16 << 20, &raw, &len, &herr) ==
-                    0 &&
+            if (capsa_read_file_at(o.dirfd, CAPSA_CONFIG_FILE, 16 << 20, &raw, &len, &herr) == 0 &&
                 capsa_spec_parse(raw, len, &spec, &herr) == 0) {
                 /* The spec: a poststart failure is a warning, not an error. */
                 capsa_hooks_run_all("poststart", spec->hooks.poststart, spec->hooks.n_poststart,
@@ -262,8 +260,8 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
         /* A create killed before it wrote any state: nothing runs that we
          * could identify; --force removes the directory. */
         if (!force)
-            return capsa_err_setx(err, EINVAL,
-                                  "container %s: %s (use --force to remove it)", id, serr.msg);
+            return capsa_err_setx(err, EINVAL, "container %s: %s (use --force to remove it)", id,
+                                  serr.msg);
         return capsa_state_dir_remove(rootfd, dirfd, id, err);
     }
     enum capsa_status status = capsa_state_status(dirfd, &st);
@@ -271,8 +269,8 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
         /* Like runc, a created container may be deleted without --force. */
         if (!force && status != CAPSA_STATUS_CREATED) {
             r = capsa_err_setx(err, EBUSY,
-                               "cannot delete container %s that is %s: stop it or use --force",
-                               id, capsa_status_name(status));
+                               "cannot delete container %s that is %s: stop it or use --force", id,
+                               capsa_status_name(status));
             capsa_state_clear(&st);
             return r;
         }

@@ -329,8 +329,7 @@ int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err)
             r = capsa_err_set(err, ENOMEM, "state.json");
         const char *k;
         json_t *v;
-        json_object_foreach(ann, k, v)
-        {
+        json_object_foreach (ann, k, v) {
             if (r < 0 || !json_is_string(v))
                 continue;
             struct capsa_kv *kv = &st->annotations[st->n_annotations];

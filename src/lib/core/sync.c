@@ -15,8 +15,8 @@ struct hdr {
     int32_t value;
 };
 
-int capsa_sync_send(int sock, uint32_t type, int32_t value, const void *payload, size_t len,
-                    int fd, struct capsa_err *err)
+int capsa_sync_send(int sock, uint32_t type, int32_t value, const void *payload, size_t len, int fd,
+                    struct capsa_err *err)
 {
     if (len > CAPSA_SYNC_MAX_PAYLOAD)
         return capsa_err_setx(err, E2BIG, "sync message too large (%zu bytes)", len);
@@ -59,8 +59,8 @@ int capsa_sync_recv(int sock, struct capsa_sync_msg *msg, struct capsa_err *err)
         char b[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-                        .msg_controllen = sizeof u.b};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b};
     ssize_t n;
     do {
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);

@@ -10,14 +10,14 @@
 #include "util/err.h"
 
 enum capsa_sync_type {
-    CAPSA_SYNC_GO = 1,        /* parent -> init: maps written; payload: hook state JSON */
-    CAPSA_SYNC_PID,           /* stage1 -> parent: value = init pid */
-    CAPSA_SYNC_PREPIVOT,      /* init -> parent: mounts done, run prestart/createRuntime */
-    CAPSA_SYNC_PREPIVOT_ACK,  /* parent -> init */
-    CAPSA_SYNC_CONSOLE,       /* init -> parent: pty master attached (SCM_RIGHTS) */
-    CAPSA_SYNC_CREATED,       /* init -> parent: ready, waiting for start */
-    CAPSA_SYNC_START,         /* parent -> init (run): go ahead and exec */
-    CAPSA_SYNC_ERROR,         /* either way: payload = struct capsa_err */
+    CAPSA_SYNC_GO = 1,       /* parent -> init: maps written; payload: hook state JSON */
+    CAPSA_SYNC_PID,          /* stage1 -> parent: value = init pid */
+    CAPSA_SYNC_PREPIVOT,     /* init -> parent: mounts done, run prestart/createRuntime */
+    CAPSA_SYNC_PREPIVOT_ACK, /* parent -> init */
+    CAPSA_SYNC_CONSOLE,      /* init -> parent: pty master attached (SCM_RIGHTS) */
+    CAPSA_SYNC_CREATED,      /* init -> parent: ready, waiting for start */
+    CAPSA_SYNC_START,        /* parent -> init (run): go ahead and exec */
+    CAPSA_SYNC_ERROR,        /* either way: payload = struct capsa_err */
 };
 
 #define CAPSA_SYNC_MAX_PAYLOAD (192 * 1024)
@@ -30,8 +30,8 @@ struct capsa_sync_msg {
     int fd;        /* received fd or -1 */
 };
 
-int capsa_sync_send(int sock, uint32_t type, int32_t value, const void *payload, size_t len,
-                    int fd, struct capsa_err *err);
+int capsa_sync_send(int sock, uint32_t type, int32_t value, const void *payload, size_t len, int fd,
+                    struct capsa_err *err);
 /* Receive one message. -EPIPE with err set when the peer closed the socket. */
 int capsa_sync_recv(int sock, struct capsa_sync_msg *msg, struct capsa_err *err);
 /* Receive, and fail unless the type is want; an ERROR message becomes *err. */

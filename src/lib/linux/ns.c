@@ -49,15 +49,14 @@ int capsa_ns_join(const struct capsa_namespace *ns, size_t index, struct capsa_e
     int want = capsa_ns_clone_flag(ns->type);
     int got = ioctl(fd, NS_GET_NSTYPE);
     if (got < 0)
-        return capsa_err_set(err, errno, "linux.namespaces[%zu].path: %s is not a namespace",
-                             index, ns->path);
+        return capsa_err_set(err, errno, "linux.namespaces[%zu].path: %s is not a namespace", index,
+                             ns->path);
     if (got != want)
-        return capsa_err_setx(err, EINVAL,
-                              "linux.namespaces[%zu].path: %s is not a %s namespace", index,
-                              ns->path, name);
+        return capsa_err_setx(err, EINVAL, "linux.namespaces[%zu].path: %s is not a %s namespace",
+                              index, ns->path, name);
     if (setns(fd, want) < 0)
-        return capsa_err_set(err, errno, "linux.namespaces[%zu]: join %s namespace %s", index,
-                             name, ns->path);
+        return capsa_err_set(err, errno, "linux.namespaces[%zu]: join %s namespace %s", index, name,
+                             ns->path);
     return 0;
 }
 

@@ -67,7 +67,8 @@ int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
 int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
 
 /* Detach every mount at or below rootfs in the caller's mount namespace
- * (shallowest first: each lazy unmount takes its subtree along). For containers without a mount namespace of their own. */
+ * (shallowest first: each lazy unmount takes its subtree along). For containers without a mount
+ * namespace of their own. */
 int capsa_rootfs_unmount_all(const char *rootfs, struct capsa_err *err);
 
 /* Open a detached, private procfs mount (fsopen("proc") + fsmount) for the

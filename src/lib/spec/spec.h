@@ -43,7 +43,7 @@ struct capsa_mount {
 };
 
 struct capsa_hook {
-    char *path; /* required, absolute */
+    char *path;  /* required, absolute */
     char **args; /* NULL-terminated, may be NULL */
     size_t n_args;
     char **env; /* NULL-terminated, may be NULL */
@@ -103,7 +103,7 @@ struct capsa_scheduler {
 };
 
 struct capsa_io_priority {
-    int class; /* IOPRIO_CLASS_RT=1, BE=2, IDLE=3 */
+    int class;    /* IOPRIO_CLASS_RT=1, BE=2, IDLE=3 */
     int priority; /* 0..7 */
 };
 
@@ -151,7 +151,7 @@ struct capsa_namespace {
 };
 
 struct capsa_device {
-    char type; /* 'c', 'b', 'u' or 'p' */
+    char type;  /* 'c', 'b', 'u' or 'p' */
     char *path; /* absolute */
     int64_t major;
     int64_t minor;

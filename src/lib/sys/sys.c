@@ -11,7 +11,8 @@ pid_t capsa_clone3(struct clone_args *args)
 
 long capsa_openat2(int dirfd, const char *path, int flags, uint64_t mode, uint64_t resolve)
 {
-    struct open_how how = {.flags = (uint64_t)(unsigned int)flags, .mode = mode, .resolve = resolve};
+    struct open_how how = {
+        .flags = (uint64_t)(unsigned int)flags, .mode = mode, .resolve = resolve};
     return syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 

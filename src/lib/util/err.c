@@ -11,9 +11,8 @@ static int ret_of(int errnum)
     return errnum > 0 ? -errnum : -EINVAL;
 }
 
-__attribute__((format(printf, 4, 0))) static int vset(struct capsa_err *err, int errnum,
-                                                      int with_strerror, const char *fmt,
-                                                      va_list ap)
+__attribute__((format(printf, 4, 0))) static int
+vset(struct capsa_err *err, int errnum, int with_strerror, const char *fmt, va_list ap)
 {
     if (err == NULL)
         return ret_of(errnum);

@@ -131,8 +131,7 @@ int capsa_read_file_at(int dirfd, const char *path, size_t max, char **out, size
     for (;;) {
         if (len + 1 >= cap) {
             if (cap >= max)
-                return capsa_err_setx(err, EFBIG, "read %s: file larger than %zu bytes", path,
-                                      max);
+                return capsa_err_setx(err, EFBIG, "read %s: file larger than %zu bytes", path, max);
             size_t ncap = cap * 2 > max ? max : cap * 2;
             char *nb = realloc(buf, ncap);
             if (nb == NULL)
