@@ -102,3 +102,18 @@ start_trapper() {
     run capsa kill nosuch TERM
     [ "$status" -ne 0 ]
 }
+
+@test "kill --all reaches every process of the container, kill alone only the init" {
+    # sh is pid 1 of its pid namespace: without a handler it ignores TERM.
+    # Its two children do not, so only --all stops them (and then sh).
+    run_bg_container c1 "sleep 1000 & sleep 1000 & wait; : $MARK"
+    wait_for 100 bash -c "[ \$(pgrep -c -P $PID sleep) -eq 2 ]"
+    capsa kill c1 TERM
+    sleep 0.3
+    [ "$(pgrep -c -P "$PID" sleep)" -eq 2 ]
+    [ "$(container_status c1)" = running ]
+    run capsa kill --all c1 TERM
+    [ "$status" -eq 0 ]
+    wait_for 100 status_is c1 stopped
+    ! pgrep -f "sleep 1000" -P "$PID"
+}

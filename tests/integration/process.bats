@@ -145,3 +145,24 @@ setup() {
     wait_for 100 status_is c2 stopped
     [ "$(sha256sum <"$rt")" = "$before" ]
 }
+
+# capsa-specific: capsa protects itself by running from a read-only bind of its binary, so even
+# a process holding /proc/<pid>/exe of the runtime cannot open it for writing once it has exited.
+@test "the runtime's /proc/<pid>/exe refuses writes even after the runtime exits (CVE-2019-5736)" {
+    requires_capsa
+    rt=$BATS_TEST_TMPDIR/runtime-copy
+    cp "$(command -v "$CAPSA")" "$rt"
+    before=$(sha256sum <"$rt")
+    update_config '.process.args = ["sleep", "2"]'
+    "$rt" --root "$CAPSA_ROOT" run --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1 &
+    runpid=$!
+    wait_for 100 test -e "$CAPSA_ROOT/c1/state.json"
+    exec {held}<"/proc/$runpid/exe"
+    wait "$runpid"
+    # The executable is no longer running: only the read-only mount stops the write now.
+    run bash -c "echo overwritten >> /proc/self/fd/$held"
+    exec {held}<&-
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Read-only file system"* ]]
+    [ "$(sha256sum <"$rt")" = "$before" ]
+}
