@@ -193,6 +193,73 @@ static int kill_all_in_pidns(const struct capsa_state *st, int sig, struct capsa
     return 0;
 }
 
+/* Without a pid namespace of its own (and until cgroups say which processes
+ * are the container's), the container is the init and its descendants:
+ * signal every process whose parent chain leads to the init. Pids are
+ * checked through pidfds so that none that exited meanwhile is hit. */
+static void kill_descendants(pid_t init, int sig)
+{
+    size_t n = 0, cap = 0;
+    struct pp {
+        pid_t pid, ppid;
+    } *v = NULL;
+    cleanup_dir DIR *d = opendir("/proc");
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        int64_t pid;
+        if (capsa_parse_int64(de->d_name, 1, 0x3fffffff, &pid) < 0)
+            continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t r = capsa_read_all(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (r <= 0)
+            continue;
+        buf[r] = '\0';
+        char *p = strrchr(buf, ')');
+        int ppid = 0;
+        if (p == NULL || sscanf(p + 2, "%*c %d", &ppid) != 1)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 256;
+            struct pp *nv = realloc(v, nc * sizeof *nv);
+            if (nv == NULL)
+                break;
+            v = nv;
+            cap = nc;
+        }
+        v[n].pid = (pid_t)pid;
+        v[n].ppid = ppid;
+        n++;
+    }
+    /* Breadth-first from the init; v is small (one entry per process). */
+    pid_t *queue = calloc(n + 1, sizeof *queue);
+    if (queue != NULL) {
+        size_t head = 0, tail = 0;
+        queue[tail++] = init;
+        while (head < tail) {
+            pid_t cur = queue[head++];
+            for (size_t i = 0; i < n && tail <= n; i++) {
+                if (v[i].ppid != cur || v[i].pid == init)
+                    continue;
+                queue[tail++] = v[i].pid;
+                int pfd = capsa_pidfd_open(v[i].pid, 0);
+                if (pfd >= 0) {
+                    capsa_pidfd_send_signal(pfd, sig, 0);
+                    close(pfd);
+                }
+            }
+        }
+        free(queue);
+    }
+    free(v);
+}
+
 int capsa_container_kill(const struct capsa_ctx *ctx, const char *id, int sig, bool all,
                          struct capsa_err *err)
 {
@@ -210,6 +277,8 @@ int capsa_container_kill(const struct capsa_ctx *ctx, const char *id, int sig, b
         r = kill_all_in_pidns(&o.st, sig, err);
         if (r < 0)
             goto out;
+    } else if (all && !o.st.new_pidns) {
+        kill_descendants(o.st.pid, sig);
     }
     /* SIGKILL to the init of a pid namespace kills every process in it. */
     if (capsa_pidfd_send_signal(pidfd, sig, 0) < 0)
@@ -276,6 +345,8 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
         }
         int pidfd = capsa_state_pidfd(&st);
         if (pidfd >= 0) {
+            if (!st.new_pidns)
+                kill_descendants(st.pid, SIGKILL);
             capsa_pidfd_send_signal(pidfd, SIGKILL, 0);
             capsa_wait_gone(pidfd, st.pid);
             close(pidfd);
