@@ -1,0 +1,180 @@
+/* cgroup.h - control groups on every host layout: pure v2, pure v1, and
+ * hybrid (v1 controllers plus a v2 hierarchy, which may hold controllers of
+ * its own, e.g. hugetlb on our machines).
+ *
+ * The model is per controller, not per layout: the host is a list of
+ * hierarchies (each a mount: v1 with its controllers, or the v2 one with the
+ * controllers listed in its cgroup.controllers); a container's cgroup is one
+ * directory in each hierarchy; every resource is written by the code for the
+ * hierarchy that holds its controller (v1 file names and units there, v2 ones
+ * there). Nothing outside cgroup*.c knows about layouts.
+ */
+#ifndef CAPSA_LINUX_CGROUP_H
+#define CAPSA_LINUX_CGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spec/spec.h"
+#include "util/err.h"
+
+/* One mounted hierarchy. */
+struct capsa_cgroup_hier {
+    char *mount;       /* absolute mount point, e.g. /sys/fs/cgroup/memory */
+    bool v2;           /* cgroup2 */
+    char **controllers; /* NULL-terminated; v1: from the mount options ("cpu", "cpuacct",
+                           "name=systemd"); v2: the root's cgroup.controllers */
+    char *self;        /* the calling process' cgroup in it, from /proc/self/cgroup ("/" ...) */
+};
+
+struct capsa_cgroup_host {
+    struct capsa_cgroup_hier *h;
+    size_t n;
+};
+
+/* Pure: build the host description from the text of /proc/self/mountinfo,
+ * /proc/self/cgroup and a function returning the v2 root's cgroup.controllers
+ * (for tests: any text). Hierarchies that are mounted more than once count once
+ * (the first mount under `prefer_root`, e.g. "/sys/fs/cgroup", wins). */
+int capsa_cgroup_host_parse(const char *mountinfo, const char *self_cgroup,
+                            const char *v2_controllers, struct capsa_cgroup_host *out,
+                            struct capsa_err *err);
+/* Read the real files of the running host. */
+int capsa_cgroup_host_load(struct capsa_cgroup_host *out, struct capsa_err *err);
+void capsa_cgroup_host_free(struct capsa_cgroup_host *host);
+
+/* A container's cgroup: one directory per hierarchy used. */
+struct capsa_cgroup_dir {
+    char *path; /* absolute directory, e.g. /sys/fs/cgroup/memory/capsa/ID */
+    bool v2;
+    char **controllers; /* NULL-terminated, as in the hierarchy */
+};
+
+struct capsa_cgroup {
+    struct capsa_cgroup_dir *d;
+    size_t n;
+};
+
+void capsa_cgroup_free(struct capsa_cgroup *cg);
+
+/* Resolve linux.cgroupsPath as runc does with the cgroupfs driver: an
+ * absolute path is relative to each hierarchy's root; a relative one is
+ * relative to the caller's own cgroup in that hierarchy (hier->self); NULL or
+ * empty means the relative path "<id>" (runc's default: below the runtime's
+ * own cgroup). Rejects ".." components. Named v1 hierarchies (name=systemd)
+ * are skipped; a v2 hierarchy is always used, even without controllers (on a
+ * hybrid host it still gives cgroup.kill, cgroup.freeze and device programs).
+ * Pure (no I/O). */
+int capsa_cgroup_resolve(const struct capsa_cgroup_host *host, const char *cgroups_path,
+                         const char *id, struct capsa_cgroup **out, struct capsa_err *err);
+
+/* Serialize / parse a struct capsa_cgroup for the state file (one line per
+ * directory: "v1|v2 ctrl1,ctrl2 /abs/path"). */
+int capsa_cgroup_encode(const struct capsa_cgroup *cg, char **out, struct capsa_err *err);
+int capsa_cgroup_decode(const char *text, struct capsa_cgroup **out, struct capsa_err *err);
+
+typedef void (*capsa_warn_fn)(void *opaque, const char *msg);
+
+/* Make the directories (mkdir -p; on v1 cpuset, copy cpuset.cpus/mems down
+ * from the parent where empty; on v2 enable the needed controllers in
+ * cgroup.subtree_control of each ancestor below the root) and apply res
+ * (may be NULL). On failure, directories this call created are removed. */
+int capsa_cgroup_create(const struct capsa_cgroup *cg, const struct capsa_resources *res,
+                        capsa_warn_fn warn, void *opaque, struct capsa_err *err);
+
+/* Write every linux.resources value present in res, on each hierarchy that
+ * holds the controller, with runc's v1 <-> v2 conversions (shares -> weight,
+ * blkio weight -> io.weight, swap = memory+swap -> memory.swap.max = swap -
+ * limit, ...). A value the kernel or the layout cannot take is an error naming
+ * the field (e.g. `linux.resources.network.classID: the net_cls controller is
+ * not mounted`), except deprecated kernel-memory limits, which are warnings.
+ * linux.resources.devices is handled by capsa_cgroup_devices_apply. */
+int capsa_cgroup_apply(const struct capsa_cgroup *cg, const struct capsa_resources *res,
+                       capsa_warn_fn warn, void *opaque, struct capsa_err *err);
+
+/* Move pid into every directory (cgroup.procs). */
+int capsa_cgroup_enter(const struct capsa_cgroup *cg, pid_t pid, struct capsa_err *err);
+
+/* O_PATH|O_DIRECTORY fd of the v2 directory for clone3(CLONE_INTO_CGROUP),
+ * or -ENOENT when the container has no v2 directory. */
+int capsa_cgroup_v2_fd(const struct capsa_cgroup *cg, struct capsa_err *err);
+
+/* Every pid in the container's cgroup and its sub-cgroups (from the v2
+ * directory if any, else the first v1 hierarchy in the order pids, freezer,
+ * memory, cpu, others). Heap array. */
+int capsa_cgroup_pids(const struct capsa_cgroup *cg, pid_t **pids, size_t *n,
+                      struct capsa_err *err);
+
+/* Signal every process of the cgroup: SIGKILL through cgroup.kill where the
+ * v2 kernel has it; otherwise freeze (when a freezer is available), signal
+ * each pid through a pidfd, thaw. */
+int capsa_cgroup_signal_all(const struct capsa_cgroup *cg, int sig, struct capsa_err *err);
+
+/* Freeze / thaw (v1 freezer.state FROZEN/THAWED waiting until it settles;
+ * v2 cgroup.freeze waiting for cgroup.events frozen 1). -ENOTSUP with a clear
+ * message when no freezer exists. */
+int capsa_cgroup_freeze(const struct capsa_cgroup *cg, bool frozen, struct capsa_err *err);
+/* 1 frozen, 0 not, <0 error. */
+int capsa_cgroup_is_frozen(const struct capsa_cgroup *cg);
+
+/* Remove the directories, sub-cgroups first (depth-first rmdir); retries
+ * briefly on EBUSY while the last processes exit. Missing dirs are fine. */
+int capsa_cgroup_destroy(const struct capsa_cgroup *cg, struct capsa_err *err);
+
+/* Statistics in runc's `events --stats` shape. Absent values are 0. */
+struct capsa_cg_memory_entry {
+    uint64_t usage, max_usage, failcnt, limit;
+};
+struct capsa_cg_blkio_entry {
+    uint64_t major, minor;
+    char op[16]; /* "Read", "Write", "Sync", "Async", "Discard", "Total" */
+    uint64_t value;
+};
+struct capsa_cg_hugetlb_entry {
+    char page_size[16]; /* "2MB", "1GB" */
+    uint64_t usage, max_usage, failcnt;
+};
+struct capsa_cg_kv {
+    char key[64];
+    uint64_t value;
+};
+struct capsa_cgroup_stats {
+    /* cpu */
+    uint64_t cpu_total, cpu_kernel, cpu_user; /* nanoseconds */
+    uint64_t *cpu_percpu;
+    size_t n_percpu;
+    uint64_t throttle_periods, throttled_periods, throttled_time;
+    /* memory */
+    struct capsa_cg_memory_entry mem_usage, mem_swap, mem_kernel, mem_kernel_tcp;
+    uint64_t mem_cache;
+    struct capsa_cg_kv *mem_raw; /* memory.stat, as is */
+    size_t n_mem_raw;
+    /* pids */
+    uint64_t pids_current, pids_limit; /* limit 0 = max */
+    /* blkio / io */
+    struct capsa_cg_blkio_entry *io_service_bytes;
+    size_t n_io_service_bytes;
+    struct capsa_cg_blkio_entry *io_serviced;
+    size_t n_io_serviced;
+    /* hugetlb */
+    struct capsa_cg_hugetlb_entry *hugetlb;
+    size_t n_hugetlb;
+    /* memory.events oom_kill (v2) / memory.oom_control oom_kill (v1) */
+    uint64_t oom_kills;
+};
+int capsa_cgroup_stats(const struct capsa_cgroup *cg, struct capsa_cgroup_stats *st,
+                       struct capsa_err *err);
+void capsa_cgroup_stats_clear(struct capsa_cgroup_stats *st);
+
+/* linux.resources.devices: v1 devices.deny/devices.allow (deny all first,
+ * then the rules in order, like runc), or on v2 an eBPF device program
+ * (BPF_PROG_TYPE_CGROUP_DEVICE) built from the rules and attached to the v2
+ * directory (replacing a program capsa attached before). The default device
+ * set (null, zero, full, random, urandom, tty, console, ptmx, pts/*) is always
+ * allowed, as runc does. Done after capsa_cgroup_create. */
+int capsa_cgroup_devices_apply(const struct capsa_cgroup *cg, const struct capsa_device_rule *rules,
+                               size_t n, struct capsa_err *err);
+
+#endif
