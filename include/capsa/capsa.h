@@ -92,6 +92,40 @@ int capsa_container_list(const struct capsa_ctx *ctx, struct capsa_list_entry **
                          struct capsa_err *err);
 void capsa_list_free(struct capsa_list_entry *entries, size_t n);
 
+/* One runc `update` flag, e.g. {"memory", "512m"}, {"cpu-quota", "50000"}. */
+struct capsa_update_opt {
+    const char *flag; /* runc's flag name without "--" */
+    const char *value;
+};
+
+/* update: change linux.resources of a created, running or paused container.
+ * resources_json (may be NULL) is an OCI LinuxResources object; the flags
+ * override its fields. The new values are applied to the cgroup and kept in
+ * the container's stored config. */
+int capsa_container_update(const struct capsa_ctx *ctx, const char *id, const char *resources_json,
+                           size_t len, const struct capsa_update_opt *opts, size_t n_opts,
+                           struct capsa_err *err);
+
+/* pause / resume: freeze / thaw every process of the container (cgroup freezer). */
+int capsa_container_pause(const struct capsa_ctx *ctx, const char *id, struct capsa_err *err);
+int capsa_container_resume(const struct capsa_ctx *ctx, const char *id, struct capsa_err *err);
+
+/* The pids (host view) of every process in the container's cgroup. */
+int capsa_container_pids(const struct capsa_ctx *ctx, const char *id, int **pids, size_t *n,
+                         struct capsa_err *err);
+
+/* events: a stats event {"type":"stats","id":...,"data":{...}} in runc's
+ * format, as one JSON line (heap string). */
+int capsa_container_stats(const struct capsa_ctx *ctx, const char *id, char **json_out,
+                          struct capsa_err *err);
+
+/* events stream: every interval_ms a stats event, and an {"type":"oom"} event
+ * when the kernel OOM-killed a process of the container, through emit (one
+ * JSON document per call), until the container stops or emit returns < 0. */
+int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned interval_ms,
+                           int (*emit)(void *opaque, const char *json), void *opaque,
+                           struct capsa_err *err);
+
 /* The default config.json (like `runc spec`), pretty-printed. */
 int capsa_default_spec(bool rootless, char **json_out, struct capsa_err *err);
 

@@ -112,6 +112,11 @@ static void usage(FILE *f)
           "  kill      send a signal to a container's init (or --all its processes)\n"
           "  delete    delete a container (--force kills it first)\n"
           "  list      list containers (--format table|json, --quiet)\n"
+          "  ps        list the processes of a container\n"
+          "  update    change the resource limits of a container\n"
+          "  pause     freeze every process of a container\n"
+          "  resume    thaw a paused container\n"
+          "  events    resource statistics and OOM events (--stats: one snapshot)\n"
           "  spec      write a default config.json\n"
           "  features  print the OCI features document\n"
           "\n"
@@ -134,8 +139,9 @@ static const struct {
 } commands[] = {
     {"create", cmd_create, true},      {"start", cmd_start, false},   {"state", cmd_state, false},
     {"kill", cmd_kill, false},         {"delete", cmd_delete, false}, {"run", cmd_run, true},
-    {"list", cmd_list, false},         {"ps", NULL, false},           {"spec", cmd_spec, false},
-    {"features", cmd_features, false},
+    {"list", cmd_list, false},         {"ps", cmd_ps, false},         {"spec", cmd_spec, false},
+    {"features", cmd_features, false}, {"update", cmd_update, false}, {"pause", cmd_pause, false},
+    {"resume", cmd_resume, false},     {"events", cmd_events, false},
 };
 
 /* --preserve-fds N hands fds 3..3+N-1 to the container. Any of them that is

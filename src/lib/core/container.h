@@ -9,6 +9,7 @@
 
 #include "capsa/capsa.h"
 #include "core/state.h"
+#include "linux/cgroup.h"
 #include "spec/spec.h"
 
 /* What a successful internal create hands back. */
@@ -19,8 +20,9 @@ struct capsa_created {
     int dirfd; /* locked state directory */
     pid_t pid; /* init pid (our child) */
     int pidfd;
-    int sync_fd;    /* parent end; the init holds its end until exec */
-    int console_fd; /* pty master when process.terminal and no console socket, else -1 */
+    int sync_fd;             /* parent end; the init holds its end until exec */
+    int console_fd;          /* pty master when process.terminal and no console socket, else -1 */
+    struct capsa_cgroup *cg; /* NULL when the container has no cgroup (rootless) */
 };
 
 void capsa_created_release(struct capsa_created *c);
@@ -47,6 +49,10 @@ int capsa_state_pidfd(const struct capsa_state *st);
 /* Run the poststop hooks of the container whose state dir is dirfd (config
  * copy taken at create); failures are logged as warnings. */
 void capsa_run_poststop(const struct capsa_ctx *ctx, int dirfd, const struct capsa_state *st);
+
+/* The container's cgroup from its state (NULL and 0 when it has none). */
+int capsa_state_cgroup(const struct capsa_state *st, struct capsa_cgroup **out,
+                       struct capsa_err *err);
 
 /* Wait until pidfd's process is gone (bounded), reaping it when it is our child. */
 void capsa_wait_gone(int pidfd, pid_t pid);

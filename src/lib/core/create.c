@@ -60,6 +60,8 @@ void capsa_created_release(struct capsa_created *c)
     capsa_close(&c->console_fd);
     capsa_close(&c->dirfd);
     capsa_close(&c->rootfd);
+    capsa_cgroup_free(c->cg);
+    c->cg = NULL;
 }
 
 void capsa_wait_gone(int pidfd, pid_t pid)
@@ -82,6 +84,10 @@ void capsa_create_rollback(struct capsa_created *c)
     if (c->pidfd >= 0) {
         capsa_pidfd_send_signal(c->pidfd, SIGKILL, 0);
         capsa_wait_gone(c->pidfd, c->pid);
+    }
+    if (c->cg) {
+        capsa_cgroup_signal_all(c->cg, SIGKILL, NULL);
+        capsa_cgroup_destroy(c->cg, NULL);
     }
     if (c->st.shared_mntns && c->st.rootfs)
         capsa_rootfs_unmount_all(c->st.rootfs, NULL);
@@ -308,6 +314,41 @@ static int dup_annotations(const struct capsa_spec *spec, struct capsa_state *st
     return 0;
 }
 
+/* Make the container's cgroup and apply linux.resources. An unprivileged
+ * runtime without delegation goes on without cgroups when no limits were
+ * asked for (as runc does rootless), with a warning. */
+static int setup_cgroup(const struct capsa_ctx *ctx, const struct capsa_spec *spec, const char *id,
+                        struct capsa_cgroup **out, struct capsa_err *err)
+{
+    *out = NULL;
+    const struct capsa_linux *l = &spec->linux_cfg;
+    const struct capsa_resources *res = l->has_resources ? &l->resources : NULL;
+    struct capsa_cgroup_host host = {0};
+    int r = capsa_cgroup_host_load(&host, err);
+    if (r == 0)
+        r = capsa_cgroup_resolve(&host, l->cgroups_path, id, out, err);
+    capsa_cgroup_host_free(&host);
+    if (r < 0)
+        return r;
+    r = capsa_cgroup_create(*out, res, capsa_log_warning_cb, (void *)ctx, err);
+    if (r < 0) {
+        capsa_cgroup_free(*out);
+        *out = NULL;
+        bool denied = r == -EACCES || r == -EPERM || r == -EROFS;
+        if (geteuid() != 0 && denied &&
+            (res == NULL ||
+             (!res->has_memory && !res->has_cpu && !res->has_pids && !res->has_blkio &&
+              res->n_hugepage_limits == 0 && res->n_unified == 0))) {
+            capsa_log(ctx, CAPSA_LOG_WARNING, "no cgroup for %s (%s): running without one", id,
+                      err->msg);
+            capsa_err_clear(err);
+            return 0;
+        }
+        return capsa_err_wrap(err, "cgroup");
+    }
+    return 0;
+}
+
 /* Open dir (O_PATH) as seen from the mount namespace of pid: enter it, open,
  * come back. The fd then belongs to that namespace's copy of the mount,
  * which the new mount API requires. We are single-threaded here. */
@@ -499,6 +540,14 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     r = capsa_write_atomic(c->dirfd, CAPSA_CONFIG_FILE, raw, rawlen, 0600, err);
     if (r < 0)
         goto fail;
+    r = setup_cgroup(ctx, spec, id, &c->cg, err);
+    if (r < 0)
+        goto fail;
+    if (c->cg) {
+        r = capsa_cgroup_encode(c->cg, &st->cgroup, err);
+        if (r < 0)
+            goto fail;
+    }
     r = capsa_state_write(c->dirfd, st, err);
     if (r < 0)
         goto fail;
@@ -599,6 +648,18 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         r = capsa_idmap_write(c->pid, spec, err);
         if (r < 0)
             goto fail;
+    }
+    /* Into the cgroup before any user code runs (the init waits for GO). */
+    if (c->cg) {
+        r = capsa_cgroup_enter(c->cg, c->pid, err);
+        if (r == 0) {
+            const struct capsa_resources *res = &spec->linux_cfg.resources;
+            r = capsa_cgroup_devices_apply(c->cg, res->devices, res->n_devices, err);
+        }
+        if (r < 0) {
+            capsa_err_wrap(err, "cgroup");
+            goto fail;
+        }
     }
     r = capsa_state_to_json(st, CAPSA_STATUS_CREATED, false, &hook_state, err);
     if (r < 0)

@@ -55,9 +55,8 @@ int capsa_features(char **json_out, struct capsa_err *err)
     }
     json_object_set_new(lx, "capabilities", caps);
     json_t *cg = json_object();
-    /* Cgroup management arrives with a later change: say so. */
-    json_object_set_new(cg, "v1", json_false());
-    json_object_set_new(cg, "v2", json_false());
+    json_object_set_new(cg, "v1", json_true());
+    json_object_set_new(cg, "v2", json_true());
     json_object_set_new(cg, "systemd", json_false());
     json_object_set_new(cg, "systemdUser", json_false());
     json_object_set_new(lx, "cgroup", cg);

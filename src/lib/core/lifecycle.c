@@ -75,6 +75,18 @@ int capsa_state_pidfd(const struct capsa_state *st)
     return fd;
 }
 
+int capsa_state_cgroup(const struct capsa_state *st, struct capsa_cgroup **out,
+                       struct capsa_err *err)
+{
+    *out = NULL;
+    if (st->cgroup == NULL || st->cgroup[0] == '\0')
+        return 0;
+    int r = capsa_cgroup_decode(st->cgroup, out, err);
+    if (r < 0)
+        return capsa_err_wrap(err, "container %s: cgroup in state", st->id);
+    return 0;
+}
+
 int capsa_container_start(const struct capsa_ctx *ctx, const char *id, struct capsa_err *err)
 {
     struct opened o;
@@ -273,12 +285,24 @@ int capsa_container_kill(const struct capsa_ctx *ctx, const char *id, int sig, b
         r = capsa_err_setx(err, ESRCH, "container %s is not running", id);
         goto out;
     }
-    if (all && o.st.new_pidns && sig != SIGKILL) {
-        r = kill_all_in_pidns(&o.st, sig, err);
+    if (all) {
+        struct capsa_cgroup *cg = NULL;
+        r = capsa_state_cgroup(&o.st, &cg, err);
         if (r < 0)
             goto out;
-    } else if (all && !o.st.new_pidns) {
-        kill_descendants(o.st.pid, sig);
+        if (cg) {
+            /* The cgroup is the exact set of the container's processes. */
+            r = capsa_cgroup_signal_all(cg, sig, err);
+            capsa_cgroup_free(cg);
+            goto out;
+        }
+        if (o.st.new_pidns && sig != SIGKILL) {
+            r = kill_all_in_pidns(&o.st, sig, err);
+            if (r < 0)
+                goto out;
+        } else if (!o.st.new_pidns) {
+            kill_descendants(o.st.pid, sig);
+        }
     }
     /* SIGKILL to the init of a pid namespace kills every process in it. */
     if (capsa_pidfd_send_signal(pidfd, sig, 0) < 0)
@@ -334,14 +358,24 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
         return capsa_state_dir_remove(rootfd, dirfd, id, err);
     }
     enum capsa_status status = capsa_state_status(dirfd, &st);
+    struct capsa_cgroup *cg = NULL;
+    struct capsa_err cgerr = {0};
+    if (capsa_state_cgroup(&st, &cg, &cgerr) < 0)
+        capsa_log(ctx, CAPSA_LOG_WARNING, "delete %s: %s", id, cgerr.msg);
     if (status != CAPSA_STATUS_STOPPED) {
         /* Like runc, a created container may be deleted without --force. */
         if (!force && status != CAPSA_STATUS_CREATED) {
             r = capsa_err_setx(err, EBUSY,
                                "cannot delete container %s that is %s: stop it or use --force", id,
                                capsa_status_name(status));
+            capsa_cgroup_free(cg);
             capsa_state_clear(&st);
             return r;
+        }
+        /* A frozen process cannot die: thaw a paused container first. */
+        if (cg && capsa_cgroup_is_frozen(cg) == 1) {
+            struct capsa_err ferr = {0};
+            capsa_cgroup_freeze(cg, false, &ferr);
         }
         int pidfd = capsa_state_pidfd(&st);
         if (pidfd >= 0) {
@@ -351,6 +385,17 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
             capsa_wait_gone(pidfd, st.pid);
             close(pidfd);
         }
+    }
+    if (cg) {
+        /* Whatever is left in the cgroup (a container without its own pid
+         * namespace leaves its init's children behind) goes now. */
+        struct capsa_err kerr = {0};
+        if (capsa_cgroup_is_frozen(cg) == 1)
+            capsa_cgroup_freeze(cg, false, &kerr);
+        capsa_cgroup_signal_all(cg, SIGKILL, &kerr);
+        if (capsa_cgroup_destroy(cg, &kerr) < 0)
+            capsa_log(ctx, CAPSA_LOG_WARNING, "delete %s: %s", id, kerr.msg);
+        capsa_cgroup_free(cg);
     }
     if (st.shared_mntns && st.rootfs) {
         struct capsa_err uerr = {0};

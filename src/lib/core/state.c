@@ -234,6 +234,8 @@ int capsa_state_write(int dirfd, const struct capsa_state *st, struct capsa_err 
     json_object_set_new(o, "status", json_string(capsa_status_name(st->saved)));
     json_object_set_new(o, "newPidns", json_boolean(st->new_pidns));
     json_object_set_new(o, "sharedMntns", json_boolean(st->shared_mntns));
+    if (st->cgroup)
+        json_object_set_new(o, "cgroup", json_string(st->cgroup));
     json_object_set_new(o, "annotations", annotations_json(st->annotations, st->n_annotations));
     cleanup_free char *s = NULL;
     int r = dump(o, JSON_COMPACT, &s, err);
@@ -250,6 +252,7 @@ void capsa_state_clear(struct capsa_state *st)
     free(st->rootfs);
     free(st->created);
     free(st->owner);
+    free(st->cgroup);
     for (size_t i = 0; i < st->n_annotations; i++) {
         free(st->annotations[i].key);
         free(st->annotations[i].value);
@@ -308,6 +311,8 @@ int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err)
         r = get_str(o, "created", &st->created, err);
     if (r == 0)
         r = get_str(o, "owner", &st->owner, err);
+    if (r == 0)
+        r = get_str(o, "cgroup", &st->cgroup, err);
     if (r == 0) {
         st->pid = (pid_t)json_integer_value(pid);
         st->start = (unsigned long long)json_integer_value(start);

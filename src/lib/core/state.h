@@ -39,6 +39,7 @@ struct capsa_state {
     bool shared_mntns;       /* no mount namespace: mounts under rootfs are ours to remove */
     struct capsa_kv *annotations;
     size_t n_annotations;
+    char *cgroup; /* capsa_cgroup_encode() text, NULL when the container has no cgroup */
 };
 
 const char *capsa_status_name(enum capsa_status s);

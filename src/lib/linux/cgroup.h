@@ -22,11 +22,11 @@
 
 /* One mounted hierarchy. */
 struct capsa_cgroup_hier {
-    char *mount;       /* absolute mount point, e.g. /sys/fs/cgroup/memory */
-    bool v2;           /* cgroup2 */
+    char *mount;        /* absolute mount point, e.g. /sys/fs/cgroup/memory */
+    bool v2;            /* cgroup2 */
     char **controllers; /* NULL-terminated; v1: from the mount options ("cpu", "cpuacct",
                            "name=systemd"); v2: the root's cgroup.controllers */
-    char *self;        /* the calling process' cgroup in it, from /proc/self/cgroup ("/" ...) */
+    char *self;         /* the calling process' cgroup in it, from /proc/self/cgroup ("/" ...) */
 };
 
 struct capsa_cgroup_host {
@@ -37,7 +37,9 @@ struct capsa_cgroup_host {
 /* Pure: build the host description from the text of /proc/self/mountinfo,
  * /proc/self/cgroup and a function returning the v2 root's cgroup.controllers
  * (for tests: any text). Hierarchies that are mounted more than once count once
- * (the first mount under `prefer_root`, e.g. "/sys/fs/cgroup", wins). */
+ * (the first mount wins, except that a mount under /sys/fs/cgroup replaces an
+ * earlier one elsewhere). When a mount shows a subtree (mountinfo root field
+ * not "/"), `self` is made relative to that subtree. */
 int capsa_cgroup_host_parse(const char *mountinfo, const char *self_cgroup,
                             const char *v2_controllers, struct capsa_cgroup_host *out,
                             struct capsa_err *err);
@@ -172,7 +174,7 @@ void capsa_cgroup_stats_clear(struct capsa_cgroup_stats *st);
  * then the rules in order, like runc), or on v2 an eBPF device program
  * (BPF_PROG_TYPE_CGROUP_DEVICE) built from the rules and attached to the v2
  * directory (replacing a program capsa attached before). The default device
- * set (null, zero, full, random, urandom, tty, console, ptmx, pts/*) is always
+ * set (null, zero, full, random, urandom, tty, console, ptmx, pts/N) is always
  * allowed, as runc does. Done after capsa_cgroup_create. */
 int capsa_cgroup_devices_apply(const struct capsa_cgroup *cg, const struct capsa_device_rule *rules,
                                size_t n, struct capsa_err *err);

@@ -1311,10 +1311,29 @@ static int parse_doc(json_t *root, struct capsa_spec *spec, struct capsa_err *er
     return 0;
 }
 
-static int parse_named(const char *json, size_t len, const char *name, struct capsa_spec **out,
-                       struct capsa_err *err)
+static void free_resources(struct capsa_resources *r);
+
+typedef int (*root_fn)(json_t *root, void *arg, struct capsa_err *err);
+
+static int spec_root(json_t *root, void *arg, struct capsa_err *err)
 {
-    *out = NULL;
+    struct capsa_spec **out = arg;
+    struct capsa_spec *spec = calloc(1, sizeof *spec);
+    if (spec == NULL)
+        return capsa_err_set(err, ENOMEM, "config.json");
+    int r = parse_doc(root, spec, err);
+    if (r < 0) {
+        capsa_spec_free(spec);
+        return r;
+    }
+    *out = spec;
+    return 0;
+}
+
+/* Strict load (duplicate keys, big unsigned numbers) of a JSON object, handed to fn. */
+static int parse_json_doc(const char *json, size_t len, const char *name, root_fn fn, void *arg,
+                          struct capsa_err *err)
+{
     if (json == NULL)
         return capsa_err_setx(err, EINVAL, "%s: no document", name);
     if (len > MAX_DOC_SIZE)
@@ -1349,15 +1368,47 @@ static int parse_named(const char *json, size_t len, const char *name, struct ca
     }
     if (!json_is_object(root))
         return capsa_err_setx(err, EINVAL, "%s: the document must be a JSON object", name);
-    struct capsa_spec *spec = calloc(1, sizeof *spec);
-    if (spec == NULL)
-        return capsa_err_set(err, ENOMEM, "%s", name);
-    if ((r = parse_doc(root, spec, err)) < 0) {
-        capsa_spec_free(spec);
+    return fn(root, arg, err);
+}
+
+static int parse_named(const char *json, size_t len, const char *name, struct capsa_spec **out,
+                       struct capsa_err *err)
+{
+    *out = NULL;
+    return parse_json_doc(json, len, name, spec_root, out, err);
+}
+
+static int resources_root(json_t *root, void *arg, struct capsa_err *err)
+{
+    struct capsa_resources *res = arg;
+    int r = parse_resources(root, "linux.resources", res, err);
+    if (r < 0)
+        free_resources(res);
+    return r;
+}
+
+int capsa_spec_parse_resources(const char *json, size_t len, struct capsa_resources **out,
+                               struct capsa_err *err)
+{
+    *out = NULL;
+    struct capsa_resources *res = calloc(1, sizeof *res);
+    if (res == NULL)
+        return capsa_err_set(err, ENOMEM, "resources");
+    int r = parse_json_doc(json, len, "resources", resources_root, res, err);
+    if (r < 0) {
+        free(res);
         return r;
     }
-    *out = spec;
+    *out = res;
     return 0;
+}
+
+void capsa_resources_free(struct capsa_resources *res)
+{
+    if (res == NULL)
+        return;
+    free_resources(res);
+    free(res);
 }
 
 int capsa_spec_parse(const char *json, size_t len, struct capsa_spec **out, struct capsa_err *err)

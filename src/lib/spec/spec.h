@@ -396,6 +396,12 @@ int capsa_spec_parse(const char *json, size_t len, struct capsa_spec **out, stru
 /* Read and parse <path>; errors are prefixed with the path. */
 int capsa_spec_load(const char *path, struct capsa_spec **out, struct capsa_err *err);
 
+/* Parse an OCI LinuxResources object alone (for `update --resources`);
+ * errors name linux.resources.<field>. Free with capsa_resources_free. */
+int capsa_spec_parse_resources(const char *json, size_t len, struct capsa_resources **out,
+                               struct capsa_err *err);
+void capsa_resources_free(struct capsa_resources *res);
+
 void capsa_spec_free(struct capsa_spec *spec);
 void capsa_spec_freep(struct capsa_spec **spec);
 #define cleanup_spec __attribute__((cleanup(capsa_spec_freep)))

@@ -1,0 +1,477 @@
+/* resources.c - the commands that work on a live container's cgroup: update,
+ * pause, resume, ps (pids), events (stats in runc's format, OOM events). */
+#include "core/container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "linux/cgroup.h"
+#include "util/util.h"
+
+/* A live container with its state and cgroup, locked. */
+struct live {
+    int rootfd;
+    int dirfd;
+    struct capsa_state st;
+    struct capsa_cgroup *cg;
+    enum capsa_status status;
+};
+
+static void live_release(struct live *l)
+{
+    capsa_close(&l->dirfd);
+    capsa_close(&l->rootfd);
+    capsa_state_clear(&l->st);
+    capsa_cgroup_free(l->cg);
+    l->cg = NULL;
+}
+
+static int open_live(const struct capsa_ctx *ctx, const char *id, const char *what, struct live *l,
+                     struct capsa_err *err)
+{
+    memset(l, 0, sizeof *l);
+    l->rootfd = l->dirfd = -1;
+    if (!capsa_id_valid(id))
+        return capsa_err_setx(err, EINVAL, "invalid container id \"%s\"", id ? id : "");
+    int r = capsa_state_root_open(ctx->root, &l->rootfd, err);
+    if (r == 0)
+        r = capsa_state_dir_open(l->rootfd, id, &l->dirfd, err);
+    if (r == 0)
+        r = capsa_state_read(l->dirfd, &l->st, err);
+    if (r == 0) {
+        l->status = capsa_state_status(l->dirfd, &l->st);
+        if (l->status == CAPSA_STATUS_STOPPED)
+            r = capsa_err_setx(err, ESRCH, "%s: container %s is not running", what, id);
+    }
+    if (r == 0)
+        r = capsa_state_cgroup(&l->st, &l->cg, err);
+    if (r == 0 && l->cg == NULL)
+        r = capsa_err_setx(err, ENOTSUP, "%s: container %s has no cgroup", what, id);
+    if (r < 0)
+        live_release(l);
+    return r;
+}
+
+/* --- update --- */
+
+/* runc's `update` flags and where they land in LinuxResources. */
+static const struct {
+    const char *flag;
+    const char *obj; /* sub-object of resources, NULL for top level */
+    const char *key;
+    char kind; /* 'b' bytes (k/m/g suffixes), 'i' integer, 's' string */
+} update_flags[] = {
+    {"memory", "memory", "limit", 'b'},
+    {"memory-swap", "memory", "swap", 'b'},
+    {"memory-reservation", "memory", "reservation", 'b'},
+    {"kernel-memory", "memory", "kernel", 'b'},
+    {"kernel-memory-tcp", "memory", "kernelTCP", 'b'},
+    {"cpu-shares", "cpu", "shares", 'i'},
+    {"cpu-quota", "cpu", "quota", 'i'},
+    {"cpu-period", "cpu", "period", 'i'},
+    {"cpu-burst", "cpu", "burst", 'i'},
+    {"cpu-rt-runtime", "cpu", "realtimeRuntime", 'i'},
+    {"cpu-rt-period", "cpu", "realtimePeriod", 'i'},
+    {"cpu-idle", "cpu", "idle", 'i'},
+    {"cpuset-cpus", "cpu", "cpus", 's'},
+    {"cpuset-mems", "cpu", "mems", 's'},
+    {"pids-limit", "pids", "limit", 'i'},
+    {"blkio-weight", "blockIO", "weight", 'i'},
+};
+
+/* "512m", "1G", "1024", "-1" -> bytes. */
+static int parse_bytes(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s)
+        return -EINVAL;
+    int64_t mult = 1;
+    if (*end) {
+        switch (*end) {
+        case 'k':
+        case 'K':
+            mult = 1024;
+            break;
+        case 'm':
+        case 'M':
+            mult = 1024 * 1024;
+            break;
+        case 'g':
+        case 'G':
+            mult = 1024LL * 1024 * 1024;
+            break;
+        case 't':
+        case 'T':
+            mult = 1024LL * 1024 * 1024 * 1024;
+            break;
+        default:
+            return -EINVAL;
+        }
+        end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (*end)
+            return -EINVAL;
+    }
+    if (v < -1 || (v > 0 && v > INT64_MAX / mult))
+        return -ERANGE;
+    *out = v * mult;
+    return 0;
+}
+
+static int merge_flags(json_t *res, const struct capsa_update_opt *opts, size_t n,
+                       struct capsa_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        for (k = 0; k < ARRAY_SIZE(update_flags); k++)
+            if (strcmp(update_flags[k].flag, opts[i].flag) == 0)
+                break;
+        if (k == ARRAY_SIZE(update_flags))
+            return capsa_err_setx(err, EINVAL, "update: unknown flag --%s", opts[i].flag);
+        json_t *v = NULL;
+        int64_t num;
+        if (update_flags[k].kind == 's') {
+            v = json_string(opts[i].value);
+        } else if (update_flags[k].kind == 'b') {
+            if (parse_bytes(opts[i].value, &num) < 0)
+                return capsa_err_setx(err, EINVAL, "update: --%s: invalid size \"%s\"",
+                                      opts[i].flag, opts[i].value);
+            v = json_integer(num);
+        } else {
+            if (capsa_parse_int64(opts[i].value, INT64_MIN, INT64_MAX, &num) < 0)
+                return capsa_err_setx(err, EINVAL, "update: --%s: invalid number \"%s\"",
+                                      opts[i].flag, opts[i].value);
+            v = json_integer(num);
+        }
+        json_t *obj = json_object_get(res, update_flags[k].obj);
+        if (!json_is_object(obj)) {
+            obj = json_object();
+            json_object_set_new(res, update_flags[k].obj, obj);
+        }
+        json_object_set_new(obj, update_flags[k].key, v);
+    }
+    return 0;
+}
+
+/* Keep the stored config in step with what the cgroup now holds. */
+static int store_resources(int dirfd, json_t *upd, struct capsa_err *err)
+{
+    cleanup_free char *raw = NULL;
+    size_t len = 0;
+    int r = capsa_read_file_at(dirfd, CAPSA_CONFIG_FILE, 16 << 20, &raw, &len, err);
+    if (r < 0)
+        return r;
+    json_error_t jerr;
+    json_t *cfg = json_loadb(raw, len, 0, &jerr);
+    if (cfg == NULL)
+        return capsa_err_setx(err, EINVAL, "stored config: %s", jerr.text);
+    json_t *lx = json_object_get(cfg, "linux");
+    if (!json_is_object(lx)) {
+        lx = json_object();
+        json_object_set_new(cfg, "linux", lx);
+    }
+    json_t *res = json_object_get(lx, "resources");
+    if (!json_is_object(res)) {
+        res = json_object();
+        json_object_set_new(lx, "resources", res);
+    }
+    json_object_update_recursive(res, upd);
+    char *out = json_dumps(cfg, JSON_COMPACT);
+    json_decref(cfg);
+    if (out == NULL)
+        return capsa_err_set(err, ENOMEM, "stored config");
+    r = capsa_write_atomic(dirfd, CAPSA_CONFIG_FILE, out, strlen(out), 0600, err);
+    free(out);
+    return r;
+}
+
+int capsa_container_update(const struct capsa_ctx *ctx, const char *id, const char *resources_json,
+                           size_t len, const struct capsa_update_opt *opts, size_t n_opts,
+                           struct capsa_err *err)
+{
+    json_t *upd = NULL;
+    if (resources_json) {
+        json_error_t jerr;
+        upd = json_loadb(resources_json, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (upd == NULL)
+            return capsa_err_setx(err, EINVAL, "update: resources:%d:%d: %s", jerr.line,
+                                  jerr.column, jerr.text);
+        if (!json_is_object(upd)) {
+            json_decref(upd);
+            return capsa_err_setx(err, EINVAL, "update: resources must be a JSON object");
+        }
+    } else {
+        upd = json_object();
+    }
+    int r = merge_flags(upd, opts, n_opts, err);
+    char *text = r == 0 ? json_dumps(upd, JSON_COMPACT) : NULL;
+    if (r == 0 && text == NULL)
+        r = capsa_err_set(err, ENOMEM, "update");
+    struct capsa_resources *res = NULL;
+    if (r == 0)
+        r = capsa_spec_parse_resources(text, strlen(text), &res, err);
+    free(text);
+    struct live l;
+    if (r == 0)
+        r = open_live(ctx, id, "update", &l, err);
+    if (r < 0) {
+        json_decref(upd);
+        capsa_resources_free(res);
+        return r;
+    }
+    r = capsa_cgroup_apply(l.cg, res, capsa_log_warning_cb, (void *)ctx, err);
+    if (r == 0 && res->n_devices > 0)
+        r = capsa_cgroup_devices_apply(l.cg, res->devices, res->n_devices, err);
+    if (r == 0)
+        r = store_resources(l.dirfd, upd, err);
+    if (r < 0)
+        capsa_err_wrap(err, "update %s", id);
+    json_decref(upd);
+    capsa_resources_free(res);
+    live_release(&l);
+    return r;
+}
+
+/* --- pause / resume --- */
+
+static int set_frozen(const struct capsa_ctx *ctx, const char *id, bool frozen,
+                      struct capsa_err *err)
+{
+    struct live l;
+    int r = open_live(ctx, id, frozen ? "pause" : "resume", &l, err);
+    if (r < 0)
+        return r;
+    if (frozen && l.status != CAPSA_STATUS_RUNNING && l.status != CAPSA_STATUS_CREATED)
+        r = capsa_err_setx(err, EINVAL, "pause: container %s is %s, not running", id,
+                           capsa_status_name(l.status));
+    else if (!frozen && l.status != CAPSA_STATUS_PAUSED)
+        r = capsa_err_setx(err, EINVAL, "resume: container %s is %s, not paused", id,
+                           capsa_status_name(l.status));
+    if (r == 0)
+        r = capsa_cgroup_freeze(l.cg, frozen, err);
+    if (r == 0) {
+        /* Paused is recorded; resume goes back to running (or created:
+         * the exec fifo still tells). */
+        l.st.saved = frozen ? CAPSA_STATUS_PAUSED : CAPSA_STATUS_RUNNING;
+        r = capsa_state_write(l.dirfd, &l.st, err);
+    }
+    live_release(&l);
+    return r;
+}
+
+int capsa_container_pause(const struct capsa_ctx *ctx, const char *id, struct capsa_err *err)
+{
+    return set_frozen(ctx, id, true, err);
+}
+
+int capsa_container_resume(const struct capsa_ctx *ctx, const char *id, struct capsa_err *err)
+{
+    return set_frozen(ctx, id, false, err);
+}
+
+/* --- ps --- */
+
+int capsa_container_pids(const struct capsa_ctx *ctx, const char *id, int **pids, size_t *n,
+                         struct capsa_err *err)
+{
+    struct live l;
+    *pids = NULL;
+    *n = 0;
+    int r = open_live(ctx, id, "ps", &l, err);
+    if (r < 0)
+        return r;
+    pid_t *p = NULL;
+    r = capsa_cgroup_pids(l.cg, &p, n, err);
+    live_release(&l);
+    if (r < 0)
+        return r;
+    *pids = (int *)p;
+    return 0;
+}
+
+/* --- events --- */
+
+static json_t *u64(uint64_t v)
+{
+    return json_integer((json_int_t)v);
+}
+
+static json_t *mem_entry(const struct capsa_cg_memory_entry *e)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "limit", u64(e->limit));
+    json_object_set_new(o, "usage", u64(e->usage));
+    json_object_set_new(o, "max", u64(e->max_usage));
+    json_object_set_new(o, "failcnt", u64(e->failcnt));
+    return o;
+}
+
+static json_t *blkio_list(const struct capsa_cg_blkio_entry *e, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "major", u64(e[i].major));
+        json_object_set_new(o, "minor", u64(e[i].minor));
+        json_object_set_new(o, "op", json_string(e[i].op));
+        json_object_set_new(o, "value", u64(e[i].value));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *stats_json(const struct capsa_cgroup_stats *s)
+{
+    json_t *d = json_object();
+    json_t *cpu = json_object();
+    json_t *usage = json_object();
+    json_object_set_new(usage, "total", u64(s->cpu_total));
+    json_t *percpu = json_array();
+    for (size_t i = 0; i < s->n_percpu; i++)
+        json_array_append_new(percpu, u64(s->cpu_percpu[i]));
+    json_object_set_new(usage, "percpu", percpu);
+    json_object_set_new(usage, "kernel", u64(s->cpu_kernel));
+    json_object_set_new(usage, "user", u64(s->cpu_user));
+    json_object_set_new(cpu, "usage", usage);
+    json_t *thr = json_object();
+    json_object_set_new(thr, "periods", u64(s->throttle_periods));
+    json_object_set_new(thr, "throttledPeriods", u64(s->throttled_periods));
+    json_object_set_new(thr, "throttledTime", u64(s->throttled_time));
+    json_object_set_new(cpu, "throttling", thr);
+    json_object_set_new(d, "cpu", cpu);
+
+    json_t *mem = json_object();
+    json_object_set_new(mem, "cache", u64(s->mem_cache));
+    json_object_set_new(mem, "usage", mem_entry(&s->mem_usage));
+    json_object_set_new(mem, "swap", mem_entry(&s->mem_swap));
+    json_object_set_new(mem, "kernel", mem_entry(&s->mem_kernel));
+    json_object_set_new(mem, "kernelTCP", mem_entry(&s->mem_kernel_tcp));
+    json_t *raw = json_object();
+    for (size_t i = 0; i < s->n_mem_raw; i++)
+        json_object_set_new(raw, s->mem_raw[i].key, u64(s->mem_raw[i].value));
+    json_object_set_new(mem, "raw", raw);
+    json_object_set_new(d, "memory", mem);
+
+    json_t *pids = json_object();
+    json_object_set_new(pids, "current", u64(s->pids_current));
+    json_object_set_new(pids, "limit", u64(s->pids_limit));
+    json_object_set_new(d, "pids", pids);
+
+    json_t *blkio = json_object();
+    json_object_set_new(blkio, "ioServiceBytesRecursive",
+                        blkio_list(s->io_service_bytes, s->n_io_service_bytes));
+    json_object_set_new(blkio, "ioServicedRecursive", blkio_list(s->io_serviced, s->n_io_serviced));
+    json_object_set_new(d, "blkio", blkio);
+
+    json_t *huge = json_object();
+    for (size_t i = 0; i < s->n_hugetlb; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "usage", u64(s->hugetlb[i].usage));
+        json_object_set_new(o, "max", u64(s->hugetlb[i].max_usage));
+        json_object_set_new(o, "failcnt", u64(s->hugetlb[i].failcnt));
+        json_object_set_new(huge, s->hugetlb[i].page_size, o);
+    }
+    json_object_set_new(d, "hugetlb", huge);
+    return d;
+}
+
+static int event_json(const char *type, const char *id, json_t *data, char **out,
+                      struct capsa_err *err)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(type));
+    json_object_set_new(o, "id", json_string(id));
+    if (data)
+        json_object_set_new(o, "data", data);
+    *out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (*out == NULL)
+        return capsa_err_set(err, ENOMEM, "events");
+    return 0;
+}
+
+static int take_stats(const struct capsa_cgroup *cg, const char *id, char **out,
+                      uint64_t *oom_kills, struct capsa_err *err)
+{
+    struct capsa_cgroup_stats s;
+    memset(&s, 0, sizeof s);
+    int r = capsa_cgroup_stats(cg, &s, err);
+    if (r < 0)
+        return r;
+    if (oom_kills)
+        *oom_kills = s.oom_kills;
+    r = out ? event_json("stats", id, stats_json(&s), out, err) : 0;
+    capsa_cgroup_stats_clear(&s);
+    return r;
+}
+
+int capsa_container_stats(const struct capsa_ctx *ctx, const char *id, char **json_out,
+                          struct capsa_err *err)
+{
+    struct live l;
+    int r = open_live(ctx, id, "events", &l, err);
+    if (r < 0)
+        return r;
+    r = take_stats(l.cg, id, json_out, NULL, err);
+    live_release(&l);
+    return r;
+}
+
+int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned interval_ms,
+                           int (*emit)(void *opaque, const char *json), void *opaque,
+                           struct capsa_err *err)
+{
+    struct live l;
+    int r = open_live(ctx, id, "events", &l, err);
+    if (r < 0)
+        return r;
+    /* Do not hold the container's lock while streaming. */
+    capsa_close(&l.dirfd);
+    cleanup_close int pidfd = capsa_state_pidfd(&l.st);
+    if (pidfd < 0) {
+        live_release(&l);
+        return capsa_err_setx(err, ESRCH, "events: container %s is not running", id);
+    }
+    uint64_t last_oom = 0;
+    take_stats(l.cg, id, NULL, &last_oom, err);
+    if (interval_ms == 0)
+        interval_ms = 5000;
+    for (;;) {
+        struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+        /* OOM kills are noticed within 100 ms; stats every interval. */
+        unsigned waited = 0;
+        bool gone = false;
+        while (waited < interval_ms && !gone) {
+            unsigned step = interval_ms - waited < 100 ? interval_ms - waited : 100;
+            if (poll(&pf, 1, (int)step) > 0)
+                gone = true;
+            waited += step;
+            uint64_t oom = 0;
+            if (take_stats(l.cg, id, NULL, &oom, err) == 0 && oom > last_oom) {
+                last_oom = oom;
+                cleanup_free char *ev = NULL;
+                if (event_json("oom", id, NULL, &ev, err) == 0 && emit(opaque, ev) < 0)
+                    gone = true;
+            }
+        }
+        if (gone)
+            break;
+        cleanup_free char *ev = NULL;
+        r = take_stats(l.cg, id, &ev, NULL, err);
+        if (r < 0)
+            break;
+        if (emit(opaque, ev) < 0)
+            break;
+    }
+    live_release(&l);
+    return r;
+}
