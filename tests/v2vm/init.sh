@@ -26,7 +26,7 @@ if [ ! -e /.v2vm-switched ]; then
     done
     mkdir -p /newroot/dev /newroot/proc /newroot/sys
     : >/newroot/.v2vm-switched
-    umount /dev
+    mount --move /dev /newroot/dev 2>/dev/null || umount -l /dev
     exec switch_root /newroot /init
 fi
 

@@ -41,7 +41,7 @@ check "writing memory.max" sh -c "echo 33554432 >$child/memory.max"
 check "memory.max reads back 33554432" [ "$(cat $child/memory.max 2>/dev/null)" = 33554432 ]
 check "writing pids.max" sh -c "echo 7 >$child/pids.max && [ \"\$(cat $child/pids.max)\" = 7 ]"
 check "writing cpu.max" sh -c "echo '50000 100000' >$child/cpu.max && [ \"\$(cat $child/cpu.max)\" = '50000 100000' ]"
-check "the child has cgroup.freeze and cgroup.kill" [ -f $child/cgroup.freeze ] -a -f $child/cgroup.kill
+check "the child has cgroup.freeze and cgroup.kill" test -f $child/cgroup.freeze -a -f $child/cgroup.kill
 check "the child has io.weight" [ -f $child/io.weight ]
 check "the child has memory.swap.max" [ -f $child/memory.swap.max ]
 

@@ -147,6 +147,7 @@ struct spawn {
     uint64_t clone_flags; /* new namespaces created at clone time */
     bool stage1;          /* join namespaces / time offsets in an intermediate process */
     int parent_sock;      /* closed in the children */
+    int cgroup_fd;        /* v2 directory for CLONE_INTO_CGROUP, or -1 */
 };
 
 __attribute__((noreturn)) static void stage1_main(struct spawn *s)
@@ -207,7 +208,18 @@ static int spawn_init(struct spawn *s, pid_t *pid_out, int *pidfd_out, struct ca
         struct clone_args ca = {.flags = s->clone_flags | CLONE_PIDFD,
                                 .pidfd = (uint64_t)(uintptr_t)&pidfd,
                                 .exit_signal = SIGCHLD};
+        /* Born in its v2 cgroup: not a single instruction runs outside it. */
+        if (s->cgroup_fd >= 0) {
+            ca.flags |= CLONE_INTO_CGROUP;
+            ca.cgroup = (uint64_t)s->cgroup_fd;
+        }
         pid_t pid = capsa_clone3(&ca);
+        if (pid < 0 && s->cgroup_fd >= 0 && (errno == EINVAL || errno == ENOSYS)) {
+            /* Older kernel: the parent writes cgroup.procs before GO instead. */
+            ca.flags &= ~CLONE_INTO_CGROUP;
+            ca.cgroup = 0;
+            pid = capsa_clone3(&ca);
+        }
         if (pid < 0)
             return capsa_err_set(err, errno, "clone the container init");
         if (pid == 0) {
@@ -517,6 +529,8 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
      * goto: jumping past such a declaration would free garbage. */
     cleanup_close int fifo = -1;
     cleanup_close int child_sock = -1;
+    cleanup_close int cgroup_fd = -1;
+    cleanup_close int rootfs_fd = -1;
     cleanup_free char *hook_state = NULL;
     r = capsa_state_root_open(ctx->root, &c->rootfd, err);
     if (r < 0)
@@ -596,7 +610,11 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         }
     }
 
-    struct spawn s = {.spec = spec, .parent_sock = c->sync_fd};
+    if (c->cg) {
+        struct capsa_err e2 = {0};
+        cgroup_fd = capsa_cgroup_v2_fd(c->cg, &e2);
+    }
+    struct spawn s = {.spec = spec, .parent_sock = c->sync_fd, .cgroup_fd = cgroup_fd};
     const struct capsa_linux *l = &spec->linux_cfg;
     bool new_ns[CAPSA_NS_COUNT] = {0};
     for (size_t i = 0; i < l->n_namespaces; i++) {
@@ -667,7 +685,6 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     /* The root of a new user namespace may not be able to walk the host path
      * to the rootfs (a 0700 parent directory): hand it an fd opened by us,
      * inside its mount namespace. */
-    cleanup_close int rootfs_fd = -1;
     if (new_ns[CAPSA_NS_USER] && !st->shared_mntns) {
         r = open_in_mntns(c->pid, rootfs, &rootfs_fd, err);
         if (r < 0)
