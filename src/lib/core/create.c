@@ -102,8 +102,10 @@ static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec
     if (ctx->systemd_cgroup)
         return capsa_err_setx(err, ENOTSUP,
                               "--systemd-cgroup: the systemd cgroup manager is not supported yet");
-    if (spec->process == NULL)
-        return capsa_err_setx(err, EINVAL, "process: required to create a container");
+    /* The spec makes process optional at create and required at start
+     * (runc and crun refuse it at create). `run` needs it now. */
+    if (spec->process == NULL && run_mode)
+        return capsa_err_setx(err, EINVAL, "process: required to run a container");
     if (spec->root_path == NULL)
         return capsa_err_setx(err, EINVAL, "root.path: required");
     if (!spec->has_linux)
@@ -123,7 +125,8 @@ static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec
     const struct capsa_namespace *tns = capsa_spec_namespace(spec, CAPSA_NS_TIME);
     if ((l->time_monotonic.set || l->time_boottime.set) && (tns == NULL || tns->path))
         return capsa_err_setx(err, EINVAL, "linux.timeOffsets: need a new time namespace");
-    const struct capsa_process *p = spec->process;
+    static const struct capsa_process none;
+    const struct capsa_process *p = spec->process ? spec->process : &none;
     if (p->terminal && !opts->console_socket && !run_mode)
         return capsa_err_setx(err, EINVAL,
                               "process.terminal: --console-socket is required when the "

@@ -254,14 +254,10 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         }
     }
 
-    if (p == NULL) {
-        capsa_err_setx(&err, EINVAL, "process: missing, nothing to start");
-        fail(&c, &err);
-    }
     /* Resolve the executable now, so that a missing one fails `create`
      * (where engines look for errors) rather than `start`. */
     cleanup_free char *exe = NULL;
-    if (capsa_process_find_exec(p, &exe, &err) < 0)
+    if (p && capsa_process_find_exec(p, &exe, &err) < 0)
         fail(&c, &err);
 
     /* Clear the death signal before telling the parent we are ready: the
@@ -280,6 +276,10 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
                         spec->hooks.n_start_container, c.hook_state, &err) < 0)
         fail(&c, &err);
 
+    if (p == NULL) {
+        capsa_err_setx(&err, EINVAL, "process: the config has none, nothing to start");
+        fail(&c, &err);
+    }
     if (capsa_lsm_apply(p, c.procfd, &err) < 0)
         fail(&c, &err);
     if (capsa_process_switch_user(p, &err) < 0)
