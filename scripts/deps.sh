@@ -17,7 +17,7 @@ capsa_deps_main() {
 
     local pkgs=(build-essential pkg-config libjansson-dev libseccomp-dev busybox-static jq)
     if [ "$want_test" = 1 ]; then
-        pkgs+=(libcmocka-dev bats jq iproute2 procps util-linux coreutils clang clang-format git)
+        pkgs+=(libcmocka-dev bats jq iproute2 procps util-linux coreutils clang clang-format git uidmap passwd)
     fi
 
     local missing=() p st

@@ -252,6 +252,17 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* Unprivileged and no --root: a directory of our own, like runc's
+     * $XDG_RUNTIME_DIR/runc. */
+    char rootbuf[4096];
+    if (geteuid() != 0 && strcmp(cli.ctx.root, "/run/capsa") == 0) {
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        if (xdg && xdg[0] == '/')
+            snprintf(rootbuf, sizeof rootbuf, "%s/capsa", xdg);
+        else
+            snprintf(rootbuf, sizeof rootbuf, "/tmp/capsa-%u", (unsigned int)geteuid());
+        cli.ctx.root = rootbuf;
+    }
     if (strcmp(log_format, "json") == 0) {
         cli.log_json = true;
     } else if (strcmp(log_format, "text") != 0) {

@@ -354,7 +354,7 @@ static int setup_cgroup(const struct capsa_ctx *ctx, const struct capsa_spec *sp
             (res == NULL ||
              (!res->has_memory && !res->has_cpu && !res->has_pids && !res->has_blkio &&
               res->n_hugepage_limits == 0 && res->n_unified == 0))) {
-            capsa_log(ctx, CAPSA_LOG_WARNING, "no cgroup for %s (%s): running without one", id,
+            capsa_log(ctx, CAPSA_LOG_DEBUG, "no cgroup for %s (%s): running without one", id,
                       err->msg);
             capsa_err_clear(err);
             return 0;
@@ -688,7 +688,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     /* The root of a new user namespace may not be able to walk the host path
      * to the rootfs (a 0700 parent directory): hand it an fd opened by us,
      * inside its mount namespace. */
-    if (new_ns[CAPSA_NS_USER] && !st->shared_mntns) {
+    if (new_ns[CAPSA_NS_USER] && !st->shared_mntns && geteuid() == 0) {
         r = open_in_mntns(c->pid, rootfs, &rootfs_fd, err);
         if (r < 0)
             goto fail;

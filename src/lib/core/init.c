@@ -138,13 +138,15 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
             close(a->close_fds[i]);
     }
     reset_signals();
-    /* Until execve, this process runs the runtime's code and holds its
-     * file descriptors: keep other processes (a container sharing our pid
-     * namespace) from ptrace or /proc/<pid>/{exe,fd,mem}. execve resets it. */
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     struct capsa_sync_msg go;
     if (capsa_sync_expect(a->sync_fd, CAPSA_SYNC_GO, &go, &err) < 0)
         fail(&c, &err);
+    /* Until execve, this process runs the runtime's code and holds its
+     * file descriptors: keep other processes (a container sharing our pid
+     * namespace) from ptrace or /proc/<pid>/{exe,fd,mem}. execve resets it.
+     * Only after GO: an unprivileged parent writes our uid_map, which it
+     * could not open if we were non-dumpable (the file would be root's). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     c.hook_state = steal_ptr(go.payload);
     int rootfs_fd = steal_fd(go.fd); /* set when we are in a new user namespace */
     capsa_sync_msg_clear(&go);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -86,6 +88,31 @@ int capsa_default_spec(bool rootless, char **json_out, struct capsa_err *err)
  * reach by path, so opening it for writing fails with EROFS, and no byte is
  * copied. A binary already on a read-only mount needs nothing.
  */
+/* The fallback for an unprivileged user whose binary they can write (so a
+ * container of theirs could too): a sealed memfd copy, as runc and crun do
+ * for everyone. Only here does the copy cost anything. */
+static int reexec_sealed_copy(char *const argv[], struct capsa_err *err)
+{
+    cleanup_close int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (src < 0)
+        return capsa_err_set(err, errno, "self-protection: open /proc/self/exe");
+    cleanup_close int mfd = memfd_create("capsa", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mfd < 0)
+        return capsa_err_set(err, errno, "self-protection: memfd_create");
+    for (;;) {
+        ssize_t n = sendfile(mfd, src, NULL, 1 << 20);
+        if (n < 0)
+            return capsa_err_set(err, errno, "self-protection: copy the runtime binary");
+        if (n == 0)
+            break;
+    }
+    if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+        return capsa_err_set(err, errno, "self-protection: seal the copy");
+    extern char **environ;
+    capsa_execveat(mfd, "", argv, environ, AT_EMPTY_PATH);
+    return capsa_err_set(err, errno, "self-protection: re-execute the sealed copy");
+}
+
 int capsa_self_protect(char *const argv[], struct capsa_err *err)
 {
     cleanup_close int self = open("/proc/self/exe", O_PATH | O_CLOEXEC);
@@ -94,14 +121,22 @@ int capsa_self_protect(char *const argv[], struct capsa_err *err)
     struct statvfs sv;
     if (fstatvfs(self, &sv) == 0 && (sv.f_flag & ST_RDONLY))
         return 0;
+    /* Already running from a sealed copy (the fallback below). */
+    {
+        cleanup_close int rd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+        int seals = rd >= 0 ? fcntl(rd, F_GET_SEALS) : -1;
+        if (seals >= 0 && (seals & F_SEAL_WRITE))
+            return 0;
+    }
     cleanup_close int tree =
         capsa_open_tree(self, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
     if (tree < 0) {
         /* Unprivileged: the binary needs protecting only if we could write it. */
-        if ((errno == EPERM || errno == EACCES) &&
-            faccessat(self, "", W_OK, AT_EMPTY_PATH | AT_EACCESS) < 0)
-            return 0;
-        return capsa_err_set(err, errno, "self-protection: open_tree of the runtime binary");
+        if (errno != EPERM && errno != EACCES)
+            return capsa_err_set(err, errno, "self-protection: open_tree of the runtime binary");
+        if (faccessat(self, "", W_OK, AT_EMPTY_PATH | AT_EACCESS) < 0)
+            return 0; /* nobody in our containers can write what we cannot */
+        return reexec_sealed_copy(argv, err);
     }
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
     if (capsa_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) < 0)

@@ -64,6 +64,14 @@ int capsa_state_root_open(const char *root, int *fd_out, struct capsa_err *err)
     }
     if (fd < 0)
         return capsa_err_set(err, errno, "open state root %s", root);
+    /* Somebody else's directory (a /tmp/capsa-UID planted by another user)
+     * must not hold our state and locks. */
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || (sb.st_uid != geteuid() && sb.st_uid != 0)) {
+        close(fd);
+        return capsa_err_setx(err, EPERM, "state root %s: owned by uid %u, not by us", root,
+                              (unsigned int)sb.st_uid);
+    }
     *fd_out = fd;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sys/sys.h"
@@ -91,13 +92,91 @@ static int write_map(pid_t pid, const char *file, const struct capsa_idmap *m, s
     return 0;
 }
 
+/* An unprivileged runtime may write by itself only one mapping of its own
+ * id, of size 1 (and for gids only after denying setgroups). */
+static bool own_single(const struct capsa_idmap *m, size_t n, uint32_t self)
+{
+    return n == 1 && m[0].size == 1 && m[0].host_id == self;
+}
+
+/* newuidmap / newgidmap (setuid helpers from Debian's uidmap package) write
+ * ranges granted in /etc/subuid and /etc/subgid. */
+static int run_helper(const char *tool, pid_t pid, const struct capsa_idmap *m, size_t n,
+                      const char *field, struct capsa_err *err)
+{
+    if (n > 340)
+        return capsa_err_setx(err, EINVAL, "linux.%s: too many entries (%zu)", field, n);
+    size_t argc = 2 + 3 * n + 1;
+    cleanup_free char **argv = calloc(argc, sizeof *argv);
+    cleanup_free char *nums = calloc(3 * n + 1, 12);
+    if (argv == NULL || nums == NULL)
+        return capsa_err_set(err, ENOMEM, "linux.%s", field);
+    char pidbuf[16];
+    snprintf(pidbuf, sizeof pidbuf, "%d", (int)pid);
+    argv[0] = (char *)tool;
+    argv[1] = pidbuf;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v[3] = {m[i].container_id, m[i].host_id, m[i].size};
+        for (size_t k = 0; k < 3; k++) {
+            char *slot = nums + (3 * i + k) * 12;
+            snprintf(slot, 12, "%" PRIu32, v[k]);
+            argv[2 + 3 * i + k] = slot;
+        }
+    }
+    pid_t child = fork();
+    if (child < 0)
+        return capsa_err_set(err, errno, "linux.%s: fork %s", field, tool);
+    if (child == 0) {
+        static const char *const dirs[] = {"/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"};
+        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+            char path[64];
+            snprintf(path, sizeof path, "%s%s", dirs[i], tool);
+            execv(path, argv);
+        }
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        return capsa_err_setx(err, ENOENT,
+                              "linux.%s: %s not found: an unprivileged user needs it for id "
+                              "ranges (install Debian's uidmap)",
+                              field, tool);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return capsa_err_setx(err, EPERM,
+                              "linux.%s: %s failed (are the ranges granted in /etc/sub%cid?)",
+                              field, tool, tool[3] == 'u' ? 'u' : 'g');
+    return 0;
+}
+
 int capsa_idmap_write(pid_t pid, const struct capsa_spec *spec, struct capsa_err *err)
 {
     const struct capsa_linux *l = &spec->linux_cfg;
-    int r = write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings, "uidMappings", err);
+    if (geteuid() == 0) {
+        int r = write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings, "uidMappings", err);
+        if (r < 0)
+            return r;
+        return write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings, "gidMappings", err);
+    }
+    int r;
+    if (own_single(l->uid_mappings, l->n_uid_mappings, geteuid()))
+        r = write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings, "uidMappings", err);
+    else
+        r = run_helper("newuidmap", pid, l->uid_mappings, l->n_uid_mappings, "uidMappings", err);
     if (r < 0)
         return r;
-    return write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings, "gidMappings", err);
+    if (own_single(l->gid_mappings, l->n_gid_mappings, getegid())) {
+        /* The kernel allows an unprivileged gid_map only once setgroups is
+         * denied: the container cannot drop supplementary groups then. */
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/setgroups", (int)pid);
+        cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "deny", 4) != 4)
+            return capsa_err_set(err, errno, "linux.gidMappings: write %s", path);
+        return write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings, "gidMappings", err);
+    }
+    return run_helper("newgidmap", pid, l->gid_mappings, l->n_gid_mappings, "gidMappings", err);
 }
 
 int capsa_timens_write_offsets(const struct capsa_spec *spec, struct capsa_err *err)
