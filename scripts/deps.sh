@@ -18,6 +18,8 @@ capsa_deps_main() {
     local pkgs=(build-essential pkg-config libjansson-dev libseccomp-dev busybox-static jq)
     if [ "$want_test" = 1 ]; then
         pkgs+=(libcmocka-dev bats jq iproute2 procps util-linux coreutils clang clang-format git uidmap passwd)
+        # cgroup v2 is tested in a QEMU guest (tests/v2vm, docs/testing-cgroup-v2.md).
+        pkgs+=(qemu-system-x86 linux-image-cloud-amd64 cpio)
     fi
 
     local missing=() p st

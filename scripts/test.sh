@@ -120,6 +120,23 @@ if [ -x build/asan/capsa ]; then
     run_bats asan "$repo/build/asan/capsa" ASAN_OPTIONS=detect_leaks=0
 fi
 
+# run_v2vm NAME: tests/v2vm/NAME.sh in a QEMU guest with pure cgroup v2 (docs/testing-cgroup-v2.md).
+run_v2vm() {
+    local log=$logs/v2vm-$1.tap rc ok nok
+    note "cgroup v2 guest: $1"
+    tests/v2vm/run.sh "tests/v2vm/$1.sh" </dev/null 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    ok=$(grep -cE '^ok [0-9]+' "$log" || true)
+    nok=$(grep -cE '^not ok [0-9]+' "$log" || true)
+    grep -qE '^1\.\.[0-9]+' "$log" || fail_step "v2vm $1: no TAP plan (run.sh exited $rc)"
+    passed=$((passed + ok))
+    failed=$((failed + nok))
+}
+if [ -x build/capsa ]; then
+    run_v2vm smoke
+    run_v2vm cgroup-v2
+fi
+
 [ "$skipped" -eq 0 ] || echo "($skipped tests skipped)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -32,7 +32,8 @@ fi
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+# /dev came over from the first pass with mount --move; mount it only if that failed.
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev 2>/dev/null
 exec </dev/console >/dev/console 2>&1
 mkdir -p /dev/pts /dev/shm /dev/mqueue
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
@@ -58,7 +59,7 @@ echo "V2VM-CONTROLLERS $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "V2VM-SUBTREE $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 echo "V2VM-CPUS $(nproc) MEM-KB $(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
 
-cd /v2vm
+cd /v2vm || echo "v2vm-init: no /v2vm"
 . /v2vm/env
 export V2VM_FILES=/v2vm/files
 start=$(cut -d' ' -f1 /proc/uptime)

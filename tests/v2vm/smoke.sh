@@ -48,11 +48,17 @@ check "the child has memory.swap.max" [ -f $child/memory.swap.max ]
 # A process moved into the child is charged there and the limit is enforced: 16 MiB, no swap.
 echo 16777216 >$child/memory.max
 echo 0 >$child/memory.swap.max 2>/dev/null
-sh -c "echo \$\$ >$child/cgroup.procs && exec sh -c 'x=\$(head -c 40000000 /dev/zero | tr \"\\\\0\" a); exit 0'"
+sh -c "echo \$\$ >$child/cgroup.procs && exec sh -c 'x=\$(yes | head -c 40000000); exit 0'"
 rc=$?
 check "a 40 MB allocation under memory.max=16M is killed (status $rc)" [ "$rc" -ne 0 ]
 kills=$(sed -n 's/^oom_kill //p' $child/memory.events)
 check "memory.events counts the OOM kill (oom_kill ${kills:-?})" [ "${kills:-0}" -gt 0 ]
+# The pipeline's yes and head outlive the killed shell until SIGPIPE reaches them: poll.
+t=50
+while [ -n "$(cat $child/cgroup.procs)" ] && [ $t -gt 0 ]; do
+    sleep 0.2
+    t=$((t - 1))
+done
 check "the child is empty again" [ -z "$(cat $child/cgroup.procs)" ]
 check "removing the child cgroup" rmdir $child
 

@@ -1,0 +1,251 @@
+#!/bin/sh
+# cgroup-v2.sh - guest script for tests/v2vm/run.sh: capsa's cgroup v2 support on a pure v2 host.
+#
+# Drives the runc-compatible CLI ($CAPSA, default capsa, with --root /run/capsa-test) and checks
+# the effects from the host side in /sys/fs/cgroup/<cgroupsPath>. Config files are written here
+# with printf (the guest has no jq); the container rootfs is /rootfs (scripts/mkrootfs.sh).
+# Prints TAP; exits non-zero when a check fails. Each check is independent where it can be: a
+# container that fails to start makes its dependent checks fail, not vanish.
+CAPSA=${CAPSA:-capsa}
+ROOT=/run/capsa-test
+CG=/sys/fs/cgroup
+B=/tmp/bundles
+mkdir -p "$B"
+
+n=0
+failed=0
+ok() {
+    n=$((n + 1))
+    echo "ok $n - $1"
+}
+not_ok() {
+    n=$((n + 1))
+    failed=$((failed + 1))
+    echo "not ok $n - $1"
+    [ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/#   /'
+}
+check() { # check DESCRIPTION COMMAND...
+    d=$1
+    shift
+    if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+# check_file DESCRIPTION FILE EXPECTED: FILE's content is exactly EXPECTED.
+check_file() {
+    got=$(cat "$2" 2>&1)
+    if [ "$got" = "$3" ]; then ok "$1"; else not_ok "$1" "$2: expected '$3', got '$got'"; fi
+}
+cap() { "$CAPSA" --root "$ROOT" "$@"; }
+# state_of ID: the container's status, or nothing.
+state_of() { cap state "$1" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'; }
+pid_of() { cap state "$1" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"pid":\([0-9]*\).*/\1/p'; }
+# wait_for SECONDS COMMAND...: poll every 0.2 s until COMMAND succeeds.
+wait_for() {
+    t=$(($1 * 5))
+    shift
+    while [ "$t" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.2
+        t=$((t - 1))
+    done
+    "$@"
+}
+file_is() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
+file_has_line() { grep -qx "$2" "$1" 2>/dev/null; }
+state_is() { [ "$(state_of "$1")" = "$2" ]; }
+
+# mkbundle ID CGPATH ARGS_JSON RESOURCES_JSON [EXTRA_DEVICE_RULES_JSON]
+# The process runs as root with runc's default namespaces and mounts; the device list starts with
+# runc's default "deny all" (the runtime adds the standard /dev nodes back), then the extra rules.
+mkbundle() {
+    dir=$B/$1
+    mkdir -p "$dir"
+    devs='{"allow": false, "access": "rwm"}'
+    [ -z "${5:-}" ] || devs="$devs, $5"
+    # The device rules belong to resources: put them first inside $4's object.
+    if [ "$4" = '{}' ]; then res="{\"devices\": [$devs]}"; else res="{\"devices\": [$devs], ${4#\{}"; fi
+    cat >"$dir/config.json" <<EOF
+{
+  "ociVersion": "1.0.2",
+  "process": {
+    "terminal": false,
+    "user": {"uid": 0, "gid": 0},
+    "args": $3,
+    "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin", "CAPSA_V2VM=$1"],
+    "cwd": "/",
+    "capabilities": {
+      "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_MKNOD"],
+      "effective": ["CAP_KILL", "CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_MKNOD"],
+      "permitted": ["CAP_KILL", "CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_MKNOD"]
+    },
+    "noNewPrivileges": true
+  },
+  "root": {"path": "/rootfs", "readonly": true},
+  "hostname": "$1",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+     "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}
+  ],
+  "linux": {
+    "cgroupsPath": "$2",
+    "resources": $res,
+    "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
+                   {"type": "network"}],
+    "devices": [],
+    "maskedPaths": ["/proc/kcore", "/proc/keys", "/sys/firmware"],
+    "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
+  }
+}
+EOF
+}
+# cap_run ID: run the bundle to completion with stdio in files; prints nothing, returns its status.
+cap_run() {
+    cap run --bundle "$B/$1" "$1" </dev/null >"$B/$1.out" 2>"$B/$1.err"
+}
+cap_create() {
+    cap create --bundle "$B/$1" "$1" </dev/null >"$B/$1.out" 2>"$B/$1.err"
+}
+errs() { tail -n 5 "$B/$1.err" 2>/dev/null; }
+
+echo "# runtime: $CAPSA ($("$CAPSA" --version 2>&1 | head -n1))"
+
+# --- c1: every resource, then the lifecycle commands ----------------------------------------
+c1=$CG/capsa-v2/c1
+mkbundle c1 /capsa-v2/c1 '["sh", "-c", "sleep 1000 & sleep 1000 & wait"]' '{
+  "memory": {"limit": 33554432, "swap": 67108864},
+  "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "0"},
+  "pids": {"limit": 10},
+  "blockIO": {"weight": 500},
+  "unified": {"memory.high": "41943040"}
+}'
+if cap_create c1; then ok "create c1"; else not_ok "create c1" "$(errs c1)"; fi
+check "c1's cgroup /sys/fs/cgroup/capsa-v2/c1 exists" test -d $c1
+check_file "memory.limit 33554432 -> memory.max" $c1/memory.max 33554432
+check_file "memory.swap 67108864 -> memory.swap.max 33554432 (swap minus limit)" $c1/memory.swap.max 33554432
+check_file "cpu.shares 1024 -> cpu.weight 39" $c1/cpu.weight 39
+check_file "cpu.quota/period -> cpu.max" $c1/cpu.max "50000 100000"
+check_file "pids.limit 10 -> pids.max" $c1/pids.max 10
+check_file "cpu.cpus 0 -> cpuset.cpus" $c1/cpuset.cpus 0
+# blkio weight 10..1000 maps onto io.weight 1..10000 as 1 + (w - 10) * 9999 / 990; with BFQ's
+# io.bfq.weight (same 1..1000 range as blkio) the weight is written as is.
+if [ -f $c1/io.bfq.weight ]; then
+    check_file "blockIO.weight 500 -> io.bfq.weight" $c1/io.bfq.weight "default 500"
+else
+    check_file "blockIO.weight 500 -> io.weight default 4950" $c1/io.weight "default 4950"
+fi
+# A page multiple: the kernel rounds memory.high down to whole pages (50000000 reads 49999872).
+check_file "unified memory.high" $c1/memory.high 41943040
+
+if cap start c1 >/dev/null 2>"$B/c1.start.err"; then ok "start c1"; else not_ok "start c1" "$(tail -n3 "$B/c1.start.err")"; fi
+check "c1 is running" wait_for 5 state_is c1 running
+pid=$(pid_of c1)
+check "c1's pid (${pid:-none}) is in cgroup.procs" file_has_line $c1/cgroup.procs "${pid:-x}"
+check_file "c1's /proc/PID/cgroup names /capsa-v2/c1" /proc/${pid:-0}/cgroup "0::/capsa-v2/c1"
+procs=$(wc -l <$c1/cgroup.procs 2>/dev/null)
+check "c1's cgroup holds its 3 processes (got ${procs:-0})" [ "${procs:-0}" -eq 3 ]
+
+cap update --memory 67108864 c1 >"$B/c1.update.out" 2>&1
+check_file "update --memory 67108864 -> memory.max" $c1/memory.max 67108864
+
+cap pause c1 >"$B/c1.pause.out" 2>&1
+check_file "pause -> cgroup.freeze 1" $c1/cgroup.freeze 1
+check "pause -> cgroup.events frozen 1" wait_for 5 file_has_line $c1/cgroup.events "frozen 1"
+check "pause -> state paused (got '$(state_of c1)')" state_is c1 paused
+cap resume c1 >"$B/c1.resume.out" 2>&1
+check_file "resume -> cgroup.freeze 0" $c1/cgroup.freeze 0
+check "resume -> cgroup.events frozen 0" wait_for 5 file_has_line $c1/cgroup.events "frozen 0"
+check "resume -> state running (got '$(state_of c1)')" state_is c1 running
+
+out=$(cap ps --format json c1 2>&1)
+if printf '%s\n' "$out" | tr -c '0-9' '\n' | grep -qx "${pid:-x}"; then
+    ok "ps --format json c1 lists pid $pid"
+else
+    not_ok "ps --format json c1 lists pid ${pid:-none}" "$out"
+fi
+out=$(cap events --stats c1 2>&1)
+if printf '%s' "$out" | grep -q '"memory"' && printf '%s' "$out" | grep -q '"pids"'; then
+    ok "events --stats c1 reports memory and pids"
+else
+    not_ok "events --stats c1 reports memory and pids" "$(printf '%s' "$out" | head -c 300)"
+fi
+
+cap kill --all c1 KILL >"$B/c1.kill.out" 2>&1
+check "kill --all c1 KILL empties cgroup.procs" wait_for 5 file_is $c1/cgroup.procs ""
+check "c1 is stopped after kill --all" wait_for 5 state_is c1 stopped
+cap delete c1 >"$B/c1.delete.out" 2>&1
+check "delete c1 removes its state" sh -c "! $CAPSA --root $ROOT state c1 >/dev/null 2>&1"
+check "delete c1 removes /sys/fs/cgroup/capsa-v2/c1" test ! -e $c1
+
+# --- devices: the v2 device controller is an eBPF program on the cgroup ---------------------
+# runc and crun append their default device allow-list (null, zero, full, tty, random, urandom,
+# ptmx, pts) after the spec's rules, so a spec rule cannot deny c 1:5 there. The test uses
+# /dev/kmsg (c 1:11), which is not in that list and can be written without privilege: made with
+# mknod in the container's /dev (a tmpfs without nodev), it is writable only when a rule allows.
+dev_args='["sh", "-c", "echo x >/dev/null || exit 3; mknod /dev/k c 1 11 2>/dev/null || exit 7; echo v2vm-devtest >/dev/k 2>/dev/null || exit 8; exit 0"]'
+mkbundle dev0 /capsa-v2/dev0 "$dev_args" '{}' '{"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwm"}'
+cap_run dev0
+rc=$?
+if [ "$rc" -eq 0 ]; then ok "devices: allow c 1:11 rwm -> mknod and write /dev/kmsg work"; else
+    not_ok "devices: allow c 1:11 rwm -> mknod and write /dev/kmsg work (status $rc)" "$(errs dev0)"
+fi
+mkbundle dev1 /capsa-v2/dev1 "$dev_args" '{}'
+cap_run dev1
+rc=$?
+# The default list allows mknod of any node ("c *:* m", "b *:* m"), as runc's and crun's do;
+# what the missing rule must stop is the open for writing.
+if [ "$rc" -eq 8 ]; then ok "devices: no rule for c 1:11 -> writing /dev/kmsg is refused"; else
+    not_ok "devices: no rule for c 1:11 -> writing /dev/kmsg is refused (status $rc, want 8)" "$(errs dev1)"
+fi
+mkbundle dev2 /capsa-v2/dev2 "$dev_args" '{}' '{"allow": true, "type": "c", "major": 1, "minor": 11, "access": "m"}'
+cap_run dev2
+rc=$?
+if [ "$rc" -eq 8 ]; then ok "devices: allow c 1:11 m only -> writing /dev/kmsg is refused"; else
+    not_ok "devices: allow c 1:11 m only -> writing /dev/kmsg is refused (status $rc, want 8)" "$(errs dev2)"
+fi
+check "devices: the cgroup of dev2 is gone after run" test ! -e $CG/capsa-v2/dev2
+
+# --- OOM: 40 MB into a shell variable under a 16 MiB limit, no swap --------------------------
+oom_args='["sh", "-c", "x=$(yes | head -c 40000000); echo survived"]'
+oom_res='{"memory": {"limit": 16777216, "swap": 16777216}}'
+mkbundle oom1 /capsa-v2/oom1 "$oom_args" "$oom_res"
+cap_run oom1
+rc=$?
+if [ "$rc" -eq 137 ]; then ok "OOM: run exits 137 over memory.max"; else
+    not_ok "OOM: run exits 137 over memory.max (status $rc)" "$(errs oom1; cat "$B/oom1.out")"
+fi
+mkbundle oom2 /capsa-v2/oom2 "$oom_args" "$oom_res"
+cap_create oom2 && cap start oom2 >/dev/null 2>&1
+wait_for 30 state_is oom2 stopped
+kills=$(sed -n 's/^oom_kill //p' $CG/capsa-v2/oom2/memory.events 2>/dev/null)
+check "OOM: memory.events oom_kill > 0 (got ${kills:-none})" [ "${kills:-0}" -gt 0 ]
+cap delete --force oom2 >/dev/null 2>&1
+
+# --- pids: a fork bomb stops at pids.max ------------------------------------------------------
+fb=$CG/capsa-v2/fb1
+# The bomb runs in a child shell that dies at its first refused fork; init ($0 is the bomb's
+# text) survives it without forking again (echo is a builtin, then exec), keeping the sleeps.
+mkbundle fb1 /capsa-v2/fb1 '["sh", "-c", "sh -c \"$0\"; echo spawned; exec sleep 1000", "i=0; while [ $i -lt 60 ]; do sleep 1000 & i=$((i+1)); done"]' '{"pids": {"limit": 20}}'
+cap_create fb1 && cap start fb1 >/dev/null 2>&1
+wait_for 20 grep -q spawned "$B/fb1.out"
+cur=$(cat $fb/pids.current 2>/dev/null)
+check "pids: the fork bomb is capped at pids.max 20 (pids.current ${cur:-none})" \
+    [ "${cur:-0}" -ge 15 -a "${cur:-99}" -le 20 ]
+maxev=$(sed -n 's/^max //p' $fb/pids.events 2>/dev/null)
+check "pids: pids.events counts refused forks (max ${maxev:-none})" [ "${maxev:-0}" -gt 0 ]
+cap kill --all fb1 KILL >/dev/null 2>&1
+check "pids: kill --all empties the fork bomb's cgroup" wait_for 5 file_is $fb/cgroup.procs ""
+cap delete --force fb1 >/dev/null 2>&1
+check "pids: delete removes fb1's cgroup" test ! -e $fb
+
+left=$(ls "$ROOT" 2>/dev/null)
+check "no container state is left in $ROOT (${left:-none})" [ -z "$left" ]
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
