@@ -20,6 +20,14 @@ capsa_deps_main() {
         pkgs+=(libcmocka-dev bats jq iproute2 procps util-linux coreutils clang clang-format git uidmap passwd)
         # cgroup v2 is tested in a QEMU guest (tests/v2vm, docs/testing-cgroup-v2.md).
         pkgs+=(qemu-system-x86 linux-image-cloud-amd64 cpio)
+        # The OCI conformance suite is built from Debian's Go packages (tests/oci/setup.sh).
+        pkgs+=(golang-go xz-utils debian-archive-keyring golang-github-google-uuid-dev
+            golang-github-hashicorp-go-multierror-dev golang-github-hashicorp-errwrap-dev
+            golang-github-mrunalp-fileutils-dev golang-github-opencontainers-specs-dev
+            golang-github-opencontainers-selinux-dev golang-github-sirupsen-logrus-dev
+            golang-gocapability-dev golang-github-urfave-cli-dev
+            golang-github-cpuguy83-go-md2man-v2-dev golang-github-russross-blackfriday-v2-dev
+            golang-golang-x-sys-dev)
     fi
 
     local missing=() p st
