@@ -65,6 +65,44 @@ int capsa_container_run(const struct capsa_ctx *ctx, const char *id,
                         const struct capsa_create_opts *opts, bool detach, int *exit_code,
                         struct capsa_err *err);
 
+/* Options of `exec` (runc's flags). Without process_file the process starts
+ * as the container's own (its stored config) and the fields below override
+ * it; with process_file the whole OCI process object comes from that file. */
+struct capsa_exec_opts {
+    const char *process_file; /* --process: a JSON OCI process object */
+    char *const *args;        /* the command (NULL or empty: keep the configured one) */
+    size_t n_args;
+    const char *cwd;  /* --cwd */
+    char *const *env; /* --env K=V, appended; a key already set is replaced */
+    size_t n_env;
+    bool has_user; /* --user uid[:gid] */
+    uint32_t uid;
+    bool has_gid;
+    uint32_t gid;
+    const uint32_t *additional_gids; /* --additional-gids (replace the configured ones) */
+    size_t n_additional_gids;
+    char *const *caps; /* --cap NAME: added to bounding, effective, permitted (and ambient
+                        * when the process has inheritable capabilities) */
+    size_t n_caps;
+    bool no_new_privs;          /* --no-new-privs */
+    const char *apparmor;       /* --apparmor profile */
+    const char *process_label;  /* --process-label (SELinux) */
+    bool tty;                   /* --tty: a new pty for the process */
+    const char *console_socket; /* receives the pty master (with tty) */
+    bool detach;                /* return once the process has been executed */
+    const char *pid_file;       /* written with the host pid of the process */
+    int preserve_fds;           /* fds 3..3+N-1 passed to the process */
+};
+
+/* exec: run another process inside a created or running container: it joins
+ * every namespace and the cgroup of the container's init and gets the
+ * process attributes (user, capabilities, rlimits, LSM labels, ...). Refused
+ * for stopped and paused containers. Without detach, waits for the process
+ * (forwarding signals, relaying the pty when tty and no console socket) and
+ * stores its exit status in *exit_code (128+N when killed by signal N). */
+int capsa_container_exec(const struct capsa_ctx *ctx, const char *id,
+                         const struct capsa_exec_opts *opts, int *exit_code, struct capsa_err *err);
+
 /* kill: send sig to the init (all == false) or every process of the container. */
 int capsa_container_kill(const struct capsa_ctx *ctx, const char *id, int sig, bool all,
                          struct capsa_err *err);

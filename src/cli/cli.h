@@ -43,6 +43,7 @@ int cmd_pause(struct cli *cli, int argc, char **argv);
 int cmd_resume(struct cli *cli, int argc, char **argv);
 int cmd_ps(struct cli *cli, int argc, char **argv);
 int cmd_events(struct cli *cli, int argc, char **argv);
+int cmd_exec(struct cli *cli, int argc, char **argv);
 
 /* Parse the create/run options shared by both commands. Returns the index
  * of the first positional argument, or -1 after printing a usage error. */

@@ -106,6 +106,7 @@ static void usage(FILE *f)
           "\n"
           "Commands:\n"
           "  create    create a container (its process waits for start)\n"
+          "  exec      run another process inside a created or running container\n"
           "  start     start the process of a created container\n"
           "  run       create and start a container, wait for it, delete it\n"
           "  state     print the state of a container as JSON\n"
@@ -141,7 +142,7 @@ static const struct {
     {"kill", cmd_kill, false},         {"delete", cmd_delete, false}, {"run", cmd_run, true},
     {"list", cmd_list, false},         {"ps", cmd_ps, false},         {"spec", cmd_spec, false},
     {"features", cmd_features, false}, {"update", cmd_update, false}, {"pause", cmd_pause, false},
-    {"resume", cmd_resume, false},     {"events", cmd_events, false},
+    {"resume", cmd_resume, false},     {"events", cmd_events, false}, {"exec", cmd_exec, true},
 };
 
 /* --preserve-fds N hands fds 3..3+N-1 to the container. Any of them that is
