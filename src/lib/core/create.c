@@ -29,6 +29,7 @@
 #include "linux/ns.h"
 #include "linux/process.h"
 #include "linux/rootfs.h"
+#include "linux/scmp.h"
 #include "linux/terminal.h"
 #include "sys/sys.h"
 #include "util/util.h"
@@ -455,6 +456,19 @@ static int message_loop(const struct capsa_ctx *ctx, const struct capsa_create_o
                 capsa_sync_msg_clear(&m);
             }
             break;
+        case CAPSA_SYNC_SECCOMP: {
+            const struct capsa_seccomp *sc = spec->linux_cfg.seccomp;
+            if (m.fd < 0 || sc == NULL) {
+                capsa_sync_msg_clear(&m);
+                return capsa_err_setx(err, EPROTO, "seccomp: no listener fd received from init");
+            }
+            r = capsa_seccomp_send_listener(sc->listener_path, sc->listener_metadata, hook_state,
+                                            m.fd, err);
+            capsa_sync_msg_clear(&m);
+            if (r < 0)
+                return r;
+            break;
+        }
         case CAPSA_SYNC_CREATED:
             capsa_sync_msg_clear(&m);
             return 0;
@@ -650,7 +664,18 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         .shared_mntns = st->shared_mntns,
         .close_fds = {c->dirfd, c->rootfd, -1, -1},
     };
+    /* Compiled here, before clone: dlopen needs the host's libraries, and
+     * the init gets the program as plain inherited memory. */
+    struct capsa_seccomp_prog *sc_prog = NULL;
+    if (spec->linux_cfg.seccomp) {
+        r = capsa_seccomp_compile(spec->linux_cfg.seccomp, &sc_prog, capsa_log_warning_cb,
+                                  (void *)ctx, err);
+        if (r < 0)
+            goto fail;
+        s.init.seccomp = sc_prog;
+    }
     r = spawn_init(&s, &c->pid, &c->pidfd, err);
+    capsa_seccomp_prog_free(sc_prog);
     if (r < 0)
         goto fail;
     capsa_close(&child_sock);

@@ -60,8 +60,25 @@ int capsa_features(char **json_out, struct capsa_err *err)
     json_object_set_new(cg, "systemd", json_false());
     json_object_set_new(cg, "systemdUser", json_false());
     json_object_set_new(lx, "cgroup", cg);
+    static const char *const sc_actions[] = {
+        "SCMP_ACT_ALLOW",        "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+        "SCMP_ACT_NOTIFY",       "SCMP_ACT_TRACE",       "SCMP_ACT_TRAP"};
+    static const char *const sc_ops[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+                                         "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
+                                         "SCMP_CMP_NE"};
+    static const char *const sc_flags[] = {
+        "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"};
+    static const char *const sc_archs[] = {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",
+                                           "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"};
     json_t *sc = json_object();
-    json_object_set_new(sc, "enabled", json_false());
+    /* libseccomp is loaded with dlopen only for containers that have a filter. */
+    json_object_set_new(sc, "enabled", json_true());
+    json_object_set_new(sc, "actions", strings(sc_actions, ARRAY_SIZE(sc_actions)));
+    json_object_set_new(sc, "operators", strings(sc_ops, ARRAY_SIZE(sc_ops)));
+    json_object_set_new(sc, "archs", strings(sc_archs, ARRAY_SIZE(sc_archs)));
+    json_object_set_new(sc, "knownFlags", strings(sc_flags, ARRAY_SIZE(sc_flags)));
+    json_object_set_new(sc, "supportedFlags", strings(sc_flags, ARRAY_SIZE(sc_flags)));
     json_object_set_new(lx, "seccomp", sc);
     json_t *aa = json_object();
     json_object_set_new(aa, "enabled", json_true());

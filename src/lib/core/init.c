@@ -34,6 +34,7 @@
 #include "linux/hooks.h"
 #include "linux/process.h"
 #include "linux/rootfs.h"
+#include "linux/scmp.h"
 #include "linux/terminal.h"
 #include "sys/sys.h"
 #include "util/util.h"
@@ -268,6 +269,21 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         capsa_err_set(&err, errno, "prctl(PR_SET_PDEATHSIG)");
         fail(&c, &err);
     }
+    /* A filter with a listener goes in now: the parent must hand the
+     * listener fd to the agent before create returns. */
+    if (a->seccomp && a->seccomp->uses_notify) {
+        if (p && p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+            capsa_err_set(&err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+            fail(&c, &err);
+        }
+        int nfd = -1;
+        if (capsa_seccomp_load(a->seccomp, &nfd, &err) < 0)
+            fail(&c, &err);
+        r = capsa_sync_send(a->sync_fd, CAPSA_SYNC_SECCOMP, 0, NULL, 0, nfd, &err);
+        close(nfd);
+        if (r < 0)
+            fail(&c, &err);
+    }
     if (capsa_sync_send(a->sync_fd, CAPSA_SYNC_CREATED, 0, NULL, 0, -1, &err) < 0)
         fail(&c, &err);
 
@@ -284,6 +300,11 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
     }
     if (capsa_lsm_apply(p, c.procfd, &err) < 0)
         fail(&c, &err);
+    bool seccomp_late = a->seccomp && !a->seccomp->uses_notify && p->no_new_privileges;
+    /* Without no_new_privs, install while CAP_SYS_ADMIN is still held. */
+    if (a->seccomp && !a->seccomp->uses_notify && !seccomp_late &&
+        capsa_seccomp_load(a->seccomp, NULL, &err) < 0)
+        fail(&c, &err);
     if (capsa_process_switch_user(p, &err) < 0)
         fail(&c, &err);
     if (p->cwd && chdir(p->cwd) < 0 && errno != EACCES) {
@@ -292,6 +313,9 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
     }
     capsa_close(&c.procfd);
     if (prepare_fds(a, &err) < 0)
+        fail(&c, &err);
+    /* no_new_privs is set: the filter can be the very last step. */
+    if (seccomp_late && capsa_seccomp_load(a->seccomp, NULL, &err) < 0)
         fail(&c, &err);
 
     execve(exe, p->args, p->env ? p->env : (char *[]){NULL});

@@ -8,6 +8,8 @@
 
 #include "spec/spec.h"
 
+struct capsa_seccomp_prog;
+
 struct capsa_init_args {
     const struct capsa_spec *spec;
     const char *id;
@@ -26,6 +28,8 @@ struct capsa_init_args {
     /* Runtime fds the init must close at once: the locked state directory
      * above all, whose flock would otherwise outlive the create command. */
     int close_fds[4];
+    /* linux.seccomp compiled by the runtime before clone; NULL when absent. */
+    const struct capsa_seccomp_prog *seccomp;
 };
 
 /* Never returns: execs the user process or exits non-zero after reporting

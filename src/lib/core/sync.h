@@ -18,6 +18,7 @@ enum capsa_sync_type {
     CAPSA_SYNC_CREATED,      /* init -> parent: ready, waiting for start */
     CAPSA_SYNC_START,        /* parent -> init (run): go ahead and exec */
     CAPSA_SYNC_ERROR,        /* either way: payload = struct capsa_err */
+    CAPSA_SYNC_SECCOMP,      /* init -> parent: seccomp listener fd (SCM_RIGHTS) */
 };
 
 #define CAPSA_SYNC_MAX_PAYLOAD (192 * 1024)
