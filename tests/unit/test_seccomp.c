@@ -217,12 +217,21 @@ static void test_flags(void **state)
     t.flags[t.sc.n_flags++] = S("SECCOMP_FILTER_FLAG_BOGUS");
     compile_fails(&t, "linux.seccomp.flags[0]: unknown flag \"SECCOMP_FILTER_FLAG_BOGUS\"");
 
-    /* Needs libseccomp 2.6 (Debian 12 has 2.5.4): refused, naming it; with
-     * 2.6 it still needs a notify rule. */
+    /* WAIT_KILLABLE_RECV only means something with a listener: refused
+     * without a notify rule, naming it... */
     ts_init(&t, "SCMP_ACT_ALLOW");
     ts_rule(&t, "SCMP_ACT_ERRNO", -1, "getppid", NULL);
     t.flags[t.sc.n_flags++] = S("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
     compile_fails(&t, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+
+    /* ...and passed to the kernel with one, even with libseccomp 2.5. */
+    ts_init(&t, "SCMP_ACT_ALLOW");
+    ts_rule(&t, "SCMP_ACT_NOTIFY", -1, "getppid", NULL);
+    t.sc.listener_path = S("/run/agent.sock");
+    t.flags[t.sc.n_flags++] = S("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+    p = compile_ok(&t, NULL);
+    assert_true(p->flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+    capsa_seccomp_prog_free(p);
 }
 
 static void test_architectures(void **state)

@@ -225,14 +225,10 @@ static int set_flag(struct compile_ctx *c, const char *name, size_t i, unsigned 
         attr = SCMP_FLTATR_CTL_WAITKILL;
         kflag = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
 #else
-        /* libseccomp < 2.6 has no such attribute; runc refuses the flag
-         * then, and so do we rather than install something else. */
-        const struct scmp_version *v = c->lib.version();
-        return capsa_err_setx(
-            err, EOPNOTSUPP,
-            "linux.seccomp.flags[%zu]: %s is not supported by libseccomp %u.%u.%u "
-            "(needs 2.6)",
-            i, name, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
+        /* libseccomp < 2.6 (Debian 12 has 2.5.4) has no attribute for it,
+         * but the flag only matters to the kernel at load time, and we
+         * load the filter ourselves: pass it there (the kernel checks it). */
+        kflag = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
 #endif
     } else {
         return capsa_err_setx(err, EINVAL, "linux.seccomp.flags[%zu]: unknown flag \"%.64s\"", i,
@@ -241,7 +237,7 @@ static int set_flag(struct compile_ctx *c, const char *name, size_t i, unsigned 
     /* The attribute does not change the exported program (we install it
      * ourselves with kflag), but setting it makes libseccomp check that
      * both it and the running kernel support the flag. */
-    int r = c->lib.attr_set(c->filter, (enum scmp_filter_attr)attr, 1);
+    int r = attr < 0 ? 0 : c->lib.attr_set(c->filter, (enum scmp_filter_attr)attr, 1);
     if (r < 0)
         return capsa_err_set(err, -r, "linux.seccomp.flags[%zu]: %s", i, name);
     *kflags |= kflag;
