@@ -68,7 +68,8 @@ int capsa_features(char **json_out, struct capsa_err *err)
                                          "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
                                          "SCMP_CMP_NE"};
     static const char *const sc_flags[] = {
-        "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"};
+        "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"};
     static const char *const sc_archs[] = {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",
                                            "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"};
     json_t *sc = json_object();
