@@ -173,18 +173,6 @@ static int open_exec_pty(const struct capsa_process *p, struct capsa_err *err)
 }
 
 /* Clear close-on-exec on the preserved fds, set it on everything above. */
-static int prepare_fds(int preserve_fds, struct capsa_err *err)
-{
-    unsigned int first = 3 + (unsigned int)(preserve_fds > 0 ? preserve_fds : 0);
-    for (int fd = 3; fd < (int)first; fd++) {
-        int fl = fcntl(fd, F_GETFD);
-        if (fl >= 0)
-            fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
-    }
-    if (capsa_close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-        return capsa_err_set(err, errno, "mark fds close-on-exec");
-    return 0;
-}
 
 __attribute__((noreturn)) static void final_main(const struct exec_child *c)
 {
@@ -238,6 +226,9 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
     cleanup_free char *exe = NULL;
     if (capsa_process_find_exec(p, &exe, &err) < 0)
         child_fail(sock, &err);
+    /* Before any filter goes in: close_range may not be in its allowlist. */
+    if (capsa_process_prepare_fds(c->preserve_fds, &err) < 0)
+        child_fail(sock, &err);
     if (capsa_lsm_apply(p, procfd, &err) < 0)
         child_fail(sock, &err);
     if (apply_seccomp(c, false, &err) < 0)
@@ -251,8 +242,6 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
         child_fail(sock, &err);
     }
     capsa_close(&procfd);
-    if (prepare_fds(c->preserve_fds, &err) < 0)
-        child_fail(sock, &err);
     /* A detached process outlives the runtime. */
     prctl(PR_SET_PDEATHSIG, 0);
     if (apply_seccomp(c, true, &err) < 0)

@@ -113,19 +113,6 @@ static int wait_for_start(struct init_ctx *c, struct capsa_err *err)
     return 0;
 }
 
-static int prepare_fds(const struct capsa_init_args *a, struct capsa_err *err)
-{
-    unsigned int first = 3 + (unsigned int)(a->preserve_fds > 0 ? a->preserve_fds : 0);
-    for (int fd = 3; fd < (int)first; fd++) {
-        int fl = fcntl(fd, F_GETFD);
-        if (fl >= 0)
-            fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
-    }
-    if (capsa_close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-        return capsa_err_set(err, errno, "mark fds close-on-exec");
-    return 0;
-}
-
 __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
 {
     struct init_ctx c = {.a = a, .procfd = -1, .start_fd = -1};
@@ -298,6 +285,9 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         capsa_err_setx(&err, EINVAL, "process: the config has none, nothing to start");
         fail(&c, &err);
     }
+    /* Before any filter goes in: close_range may not be in its allowlist. */
+    if (capsa_process_prepare_fds(a->preserve_fds, &err) < 0)
+        fail(&c, &err);
     if (capsa_lsm_apply(p, c.procfd, &err) < 0)
         fail(&c, &err);
     bool seccomp_late = a->seccomp && !a->seccomp->uses_notify && p->no_new_privileges;
@@ -312,8 +302,6 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         fail(&c, &err);
     }
     capsa_close(&c.procfd);
-    if (prepare_fds(a, &err) < 0)
-        fail(&c, &err);
     /* no_new_privs is set: the filter can be the very last step. */
     if (seccomp_late && capsa_seccomp_load(a->seccomp, NULL, &err) < 0)
         fail(&c, &err);

@@ -240,3 +240,27 @@ int capsa_process_find_exec(const struct capsa_process *p, char **out, struct ca
     }
     return capsa_err_setx(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
 }
+
+int capsa_process_prepare_fds(int preserve_fds, struct capsa_err *err)
+{
+    unsigned int first = 3 + (unsigned int)(preserve_fds > 0 ? preserve_fds : 0);
+    for (int fd = 3; fd < (int)first; fd++) {
+        int fl = fcntl(fd, F_GETFD);
+        if (fl >= 0 && fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+            return capsa_err_set(err, errno, "--preserve-fds: fd %d", fd);
+    }
+    if (capsa_close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return 0;
+    if (errno != ENOSYS && errno != EPERM && errno != EINVAL)
+        return capsa_err_set(err, errno, "mark fds close-on-exec");
+    struct rlimit rl;
+    rlim_t max = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+    if (max > (1 << 20))
+        max = 1 << 20;
+    for (rlim_t fd = first; fd < max; fd++) {
+        int fl = fcntl((int)fd, F_GETFD);
+        if (fl >= 0 && !(fl & FD_CLOEXEC) && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+            return capsa_err_set(err, errno, "mark fd %d close-on-exec", (int)fd);
+    }
+    return 0;
+}

@@ -37,6 +37,12 @@ int capsa_process_switch_user(const struct capsa_process *p, struct capsa_err *e
  * heap path or -errno with err naming args[0]. */
 int capsa_process_find_exec(const struct capsa_process *p, char **out, struct capsa_err *err);
 
+/* Leave fds 0..2 and the preserved fds 3..3+preserve_fds-1 open across
+ * execve (their close-on-exec flag cleared) and mark every other fd
+ * close-on-exec: no runtime fd reaches the user process. close_range, or an
+ * fcntl loop where a seccomp profile or an old kernel refuses it. */
+int capsa_process_prepare_fds(int preserve_fds, struct capsa_err *err);
+
 /* The highest capability number the running kernel knows. */
 int capsa_caps_last_cap(void);
 
