@@ -205,3 +205,14 @@ cgfile() {
         [ ! -e "$CG/$c$CGPATH" ] || fail_now "$CG/$c$CGPATH left"
     done
 }
+
+@test "the container's /sys/fs/cgroup shows its own cgroup, read-only, not the host's tree" {
+    update_config '.linux.resources = {"memory": {"limit": 33554432}, "pids": {"limit": 12}}
+        | .process.args = ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; ls /sys/fs/cgroup/memory | grep -c capsa-test; echo 5 > /sys/fs/cgroup/pids/pids.max || echo refused"]'
+    run capsa run --bundle "$BUNDLE" c1
+    [ "${lines[0]}" = 33554432 ]
+    [ "${lines[1]}" = 12 ]
+    # No host cgroup directory (like the test's own parent) is visible.
+    [ "${lines[2]}" = 0 ]
+    [[ "$output" == *refused* ]]
+}

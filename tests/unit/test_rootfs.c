@@ -292,12 +292,14 @@ static void test_sysctl_validate(void **state)
     capsa_sysctl_validate(&spec, &err);
     assert_string_equal(err.msg, "linux.sysctl: \"kernel.printk\" is not namespaced");
 
-    /* net.* needs a new netns; a joined one (path) or none is refused */
+    /* net.* needs a network namespace of the container's: a joined one
+     * (podman and CNI pass a path) counts, none (the host's) is refused */
     ns[1].path = (char *)"/proc/1/ns/net";
     kv[0] = (struct capsa_kv){(char *)"net.ipv4.ip_forward", (char *)"1"};
+    assert_int_equal(capsa_sysctl_validate(&spec, &err), 0);
+    spec.linux_cfg.n_namespaces = 1; /* ipc only */
     assert_int_not_equal(capsa_sysctl_validate(&spec, &err), 0);
     assert_non_null(strstr(err.msg, "net.ipv4.ip_forward"));
-    spec.linux_cfg.n_namespaces = 1; /* ipc only */
     kv[0] = (struct capsa_kv){(char *)"kernel.hostname", (char *)"x"};
     assert_int_not_equal(capsa_sysctl_validate(&spec, &err), 0);
     kv[0] = (struct capsa_kv){(char *)"kernel.shmmax", (char *)"1"};

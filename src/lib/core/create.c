@@ -634,10 +634,17 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     struct spawn s = {.spec = spec, .parent_sock = c->sync_fd, .cgroup_fd = cgroup_fd};
     const struct capsa_linux *l = &spec->linux_cfg;
     bool new_ns[CAPSA_NS_COUNT] = {0};
+    /* A joined netns (podman, CNI: namespaces[].path) is as much the
+     * container's own as a new one: sysfs must be mounted fresh there too,
+     * or the container sees the host's /sys/class/net (runc mounts it fresh
+     * and falls back to the host's only on EPERM, as mount.c does). */
+    bool joined_netns = false;
     for (size_t i = 0; i < l->n_namespaces; i++) {
         const struct capsa_namespace *ns = &l->namespaces[i];
         if (ns->path) {
             s.stage1 = true;
+            if (ns->type == CAPSA_NS_NET)
+                joined_netns = true;
             continue;
         }
         new_ns[ns->type] = true;
@@ -659,10 +666,11 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         .no_new_keyring = opts->no_new_keyring,
         .preserve_fds = opts->preserve_fds,
         .new_userns = new_ns[CAPSA_NS_USER],
-        .new_netns = new_ns[CAPSA_NS_NET],
+        .new_netns = new_ns[CAPSA_NS_NET] || joined_netns,
         .new_cgroupns = new_ns[CAPSA_NS_CGROUP],
         .shared_mntns = st->shared_mntns,
         .close_fds = {c->dirfd, c->rootfd, -1, -1},
+        .cg = c->cg,
     };
     /* Compiled here, before clone: dlopen needs the host's libraries, and
      * the init gets the program as plain inherited memory. */

@@ -181,6 +181,7 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         .shared_mntns = a->shared_mntns,
         .rootfs_fd = rootfs_fd,
         .root_mnt_fd = -1,
+        .cg = a->cg,
     };
     if (capsa_rootfs_prepare(&rc, &err) < 0)
         fail(&c, &err);

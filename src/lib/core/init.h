@@ -9,6 +9,7 @@
 #include "spec/spec.h"
 
 struct capsa_seccomp_prog;
+struct capsa_cgroup;
 
 struct capsa_init_args {
     const struct capsa_spec *spec;
@@ -30,6 +31,8 @@ struct capsa_init_args {
     int close_fds[4];
     /* linux.seccomp compiled by the runtime before clone; NULL when absent. */
     const struct capsa_seccomp_prog *seccomp;
+    /* The container's cgroup (for the /sys/fs/cgroup mount); NULL if none. */
+    const struct capsa_cgroup *cg;
 };
 
 /* Never returns: execs the user process or exits non-zero after reporting

@@ -49,6 +49,7 @@ struct capsa_mount_opts {
     bool bind;            /* bind or rbind */
     bool rbind;           /* rbind: the whole subtree (AT_RECURSIVE) */
     bool remount;
+    bool tmpcopyup; /* tmpfs: copy the covered directory's contents in (runc, crun) */
     /* Everything else, in order: filesystem data ("mode=755", "newinstance").
      * Borrowed pointers into the options array; the array itself is heap. */
     const char **data;

@@ -13,7 +13,9 @@
 #include "linux/devices.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,7 @@ enum opt_kind {
     OPT_RBIND,
     OPT_REMOUNT,
     OPT_IDMAP,
+    OPT_TMPCOPYUP,
 };
 
 struct opt_def {
@@ -107,6 +110,7 @@ static const struct opt_def opt_defs[] = {
     {"rnostrictatime", OPT_RATIME_CLR, 0, 0, CAPSA_ATIME_STRICTATIME},
     {"idmap", OPT_IDMAP, 0, 0, CAPSA_ATIME_UNSET},
     {"ridmap", OPT_IDMAP, 0, 0, CAPSA_ATIME_UNSET},
+    {"tmpcopyup", OPT_TMPCOPYUP, 0, 0, CAPSA_ATIME_UNSET},
 };
 
 static const unsigned long ms_atime_bits = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
@@ -223,6 +227,9 @@ int capsa_mount_opts_parse(char *const *options, size_t n, struct capsa_mount_op
         case OPT_REMOUNT:
             out->remount = true;
             out->ms_flags |= MS_REMOUNT;
+            break;
+        case OPT_TMPCOPYUP:
+            out->tmpcopyup = true;
             break;
         case OPT_IDMAP:
             capsa_mount_opts_release(out);
@@ -502,6 +509,110 @@ static int bind_host(int rootfd, const char *hostpath, const char *dest,
     return 0;
 }
 
+/* The "cgroup" mount (/sys/fs/cgroup), as runc makes it:
+ * - pure v2: a fresh cgroup2 mount (in the container's cgroup namespace it
+ *   shows the container's cgroup as its root);
+ * - v1 / hybrid: a tmpfs holding one read-only bind of the container's own
+ *   directory per hierarchy (named like the host's: "memory", "cpu,cpuacct"
+ *   with a symlink per co-mounted controller, "unified" for the v2 one), so
+ *   that memory.limit_in_bytes inside is the container's limit and nothing of
+ *   the host's tree shows;
+ * - no cgroup (rootless without delegation): the host's tree, read-only. */
+static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
+                    const struct capsa_mount_opts *o, struct capsa_err *err);
+
+static int cgroup_bind_one(int tmpfd, const struct capsa_cgroup_dir *d, struct capsa_err *err)
+{
+    char name[256];
+    size_t len = 0;
+    if (d->v2) {
+        snprintf(name, sizeof name, "unified");
+    } else {
+        name[0] = '\0';
+        for (char **c = d->controllers; c && *c; c++) {
+            int w = snprintf(name + len, sizeof name - len, "%s%s", len ? "," : "", *c);
+            if (w < 0 || (size_t)w >= sizeof name - len)
+                return capsa_err_setx(err, ENAMETOOLONG, "cgroup mount: controller list too long");
+            len += (size_t)w;
+        }
+    }
+    if (name[0] == '\0' || strchr(name, '/') != NULL)
+        return 0;
+    if (mkdirat(tmpfd, name, 0755) < 0 && errno != EEXIST)
+        return capsa_err_set(err, errno, "cgroup mount: mkdir %s", name);
+    cleanup_close int src = open(d->path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (src < 0)
+        return capsa_err_set(err, errno, "cgroup mount: open %s", d->path);
+    cleanup_close int tree =
+        capsa_open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0)
+        return capsa_err_set(err, errno, "cgroup mount: bind %s", d->path);
+    struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                       MOUNT_ATTR_NOEXEC};
+    if (capsa_mount_setattr(tree, "", AT_EMPTY_PATH, &a) < 0)
+        return capsa_err_set(err, errno, "cgroup mount: read-only %s", d->path);
+    cleanup_close int target = openat(tmpfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (target < 0)
+        return capsa_err_set(err, errno, "cgroup mount: open %s", name);
+    if (capsa_move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+        0)
+        return capsa_err_set(err, errno, "cgroup mount: attach %s", name);
+    /* "cpu" and "cpuacct" next to "cpu,cpuacct", as on the host. */
+    if (!d->v2 && d->controllers && d->controllers[0] && d->controllers[1]) {
+        for (char **c = d->controllers; *c; c++)
+            if (symlinkat(name, tmpfd, *c) < 0 && errno != EEXIST)
+                return capsa_err_set(err, errno, "cgroup mount: symlink %s", *c);
+    }
+    return 0;
+}
+
+static int mount_cgroup_tree(int rootfd, const struct capsa_rootfs_ctx *ctx,
+                             const struct capsa_mount *m, const struct capsa_mount_opts *o,
+                             struct capsa_err *err)
+{
+    const struct capsa_cgroup *cg = ctx->cg;
+    if (cg == NULL || cg->n == 0)
+        return bind_host(rootfd, "/sys/fs/cgroup", m->destination, o, err);
+    if (cg->n == 1 && cg->d[0].v2) {
+        int r = do_fresh(rootfd, "cgroup2", m, o, err);
+        if (r == -EPERM || r == -EBUSY) {
+            if (err != NULL)
+                capsa_err_clear(err);
+            r = bind_host(rootfd, "/sys/fs/cgroup", m->destination, o, err);
+        }
+        return r;
+    }
+    cleanup_close int destfd = capsa_resolve_mkdir_in_root(rootfd, m->destination, false, err);
+    if (destfd < 0)
+        return destfd;
+    cleanup_close int fs = capsa_fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return capsa_err_set(err, errno, "cgroup mount: tmpfs");
+    if (capsa_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "755", 0) < 0 ||
+        capsa_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return capsa_err_set(err, errno, "cgroup mount: tmpfs");
+    cleanup_close int tmp = capsa_fsmount(fs, FSMOUNT_CLOEXEC,
+                                          MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    if (tmp < 0)
+        return capsa_err_set(err, errno, "cgroup mount: tmpfs");
+    /* Filled while detached: nobody sees it half made. */
+    for (size_t i = 0; i < cg->n; i++) {
+        int r = cgroup_bind_one(tmp, &cg->d[i], err);
+        if (r < 0)
+            return r;
+    }
+    if (capsa_move_mount(tmp, "", destfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+        0)
+        return capsa_err_set(err, errno, "cgroup mount: attach on %s", m->destination);
+    /* The tmpfs itself as the spec says (ro, usually); the binds stay ro.
+     * Resolved again: destfd is the directory under the new mount. */
+    cleanup_close int again = capsa_resolve_mkdir_in_root(rootfd, m->destination, false, err);
+    if (again < 0)
+        return again;
+    return capsa_mount_apply_attrs(again, o->attr_set | o->rec_attr_set,
+                                   o->attr_clr | o->rec_attr_clr, o->atime, 0, false, err);
+}
+
 static int do_remount(int rootfd, const char *dest, const struct capsa_mount_opts *o,
                       struct capsa_err *err)
 {
@@ -517,6 +628,105 @@ static int do_remount(int rootfd, const char *dest, const struct capsa_mount_opt
         return r;
     return capsa_mount_apply_attrs(destfd, 0, 0, CAPSA_ATIME_UNSET, o->propagation,
                                    o->propagation_rec, err);
+}
+
+/* tmpcopyup (runc and crun's extension, which podman sets on the tmpfs it
+ * puts over /tmp, /var/tmp and /run with --read-only): the directory the new
+ * tmpfs covers keeps its contents. The source is the container's rootfs, so
+ * untrusted: every step is relative to a directory fd with O_NOFOLLOW, no
+ * symlink is ever followed (a symlink is copied as a symlink), only regular
+ * files, directories, symlinks and fifos are copied (no device nodes: a
+ * rootfs must not mint devices through this), and depth is bounded. */
+#define COPYUP_MAX_DEPTH 32
+
+static int copy_file_fd(int src, int dst, struct capsa_err *err)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(src, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return capsa_err_set(err, errno, "read");
+        if (n == 0)
+            return 0;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(dst, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return capsa_err_set(err, errno, "write");
+            off += w;
+        }
+    }
+}
+
+static int copy_tree(int srcdir, int dstdir, int depth, struct capsa_err *err)
+{
+    if (depth > COPYUP_MAX_DEPTH)
+        return capsa_err_setx(err, ELOOP, "tmpcopyup: deeper than %d levels", COPYUP_MAX_DEPTH);
+    int dfd = openat(srcdir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return capsa_err_set(err, errno, "tmpcopyup: open directory");
+    cleanup_dir DIR *d = fdopendir(dfd);
+    if (d == NULL) {
+        int e = errno;
+        close(dfd);
+        return capsa_err_set(err, e, "tmpcopyup: fdopendir");
+    }
+    struct dirent *de;
+    while ((errno = 0, de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return capsa_err_set(err, errno, "tmpcopyup: stat %s", name);
+        mode_t perm = st.st_mode & 07777;
+        int r = 0;
+        if (S_ISDIR(st.st_mode)) {
+            if (mkdirat(dstdir, name, 0700) < 0)
+                return capsa_err_set(err, errno, "tmpcopyup: mkdir %s", name);
+            cleanup_close int s2 = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            cleanup_close int d2 =
+                openat(dstdir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (s2 < 0 || d2 < 0)
+                return capsa_err_set(err, errno, "tmpcopyup: open %s", name);
+            r = copy_tree(s2, d2, depth + 1, err);
+        } else if (S_ISREG(st.st_mode)) {
+            cleanup_close int in = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+            if (in < 0)
+                return capsa_err_set(err, errno, "tmpcopyup: open %s", name);
+            cleanup_close int out =
+                openat(dstdir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (out < 0)
+                return capsa_err_set(err, errno, "tmpcopyup: create %s", name);
+            r = copy_file_fd(in, out, err);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
+            if (n < 0)
+                return capsa_err_set(err, errno, "tmpcopyup: readlink %s", name);
+            target[n] = '\0';
+            if (symlinkat(target, dstdir, name) < 0)
+                return capsa_err_set(err, errno, "tmpcopyup: symlink %s", name);
+        } else if (S_ISFIFO(st.st_mode)) {
+            if (mknodat(dstdir, name, S_IFIFO | 0600, 0) < 0)
+                return capsa_err_set(err, errno, "tmpcopyup: mkfifo %s", name);
+        } else {
+            continue; /* sockets, device nodes: not copied */
+        }
+        if (r < 0)
+            return capsa_err_wrap(err, "%s", name);
+        if (fchownat(dstdir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+            return capsa_err_set(err, errno, "tmpcopyup: chown %s", name);
+        /* After chown, which clears setuid/setgid; symlinks have no mode. */
+        if (!S_ISLNK(st.st_mode) && fchmodat(dstdir, name, perm, 0) < 0)
+            return capsa_err_set(err, errno, "tmpcopyup: chmod %s", name);
+    }
+    if (errno != 0)
+        return capsa_err_set(err, errno, "tmpcopyup: readdir");
+    return 0;
 }
 
 static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
@@ -538,6 +748,14 @@ static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
     }
     if (mfd < 0)
         return mfd;
+    if (o->tmpcopyup && strcmp(type, "tmpfs") == 0) {
+        /* Copied while the tmpfs is still detached: the destination's
+         * contents are in view and nothing in the container sees a half
+         * copy. */
+        r = copy_tree(destfd, mfd, 0, err);
+        if (r < 0)
+            return r;
+    }
     if (capsa_move_mount(mfd, "", destfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
         0)
         return capsa_err_set(err, errno, "move_mount");
@@ -590,10 +808,7 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
             r = bind_host(rootfd, "/sys", dest, &o, err);
         }
     } else if (strcmp(type, "cgroup") == 0) {
-        /* cgroup v1: runc builds a tmpfs with one bind per controller. For
-         * now a read-only rbind of the host's /sys/fs/cgroup (no cgroup
-         * namespace handling yet). */
-        r = bind_host(rootfd, "/sys/fs/cgroup", dest, &o, err);
+        r = mount_cgroup_tree(rootfd, ctx, m, &o, err);
     } else if (strcmp(type, "cgroup2") == 0) {
         r = do_fresh(rootfd, type, m, &o, err);
         if (r == -EPERM || r == -EBUSY) {

@@ -138,9 +138,11 @@ int capsa_sysctl_validate(const struct capsa_spec *spec, struct capsa_err *err)
             continue;
         }
         if (strncmp(key, "net.", 4) == 0) {
-            if (!has_ns(spec, CAPSA_NS_NET, true))
-                return capsa_err_setx(err, EPERM,
-                                      "linux.sysctl: \"%s\" needs a new network namespace", key);
+            /* A joined one (podman, CNI) is the container's own too; only
+             * the runtime's own network namespace is off limits. */
+            if (!has_ns(spec, CAPSA_NS_NET, false))
+                return capsa_err_setx(err, EPERM, "linux.sysctl: \"%s\" needs a network namespace",
+                                      key);
             continue;
         }
         if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0) {

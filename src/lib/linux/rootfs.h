@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "linux/cgroup.h"
 #include "spec/spec.h"
 #include "util/err.h"
 
@@ -22,7 +23,7 @@ struct capsa_rootfs_ctx {
     const char *rootfs; /* absolute host path of the rootfs (bundle + root.path resolved) */
     const char *bundle; /* absolute bundle path: relative bind sources are relative to it */
     bool new_userns;    /* in a new user namespace: devices are bind-mounted, not mknod'ed */
-    bool new_netns;     /* sysfs can be mounted fresh only with a new netns (else rbind) */
+    bool new_netns;     /* own netns (new or joined): sysfs mounted fresh (else rbind) */
     bool no_pivot;      /* --no-pivot: MS_MOVE + chroot instead of pivot_root */
     /* Set by capsa_rootfs_prepare (which first sets it to -1): an O_PATH fd
      * of the host's /dev/null, verified to be the character device 1:3,
@@ -41,6 +42,9 @@ struct capsa_rootfs_ctx {
     int rootfs_fd;
     /* Internal: the rootfs bind mount made by prepare, used by pivot. */
     int root_mnt_fd;
+    /* The container's cgroup (NULL without one): a "cgroup" mount shows the
+     * container's own directories, as runc does, not the host's tree. */
+    const struct capsa_cgroup *cg;
 };
 
 /* Before pivot_root. Makes the mount tree rprivate (rslave when

@@ -1,0 +1,324 @@
+#!/bin/bash
+# tests/engines/podman.sh [RUNTIME] - podman (Debian 12's 4.3) driving an OCI runtime, TAP output.
+#
+# RUNTIME defaults to the repository's build/capsa; /usr/bin/crun (or runc) runs the same checks for
+# comparison. Everything happens inside a private mount and network namespace: podman's storage,
+# state and configuration live in a temporary directory under /var/tmp, /run and /dev/shm are fresh
+# tmpfs mounts (podman's SHM locks, the runtime's state dir, /run/netns), and the bridge network's
+# iptables rules land in the private network namespace, so the host is left untouched. The image is
+# a busybox-static rootfs from scripts/mkrootfs.sh, tarred and `podman import`ed (no registry).
+#
+# Configuration the checks run under (what a user of this host would need too): cgroup_manager
+# "cgroupfs" (no systemd here), events_logger "file", log_driver "k8s-file", default_ulimits within
+# the host's hard limits (no CAP_SYS_RESOURCE to raise them), and the runtime's basename added to
+# podman's runtime_supports_json list so that conmon passes --log-format=json.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+self="$repo/tests/engines/podman.sh"
+RUNTIME=${1:-${RUNTIME:-$repo/build/capsa}}
+IMG=localhost/capsa-busybox:latest
+
+if [ "${CAPSA_PODMAN_INNER:-}" != 1 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "1..0 # SKIP podman engine test needs root"
+        exit 0
+    fi
+    need=()
+    for p in podman conmon containernetworking-plugins netavark iptables util-linux; do
+        dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "# installing ${need[*]}" >&2
+        apt-get update -qq >&2 &&
+            DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+                "${need[@]}" >&2 || {
+            echo "Bail out! apt-get install ${need[*]} failed"
+            exit 1
+        }
+    fi
+    if [ "$RUNTIME" = "$repo/build/capsa" ] && [ ! -x "$RUNTIME" ]; then
+        make -C "$repo" -j2 build/capsa >&2 || {
+            echo "Bail out! make build/capsa failed"
+            exit 1
+        }
+    fi
+    RUNTIME=$(readlink -f "$RUNTIME")
+    if [ ! -x "$RUNTIME" ]; then
+        echo "Bail out! runtime $RUNTIME is not executable"
+        exit 1
+    fi
+    # Re-run inside a private mount + network namespace; everything podman leaves behind dies with it.
+    exec unshare -m -n --propagation private env CAPSA_PODMAN_INNER=1 RUNTIME="$RUNTIME" \
+        bash "$self" "$RUNTIME"
+fi
+
+# ---- inside the private namespaces ---------------------------------------------------------------
+
+rtname=$(basename "$RUNTIME")
+W=$(mktemp -d /var/tmp/capsa-podman.XXXXXX)
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+ip link set lo up
+
+if [ "$rtname" = crun ]; then
+    # crun 1.8 refuses a hybrid host whose cgroup2 hierarchy has a controller (hugetlb here);
+    # hide it for the comparison run only. capsa must work without this.
+    umount /sys/fs/cgroup/unified 2>/dev/null || true
+fi
+
+cleanup() {
+    podman rm -a -f -t 0 >/dev/null 2>&1
+    # Kill anything still in this mount namespace (conmon, container processes), by pid.
+    local me ns pid
+    me=$(readlink /proc/self/ns/mnt)
+    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+        [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ] && continue
+        ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null) || continue
+        [ "$ns" = "$me" ] && kill -9 "$pid" 2>/dev/null
+    done
+    # Unmount what podman mounted under the work dir (deepest first), then remove it.
+    awk -v w="$W" '$5 == w || index($5, w "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null; done
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+mkdir -p "$W"/{root,runroot,tmp,net,out}
+# podman runs the runtime with RLIMIT_NPROC lowered to 32768 (observed), and nothing here may raise
+# a hard limit (no CAP_SYS_RESOURCE): the container's limits must stay within both.
+nproc=$(ulimit -Hu)
+[ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ] && nproc=32768
+nofile=$(ulimit -Hn)
+[ "$nofile" = unlimited ] || [ "$nofile" -gt 1048576 ] && nofile=1048576
+cat >"$W/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$W/root"
+runroot = "$W/runroot"
+EOF
+cat >"$W/containers.conf" <<EOF
+[containers]
+log_driver = "k8s-file"
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+
+[network]
+network_backend = "netavark"
+network_config_dir = "$W/net"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$W/events.log"
+tmp_dir = "$W/tmp"
+runtime = "$rtname"
+runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "capsa"]
+
+[engine.runtimes]
+$rtname = ["$RUNTIME"]
+EOF
+export CONTAINERS_CONF="$W/containers.conf" CONTAINERS_STORAGE_CONF="$W/storage.conf"
+export CONTAINERS_REGISTRIES_CONF="$W/registries.conf"
+: >"$W/registries.conf"
+
+# ---- TAP helpers ---------------------------------------------------------------------------------
+
+n=0
+failed=0
+pass() {
+    n=$((n + 1))
+    echo "ok $n - $1"
+}
+fail() {
+    n=$((n + 1))
+    failed=$((failed + 1))
+    echo "not ok $n - $1"
+    shift
+    local l
+    for l in "$@"; do
+        printf '%s\n' "$l" | sed 's/^/#   /'
+    done
+}
+# expect NAME WANT_RC WANT_OUT CMD... : run CMD, compare its exit code and its exact stdout.
+expect() {
+    local name=$1 want_rc=$2 want_out=$3 out rc
+    shift 3
+    out=$("$@" 2>"$W/stderr")
+    rc=$?
+    if [ "$rc" = "$want_rc" ] && [ "$out" = "$want_out" ]; then
+        pass "$name"
+    else
+        fail "$name" "command: $*" "want rc $want_rc, got $rc" "want: $(printf %q "$want_out")" \
+            "got:  $(printf %q "$out")" "stderr: $(tail -5 "$W/stderr")"
+    fi
+}
+# expect_match NAME WANT_RC REGEX CMD... : as expect, with an extended regex on the whole stdout.
+expect_match() {
+    local name=$1 want_rc=$2 re=$3 out rc
+    shift 3
+    out=$("$@" 2>"$W/stderr")
+    rc=$?
+    if [ "$rc" = "$want_rc" ] && [[ $out =~ $re ]]; then
+        pass "$name"
+    else
+        fail "$name" "command: $*" "want rc $want_rc, got $rc" "want: /$re/" \
+            "got:  $(printf %q "$out")" "stderr: $(tail -5 "$W/stderr")"
+    fi
+}
+# in_tty CMD... : run CMD with a terminal as its stdin/stdout (util-linux script), strip the CRs.
+in_tty() {
+    local cmd
+    cmd=$(printf '%q ' "$@")
+    script -qefc "$cmd" /dev/null </dev/null | tr -d '\r'
+    return "${PIPESTATUS[0]}"
+}
+# wait_for CMD... : poll CMD until it succeeds, at most 100 times 0.1 s apart.
+wait_for() {
+    local i
+    for i in $(seq 100); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+state_is() { [ "$(podman inspect --format '{{.State.Status}}' "$1" 2>/dev/null)" = "$2" ]; }
+logs_have() { podman logs "$1" 2>/dev/null | grep -qx "$2"; }
+
+# ---- image ---------------------------------------------------------------------------------------
+
+echo "# runtime: $RUNTIME ($("$RUNTIME" --version 2>&1 | head -1))"
+echo "# podman: $(podman --version)"
+if ! "$repo/scripts/mkrootfs.sh" "$W/rootfs" >"$W/mkrootfs.log" 2>&1 ||
+    ! tar -C "$W/rootfs" -cf "$W/rootfs.tar" . ||
+    ! podman import --change 'CMD ["/bin/sh"]' "$W/rootfs.tar" "$IMG" >"$W/import.log" 2>&1; then
+    echo "Bail out! could not build and import the image: $(tail -3 "$W/mkrootfs.log" "$W/import.log")"
+    exit 1
+fi
+
+# ---- checks --------------------------------------------------------------------------------------
+
+expect "echo" 0 "hello" podman run --rm "$IMG" echo hello
+expect "exit code 42 propagates" 42 "" podman run --rm "$IMG" sh -c 'exit 42'
+expect "stdin (-i)" 0 "hi" bash -c "echo hi | podman run --rm -i $IMG cat"
+expect "--user 1000:1000" 0 "uid=1000(user) gid=1000(user) groups=1000(user)" \
+    podman run --rm --user 1000:1000 "$IMG" id
+expect "env (-e)" 0 "bar baz" podman run --rm -e FOO=bar -e BAR=baz "$IMG" sh -c 'echo $FOO $BAR'
+expect "cwd (-w)" 0 "/home/user" podman run --rm -w /home/user "$IMG" pwd
+expect "hostname (--hostname)" 0 "capsa-host" podman run --rm --hostname capsa-host "$IMG" hostname
+# podman puts a tmpfs (with runc's "tmpcopyup" extension) over /tmp, /var/tmp and /run.
+expect "--read-only rootfs refuses writes, /tmp stays writable" 0 "read-only tmp-ok" \
+    podman run --rm --read-only "$IMG" sh -c \
+    'if touch /probe 2>/dev/null; then r=writable; else r=read-only; fi; touch /tmp/x && echo $r tmp-ok'
+
+# Detached container: state, exec, exec -t, top.
+if podman run -d --name det "$IMG" sleep 1000 >/dev/null 2>"$W/stderr" && wait_for state_is det running; then
+    pass "detached run, inspect says running"
+else
+    fail "detached run, inspect says running" "state: $(podman inspect --format '{{.State.Status}}' det 2>&1)" \
+        "stderr: $(tail -5 "$W/stderr")"
+fi
+expect "exec output and exit code" 7 "inside" podman exec det sh -c 'echo inside; exit 7'
+expect_match "exec -t gets a terminal" 0 '^/dev/pts/[0-9]+$' in_tty podman exec -t det tty
+expect "exec -u 1000 -w /tmp" 0 "1000 /tmp" podman exec -u 1000 -w /tmp det sh -c 'echo $(id -u) $(pwd)'
+expect_match "podman top" 0 $'^PID +COMMAND\n1 +sleep$' podman top det pid comm
+podman rm -f -t 0 det >/dev/null 2>&1
+
+# Pause: the counter (written to a host directory) makes no progress while the container is frozen.
+mkdir -p "$W/out/pause"
+podman run -d --name pz -v "$W/out/pause:/out" "$IMG" \
+    sh -c 'i=0; while :; do i=$((i+1)); echo $i >/out/c.tmp; mv /out/c.tmp /out/c; sleep 0.05; done' \
+    >/dev/null 2>"$W/stderr"
+counter() { cat "$W/out/pause/c" 2>/dev/null; }
+counter_past() { [ "$(counter)" -gt "$1" ] 2>/dev/null; }
+if wait_for counter_past 2 && podman pause pz >/dev/null 2>"$W/stderr" && state_is pz paused; then
+    c1=$(counter)
+    sleep 1
+    c2=$(counter)
+    if [ "$c1" = "$c2" ]; then
+        pass "pause freezes the container (counter stays at $c1)"
+    else
+        fail "pause freezes the container" "counter moved from $c1 to $c2 while paused"
+    fi
+    if podman unpause pz >/dev/null 2>"$W/stderr" && state_is pz running && wait_for counter_past "$c2"; then
+        pass "unpause resumes it"
+    else
+        fail "unpause resumes it" "state: $(podman inspect --format '{{.State.Status}}' pz 2>&1)" \
+            "counter: $(counter)" "stderr: $(tail -5 "$W/stderr")"
+    fi
+else
+    fail "pause freezes the container" "state: $(podman inspect --format '{{.State.Status}}' pz 2>&1)" \
+        "counter: $(counter)" "stderr: $(tail -5 "$W/stderr")"
+    fail "unpause resumes it" "not reached"
+fi
+podman rm -f -t 0 pz >/dev/null 2>&1
+
+# Stop: SIGTERM reaches a trap that exits 3, well within the grace period.
+podman run -d --name st "$IMG" sh -c 'trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done' \
+    >/dev/null 2>"$W/stderr"
+wait_for logs_have st ready
+podman stop -t 60 st >/dev/null 2>"$W/stderr"
+expect "stop: SIGTERM trap exits 3" 0 "3 exited" podman inspect --format '{{.State.ExitCode}} {{.State.Status}}' st
+podman rm -f -t 0 st >/dev/null 2>&1
+
+# Kill: SIGKILL by default, 137.
+podman run -d --name kl "$IMG" sleep 1000 >/dev/null 2>"$W/stderr"
+wait_for state_is kl running
+podman kill kl >/dev/null 2>"$W/stderr"
+expect "kill gives 137" 0 "137" podman wait kl
+podman rm -f -t 0 kl >/dev/null 2>&1
+
+# Memory limit: visible inside the container and enforced by the OOM killer.
+expect "--memory 32m visible inside" 0 "33554432" \
+    podman run --rm --memory 32m "$IMG" cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+expect "allocation past --memory 32m is OOM-killed (137)" 137 "" \
+    podman run --rm --memory 32m "$IMG" dd if=/dev/zero of=/dev/null bs=128M count=1
+
+# Pids limit: visible and enforced (the fork past it fails).
+expect "--pids-limit 10 visible inside" 0 "10" \
+    podman run --rm --pids-limit 10 "$IMG" cat /sys/fs/cgroup/pids/pids.max
+# sh plus four sleeps fill pids.max=5: the fifth background fork fails and the shell gives up.
+expect_match "--pids-limit 5 refuses a sixth process" 2 "can't fork" \
+    podman run --rm --pids-limit 5 "$IMG" sh -c 'for i in 1 2 3 4 5 6; do sleep 30 & done 2>&1; echo all forked'
+
+# CPU quota.
+expect "--cpu-quota/--cpu-period visible" 0 "50000 100000" \
+    podman run --rm --cpu-quota 50000 --cpu-period 100000 "$IMG" \
+    sh -c 'echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)'
+expect "--cpus 1.5 visible" 0 "150000 100000" podman run --rm --cpus 1.5 "$IMG" \
+    sh -c 'echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)'
+
+# The same limits seen from the host, in the container's own cgroups (what the runtime applied,
+# whatever the container's view of /sys/fs/cgroup is).
+host_cg() { # NAME CONTROLLER FILE: print FILE of the container's CONTROLLER cgroup on the host
+    local pid rel
+    pid=$(podman inspect --format '{{.State.Pid}}' "$1") || return 1
+    rel=$(awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' \
+        "/proc/$pid/cgroup")
+    [ -n "$rel" ] && cat "/sys/fs/cgroup/$2$rel/$3"
+}
+if podman run -d --name lim --memory 32m --pids-limit 10 --cpu-quota 50000 --cpu-period 100000 \
+    "$IMG" sleep 1000 >/dev/null 2>"$W/stderr" && wait_for state_is lim running; then
+    expect "host cgroup: memory.limit_in_bytes" 0 "33554432" host_cg lim memory memory.limit_in_bytes
+    expect "host cgroup: pids.max" 0 "10" host_cg lim pids pids.max
+    expect "host cgroup: cpu.cfs_quota_us" 0 "50000" host_cg lim cpu cpu.cfs_quota_us
+else
+    fail "detached run with limits" "stderr: $(tail -5 "$W/stderr")"
+fi
+podman rm -f -t 0 lim >/dev/null 2>&1
+
+# Terminal.
+expect_match "-t gives a terminal" 0 '^/dev/pts/0$' in_tty podman run --rm -t "$IMG" tty
+expect "-t terminal size comes through" 0 "30 100" \
+    in_tty bash -c "stty rows 30 cols 100; podman run --rm -t $IMG stty size"
+
+# Networks: none has only lo; the default bridge (netavark) gives eth0 an address on its subnet.
+expect "--network none: only lo" 0 "lo" podman run --rm --network none "$IMG" ls /sys/class/net
+expect_match "default bridge network: eth0 with an address" 0 \
+    $'^eth0 lo\ninet 10\\.88\\.[0-9]+\\.[0-9]+/16$' podman run --rm "$IMG" \
+    sh -c 'echo $(ls /sys/class/net); ip -4 -o addr show dev eth0 | awk "{print \$3, \$4}"'
+
+# `podman update` does not exist in podman 4.3 (it came in 4.4): nothing to check here.
+echo "# skip: podman update (not in podman 4.3)"
+
+echo "1..$n"
+[ "$failed" = 0 ]
