@@ -143,6 +143,25 @@ if [ -x build/capsa ]; then
     run_oci
 fi
 
+# run_engine NAME: a real engine (tests/engines/NAME.sh, docs/engines.md) driving build/capsa; it
+# installs the engine from Debian and prints TAP. A missing plan counts as one failure.
+run_engine() {
+    local log=$logs/engine-$1.tap rc ok nok
+    note "engine: $1"
+    tests/engines/"$1".sh "$repo/build/capsa" </dev/null 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    ok=$(grep -cE '^ok [0-9]+' "$log" || true)
+    nok=$(grep -cE '^not ok [0-9]+' "$log" || true)
+    grep -qE '^1\.\.[0-9]+' "$log" || fail_step "engine $1: no TAP plan (exited $rc)"
+    passed=$((passed + ok))
+    failed=$((failed + nok))
+}
+if [ -x build/capsa ]; then
+    for engine in podman; do
+        run_engine "$engine"
+    done
+fi
+
 # run_v2vm NAME: tests/v2vm/NAME.sh in a QEMU guest with pure cgroup v2 (docs/testing-cgroup-v2.md).
 run_v2vm() {
     local log=$logs/v2vm-$1.tap rc ok nok
