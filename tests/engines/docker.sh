@@ -9,6 +9,8 @@
 #
 # Environment: CAPSA_DOCKER_KEEP=1 keeps the work directory (logs) after the run;
 # CAPSA_DOCKER_TRACE=1 puts a wrapper in front of the runtime that logs every argv to trace.log.
+# Single quotes hand $-expressions to the container's shell; cleanup runs from a trap.
+# shellcheck disable=SC2016,SC2317
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -42,11 +44,11 @@ if [ ! -x /usr/sbin/dockerd ] || [ ! -x /usr/bin/docker ] || ! command -v iptabl
     ! command -v containerd-shim-runc-v2 >/dev/null || ! command -v ps >/dev/null; then
     echo "# installing docker.io from Debian" >&2
     # policy-rc.d already keeps Debian's init scripts from starting a system dockerd here.
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io iptables procps >&2 || {
+    if ! DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 ||
+        ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io iptables procps >&2; then
         echo "docker.sh: cannot install docker.io" >&2
         exit 1
-    }
+    fi
 fi
 
 # --- private daemon -------------------------------------------------------------------------
@@ -63,14 +65,14 @@ dockerd_pid=
 dk() { timeout 120 /usr/bin/docker "$@"; }
 
 cleanup() {
-    local ids pid i
+    local ids pid
     if [ -S "$sock" ]; then
-        ids=$(dk ps -aq 2>/dev/null)
-        [ -n "$ids" ] && dk rm -f $ids >/dev/null 2>&1
+        mapfile -t ids < <(dk ps -aq 2>/dev/null)
+        [ "${#ids[@]}" -gt 0 ] && dk rm -f "${ids[@]}" >/dev/null 2>&1
     fi
     if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
         kill -TERM "$dockerd_pid"
-        for i in $(seq 1 150); do
+        for _ in $(seq 1 150); do
             kill -0 "$dockerd_pid" 2>/dev/null || break
             sleep 0.2
         done
@@ -78,9 +80,8 @@ cleanup() {
         wait "$dockerd_pid" 2>/dev/null
     fi
     # The managed containerd and its shims run with their pid files/sockets under $work.
-    for pid in $(grep -l "$work" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
-        [ "$pid" = $$ ] && continue
-        kill -KILL "$pid" 2>/dev/null
+    grep -l "$work" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | while read -r pid; do
+        [ "$pid" = $$ ] || kill -KILL "$pid" 2>/dev/null
     done
     # Mounts made under the work directory (vfs layers, shm, netns files), deepest first.
     awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r |
@@ -185,8 +186,7 @@ run() { dk run --runtime capsa "$@"; }
 inspect() { dk inspect -f "$1" "$2" 2>&1; }
 # wait_status ID STATUS: bounded poll of the container's state.
 wait_status() {
-    local i
-    for i in $(seq 1 150); do
+    for _ in $(seq 1 150); do
         [ "$(inspect '{{.State.Status}}' "$1")" = "$2" ] && return 0
         sleep 0.2
     done
@@ -194,8 +194,7 @@ wait_status() {
 }
 # wait_log ID TEXT: bounded poll until the container printed TEXT.
 wait_log() {
-    local i
-    for i in $(seq 1 150); do
+    for _ in $(seq 1 150); do
         dk logs "$1" 2>&1 | grep -qx "$2" && return 0
         sleep 0.2
     done
@@ -209,6 +208,18 @@ check "echo" "hello" "$out"
 
 run --rm capsa-test sh -c 'exit 42' >/dev/null 2>&1
 check "exit code 42 propagates" "42" "$?"
+
+# A runtime error reaches docker through the JSON log (--log-format json) and names the missing
+# program. docker 20.10 turns it into 127 only for runc's lowercase "no such file or directory"
+# text; crun (and capsa) say "No such file or directory", which docker reports as 125.
+out=$(run --rm capsa-test /nonexistent 2>&1)
+rc=$?
+if { [ "$rc" = 125 ] || [ "$rc" = 127 ]; } &&
+    printf '%s\n' "$out" | grep -qi 'OCI runtime create failed:.*/nonexistent.*no such file'; then
+    ok "runtime error for a missing program reaches docker ($rc)"
+else
+    notok "runtime error for a missing program reaches docker" "rc $rc" "$out"
+fi
 
 out=$(printf 'line one\nline two\n' | run --rm -i capsa-test cat 2>&1)
 check "stdin with -i" $'line one\nline two' "$out"

@@ -247,7 +247,9 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
     if (apply_seccomp(c, true, &err) < 0)
         child_fail(sock, &err);
     execve(exe, p->args, p->env ? p->env : (char *[]){NULL});
-    capsa_err_set(&err, errno, "exec %s", p->args[0]);
+    char eb[128];
+    int e = errno;
+    capsa_err_setx(&err, e, "exec: \"%s\": %s", p->args[0], capsa_strerror_lower(e, eb, sizeof eb));
     child_fail(sock, &err);
 }
 

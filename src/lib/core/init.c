@@ -308,6 +308,8 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         fail(&c, &err);
 
     execve(exe, p->args, p->env ? p->env : (char *[]){NULL});
-    capsa_err_set(&err, errno, "exec %s", p->args[0]);
+    char eb[128];
+    int e = errno;
+    capsa_err_setx(&err, e, "exec: \"%s\": %s", p->args[0], capsa_strerror_lower(e, eb, sizeof eb));
     fail(&c, &err);
 }

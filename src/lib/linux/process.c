@@ -211,8 +211,12 @@ int capsa_process_find_exec(const struct capsa_process *p, char **out, struct ca
         /* Used as is: execve itself reports permission and format errors,
          * which are more precise than anything we could guess here. */
         struct stat st;
-        if (stat(name, &st) < 0)
-            return capsa_err_set(err, errno, "exec: \"%s\"", name);
+        if (stat(name, &st) < 0) {
+            char eb[128];
+            int e = errno;
+            return capsa_err_setx(err, e, "exec: \"%s\": stat %s: %s", name, name,
+                                  capsa_strerror_lower(e, eb, sizeof eb));
+        }
         return capsa_strdup(name, out, err);
     }
     const char *path = env_path(p);

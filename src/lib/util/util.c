@@ -228,3 +228,16 @@ bool capsa_id_valid(const char *id)
     }
     return true;
 }
+
+const char *capsa_strerror_lower(int errnum, char *buf, size_t len)
+{
+    if (len == 0)
+        return "";
+    const char *s = strerror_r(errnum, buf, len);
+    if (s != buf) {
+        snprintf(buf, len, "%s", s);
+    }
+    if (buf[0] >= 'A' && buf[0] <= 'Z')
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
+}

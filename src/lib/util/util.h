@@ -72,6 +72,11 @@ void capsa_strv_free(char **v);
 /* Parse a decimal integer in [min,max]; the whole string must be consumed. */
 int capsa_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* strerror in lower case ("no such file or directory"), as Go and so runc
+ * print errno texts: engines match exec errors on those words (Docker maps
+ * "no such file or directory" to exit status 127, "permission denied" to 126). */
+const char *capsa_strerror_lower(int errnum, char *buf, size_t len);
+
 /* Monotonic time in nanoseconds. */
 uint64_t capsa_now_ns(void);
 
