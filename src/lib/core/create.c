@@ -346,6 +346,24 @@ static int setup_cgroup(const struct capsa_ctx *ctx, const struct capsa_spec *sp
     capsa_cgroup_host_free(&host);
     if (r < 0)
         return r;
+    /* A cgroup that already holds processes belongs to somebody else (two
+     * containers with one id under different --root, a path given twice):
+     * sharing it would let one's delete kill the other. runc refuses too. */
+    for (size_t i = 0; i < (*out)->n; i++) {
+        char procs[4096];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", (*out)->d[i].path);
+        cleanup_close int pfd = open(procs, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        char b;
+        if (pfd >= 0 && read(pfd, &b, 1) == 1) {
+            r = capsa_err_setx(err, EBUSY,
+                               "linux.cgroupsPath: cgroup %s is already in use by other "
+                               "processes",
+                               (*out)->d[i].path);
+            capsa_cgroup_free(*out);
+            *out = NULL;
+            return r;
+        }
+    }
     r = capsa_cgroup_create(*out, res, capsa_log_warning_cb, (void *)ctx, err);
     if (r < 0) {
         capsa_cgroup_free(*out);

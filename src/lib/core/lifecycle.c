@@ -345,6 +345,12 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
     if (r < 0)
         return r;
     r = capsa_state_dir_open(rootfd, id, &dirfd, err);
+    /* As runc: --force on a container that is already gone succeeds (the
+     * containerd shim deletes once more after the container is removed). */
+    if (r == -ENOENT && force) {
+        capsa_err_clear(err);
+        return 0;
+    }
     if (r < 0)
         return r;
     struct capsa_state st;

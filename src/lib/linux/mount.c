@@ -797,11 +797,12 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
         r = capsa_err_setx(err, EINVAL, "no type and not a bind mount");
     } else if (strcmp(type, "sysfs") == 0) {
         /* A new sysfs instance shows the network devices of the mounter's
-         * netns; without our own netns the kernel refuses it (EPERM in a
-         * userns), so reuse the host's, read-only (as runc). */
-        r = -EPERM;
-        if (ctx->new_netns)
-            r = do_fresh(rootfd, type, m, &o, err);
+         * netns, which is the container's even when it shares the
+         * runtime's (ctr --net-host in an engine's private netns): the
+         * host's /sys would show another netns's devices. Only where the
+         * kernel refuses a new instance (EPERM in a userns not owning the
+         * netns) reuse the host's, read-only (as runc). */
+        r = do_fresh(rootfd, type, m, &o, err);
         if (r == -EPERM) {
             if (err != NULL)
                 capsa_err_clear(err);
