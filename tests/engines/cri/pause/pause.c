@@ -10,19 +10,19 @@
 
 static void on_signal(int sig)
 {
-  (void) sig;
-  _exit(0);
+    (void)sig;
+    _exit(0);
 }
 
 int main(void)
 {
-  struct sigaction sa;
+    struct sigaction sa;
 
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
-  for (;;)
-    pause();
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    for (;;)
+        pause();
 }
