@@ -282,6 +282,17 @@ int capsa_container_kill(const struct capsa_ctx *ctx, const char *id, int sig, b
     enum capsa_status status = capsa_state_status(o.dirfd, &o.st);
     cleanup_close int pidfd = -1;
     if (status == CAPSA_STATUS_STOPPED || (pidfd = capsa_state_pidfd(&o.st)) < 0) {
+        /* As runc: --all also works once the init is gone, to reach what
+         * is left in the cgroup. containerd's shim does exactly that when a
+         * container in a pod's shared pid namespace exits, and waits for it. */
+        if (all) {
+            struct capsa_cgroup *cg = NULL;
+            r = capsa_state_cgroup(&o.st, &cg, err);
+            if (r == 0 && cg)
+                r = capsa_cgroup_signal_all(cg, sig, err);
+            capsa_cgroup_free(cg);
+            goto out;
+        }
         r = capsa_err_setx(err, ESRCH, "container %s is not running", id);
         goto out;
     }
