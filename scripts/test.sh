@@ -157,7 +157,7 @@ run_engine() {
     failed=$((failed + nok))
 }
 if [ -x build/capsa ]; then
-    for engine in podman docker; do
+    for engine in podman docker containerd; do
         run_engine "$engine"
     done
 fi
