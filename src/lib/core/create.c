@@ -287,31 +287,6 @@ static int resolve_paths(const struct capsa_create_opts *opts, const struct caps
     return 0;
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct capsa_err *err)
-{
-    cleanup_free char *copy = strdup(path);
-    cleanup_free char *copy2 = strdup(path);
-    if (copy == NULL || copy2 == NULL)
-        return capsa_err_set(err, ENOMEM, "--pid-file");
-    char *slash = strrchr(copy, '/');
-    const char *dir = ".";
-    const char *name = copy2;
-    if (slash) {
-        *slash = '\0';
-        dir = slash == copy ? "/" : copy;
-        name = copy2 + (slash - copy) + 1;
-    }
-    cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return capsa_err_set(err, errno, "--pid-file %s", path);
-    char buf[32];
-    int n = snprintf(buf, sizeof buf, "%d", (int)pid);
-    int r = capsa_write_atomic(dfd, name, buf, (size_t)n, 0644, err);
-    if (r < 0)
-        return capsa_err_wrap(err, "--pid-file");
-    return 0;
-}
-
 static int dup_annotations(const struct capsa_spec *spec, struct capsa_state *st,
                            struct capsa_err *err)
 {
@@ -756,7 +731,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     if (r < 0)
         goto fail;
     if (opts->pid_file) {
-        r = write_pid_file(opts->pid_file, c->pid, err);
+        r = capsa_write_pid_file(opts->pid_file, c->pid, err);
         if (r < 0)
             goto fail;
     }

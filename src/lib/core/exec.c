@@ -565,29 +565,6 @@ static int open_namespaces(const struct capsa_state *st, int fds[N_NS], struct c
     return 0;
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct capsa_err *err)
-{
-    cleanup_free char *copy = strdup(path);
-    if (copy == NULL)
-        return capsa_err_set(err, ENOMEM, "--pid-file");
-    char *slash = strrchr(copy, '/');
-    const char *dir = ".";
-    const char *name = copy;
-    if (slash) {
-        *slash = '\0';
-        dir = slash == copy ? "/" : copy;
-        name = slash + 1;
-    }
-    cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return capsa_err_set(err, errno, "--pid-file %s", path);
-    char buf[32];
-    int n = snprintf(buf, sizeof buf, "%d", (int)pid);
-    if (capsa_write_atomic(dfd, name, buf, (size_t)n, 0644, err) < 0)
-        return capsa_err_wrap(err, "--pid-file");
-    return 0;
-}
-
 static void forwarded_set(sigset_t *set)
 {
     sigfillset(set);
@@ -896,7 +873,7 @@ static int exec_locked(const struct capsa_ctx *ctx, const char *id, const struct
     if (r < 0)
         return r;
     if (o->pid_file) {
-        r = write_pid_file(o->pid_file, x->pid, err);
+        r = capsa_write_pid_file(o->pid_file, x->pid, err);
         if (r < 0)
             return r;
     }

@@ -409,3 +409,30 @@ enum capsa_status capsa_state_status(int dirfd, const struct capsa_state *st)
         return CAPSA_STATUS_CREATED;
     return CAPSA_STATUS_RUNNING;
 }
+
+/* --pid-file: the pid as text, written atomically beside the target (a
+ * reader never sees a half-written file). */
+int capsa_write_pid_file(const char *path, pid_t pid, struct capsa_err *err)
+{
+    cleanup_free char *copy = strdup(path);
+    cleanup_free char *copy2 = strdup(path);
+    if (copy == NULL || copy2 == NULL)
+        return capsa_err_set(err, ENOMEM, "--pid-file");
+    char *slash = strrchr(copy, '/');
+    const char *dir = ".";
+    const char *name = copy2;
+    if (slash) {
+        *slash = '\0';
+        dir = slash == copy ? "/" : copy;
+        name = copy2 + (slash - copy) + 1;
+    }
+    cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return capsa_err_set(err, errno, "--pid-file %s", path);
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%d", (int)pid);
+    int r = capsa_write_atomic(dfd, name, buf, (size_t)n, 0644, err);
+    if (r < 0)
+        return capsa_err_wrap(err, "--pid-file");
+    return 0;
+}

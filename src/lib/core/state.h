@@ -74,6 +74,9 @@ int capsa_state_to_json(const struct capsa_state *st, enum capsa_status status, 
 int capsa_write_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
                        struct capsa_err *err);
 
+/* Write pid to path (create and exec --pid-file), atomically. */
+int capsa_write_pid_file(const char *path, pid_t pid, struct capsa_err *err);
+
 /* RFC 3339 UTC timestamp with nanoseconds, like Go's time.RFC3339Nano. */
 int capsa_timestamp_now(char **out, struct capsa_err *err);
 

@@ -17,6 +17,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "linux/rootfs.h"
 #include "sys/sys.h"
 #include "util/util.h"
 
@@ -33,30 +34,6 @@ int capsa_lsm_apparmor_enabled(void)
 int capsa_lsm_selinux_enabled(void)
 {
     return access("/sys/fs/selinux/enforce", F_OK) == 0;
-}
-
-/* Open <procfd>/self/<rel> for writing; "self" is the only symlink followed
- * and the result must be on procfs (see process.c for the same reasoning: a
- * shadowed /proc must not redirect a security label write). Returns the fd,
- * or -errno with errno preserved in err. */
-static int open_proc_self(int procfd, const char *rel, struct capsa_err *err)
-{
-    cleanup_close int self = openat(procfd, "self", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (self < 0)
-        return capsa_err_set(err, errno, "open /proc/self");
-    long fd = capsa_openat2(self, rel, O_WRONLY | O_CLOEXEC | O_NOCTTY, 0,
-                            RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH);
-    if (fd < 0 && errno == ENOSYS)
-        fd = openat(self, rel, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-    if (fd < 0)
-        return capsa_err_set(err, errno, "open /proc/self/%s", rel);
-    cleanup_close int ofd = (int)fd;
-    struct statfs sfs;
-    if (fstatfs(ofd, &sfs) < 0)
-        return capsa_err_set(err, errno, "fstatfs /proc/self/%s", rel);
-    if (sfs.f_type != PROC_SUPER_MAGIC)
-        return capsa_err_setx(err, EXDEV, "/proc/self/%s is not on procfs", rel);
-    return steal_fd(ofd);
 }
 
 static int write_fd(int fd, const char *rel, const char *data, struct capsa_err *err)
@@ -86,10 +63,10 @@ static int apply_apparmor(const char *profile, int procfd, struct capsa_err *err
      * generic attr/exec is the fallback for older ones. */
     const char *rel = "attr/apparmor/exec";
     struct capsa_err e1;
-    cleanup_close int fd = open_proc_self(procfd, rel, &e1);
+    cleanup_close int fd = capsa_proc_open_self(procfd, rel, O_WRONLY, &e1);
     if (fd < 0 && (fd == -ENOENT || fd == -EACCES)) {
         rel = "attr/exec";
-        fd = open_proc_self(procfd, rel, err);
+        fd = capsa_proc_open_self(procfd, rel, O_WRONLY, err);
     } else if (fd < 0) {
         *err = e1;
     }
@@ -106,7 +83,7 @@ static int apply_selinux(const char *label, int procfd, struct capsa_err *err)
     if (!capsa_lsm_selinux_enabled())
         return capsa_err_setx(err, EOPNOTSUPP,
                               "process.selinuxLabel: SELinux is not enabled on this host");
-    cleanup_close int fd = open_proc_self(procfd, "attr/exec", err);
+    cleanup_close int fd = capsa_proc_open_self(procfd, "attr/exec", O_WRONLY, err);
     if (fd < 0)
         return capsa_err_wrap(err, "process.selinuxLabel");
     int r = write_fd(fd, "attr/exec", label, err);

@@ -82,6 +82,15 @@ int capsa_proc_openat(int procfd, const char *path, int flags, struct capsa_err 
     return steal_fd(ofd);
 }
 
+int capsa_proc_open_self(int procfd, const char *rel, int flags, struct capsa_err *err)
+{
+    char path[256];
+    int n = snprintf(path, sizeof path, "self/%s", rel);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return capsa_err_setx(err, ENAMETOOLONG, "/proc/self/%s: path too long", rel);
+    return capsa_proc_openat(procfd, path, flags, err);
+}
+
 /* Is there a namespace entry of this type (new_only: one to be created)? */
 static bool has_ns(const struct capsa_spec *spec, enum capsa_ns_type type, bool new_only)
 {

@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "linux/rootfs.h"
 #include "sys/sys.h"
 #include "util/util.h"
 
@@ -45,33 +46,9 @@ struct sched_attr_v1 {
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* Open <procfd>/self/<rel> for writing. "self" is the only symlink we
- * follow; below it, openat2(RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH) refuses any
- * other link, and fstatfs proves the file lives on a real procfs, so a
- * container that managed to shadow /proc cannot redirect the write. */
-static int open_proc_self(int procfd, const char *rel, struct capsa_err *err)
-{
-    cleanup_close int self = openat(procfd, "self", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (self < 0)
-        return capsa_err_set(err, errno, "open /proc/self");
-    long fd = capsa_openat2(self, rel, O_WRONLY | O_CLOEXEC | O_NOCTTY, 0,
-                            RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH);
-    if (fd < 0 && errno == ENOSYS)
-        fd = openat(self, rel, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-    if (fd < 0)
-        return capsa_err_set(err, errno, "open /proc/self/%s", rel);
-    cleanup_close int ofd = (int)fd;
-    struct statfs sfs;
-    if (fstatfs(ofd, &sfs) < 0)
-        return capsa_err_set(err, errno, "fstatfs /proc/self/%s", rel);
-    if (sfs.f_type != PROC_SUPER_MAGIC)
-        return capsa_err_setx(err, EXDEV, "/proc/self/%s is not on procfs", rel);
-    return steal_fd(ofd);
-}
-
 static int write_proc_self(int procfd, const char *rel, const char *data, struct capsa_err *err)
 {
-    cleanup_close int fd = open_proc_self(procfd, rel, err);
+    cleanup_close int fd = capsa_proc_open_self(procfd, rel, O_WRONLY, err);
     if (fd < 0)
         return fd;
     int r = capsa_write_all(fd, data, strlen(data));

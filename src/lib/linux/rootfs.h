@@ -86,6 +86,10 @@ int capsa_proc_open_private(struct capsa_err *err);
  * following magic links or leaving procfs; flags as open(2). */
 int capsa_proc_openat(int procfd, const char *path, int flags, struct capsa_err *err);
 
+/* Open <procfd>/self/<rel> with flags (O_WRONLY for attribute writes): the
+ * same checks as capsa_proc_openat, "self" being the only symlink followed. */
+int capsa_proc_open_self(int procfd, const char *rel, int flags, struct capsa_err *err);
+
 /* Validate linux.sysctl against the namespaces the container has (only
  * namespaced keys: kernel.{msg*,sem,shm*}, fs.mqueue.*, net.* with a new
  * network namespace, kernel.hostname/domainname with a new UTS namespace). */
