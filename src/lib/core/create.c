@@ -466,14 +466,7 @@ static int message_loop(const struct capsa_ctx *ctx, const struct capsa_create_o
             capsa_sync_msg_clear(&m);
             return 0;
         case CAPSA_SYNC_ERROR:
-            if (m.len == sizeof *err) {
-                memcpy(err, m.payload, sizeof *err);
-                err->msg[sizeof err->msg - 1] = '\0';
-            } else {
-                capsa_err_setx(err, EPROTO, "container init failed");
-            }
-            capsa_sync_msg_clear(&m);
-            return capsa_err_ret(err);
+            return capsa_sync_take_err(&m, "container init", err);
         case CAPSA_SYNC_GO:
         case CAPSA_SYNC_PID:
         case CAPSA_SYNC_PREPIVOT_ACK:

@@ -773,14 +773,7 @@ static int spawn(const struct capsa_exec_opts *o, struct exec_run *x, int sfd,
             }
             break;
         case CAPSA_SYNC_ERROR:
-            if (m.len == sizeof *err) {
-                memcpy(err, m.payload, sizeof *err);
-                err->msg[sizeof err->msg - 1] = '\0';
-            } else {
-                capsa_err_setx(err, EPROTO, "the exec process failed");
-            }
-            capsa_sync_msg_clear(&m);
-            return capsa_err_ret(err);
+            return capsa_sync_take_err(&m, "the exec process", err);
         case CAPSA_SYNC_GO:
         case CAPSA_SYNC_PID:
         case CAPSA_SYNC_PREPIVOT:

@@ -102,12 +102,8 @@ static int start_run_mode(struct capsa_created *c, struct capsa_err *err)
         return 0;
     if (r < 0)
         return capsa_err_setx(err, -r, "%s", e2.msg);
-    if (m.type == CAPSA_SYNC_ERROR && m.len == sizeof *err) {
-        memcpy(err, m.payload, sizeof *err);
-        err->msg[sizeof err->msg - 1] = '\0';
-        capsa_sync_msg_clear(&m);
-        return capsa_err_ret(err);
-    }
+    if (m.type == CAPSA_SYNC_ERROR)
+        return capsa_sync_take_err(&m, "container init", err);
     capsa_sync_msg_clear(&m);
     return capsa_err_setx(err, EPROTO, "sync: unexpected message from init at start");
 }

@@ -108,22 +108,26 @@ int capsa_sync_expect(int sock, uint32_t want, struct capsa_sync_msg *msg, struc
     int r = capsa_sync_recv(sock, msg, err);
     if (r < 0)
         return r;
-    if (msg->type == CAPSA_SYNC_ERROR) {
-        if (msg->len == sizeof(struct capsa_err)) {
-            memcpy(err, msg->payload, sizeof *err);
-            err->msg[sizeof err->msg - 1] = '\0';
-        } else {
-            capsa_err_setx(err, EPROTO, "container init failed (malformed error)");
-        }
-        capsa_sync_msg_clear(msg);
-        return capsa_err_ret(err);
-    }
+    if (msg->type == CAPSA_SYNC_ERROR)
+        return capsa_sync_take_err(msg, "container init", err);
     if (msg->type != want) {
         uint32_t got = msg->type;
         capsa_sync_msg_clear(msg);
         return capsa_err_setx(err, EPROTO, "sync: expected message %u, got %u", want, got);
     }
     return 0;
+}
+
+int capsa_sync_take_err(struct capsa_sync_msg *msg, const char *who, struct capsa_err *err)
+{
+    if (msg->len == sizeof(struct capsa_err)) {
+        memcpy(err, msg->payload, sizeof *err);
+        err->msg[sizeof err->msg - 1] = '\0';
+    } else {
+        capsa_err_setx(err, EPROTO, "%s failed (malformed error message)", who);
+    }
+    capsa_sync_msg_clear(msg);
+    return capsa_err_ret(err);
 }
 
 void capsa_sync_send_err(int sock, const struct capsa_err *err)

@@ -38,6 +38,9 @@ int capsa_sync_recv(int sock, struct capsa_sync_msg *msg, struct capsa_err *err)
 /* Receive, and fail unless the type is want; an ERROR message becomes *err. */
 int capsa_sync_expect(int sock, uint32_t want, struct capsa_sync_msg *msg, struct capsa_err *err);
 void capsa_sync_msg_clear(struct capsa_sync_msg *msg);
+/* Turn a received ERROR message into *err (who names the sender in the
+ * fallback text for a malformed one), clear msg, return the negative errno. */
+int capsa_sync_take_err(struct capsa_sync_msg *msg, const char *who, struct capsa_err *err);
 /* Send err as an ERROR message (best effort). */
 void capsa_sync_send_err(int sock, const struct capsa_err *err);
 
