@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -152,6 +151,7 @@ struct spawn {
     bool stage1;          /* join namespaces / time offsets in an intermediate process */
     int parent_sock;      /* closed in the children */
     int cgroup_fd;        /* v2 directory for CLONE_INTO_CGROUP, or -1 */
+    bool into_cgroup;     /* out: clone3 placed the child in cgroup_fd */
 };
 
 __attribute__((noreturn)) static void stage1_main(struct spawn *s)
@@ -230,6 +230,7 @@ static int spawn_init(struct spawn *s, pid_t *pid_out, int *pidfd_out, struct ca
             close(s->parent_sock);
             capsa_init_main(&s->init);
         }
+        s->into_cgroup = (ca.flags & CLONE_INTO_CGROUP) != 0;
         *pid_out = pid;
         *pidfd_out = pidfd;
         return 0;
@@ -321,24 +322,6 @@ static int setup_cgroup(const struct capsa_ctx *ctx, const struct capsa_spec *sp
     capsa_cgroup_host_free(&host);
     if (r < 0)
         return r;
-    /* A cgroup that already holds processes belongs to somebody else (two
-     * containers with one id under different --root, a path given twice):
-     * sharing it would let one's delete kill the other. runc refuses too. */
-    for (size_t i = 0; i < (*out)->n; i++) {
-        char procs[4096];
-        snprintf(procs, sizeof procs, "%s/cgroup.procs", (*out)->d[i].path);
-        cleanup_close int pfd = open(procs, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        char b;
-        if (pfd >= 0 && read(pfd, &b, 1) == 1) {
-            r = capsa_err_setx(err, EBUSY,
-                               "linux.cgroupsPath: cgroup %s is already in use by other "
-                               "processes",
-                               (*out)->d[i].path);
-            capsa_cgroup_free(*out);
-            *out = NULL;
-            return r;
-        }
-    }
     r = capsa_cgroup_create(*out, res, capsa_log_warning_cb, (void *)ctx, err);
     if (r < 0) {
         capsa_cgroup_free(*out);
@@ -384,17 +367,6 @@ static int open_in_mntns(pid_t pid, const char *dir, int *out, struct capsa_err 
         return capsa_err_set(err, e, "open rootfs %s", dir);
     *out = fd;
     return 0;
-}
-
-/* The user owning the container, as runc prints it: a name, or the uid. */
-static int owner_name(char **out, struct capsa_err *err)
-{
-    uid_t uid = geteuid();
-    struct passwd pw, *res = NULL;
-    char buf[1024];
-    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res != NULL)
-        return capsa_strdup(res->pw_name, out, err);
-    return capsa_asprintf(out, err, "%u", (unsigned int)uid);
 }
 
 /* The host id that id 0 of the container maps to (0 when unmapped). */
@@ -535,6 +507,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     cleanup_close int cgroup_fd = -1;
     cleanup_close int rootfs_fd = -1;
     cleanup_free char *hook_state = NULL;
+    struct capsa_cgroup_join join = {.n = 0};
     r = capsa_state_root_open(ctx->root, &c->rootfd, err);
     if (r < 0)
         return r;
@@ -546,7 +519,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     if ((r = capsa_strdup(id, &st->id, err)) < 0 ||
         (r = capsa_strdup(spec->oci_version, &st->oci_version, err)) < 0 ||
         (r = capsa_strdup(bundle, &st->bundle, err)) < 0 ||
-        (r = capsa_strdup(rootfs, &st->rootfs, err)) < 0 || (r = owner_name(&st->owner, err)) < 0 ||
+        (r = capsa_strdup(rootfs, &st->rootfs, err)) < 0 ||
         (r = capsa_timestamp_now(&st->created, err)) < 0 ||
         (r = dup_annotations(spec, st, err)) < 0)
         goto fail;
@@ -616,6 +589,11 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     if (c->cg) {
         struct capsa_err e2 = {0};
         cgroup_fd = capsa_cgroup_v2_fd(c->cg, &e2);
+        r = capsa_cgroup_join_open(c->cg, &join, err);
+        if (r < 0) {
+            capsa_err_wrap(err, "cgroup");
+            goto fail;
+        }
     }
     struct spawn s = {.spec = spec, .parent_sock = c->sync_fd, .cgroup_fd = cgroup_fd};
     const struct capsa_linux *l = &spec->linux_cfg;
@@ -657,9 +635,10 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         .shared_mntns = st->shared_mntns,
         .close_fds = {c->dirfd, c->rootfd, -1, -1},
         .cg = c->cg,
+        .join = join.n > 0 ? &join : NULL,
     };
-    /* Compiled here, before clone: dlopen needs the host's libraries, and
-     * the init gets the program as plain inherited memory. */
+    /* Compiled here, before clone: the init gets the program as plain
+     * inherited memory and never allocates for it. */
     struct capsa_seccomp_prog *sc_prog = NULL;
     if (spec->linux_cfg.seccomp) {
         r = capsa_seccomp_compile(spec->linux_cfg.seccomp, &sc_prog, capsa_log_warning_cb,
@@ -670,6 +649,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     }
     r = spawn_init(&s, &c->pid, &c->pidfd, err);
     capsa_seccomp_prog_free(sc_prog);
+    capsa_cgroup_join_close(&join);
     if (r < 0)
         goto fail;
     capsa_close(&child_sock);
@@ -689,9 +669,11 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         if (r < 0)
             goto fail;
     }
-    /* Into the cgroup before any user code runs (the init waits for GO). */
+    /* Into the cgroup before any user code runs (the init waits for GO): v2
+     * already at clone time, v1 by the init itself right after GO; here only
+     * what those could not do. */
     if (c->cg) {
-        r = capsa_cgroup_enter(c->cg, c->pid, err);
+        r = capsa_cgroup_enter(c->cg, c->pid, false, !s.into_cgroup, err);
         if (r == 0) {
             const struct capsa_resources *res = &spec->linux_cfg.resources;
             r = capsa_cgroup_devices_apply(c->cg, res->devices, res->n_devices, err);
@@ -731,6 +713,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     return 0;
 
 fail:
+    capsa_cgroup_join_close(&join);
     capsa_create_rollback(c);
     capsa_created_release(c);
     return r;

@@ -9,8 +9,10 @@
  *                 process with CLONE_PARENT, so that it is P's own child and
  *                 P can wait for it; a pid namespace only applies to
  *                 children, hence the extra process;
- *   process (F)   waits until P has moved it into the container's cgroup,
- *                 then applies the process attributes and executes.
+ *   process (F)   born in the v2 cgroup (CLONE_INTO_CGROUP), waits for P's
+ *                 GO, moves itself into the v1 cgroups (tasks "0": no
+ *                 global lock, see cgroup.h), then applies the process
+ *                 attributes and executes.
  * F's errors come back to P as a struct capsa_err over a SOCK_SEQPACKET
  * socketpair (core/sync.h); F's end is close-on-exec, so EOF on P's end
  * means "executed". Until execve F is non-dumpable (no ptrace, no
@@ -39,6 +41,7 @@
 #include <unistd.h>
 
 #include "core/sync.h"
+#include "linux/cgroup.h"
 #include "linux/process.h"
 #include "linux/rootfs.h"
 #include "linux/scmp.h"
@@ -72,13 +75,14 @@ struct exec_child {
     int preserve_fds;              /* fds 3..3+N-1 are handed to the process */
     int close_fds[6];              /* runtime fds S closes at once (lock, parent sock, ...) */
     const struct capsa_seccomp_prog *seccomp; /* compiled linux.seccomp, or NULL */
+    int cgroup_fd;                            /* v2 directory for CLONE_INTO_CGROUP, or -1 */
+    const struct capsa_cgroup_join *join;     /* v1 "tasks" files F writes, or NULL */
 };
 
 /* Seccomp for exec'd processes: linux.seccomp of the container applies to
  * them too (a process joining the container must not escape its filter).
- * The program was compiled by the runtime before the fork (compiling
- * dlopens libseccomp: never inside the container's mount namespace, where a
- * library of the container's would be loaded). Called twice, as init.c
+ * The program was compiled by the runtime before the fork, outside the
+ * container (the process only installs a ready array). Called twice, as init.c
  * orders it: late == false while still privileged (before the user switch:
  * without no_new_privs a filter needs CAP_SYS_ADMIN, and a listener fd must
  * reach the runtime), late == true right before execve (with no_new_privs,
@@ -190,12 +194,19 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
         capsa_err_set(&err, errno, "prctl(PR_SET_PDEATHSIG)");
         child_fail(sock, &err);
     }
-    /* GO: the runtime has moved us into the container's cgroup. No user
+    /* GO: the runtime is done with us (v2 cgroup, or cgroup.procs where we
+     * could not move ourselves); then into the v1 cgroups ourselves. No user
      * code runs before that. */
     struct capsa_sync_msg go;
     if (capsa_sync_expect(sock, CAPSA_SYNC_GO, &go, &err) < 0)
         child_fail(sock, &err);
     capsa_sync_msg_clear(&go);
+    if (c->join) {
+        if (capsa_cgroup_join_self(c->join, &err) < 0)
+            child_fail(sock, &err);
+        for (size_t i = 0; i < c->join->n; i++)
+            close(c->join->fd[i]);
+    }
 
     /* In the container's pid namespace now: a procfs for it, attached
      * nowhere, for every /proc write (the container's /proc may be fake). */
@@ -286,14 +297,26 @@ __attribute__((noreturn)) static void stage1_main(struct exec_child *c)
     /* CLONE_PARENT: the process becomes the runtime's child; it inherits our
      * exit signal (SIGCHLD), clone3 wants 0 here. */
     struct clone_args ca = {.flags = CLONE_PARENT};
+    /* Born in the v2 cgroup, as the init was. */
+    if (c->cgroup_fd >= 0) {
+        ca.flags |= CLONE_INTO_CGROUP;
+        ca.cgroup = (uint64_t)c->cgroup_fd;
+    }
     pid_t pid = capsa_clone3(&ca);
+    if (pid < 0 && c->cgroup_fd >= 0 && (errno == EINVAL || errno == ENOSYS)) {
+        ca.flags &= ~CLONE_INTO_CGROUP;
+        ca.cgroup = 0;
+        pid = capsa_clone3(&ca);
+    }
     if (pid < 0) {
         capsa_err_set(&err, errno, "clone the exec process");
         child_fail(c->sock, &err);
     }
     if (pid == 0)
         final_main(c);
-    capsa_sync_send(c->sock, CAPSA_SYNC_PID, pid, NULL, 0, -1, NULL);
+    /* The payload tells the runtime whether the v2 cgroup is done. */
+    bool placed = (ca.flags & CLONE_INTO_CGROUP) != 0;
+    capsa_sync_send(c->sock, CAPSA_SYNC_PID, pid, placed ? "v2" : "", 3, -1, NULL);
     _exit(0);
 }
 
@@ -712,11 +735,24 @@ static int spawn(const struct capsa_exec_opts *o, struct exec_run *x, int sfd,
         .close_fds = {x->dirfd, x->rootfd, x->sock[0], x->init_pidfd, sfd, -1},
     };
     memcpy(c.ns_fds, x->ns_fds, sizeof c.ns_fds);
+    cleanup_close int cgroup_fd = -1;
+    struct capsa_cgroup_join join = {.n = 0};
+    if (x->cg) {
+        struct capsa_err e2 = {0};
+        cgroup_fd = capsa_cgroup_v2_fd(x->cg, &e2);
+        int jr = capsa_cgroup_join_open(x->cg, &join, err);
+        if (jr < 0)
+            return capsa_err_wrap(err, "cgroup");
+        c.join = join.n > 0 ? &join : NULL;
+    }
+    c.cgroup_fd = cgroup_fd;
     struct capsa_seccomp_prog *prog = NULL;
     if (x->spec->linux_cfg.seccomp) {
         int sr = capsa_seccomp_compile(x->spec->linux_cfg.seccomp, &prog, NULL, NULL, err);
-        if (sr < 0)
+        if (sr < 0) {
+            capsa_cgroup_join_close(&join);
             return sr;
+        }
         c.seccomp = prog;
     }
     struct clone_args ca = {.exit_signal = SIGCHLD};
@@ -724,6 +760,7 @@ static int spawn(const struct capsa_exec_opts *o, struct exec_run *x, int sfd,
     if (st1 == 0)
         stage1_main(&c);
     capsa_seccomp_prog_free(prog);
+    capsa_cgroup_join_close(&join);
     if (st1 < 0)
         return capsa_err_set(err, errno, "clone the namespace-joining process");
     capsa_close(&x->sock[1]);
@@ -735,13 +772,14 @@ static int spawn(const struct capsa_exec_opts *o, struct exec_run *x, int sfd,
     if (r < 0)
         return r;
     x->pid = m.value;
+    bool v2_placed = m.payload != NULL && strcmp(m.payload, "v2") == 0;
     capsa_sync_msg_clear(&m);
     /* Our child (CLONE_PARENT), not yet reaped: the pid cannot be reused. */
     x->pidfd = capsa_pidfd_open(x->pid, 0);
     if (x->pidfd < 0)
         return capsa_err_set(err, errno, "pidfd_open of the exec process");
     if (x->cg) {
-        r = capsa_cgroup_enter(x->cg, x->pid, err);
+        r = capsa_cgroup_enter(x->cg, x->pid, false, !v2_placed, err);
         if (r < 0)
             return capsa_err_wrap(err, "cgroup");
     }

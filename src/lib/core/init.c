@@ -3,7 +3,8 @@
  * Order of work, and why:
  *  1. PR_SET_PDEATHSIG so that a create killed half-way takes its init along.
  *  2. Wait for GO: the parent has written uid/gid maps (we may be in a new
- *     user namespace) and sends the hook state JSON.
+ *     user namespace) and sends the hook state JSON. Then move ourselves into
+ *     the v1 cgroups (cheaper for the kernel than the parent moving us).
  *  3. cgroup namespace (after the parent placed us), keyring, hostname.
  *  4. Mounts while host paths are still reachable; then PREPIVOT so that the
  *     parent runs prestart/createRuntime hooks in the runtime namespace.
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "core/sync.h"
+#include "linux/cgroup.h"
 #include "linux/hooks.h"
 #include "linux/process.h"
 #include "linux/rootfs.h"
@@ -129,6 +131,13 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
     struct capsa_sync_msg go;
     if (capsa_sync_expect(a->sync_fd, CAPSA_SYNC_GO, &go, &err) < 0)
         fail(&c, &err);
+    /* Into the v1 cgroups first: nothing of the container's runs before. */
+    if (a->join) {
+        if (capsa_cgroup_join_self(a->join, &err) < 0)
+            fail(&c, &err);
+        for (size_t i = 0; i < a->join->n; i++)
+            close(a->join->fd[i]);
+    }
     /* Until execve, this process runs the runtime's code and holds its
      * file descriptors: keep other processes (a container sharing our pid
      * namespace) from ptrace or /proc/<pid>/{exe,fd,mem}. execve resets it.

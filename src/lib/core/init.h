@@ -10,6 +10,7 @@
 
 struct capsa_seccomp_prog;
 struct capsa_cgroup;
+struct capsa_cgroup_join;
 
 struct capsa_init_args {
     const struct capsa_spec *spec;
@@ -33,6 +34,9 @@ struct capsa_init_args {
     const struct capsa_seccomp_prog *seccomp;
     /* The container's cgroup (for the /sys/fs/cgroup mount); NULL if none. */
     const struct capsa_cgroup *cg;
+    /* v1 "tasks" files the init writes to move itself (see cgroup.h); NULL
+     * when the parent moves it (or there are no v1 hierarchies). */
+    const struct capsa_cgroup_join *join;
 };
 
 /* Never returns: execs the user process or exits non-zero after reporting

@@ -407,9 +407,17 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
         /* Whatever is left in the cgroup (a container without its own pid
          * namespace leaves its init's children behind) goes now. */
         struct capsa_err kerr = {0};
-        if (capsa_cgroup_is_frozen(cg) == 1)
-            capsa_cgroup_freeze(cg, false, &kerr);
-        capsa_cgroup_signal_all(cg, SIGKILL, &kerr);
+        pid_t *left = NULL;
+        size_t n_left = 0;
+        /* Usually nothing is left (the init's exit emptied its pid
+         * namespace): then skip the freezer, whose every use costs the
+         * kernel a text-patching round over all CPUs on v1. */
+        if (capsa_cgroup_pids(cg, &left, &n_left, &kerr) < 0 || n_left > 0) {
+            if (capsa_cgroup_is_frozen(cg) == 1)
+                capsa_cgroup_freeze(cg, false, &kerr);
+            capsa_cgroup_signal_all(cg, SIGKILL, &kerr);
+        }
+        free(left);
         if (capsa_cgroup_destroy(cg, &kerr) < 0)
             capsa_log(ctx, CAPSA_LOG_WARNING, "delete %s: %s", id, kerr.msg);
         capsa_cgroup_free(cg);
@@ -433,6 +441,7 @@ int capsa_container_state(const struct capsa_ctx *ctx, const char *id, char **js
     if (r < 0)
         return r;
     enum capsa_status status = capsa_state_status(o.dirfd, &o.st);
+    capsa_state_fill_owner(o.dirfd, &o.st);
     r = capsa_state_to_json(&o.st, status, true, json_out, err);
     opened_release(&o);
     return r;
@@ -493,6 +502,7 @@ int capsa_container_list(const struct capsa_ctx *ctx, struct capsa_list_entry **
             cap = ncap;
         }
         enum capsa_status s = capsa_state_status(dfd, &st);
+        capsa_state_fill_owner(dfd, &st);
         struct capsa_list_entry *e = &v[cnt++];
         e->id = steal_ptr(st.id);
         e->pid = s == CAPSA_STATUS_STOPPED ? 0 : st.pid;

@@ -171,17 +171,72 @@ int capsa_write_atomic(int dirfd, const char *name, const char *data, size_t len
     return 0;
 }
 
+/* Days since 1970-01-01 -> civil date (proleptic Gregorian), done here
+ * because glibc's gmtime_r loads the time zone database first, which a UTC
+ * timestamp does not need. */
+static void civil_from_days(long long z, long long *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (long long)yoe + era * 400 + (*m <= 2);
+}
+
 int capsa_timestamp_now(char **out, struct capsa_err *err)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (n == 0)
-        return capsa_err_setx(err, EINVAL, "format time");
-    return capsa_asprintf(out, err, "%s.%09ldZ", buf, ts.tv_nsec);
+    long long secs = (long long)ts.tv_sec;
+    long long days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    long long y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    return capsa_asprintf(out, err, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%09ldZ", y, mo, d,
+                          rem / 3600, rem / 60 % 60, rem % 60, ts.tv_nsec);
+}
+
+void capsa_state_fill_owner(int dirfd, struct capsa_state *st)
+{
+    if (st->owner && st->owner[0])
+        return;
+    struct stat sb;
+    if (fstat(dirfd, &sb) < 0)
+        return;
+    char *name = NULL;
+    /* The host's database as a file: no NSS modules in a static binary. */
+    FILE *f = fopen("/etc/passwd", "re");
+    if (f) {
+        char *line = NULL;
+        size_t cap = 0;
+        while (name == NULL && getline(&line, &cap, f) > 0) {
+            char *c1 = strchr(line, ':');
+            char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+            if (c2 == NULL)
+                continue;
+            char *end = NULL;
+            errno = 0;
+            unsigned long uid = strtoul(c2 + 1, &end, 10);
+            if (errno == 0 && end != c2 + 1 && *end == ':' && uid == sb.st_uid)
+                name = strndup(line, (size_t)(c1 - line));
+        }
+        free(line);
+        fclose(f);
+    }
+    if (name == NULL && asprintf(&name, "%u", (unsigned int)sb.st_uid) < 0)
+        name = NULL;
+    if (name) {
+        free(st->owner);
+        st->owner = name;
+    }
 }
 
 static json_t *annotations_json(const struct capsa_kv *kv, size_t n)
@@ -290,6 +345,7 @@ int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err)
     if (r < 0)
         return r;
     json_error_t jerr;
+    capsa_json_seed();
     json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (o == NULL)
         return capsa_err_setx(err, EINVAL, "state.json:%d:%d: %s", jerr.line, jerr.column,

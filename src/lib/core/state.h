@@ -66,6 +66,12 @@ int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead);
  * process (pid reuse, detected through the start time). */
 enum capsa_status capsa_state_status(int dirfd, const struct capsa_state *st);
 
+/* Fill st->owner, when the state file has none, with the name of the user
+ * owning the state directory (runc's "owner"), from the host's /etc/passwd
+ * or as a number. Only `state` and `list` show it: create does not pay for
+ * a user database lookup. */
+void capsa_state_fill_owner(int dirfd, struct capsa_state *st);
+
 /* The OCI state JSON for hooks and `state` (status given explicitly). */
 int capsa_state_to_json(const struct capsa_state *st, enum capsa_status status, bool full,
                         char **out, struct capsa_err *err);

@@ -728,9 +728,44 @@ static void created_free(struct created *c)
     c->n = 0;
 }
 
-/* mkdir -p walking component by component with O_NOFOLLOW. */
+static int record_created(struct created *c, const char *path, size_t len, struct capsa_err *err)
+{
+    char **np = realloc(c->paths, (c->n + 1) * sizeof(char *));
+    if (np == NULL)
+        return capsa_err_set(err, ENOMEM, "mkdir %s", path);
+    c->paths = np;
+    c->paths[c->n] = strndup(path, len);
+    if (c->paths[c->n] == NULL)
+        return capsa_err_set(err, ENOMEM, "mkdir %s", path);
+    c->n++;
+    return 0;
+}
+
+/* A directory that existed before us and holds processes belongs to somebody
+ * else (two containers with one id under different --root, a path given
+ * twice): sharing it would let one's delete kill the other. runc refuses too. */
+static int refuse_busy(const char *path, struct capsa_err *err)
+{
+    cleanup_close int dfd = capsa_cg_open_dir(path);
+    cleanup_close int pfd =
+        dfd < 0 ? -1 : openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    char b;
+    if (pfd >= 0 && read(pfd, &b, 1) == 1)
+        return capsa_err_setx(
+            err, EBUSY, "linux.cgroupsPath: cgroup %s is already in use by other processes", path);
+    return 0;
+}
+
+/* mkdir -p walking component by component with O_NOFOLLOW; the usual case,
+ * a new leaf under existing parents, is one mkdir. */
 static int mkdir_p(const char *path, struct created *c, struct capsa_err *err)
 {
+    if (mkdir(path, 0755) == 0)
+        return record_created(c, path, strlen(path), err);
+    if (errno == EEXIST)
+        return refuse_busy(path, err);
+    if (errno != ENOENT)
+        return capsa_err_set(err, errno, "mkdir %s", path);
     cleanup_close int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return capsa_err_set(err, errno, "open /");
@@ -755,16 +790,13 @@ static int mkdir_p(const char *path, struct created *c, struct capsa_err *err)
         capsa_close(&fd);
         fd = nfd;
         if (made) {
-            char **np = realloc(c->paths, (c->n + 1) * sizeof(char *));
-            if (np == NULL)
-                return capsa_err_set(err, ENOMEM, "mkdir %s", path);
-            c->paths = np;
-            c->paths[c->n] = strndup(path, (size_t)(p + len - path));
-            if (c->paths[c->n] == NULL)
-                return capsa_err_set(err, ENOMEM, "mkdir %s", path);
-            c->n++;
+            int r = record_created(c, path, (size_t)(p + len - path), err);
+            if (r < 0)
+                return r;
         }
         p += len;
+        if (!made && *p == '\0')
+            return refuse_busy(path, err);
     }
     return 0;
 }
@@ -922,11 +954,14 @@ int capsa_cgroup_create(const struct capsa_cgroup *cg, const struct capsa_resour
 
 /* ---------------- enter, v2 fd, pids ---------------- */
 
-int capsa_cgroup_enter(const struct capsa_cgroup *cg, pid_t pid, struct capsa_err *err)
+int capsa_cgroup_enter(const struct capsa_cgroup *cg, pid_t pid, bool v1, bool v2,
+                       struct capsa_err *err)
 {
     char buf[32];
     snprintf(buf, sizeof(buf), "%d", (int)pid);
     for (size_t i = 0; i < cg->n; i++) {
+        if (cg->d[i].v2 ? !v2 : !v1)
+            continue;
         cleanup_close int fd = capsa_cg_open_dir(cg->d[i].path);
         if (fd < 0)
             return capsa_err_set(err, -fd, "open cgroup %s", cg->d[i].path);
@@ -935,6 +970,53 @@ int capsa_cgroup_enter(const struct capsa_cgroup *cg, pid_t pid, struct capsa_er
             return capsa_err_set(err, -r, "move pid %d into %s", (int)pid, cg->d[i].path);
     }
     return 0;
+}
+
+int capsa_cgroup_join_open(const struct capsa_cgroup *cg, struct capsa_cgroup_join *j,
+                           struct capsa_err *err)
+{
+    j->n = 0;
+    for (size_t i = 0; i < cg->n; i++) {
+        if (cg->d[i].v2)
+            continue;
+        if (j->n == CAPSA_CG_MAX_JOIN) {
+            capsa_cgroup_join_close(j);
+            return capsa_err_setx(err, E2BIG, "more than %d cgroup v1 hierarchies",
+                                  CAPSA_CG_MAX_JOIN);
+        }
+        cleanup_close int dfd = capsa_cg_open_dir(cg->d[i].path);
+        int fd = dfd < 0 ? dfd : openat(dfd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+            int e = dfd < 0 ? -dfd : errno;
+            capsa_cgroup_join_close(j);
+            return capsa_err_set(err, e, "open %s/tasks", cg->d[i].path);
+        }
+        j->fd[j->n] = fd;
+        j->path[j->n] = cg->d[i].path;
+        j->n++;
+    }
+    return 0;
+}
+
+int capsa_cgroup_join_self(const struct capsa_cgroup_join *j, struct capsa_err *err)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        ssize_t w;
+        do
+            w = write(j->fd[i], "0", 1);
+        while (w < 0 && errno == EINTR);
+        if (w != 1)
+            return capsa_err_set(err, w < 0 ? errno : EIO, "cgroup: move into %s (tasks)",
+                                 j->path[i]);
+    }
+    return 0;
+}
+
+void capsa_cgroup_join_close(struct capsa_cgroup_join *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        close(j->fd[i]);
+    j->n = 0;
 }
 
 int capsa_cgroup_v2_fd(const struct capsa_cgroup *cg, struct capsa_err *err)
@@ -1245,6 +1327,9 @@ int capsa_cgroup_destroy(const struct capsa_cgroup *cg, struct capsa_err *err)
         const char *path = cg->d[i].path;
         const char *slash = strrchr(path, '/');
         if (slash == NULL || slash[1] == '\0')
+            continue;
+        /* The common case, an empty leaf: one rmdir, no directory walk. */
+        if (rmdir(path) == 0 || errno == ENOENT)
             continue;
         cleanup_free char *parent = strndup(path, slash == path ? 1 : (size_t)(slash - path));
         if (parent == NULL)

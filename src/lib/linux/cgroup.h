@@ -82,7 +82,8 @@ typedef void (*capsa_warn_fn)(void *opaque, const char *msg);
 /* Make the directories (mkdir -p; on v1 cpuset, copy cpuset.cpus/mems down
  * from the parent where empty; on v2 enable the needed controllers in
  * cgroup.subtree_control of each ancestor below the root) and apply res
- * (may be NULL). On failure, directories this call created are removed. */
+ * (may be NULL). A directory that already exists and holds processes is
+ * refused (EBUSY). On failure, directories this call created are removed. */
 int capsa_cgroup_create(const struct capsa_cgroup *cg, const struct capsa_resources *res,
                         capsa_warn_fn warn, void *opaque, struct capsa_err *err);
 
@@ -96,8 +97,30 @@ int capsa_cgroup_create(const struct capsa_cgroup *cg, const struct capsa_resour
 int capsa_cgroup_apply(const struct capsa_cgroup *cg, const struct capsa_resources *res,
                        capsa_warn_fn warn, void *opaque, struct capsa_err *err);
 
-/* Move pid into every directory (cgroup.procs). */
-int capsa_cgroup_enter(const struct capsa_cgroup *cg, pid_t pid, struct capsa_err *err);
+/* Move pid into the container's directories by writing cgroup.procs: the v1
+ * ones when v1 is set, the v2 one when v2 is set. Each such write of another
+ * process takes the kernel's global cgroup_threadgroup_rwsem for writing,
+ * which waits for an RCU grace period (milliseconds): prefer the self-join
+ * below on v1 and clone3(CLONE_INTO_CGROUP) on v2. */
+int capsa_cgroup_enter(const struct capsa_cgroup *cg, pid_t pid, bool v1, bool v2,
+                       struct capsa_err *err);
+
+/* A process moving itself. On v1, a write of "0" to a hierarchy's "tasks"
+ * file moves the calling thread only, and for that the kernel skips the
+ * global lock above: the runtime opens the files (the parent side has the
+ * host's view and credentials), the single-threaded child writes them before
+ * it runs anything else, which moves the whole process. v2 is not covered:
+ * clone3(CLONE_INTO_CGROUP) places the child there at birth. */
+#define CAPSA_CG_MAX_JOIN 16
+struct capsa_cgroup_join {
+    int fd[CAPSA_CG_MAX_JOIN];
+    const char *path[CAPSA_CG_MAX_JOIN]; /* borrowed from the struct capsa_cgroup */
+    size_t n;
+};
+int capsa_cgroup_join_open(const struct capsa_cgroup *cg, struct capsa_cgroup_join *j,
+                           struct capsa_err *err);
+int capsa_cgroup_join_self(const struct capsa_cgroup_join *j, struct capsa_err *err);
+void capsa_cgroup_join_close(struct capsa_cgroup_join *j);
 
 /* O_PATH|O_DIRECTORY fd of the v2 directory for clone3(CLONE_INTO_CGROUP),
  * or -ENOENT when the container has no v2 directory. */

@@ -1356,6 +1356,7 @@ static int parse_json_doc(const char *json, size_t len, const char *name, root_f
         doc = copy;
     }
     json_error_t jerr;
+    capsa_json_seed();
     cleanup_json json_t *root =
         json_loadb(doc, doclen, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (root == NULL) {
