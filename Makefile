@@ -13,7 +13,7 @@ SANFLAGS = -O2 -g
 endif
 
 CC      ?= gcc
-PKGS     = jansson
+PKGS     = jansson libseccomp
 WERROR  ?= 1
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wformat-security -Wpointer-arith -Wwrite-strings -Wvla -Wimplicit-fallthrough \
@@ -27,6 +27,12 @@ CFLAGS  += -std=gnu11 $(WARN) $(SANFLAGS) -fstack-protector-strong \
            $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 LDFLAGS += $(SANFLAGS) -Wl,-z,relro,-z,now
+# The release binary is a static PIE (ASLR kept): no dynamic loader, no
+# shared library to map and relocate on every start, and nothing on the start
+# path resolved from a library path. ASan needs a dynamic binary.
+ifneq ($(VARIANT),asan)
+CAPSA_LDFLAGS = -static-pie
+endif
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -47,7 +53,7 @@ $(BUILD)/libcapsa.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/capsa: $(CLI_OBJ) $(BUILD)/libcapsa.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libcapsa.a $(LDLIBS)
+	$(CC) $(LDFLAGS) $(CAPSA_LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libcapsa.a $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)

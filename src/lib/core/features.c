@@ -73,7 +73,6 @@ int capsa_features(char **json_out, struct capsa_err *err)
     static const char *const sc_archs[] = {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",
                                            "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"};
     json_t *sc = json_object();
-    /* libseccomp is loaded with dlopen only for containers that have a filter. */
     json_object_set_new(sc, "enabled", json_true());
     json_object_set_new(sc, "actions", strings(sc_actions, ARRAY_SIZE(sc_actions)));
     json_object_set_new(sc, "operators", strings(sc_ops, ARRAY_SIZE(sc_ops)));

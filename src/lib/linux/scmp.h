@@ -1,11 +1,11 @@
 /* seccomp.h - linux.seccomp: compile the OCI seccomp section into a classic
- * BPF program with libseccomp (loaded with dlopen only when a container has a
- * seccomp section, so the capsa binary does not link it), install that
+ * BPF program with libseccomp (linked statically; its code only runs for a
+ * container that has a seccomp section), install that
  * program with the raw seccomp(2) syscall, and hand a user-notification
  * listener fd to the agent at linux.seccomp.listenerPath.
  *
  * The split between compile and load is deliberate: compiling allocates,
- * dlopens a host library and may warn, so it runs before the container is
+ * walks libseccomp's tables and may warn, so it runs before the container is
  * locked down (before pivot_root, best in the runtime before clone); loading
  * is one syscall on a ready-made array, so it can be the very last step
  * before execve. */
@@ -38,7 +38,7 @@ struct capsa_seccomp_prog {
     bool uses_notify;   /* some rule (or the default) is SCMP_ACT_NOTIFY */
 };
 
-/* Build the filter for sc with libseccomp (dlopen'ed here): default action,
+/* Build the filter for sc with libseccomp: default action,
  * architectures, flags, and every rule. Unknown syscall names are skipped
  * with a warning through warn (may be NULL), as runc does. On success *out is
  * a heap struct to release with capsa_seccomp_prog_free. Errors name the

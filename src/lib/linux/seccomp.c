@@ -2,8 +2,8 @@
  * (compile, in the runtime), raw seccomp(2) install (load, in the init just
  * before execve), and the containerProcessState message to the seccomp agent.
  *
- * libseccomp is reached only through dlopen: a container without a seccomp
- * section must not pay for it, and the binary must not depend on it. We use
+ * libseccomp is linked statically (no shared library is loaded on any
+ * start path; a container without a seccomp section never touches it). We use
  * libseccomp for what it is good at (syscall name tables for every
  * architecture, argument comparisons, multiplexed syscalls, the BPF
  * generator), then export the program and never call it again: the install
@@ -11,7 +11,6 @@
  * after the runtime has closed or dropped everything else. */
 #include "linux/scmp.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -30,15 +29,14 @@
 
 #include "util/util.h"
 
-#define SC_LIBNAME "libseccomp.so.2"
-
 /* The OCI runtime-spec version the containerProcessState message follows. */
 #define SC_OCI_VERSION "1.2.0"
 
-/* The functions we take from libseccomp, resolved with dlsym. Kept in a
- * context struct that lives for one compile: no global state. */
+/* The functions we take from libseccomp (linked statically: the binary
+ * loads no shared library at all; the code's pages are only touched by a
+ * container that has a filter). One table, so that what we depend on is
+ * listed in one place. */
 struct scmp_lib {
-    void *handle;
     scmp_filter_ctx (*init)(uint32_t def_action);
     void (*release)(scmp_filter_ctx ctx);
     int (*arch_add)(scmp_filter_ctx ctx, uint32_t arch_token);
@@ -61,41 +59,18 @@ struct compile_ctx {
     bool uses_notify;
 };
 
-static int lib_sym(struct scmp_lib *lib, const char *name, void **slot, struct capsa_err *err)
-{
-    *slot = dlsym(lib->handle, name);
-    if (*slot == NULL)
-        return capsa_err_setx(err, ENOSYS, "linux.seccomp: %s lacks %s", SC_LIBNAME, name);
-    return 0;
-}
-
 static int lib_open(struct scmp_lib *lib, struct capsa_err *err)
 {
-    /* RTLD_LOCAL: its symbols stay out of the global namespace, so nothing
-     * else in the process binds to them by accident. */
-    lib->handle = dlopen(SC_LIBNAME, RTLD_NOW | RTLD_LOCAL);
-    if (lib->handle == NULL)
-        return capsa_err_setx(err, ENOENT,
-                              "linux.seccomp: " SC_LIBNAME " not found (install libseccomp2)");
-    struct {
-        const char *name;
-        void **slot;
-    } syms[] = {
-        {"seccomp_init", (void **)&lib->init},
-        {"seccomp_release", (void **)&lib->release},
-        {"seccomp_arch_add", (void **)&lib->arch_add},
-        {"seccomp_arch_resolve_name", (void **)&lib->arch_resolve_name},
-        {"seccomp_attr_set", (void **)&lib->attr_set},
-        {"seccomp_syscall_resolve_name", (void **)&lib->syscall_resolve_name},
-        {"seccomp_rule_add_array", (void **)&lib->rule_add_array},
-        {"seccomp_export_bpf", (void **)&lib->export_bpf},
-        {"seccomp_version", (void **)&lib->version},
-    };
-    for (size_t i = 0; i < ARRAY_SIZE(syms); i++) {
-        int r = lib_sym(lib, syms[i].name, syms[i].slot, err);
-        if (r < 0)
-            return r;
-    }
+    (void)err;
+    lib->init = seccomp_init;
+    lib->release = seccomp_release;
+    lib->arch_add = seccomp_arch_add;
+    lib->arch_resolve_name = seccomp_arch_resolve_name;
+    lib->attr_set = seccomp_attr_set;
+    lib->syscall_resolve_name = seccomp_syscall_resolve_name;
+    lib->rule_add_array = seccomp_rule_add_array;
+    lib->export_bpf = seccomp_export_bpf;
+    lib->version = seccomp_version;
     return 0;
 }
 
@@ -104,8 +79,6 @@ static void compile_ctx_release(struct compile_ctx *c)
     if (c->filter != NULL && c->lib.release != NULL)
         c->lib.release(c->filter);
     c->filter = NULL;
-    if (c->lib.handle != NULL)
-        dlclose(c->lib.handle);
     memset(&c->lib, 0, sizeof c->lib);
 }
 
