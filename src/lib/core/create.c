@@ -260,14 +260,10 @@ static int spawn_init(struct spawn *s, pid_t *pid_out, int *pidfd_out, struct ca
     return 0;
 }
 
-static int resolve_paths(const struct capsa_create_opts *opts, const struct capsa_spec *spec,
-                         char **bundle_out, char **rootfs_out, struct capsa_err *err)
+/* root.path, relative to the (already resolved, absolute) bundle. */
+static int resolve_rootfs(const char *bundle, const struct capsa_spec *spec, char **rootfs_out,
+                          struct capsa_err *err)
 {
-    const char *b = opts->bundle ? opts->bundle : ".";
-    char *bundle = realpath(b, NULL);
-    if (bundle == NULL)
-        return capsa_err_set(err, errno, "bundle %s", b);
-    *bundle_out = bundle;
     cleanup_free char *joined = NULL;
     const char *rp = spec->root_path;
     if (rp[0] != '/') {
@@ -491,14 +487,9 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     r = check_spec(ctx, spec, opts, run_mode, err);
     if (r < 0)
         return r;
-    {
-        cleanup_free char *unused = NULL;
-        struct capsa_create_opts o2 = *opts;
-        o2.bundle = bundle;
-        r = resolve_paths(&o2, spec, &unused, &rootfs, err);
-        if (r < 0)
-            return r;
-    }
+    r = resolve_rootfs(bundle, spec, &rootfs, err);
+    if (r < 0)
+        return r;
 
     /* Everything with a cleanup attribute is declared before the first
      * goto: jumping past such a declaration would free garbage. */
@@ -524,12 +515,23 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         (r = dup_annotations(spec, st, err)) < 0)
         goto fail;
     st->saved = CAPSA_STATUS_CREATING;
+    st->hooks_known = true;
+    st->has_poststart = spec->hooks.n_poststart > 0;
+    st->has_poststop = spec->hooks.n_poststop > 0;
     const struct capsa_namespace *pidns = capsa_spec_namespace(spec, CAPSA_NS_PID);
     st->new_pidns = pidns && !pidns->path;
     st->shared_mntns = capsa_spec_namespace(spec, CAPSA_NS_MNT) == NULL;
-    r = capsa_write_atomic(c->dirfd, CAPSA_CONFIG_FILE, raw, rawlen, 0600, err);
-    if (r < 0)
-        goto fail;
+    /* A fresh directory that we hold locked: nobody can see a partial file,
+     * so no temporary file and rename (a new inode each) is needed. */
+    {
+        cleanup_close int cfd = openat(c->dirfd, CAPSA_CONFIG_FILE,
+                                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        r = cfd < 0 ? -errno : capsa_write_all(cfd, raw, rawlen);
+        if (r < 0) {
+            r = capsa_err_set(err, -r, "write %s", CAPSA_CONFIG_FILE);
+            goto fail;
+        }
+    }
     r = setup_cgroup(ctx, spec, id, &c->cg, err);
     if (r < 0)
         goto fail;
@@ -637,6 +639,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         .cg = c->cg,
         .join = join.n > 0 ? &join : NULL,
     };
+    capsa_signals_ignored(&s.init.sig_ignored);
     /* Compiled here, before clone: the init gets the program as plain
      * inherited memory and never allocates for it. */
     struct capsa_seccomp_prog *sc_prog = NULL;
@@ -661,9 +664,9 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
         r = capsa_err_set(err, -r, "read the start time of the container init");
         goto fail;
     }
-    r = capsa_state_write(c->dirfd, st, err);
-    if (r < 0)
-        goto fail;
+    /* The pid reaches state.json with CREATED below: until then we hold the
+     * lock (no other command looks), and the init dies with us
+     * (PR_SET_PDEATHSIG) if we die first. */
     if (new_ns[CAPSA_NS_USER]) {
         r = capsa_idmap_write(c->pid, spec, err);
         if (r < 0)

@@ -77,6 +77,7 @@ struct exec_child {
     const struct capsa_seccomp_prog *seccomp; /* compiled linux.seccomp, or NULL */
     int cgroup_fd;                            /* v2 directory for CLONE_INTO_CGROUP, or -1 */
     const struct capsa_cgroup_join *join;     /* v1 "tasks" files F writes, or NULL */
+    sigset_t sig_ignored;                     /* the runtime's ignored signals, reset in F */
 };
 
 /* Seccomp for exec'd processes: linux.seccomp of the container applies to
@@ -113,18 +114,6 @@ __attribute__((noreturn)) static void child_fail(int sock, struct capsa_err *err
 {
     capsa_sync_send_err(sock, err);
     _exit(127);
-}
-
-static void reset_signals(void)
-{
-    sigset_t none;
-    sigemptyset(&none);
-    for (int s = 1; s < NSIG; s++) {
-        if (s != SIGKILL && s != SIGSTOP)
-            signal(s, SIG_DFL);
-    }
-    /* The runtime blocks the signals it forwards: unblock them all. */
-    sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* A new pty from the container's devpts: runc does not touch /dev/console
@@ -185,7 +174,7 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
     const struct capsa_process *p = spec->process;
     int sock = c->sock;
 
-    reset_signals();
+    capsa_signals_reset(&c->sig_ignored);
     /* Inherited from the runtime, but said here where it matters: until
      * execve this process runs the runtime's code inside the container. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -746,6 +735,7 @@ static int spawn(const struct capsa_exec_opts *o, struct exec_run *x, int sfd,
         c.join = join.n > 0 ? &join : NULL;
     }
     c.cgroup_fd = cgroup_fd;
+    capsa_signals_ignored(&c.sig_ignored);
     struct capsa_seccomp_prog *prog = NULL;
     if (x->spec->linux_cfg.seccomp) {
         int sr = capsa_seccomp_compile(x->spec->linux_cfg.seccomp, &prog, NULL, NULL, err);

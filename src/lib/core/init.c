@@ -65,18 +65,6 @@ __attribute__((noreturn)) static void fail(struct init_ctx *c, struct capsa_err 
     _exit(127);
 }
 
-static void reset_signals(void)
-{
-    sigset_t all;
-    sigemptyset(&all);
-    for (int s = 1; s < NSIG; s++) {
-        if (s == SIGKILL || s == SIGSTOP)
-            continue;
-        signal(s, SIG_DFL);
-    }
-    sigprocmask(SIG_SETMASK, &all, NULL);
-}
-
 static int setup_hostname(const struct capsa_spec *spec, struct capsa_err *err)
 {
     if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
@@ -127,7 +115,7 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         if (a->close_fds[i] >= 0)
             close(a->close_fds[i]);
     }
-    reset_signals();
+    capsa_signals_reset(&a->sig_ignored);
     struct capsa_sync_msg go;
     if (capsa_sync_expect(a->sync_fd, CAPSA_SYNC_GO, &go, &err) < 0)
         fail(&c, &err);

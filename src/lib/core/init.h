@@ -4,6 +4,7 @@
 #ifndef CAPSA_CORE_INIT_H
 #define CAPSA_CORE_INIT_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "spec/spec.h"
@@ -37,6 +38,8 @@ struct capsa_init_args {
     /* v1 "tasks" files the init writes to move itself (see cgroup.h); NULL
      * when the parent moves it (or there are no v1 hierarchies). */
     const struct capsa_cgroup_join *join;
+    /* Signals the runtime ignores (capsa_signals_ignored): reset in the init. */
+    sigset_t sig_ignored;
 };
 
 /* Never returns: execs the user process or exits non-zero after reporting

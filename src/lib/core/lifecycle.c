@@ -149,12 +149,10 @@ int capsa_container_start(const struct capsa_ctx *ctx, const char *id, struct ca
         else if (got > 1)
             r = capsa_err_setx(err, EINVAL, "start %s: %s", id, buf + 1);
     }
+    /* Without the fifo, a live created container reads as running: no state
+     * write needed (capsa_state_status). */
     unlinkat(o.dirfd, CAPSA_FIFO_FILE, 0);
-    if (r == 0) {
-        o.st.saved = CAPSA_STATUS_RUNNING;
-        r = capsa_state_write(o.dirfd, &o.st, err);
-    }
-    if (r == 0) {
+    if (r == 0 && o.st.has_poststart) {
         cleanup_free char *json = NULL;
         struct capsa_err herr = {0};
         if (capsa_state_to_json(&o.st, CAPSA_STATUS_RUNNING, false, &json, &herr) == 0) {
@@ -325,6 +323,8 @@ out:
 
 void capsa_run_poststop(const struct capsa_ctx *ctx, int dirfd, const struct capsa_state *st)
 {
+    if (!st->has_poststop)
+        return;
     struct capsa_err herr = {0};
     cleanup_free char *raw = NULL;
     size_t len = 0;

@@ -144,10 +144,10 @@ int capsa_container_run(const struct capsa_ctx *ctx, const char *id,
         capsa_created_release(&c);
         goto out_sig;
     }
+    /* No state write for "running": a created container without an exec
+     * fifo (run mode has none) reads as running (capsa_state_status). */
     c.st.saved = CAPSA_STATUS_RUNNING;
     struct capsa_err werr = {0};
-    if (capsa_state_write(c.dirfd, &c.st, &werr) < 0)
-        capsa_log(ctx, CAPSA_LOG_WARNING, "%s", werr.msg);
     if (c.spec->hooks.n_poststart > 0) {
         cleanup_free char *json = NULL;
         if (capsa_state_to_json(&c.st, CAPSA_STATUS_RUNNING, false, &json, &werr) < 0)

@@ -299,6 +299,12 @@ int capsa_state_write(int dirfd, const struct capsa_state *st, struct capsa_err 
     json_object_set_new(o, "sharedMntns", json_boolean(st->shared_mntns));
     if (st->cgroup)
         json_object_set_new(o, "cgroup", json_string(st->cgroup));
+    if (st->hooks_known) {
+        json_t *h = json_object();
+        json_object_set_new(h, "poststart", json_boolean(st->has_poststart));
+        json_object_set_new(h, "poststop", json_boolean(st->has_poststop));
+        json_object_set_new(o, "hooks", h);
+    }
     json_object_set_new(o, "annotations", annotations_json(st->annotations, st->n_annotations));
     cleanup_free char *s = NULL;
     int r = dump(o, JSON_COMPACT, &s, err);
@@ -382,6 +388,10 @@ int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err)
         st->start = (unsigned long long)json_integer_value(start);
         st->new_pidns = json_is_true(json_object_get(o, "newPidns"));
         st->shared_mntns = json_is_true(json_object_get(o, "sharedMntns"));
+        json_t *hooks = json_object_get(o, "hooks");
+        st->hooks_known = json_is_object(hooks);
+        st->has_poststart = !st->hooks_known || json_is_true(json_object_get(hooks, "poststart"));
+        st->has_poststop = !st->hooks_known || json_is_true(json_object_get(hooks, "poststop"));
         const char *s = json_string_value(status);
         if (strcmp(s, "creating") == 0)
             st->saved = CAPSA_STATUS_CREATING;

@@ -40,6 +40,10 @@ struct capsa_state {
     struct capsa_kv *annotations;
     size_t n_annotations;
     char *cgroup; /* capsa_cgroup_encode() text, NULL when the container has no cgroup */
+    /* Whether config.json has poststart / poststop hooks, recorded at create
+     * so that start and delete parse the config only when they must. Both
+     * true when read from a state file that does not say (hooks_known). */
+    bool hooks_known, has_poststart, has_poststop;
 };
 
 const char *capsa_status_name(enum capsa_status s);

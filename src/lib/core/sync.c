@@ -51,10 +51,24 @@ int capsa_sync_recv(int sock, struct capsa_sync_msg *msg, struct capsa_err *err)
 {
     memset(msg, 0, sizeof *msg);
     msg->fd = -1;
-    cleanup_free char *buf = malloc(sizeof(struct hdr) + CAPSA_SYNC_MAX_PAYLOAD + 1);
-    if (buf == NULL)
+    /* Most messages are a bare header: peek at the length first (MSG_TRUNC
+     * reports a packet's real size) instead of allocating the largest
+     * possible message, which malloc would mmap and unmap every time. */
+    char small[512];
+    ssize_t want;
+    do {
+        want = recv(sock, small, 1, MSG_PEEK | MSG_TRUNC);
+    } while (want < 0 && errno == EINTR);
+    if (want < 0)
+        return capsa_err_set(err, errno, "sync: receive");
+    size_t cap = want > 0 ? (size_t)want : 1;
+    if (cap > sizeof(struct hdr) + CAPSA_SYNC_MAX_PAYLOAD)
+        cap = sizeof(struct hdr) + CAPSA_SYNC_MAX_PAYLOAD;
+    cleanup_free char *heap = cap > sizeof small ? malloc(cap) : NULL;
+    if (cap > sizeof small && heap == NULL)
         return capsa_err_set(err, ENOMEM, "sync: receive");
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(struct hdr) + CAPSA_SYNC_MAX_PAYLOAD};
+    char *buf = heap ? heap : small;
+    struct iovec iov = {.iov_base = buf, .iov_len = cap};
     union {
         char b[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;

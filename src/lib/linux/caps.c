@@ -171,10 +171,13 @@ static int set_caps(const struct capsa_process *p, struct capsa_err *err)
     for (int c = 0; c <= last; c++) {
         if (want.bounding & (1ULL << c))
             continue;
-        if (prctl(PR_CAPBSET_READ, (unsigned long)c, 0, 0, 0) != 1)
-            continue;
-        if (prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0) < 0)
-            return capsa_err_set(err, errno, "dropping capability %d from the bounding set", c);
+        /* Dropping an absent capability succeeds, so no read first; only
+         * without CAP_SETPCAP (EPERM) does it matter whether it was there. */
+        if (prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0) < 0) {
+            int e = errno;
+            if (e != EPERM || prctl(PR_CAPBSET_READ, (unsigned long)c, 0, 0, 0) != 0)
+                return capsa_err_set(err, e, "dropping capability %d from the bounding set", c);
+        }
     }
 
     r = caps_set(want.effective, want.permitted, want.inheritable, err);

@@ -984,10 +984,13 @@ int capsa_cgroup_join_open(const struct capsa_cgroup *cg, struct capsa_cgroup_jo
             return capsa_err_setx(err, E2BIG, "more than %d cgroup v1 hierarchies",
                                   CAPSA_CG_MAX_JOIN);
         }
-        cleanup_close int dfd = capsa_cg_open_dir(cg->d[i].path);
-        int fd = dfd < 0 ? dfd : openat(dfd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        char path[4096];
+        int n = snprintf(path, sizeof path, "%s/tasks", cg->d[i].path);
+        int fd = n > 0 && (size_t)n < sizeof path
+                     ? open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)
+                     : -1;
         if (fd < 0) {
-            int e = dfd < 0 ? -dfd : errno;
+            int e = n > 0 && (size_t)n < sizeof path ? errno : ENAMETOOLONG;
             capsa_cgroup_join_close(j);
             return capsa_err_set(err, e, "open %s/tasks", cg->d[i].path);
         }

@@ -81,23 +81,35 @@ static int remove_existing(int parent, const char *name, struct capsa_err *err)
     return 0;
 }
 
+/* Called with umask 0 (capsa_devices_setup), which would otherwise strip the
+ * requested fileMode. Usually nothing is in the way: mknod first, and only
+ * on EEXIST look at what is there. The chown is skipped when the node
+ * already has the wanted owner (ours, in a parent without set-group-ID). */
 static int make_node(int parent, const char *name, mode_t mode, dev_t dev, uid_t uid, gid_t gid,
-                     struct capsa_err *err)
+                     bool owner_is_ours, struct capsa_err *err)
 {
-    int r = remove_existing(parent, name, err);
-    if (r < 0)
-        return r;
-    /* umask would strip the requested fileMode; the container init is
-     * single-threaded here, so a save/restore around mknodat is safe. */
-    mode_t old = umask(0);
-    r = mknodat(parent, name, mode, dev);
-    int saved = errno;
-    umask(old);
-    if (r < 0)
-        return capsa_err_set(err, saved, "mknod");
-    if (fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+    if (mknodat(parent, name, mode, dev) < 0) {
+        if (errno != EEXIST)
+            return capsa_err_set(err, errno, "mknod");
+        int r = remove_existing(parent, name, err);
+        if (r < 0)
+            return r;
+        if (mknodat(parent, name, mode, dev) < 0)
+            return capsa_err_set(err, errno, "mknod");
+    }
+    if (!owner_is_ours && fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
         return capsa_err_set(err, errno, "chown");
     return 0;
+}
+
+/* Whether a node made in parent gets uid/gid by itself: our fs ids, unless
+ * the directory's set-group-ID bit hands down its group. */
+static bool owner_is_ours(int parent, uid_t uid, gid_t gid)
+{
+    struct stat st;
+    if (uid != geteuid() || gid != getegid() || fstat(parent, &st) < 0)
+        return false;
+    return !(st.st_mode & S_ISGID);
 }
 
 /* new_userns: bind the host node at the same path over an empty file. */
@@ -163,8 +175,10 @@ static int spec_device(int rootfd, const struct capsa_rootfs_ctx *ctx, const str
         return bind_node(parent, base, d->path, err);
     mode_t perm = d->has_file_mode ? (mode_t)(d->file_mode & 07777) : 0666;
     dev_t dev = type == S_IFIFO ? 0 : makedev((unsigned int)d->major, (unsigned int)d->minor);
-    return make_node(parent, base, type | perm, dev, d->has_uid ? d->uid : 0,
-                     d->has_gid ? d->gid : 0, err);
+    uid_t uid = d->has_uid ? d->uid : 0;
+    gid_t gid = d->has_gid ? d->gid : 0;
+    return make_node(parent, base, type | perm, dev, uid, gid, owner_is_ours(parent, uid, gid),
+                     err);
 }
 
 static bool spec_has_device(const struct capsa_spec *spec, const char *path)
@@ -191,7 +205,7 @@ static int make_link(int devfd, const char *name, const char *target, bool repla
     return 0;
 }
 
-int capsa_devices_setup(int rootfd, const struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
+static int devices_setup(int rootfd, const struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
     const struct capsa_spec *spec = ctx->spec;
     int r;
@@ -201,24 +215,24 @@ int capsa_devices_setup(int rootfd, const struct capsa_rootfs_ctx *ctx, struct c
         if (r < 0)
             return capsa_err_wrap(err, "linux.devices[%zu] (%s)", i, d->path ? d->path : "?");
     }
+    /* The default devices all live in /dev: resolve it once. */
+    cleanup_close int devfd = capsa_resolve_mkdir_in_root(rootfd, "/dev", false, err);
+    if (devfd < 0)
+        return capsa_err_wrap(err, "/dev");
+    bool ours = owner_is_ours(devfd, 0, 0);
     for (size_t i = 0; i < ARRAY_SIZE(default_devs); i++) {
         const struct default_dev *d = &default_devs[i];
         if (spec_has_device(spec, d->path))
             continue; /* the spec's entry wins */
-        cleanup_free char *base = NULL;
-        cleanup_close int parent = open_parent(rootfd, d->path, &base, err);
-        if (parent < 0)
-            return capsa_err_wrap(err, "default device %s", d->path);
+        const char *base = d->path + strlen("/dev/");
         if (ctx->new_userns)
-            r = bind_node(parent, base, d->path, err);
+            r = bind_node(devfd, base, d->path, err);
         else
-            r = make_node(parent, base, S_IFCHR | 0666, makedev(d->major, d->minor), 0, 0, err);
+            r = make_node(devfd, base, S_IFCHR | 0666, makedev(d->major, d->minor), 0, 0, ours,
+                          err);
         if (r < 0)
             return capsa_err_wrap(err, "default device %s", d->path);
     }
-    cleanup_close int devfd = capsa_resolve_mkdir_in_root(rootfd, "/dev", false, err);
-    if (devfd < 0)
-        return capsa_err_wrap(err, "/dev");
     for (size_t i = 0; i < ARRAY_SIZE(dev_links); i++) {
         r = make_link(devfd, dev_links[i].name, dev_links[i].target, false, err);
         if (r < 0)
@@ -232,4 +246,13 @@ int capsa_devices_setup(int rootfd, const struct capsa_rootfs_ctx *ctx, struct c
             return r;
     }
     return 0;
+}
+
+int capsa_devices_setup(int rootfd, const struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
+{
+    /* The container init is single-threaded here: one umask for all nodes. */
+    mode_t old = umask(0);
+    int r = devices_setup(rootfd, ctx, err);
+    umask(old);
+    return r;
 }

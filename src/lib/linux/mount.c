@@ -540,22 +540,14 @@ static int cgroup_bind_one(int tmpfd, const struct capsa_cgroup_dir *d, struct c
         return 0;
     if (mkdirat(tmpfd, name, 0755) < 0 && errno != EEXIST)
         return capsa_err_set(err, errno, "cgroup mount: mkdir %s", name);
-    cleanup_close int src = open(d->path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (src < 0)
-        return capsa_err_set(err, errno, "cgroup mount: open %s", d->path);
-    cleanup_close int tree =
-        capsa_open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    /* The host path is the runtime's own (mountinfo), not the container's. */
+    cleanup_close int tree = capsa_open_tree(
+        AT_FDCWD, d->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
     if (tree < 0)
         return capsa_err_set(err, errno, "cgroup mount: bind %s", d->path);
-    struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                                       MOUNT_ATTR_NOEXEC};
-    if (capsa_mount_setattr(tree, "", AT_EMPTY_PATH, &a) < 0)
-        return capsa_err_set(err, errno, "cgroup mount: read-only %s", d->path);
-    cleanup_close int target = openat(tmpfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (target < 0)
-        return capsa_err_set(err, errno, "cgroup mount: open %s", name);
-    if (capsa_move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
-        0)
+    /* Into the detached tmpfs by name: nothing else can see it yet. The
+     * read-only flags come for the whole tree at once (mount_cgroup_tree). */
+    if (capsa_move_mount(tree, "", tmpfd, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
         return capsa_err_set(err, errno, "cgroup mount: attach %s", name);
     /* "cpu" and "cpuacct" next to "cpu,cpuacct", as on the host. */
     if (!d->v2 && d->controllers && d->controllers[0] && d->controllers[1]) {
@@ -601,6 +593,12 @@ static int mount_cgroup_tree(int rootfd, const struct capsa_rootfs_ctx *ctx,
         if (r < 0)
             return r;
     }
+    /* Every hierarchy read-only (and the tmpfs until the spec's flags are
+     * applied to it below), in one call for the tree. */
+    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                        MOUNT_ATTR_NOEXEC};
+    if (capsa_mount_setattr(tmp, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro) < 0)
+        return capsa_err_set(err, errno, "cgroup mount: read-only");
     if (capsa_move_mount(tmp, "", destfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
         0)
         return capsa_err_set(err, errno, "cgroup mount: attach on %s", m->destination);
@@ -609,8 +607,11 @@ static int mount_cgroup_tree(int rootfd, const struct capsa_rootfs_ctx *ctx,
     cleanup_close int again = capsa_resolve_mkdir_in_root(rootfd, m->destination, false, err);
     if (again < 0)
         return again;
-    return capsa_mount_apply_attrs(again, o->attr_set | o->rec_attr_set,
-                                   o->attr_clr | o->rec_attr_clr, o->atime, 0, false, err);
+    uint64_t set = o->attr_set | o->rec_attr_set;
+    uint64_t clr = o->attr_clr | o->rec_attr_clr;
+    if (!(set & MOUNT_ATTR_RDONLY))
+        clr |= MOUNT_ATTR_RDONLY; /* the spec wants the tmpfs writable */
+    return capsa_mount_apply_attrs(again, set, clr, o->atime, 0, false, err);
 }
 
 static int do_remount(int rootfd, const char *dest, const struct capsa_mount_opts *o,

@@ -14,6 +14,7 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,4 +245,39 @@ int capsa_process_prepare_fds(int preserve_fds, struct capsa_err *err)
             return capsa_err_set(err, errno, "mark fd %d close-on-exec", (int)fd);
     }
     return 0;
+}
+
+void capsa_signals_ignored(sigset_t *out)
+{
+    sigfillset(out);
+    char buf[4096];
+    cleanup_close int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : capsa_read_all(fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "\nSigIgn:");
+    if (p == NULL)
+        return;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long mask = strtoull(p + 8, &end, 16);
+    if (errno != 0 || end == p + 8)
+        return;
+    sigemptyset(out);
+    for (int s = 1; s < NSIG && s <= 64; s++) {
+        if (mask & (1ULL << (s - 1)))
+            sigaddset(out, s);
+    }
+}
+
+void capsa_signals_reset(const sigset_t *ignored)
+{
+    for (int s = 1; s < NSIG; s++) {
+        if (s != SIGKILL && s != SIGSTOP && sigismember(ignored, s) == 1)
+            signal(s, SIG_DFL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
 }

@@ -5,8 +5,19 @@
 #ifndef CAPSA_LINUX_PROCESS_H
 #define CAPSA_LINUX_PROCESS_H
 
+#include <signal.h>
+
 #include "spec/spec.h"
 #include "util/err.h"
+
+/* The signals this process ignores (SIG_IGN survives execve, so the
+ * container would inherit our caller's): read from our own
+ * /proc/self/status by the runtime before it forks, so that the child resets
+ * only those instead of probing all 64. Every signal when the file cannot
+ * be read. */
+void capsa_signals_ignored(sigset_t *out);
+/* In the child: back to SIG_DFL for each signal in ignored, nothing blocked. */
+void capsa_signals_reset(const sigset_t *ignored);
 
 /* Rlimits, personality, ioprio, scheduler, oom_score_adj (through procfd, a
  * private procfs from capsa_proc_open_private). Done while still privileged. */

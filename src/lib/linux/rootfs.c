@@ -70,6 +70,52 @@ int capsa_resolve_mkdir_in_root(int rootfd, const char *path, bool want_file, st
     if (fd != -ENOENT)
         return capsa_err_set(err, -fd, "resolve %s in rootfs", path);
 
+    /* The usual case: only the last component is missing. Resolve the parent
+     * in root, create the component there with O_EXCL semantics, and open
+     * what we made without following a link (O_NOFOLLOW): a name that is a
+     * dangling symlink fails with EEXIST and takes the walk below. */
+    {
+        const char *slash = strrchr(path, '/');
+        const char *base = slash ? slash + 1 : path;
+        size_t dlen = slash ? (size_t)(slash - path) : 0;
+        if (base[0] != '\0' && strcmp(base, ".") != 0 && strcmp(base, "..") != 0 && dlen < 4096) {
+            char dir[4096];
+            memcpy(dir, path, dlen);
+            dir[dlen] = '\0';
+            cleanup_close int parent = open_in_root(rootfd, dlen ? dir : "/", O_DIRECTORY);
+            if (parent >= 0) {
+                int made;
+                if (want_file) {
+                    made = openat(parent, base,
+                                  O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+                                  0644);
+                    if (made >= 0)
+                        close(made);
+                } else {
+                    made = mkdirat(parent, base, 0755);
+                }
+                if (made >= 0) {
+                    /* Swapped for a symlink meanwhile (a volume shared with
+                     * a running container)? O_NOFOLLOW with O_DIRECTORY, or
+                     * the type check, refuses it. */
+                    fd = openat(parent, base,
+                                O_PATH | O_NOFOLLOW | O_CLOEXEC | (want_file ? 0 : O_DIRECTORY));
+                    struct stat st;
+                    if (fd >= 0 && want_file && (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode))) {
+                        close(fd);
+                        fd = -1;
+                        errno = ELOOP;
+                    }
+                    if (fd < 0)
+                        return capsa_err_set(err, errno, "resolve %s in rootfs", path);
+                    return fd;
+                }
+                if (errno != EEXIST)
+                    return capsa_err_set(err, errno, "create %s in rootfs", path);
+            }
+        }
+    }
+
     /* Walk component by component. "done" is the prefix known to exist; it
      * is always re-resolved by the kernel in root, so a component that is a
      * symlink is followed (clamped) rather than trusted. A dangling symlink
@@ -287,9 +333,21 @@ int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
     return 0;
 }
 
-/* Masked directory: an empty read-only tmpfs over it. */
-static int mask_dir(int destfd, struct capsa_err *err)
+/* Masked directory: an empty read-only tmpfs over it. One tmpfs serves every
+ * masked directory: after the first is attached, *shared (its mount fd) is
+ * cloned for the others, which saves a superblock per path. */
+static int mask_dir(int destfd, int *shared, struct capsa_err *err)
 {
+    if (*shared >= 0) {
+        cleanup_close int cfd =
+            capsa_open_tree(*shared, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (cfd < 0)
+            return capsa_err_set(err, errno, "clone the masking tmpfs");
+        if (capsa_move_mount(cfd, "", destfd, "",
+                             MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            return capsa_err_set(err, errno, "move_mount tmpfs");
+        return 0;
+    }
     cleanup_close int fsfd = capsa_fsopen("tmpfs", FSOPEN_CLOEXEC);
     if (fsfd < 0)
         return capsa_err_set(err, errno, "fsopen tmpfs");
@@ -305,6 +363,7 @@ static int mask_dir(int destfd, struct capsa_err *err)
     if (capsa_move_mount(mfd, "", destfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
         0)
         return capsa_err_set(err, errno, "move_mount tmpfs");
+    *shared = steal_fd(mfd);
     return 0;
 }
 
@@ -345,6 +404,7 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
     int r = 0;
     bool devnull_attached = false;
+    cleanup_close int mask_tmpfs = -1;
     const struct capsa_linux *l = ctx->spec->has_linux ? &ctx->spec->linux_cfg : NULL;
     cleanup_close int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) {
@@ -367,7 +427,8 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
             r = capsa_err_set(err, errno, "linux.maskedPaths[%zu]: stat %s", i, p);
             goto out;
         }
-        r = S_ISDIR(st.st_mode) ? mask_dir(fd, err) : mask_file(ctx, fd, &devnull_attached, err);
+        r = S_ISDIR(st.st_mode) ? mask_dir(fd, &mask_tmpfs, err)
+                                : mask_file(ctx, fd, &devnull_attached, err);
         if (r < 0) {
             capsa_err_wrap(err, "linux.maskedPaths[%zu] (%s)", i, p);
             goto out;
