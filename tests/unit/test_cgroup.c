@@ -871,22 +871,42 @@ static void real_lifecycle(struct real *rs, bool v1_only)
 
     rs->counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(rs->counter != MAP_FAILED);
-    int pfd[2];
+    int pfd[2], ready[2];
     assert_int_equal(pipe(pfd), 0);
+    assert_int_equal(pipe(ready), 0);
+    /* v1: the child moves itself (tasks "0", as the container init does);
+     * otherwise the parent writes cgroup.procs. */
+    struct capsa_cgroup_join join = {.n = 0};
+    if (v1_only) {
+        r = capsa_cgroup_join_open(cg, &join, &err);
+        if (r != 0)
+            fail_msg("join_open: %s", err.msg);
+        assert_true(join.n == cg->n);
+    }
     rs->child = fork();
     assert_true(rs->child >= 0);
     if (rs->child == 0) {
         char c;
+        struct capsa_err cerr = {0};
         close(pfd[1]);
-        if (read(pfd[0], &c, 1) != 1)
+        if (v1_only && capsa_cgroup_join_self(&join, &cerr) < 0)
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1 || read(pfd[0], &c, 1) != 1)
             _exit(1);
         for (;;)
             (*rs->counter)++;
     }
     close(pfd[0]);
-    r = capsa_cgroup_enter(cg, rs->child, &err);
-    if (r != 0)
-        fail_msg("enter: %s", err.msg);
+    close(ready[1]);
+    capsa_cgroup_join_close(&join);
+    if (!v1_only) {
+        r = capsa_cgroup_enter(cg, rs->child, true, true, &err);
+        if (r != 0)
+            fail_msg("enter: %s", err.msg);
+    }
+    char rc;
+    assert_int_equal(read(ready[0], &rc, 1), 1);
+    close(ready[0]);
     assert_int_equal(write(pfd[1], "x", 1), 1);
     close(pfd[1]);
 

@@ -198,9 +198,16 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
     }
 
     /* In the container's pid namespace now: a procfs for it, attached
-     * nowhere, for every /proc write (the container's /proc may be fake). */
-    cleanup_close int procfd = capsa_proc_open_private(&err);
-    if (procfd < 0)
+     * nowhere, for every /proc write (the container's /proc may be fake).
+     * Only made when something is to be written there (oom_score_adj, LSM
+     * labels): a procfs instance is a superblock the common exec does not
+     * need. Without it, -1 makes any /proc write fail rather than go to the
+     * container's /proc. */
+    bool need_proc = p->has_oom_score_adj ||
+                     (p->apparmor_profile != NULL && p->apparmor_profile[0] != '\0') ||
+                     (p->selinux_label != NULL && p->selinux_label[0] != '\0');
+    cleanup_close int procfd = need_proc ? capsa_proc_open_private(&err) : -1;
+    if (need_proc && procfd < 0)
         child_fail(sock, &err);
 
     if (p->terminal) {
