@@ -350,6 +350,13 @@ int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err)
     int r = capsa_read_file_at(dirfd, CAPSA_STATE_FILE, 1 << 20, &buf, &len, err);
     if (r < 0)
         return r;
+    return capsa_state_parse(buf, len, st, err);
+}
+
+int capsa_state_parse(const char *buf, size_t len, struct capsa_state *st, struct capsa_err *err)
+{
+    memset(st, 0, sizeof *st);
+    int r;
     json_error_t jerr;
     capsa_json_seed();
     json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);

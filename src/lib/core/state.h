@@ -60,6 +60,10 @@ int capsa_state_dir_remove(int rootfd, int dirfd, const char *id, struct capsa_e
 
 int capsa_state_write(int dirfd, const struct capsa_state *st, struct capsa_err *err);
 int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err);
+/* The parser behind capsa_state_read, on bytes (the file is runtime-written
+ * but lives in a directory other root processes can write: treat as
+ * untrusted; fuzzed in tests/fuzz). On failure *st is cleared. */
+int capsa_state_parse(const char *buf, size_t len, struct capsa_state *st, struct capsa_err *err);
 void capsa_state_clear(struct capsa_state *st);
 
 /* Start time of pid (field 22 of /proc/<pid>/stat) and whether it is a
