@@ -226,10 +226,9 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
     if (capsa_process_apply_attrs(p, procfd, &err) < 0)
         child_fail(sock, &err);
     const char *cwd = p->cwd ? p->cwd : "/";
-    if (chdir(cwd) < 0) {
-        capsa_err_set(&err, errno, "cwd: chdir %s", cwd);
+    int cwd_fd = capsa_process_enter_cwd(cwd, false, &err);
+    if (cwd_fd < 0)
         child_fail(sock, &err);
-    }
     cleanup_free char *exe = NULL;
     if (capsa_process_find_exec(p, &exe, &err) < 0)
         child_fail(sock, &err);
@@ -244,10 +243,11 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
         child_fail(sock, &err);
     /* Again as the user: a directory only root could enter is refused now
      * rather than leaving the process somewhere it cannot be. */
-    if (chdir(cwd) < 0 && errno != EACCES) {
+    if (fchdir(cwd_fd) < 0 && errno != EACCES) {
         capsa_err_set(&err, errno, "cwd: chdir %s", cwd);
         child_fail(sock, &err);
     }
+    close(cwd_fd);
     capsa_close(&procfd);
     /* A detached process outlives the runtime. */
     prctl(PR_SET_PDEATHSIG, 0);

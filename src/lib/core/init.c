@@ -49,6 +49,7 @@ struct init_ctx {
     const struct capsa_init_args *a;
     int procfd;
     int start_fd; /* the opened exec fifo (write end) once start came */
+    int cwd_fd;   /* process.cwd, resolved in root (O_PATH), until the user switch */
     char *hook_state;
 };
 
@@ -105,7 +106,7 @@ static int wait_for_start(struct init_ctx *c, struct capsa_err *err)
 
 __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
 {
-    struct init_ctx c = {.a = a, .procfd = -1, .start_fd = -1};
+    struct init_ctx c = {.a = a, .procfd = -1, .start_fd = -1, .cwd_fd = -1};
     struct capsa_err err = {0};
     const struct capsa_spec *spec = a->spec;
     const struct capsa_process *p = spec->process;
@@ -225,20 +226,9 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
             fail(&c, &err);
         /* The cwd is created if missing (as runc does), resolved in our root. */
         if (p->cwd) {
-            if (chdir(p->cwd) < 0) {
-                cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (root < 0) {
-                    capsa_err_set(&err, errno, "open /");
-                    fail(&c, &err);
-                }
-                cleanup_close int cwd = capsa_resolve_mkdir_in_root(root, p->cwd, false, &err);
-                if (cwd < 0)
-                    fail(&c, &err);
-                if (fchdir(cwd) < 0) {
-                    capsa_err_set(&err, errno, "process.cwd: chdir %s", p->cwd);
-                    fail(&c, &err);
-                }
-            }
+            c.cwd_fd = capsa_process_enter_cwd(p->cwd, true, &err);
+            if (c.cwd_fd < 0)
+                fail(&c, &err);
         }
     }
 
@@ -295,10 +285,14 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         fail(&c, &err);
     if (capsa_process_switch_user(p, &err) < 0)
         fail(&c, &err);
-    if (p->cwd && chdir(p->cwd) < 0 && errno != EACCES) {
+    /* Again as the user, through the same fd (never the path again): a
+     * directory only root could enter is refused now rather than leaving
+     * the process somewhere it cannot be. */
+    if (c.cwd_fd >= 0 && fchdir(c.cwd_fd) < 0 && errno != EACCES) {
         capsa_err_set(&err, errno, "process.cwd: chdir %s", p->cwd);
         fail(&c, &err);
     }
+    capsa_close(&c.cwd_fd);
     capsa_close(&c.procfd);
     /* no_new_privs is set: the filter can be the very last step. */
     if (seccomp_late && capsa_seccomp_load(a->seccomp, NULL, &err) < 0)

@@ -19,6 +19,15 @@ void capsa_signals_ignored(sigset_t *out);
 /* In the child: back to SIG_DFL for each signal in ignored, nothing blocked. */
 void capsa_signals_reset(const sigset_t *ignored);
 
+/* process.cwd: resolved inside our root ("/", after pivot_root or setns)
+ * with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, so that neither a symlink out
+ * of the rootfs nor a magic link such as /proc/self/fd/N (an fd the runtime
+ * still holds: CVE-2024-21626) can put the process in a host directory;
+ * created when missing if create is set (runc does, for create). Changes
+ * into it and returns the O_PATH fd, for a second fchdir once the user is
+ * switched (its permission check). */
+int capsa_process_enter_cwd(const char *cwd, bool create, struct capsa_err *err);
+
 /* Rlimits, personality, ioprio, scheduler, oom_score_adj (through procfd, a
  * private procfs from capsa_proc_open_private). Done while still privileged. */
 int capsa_process_apply_attrs(const struct capsa_process *p, int procfd, struct capsa_err *err);
