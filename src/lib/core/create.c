@@ -375,6 +375,32 @@ static uint32_t host_id(const struct capsa_idmap *m, size_t n)
     return 0;
 }
 
+/* The init closed the sync socket without a word: it died. Say how, and
+ * name the likely culprit when it was SIGKILLed with a memory limit set (the
+ * OOM killer, a limit too small for even the setup). */
+static void explain_init_death(const struct capsa_created *c, const struct capsa_spec *spec,
+                               struct capsa_err *err)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (c->pidfd < 0 || waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOWAIT) < 0)
+        return;
+    const struct capsa_resources *res = &spec->linux_cfg.resources;
+    if (si.si_code == CLD_KILLED && si.si_status == SIGKILL && spec->linux_cfg.has_resources &&
+        res->has_memory && res->memory.has_limit)
+        capsa_err_setx(err, EPIPE,
+                       "container init was killed (SIGKILL) during setup: "
+                       "linux.resources.memory.limit (%lld bytes) is probably too small "
+                       "(the OOM killer)",
+                       (long long)res->memory.limit);
+    else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+        capsa_err_setx(err, EPIPE, "container init was killed by signal %d during setup",
+                       si.si_status);
+    else if (si.si_code == CLD_EXITED)
+        capsa_err_setx(err, EPIPE, "container init exited with status %d during setup",
+                       si.si_status);
+}
+
 static int message_loop(const struct capsa_ctx *ctx, const struct capsa_create_opts *opts,
                         bool run_mode, struct capsa_created *c, const char *hook_state,
                         struct capsa_err *err)
@@ -702,6 +728,8 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     if (r < 0)
         goto fail;
     r = message_loop(ctx, opts, run_mode, c, hook_state, err);
+    if (r == -EPIPE)
+        explain_init_death(c, spec, err);
     if (r < 0)
         goto fail;
     st->saved = CAPSA_STATUS_CREATED;

@@ -749,7 +749,7 @@ static int parse_process(json_t *root, struct capsa_spec *spec, struct capsa_err
             (r = f_u32(sub, "umask", ps, 0, &u->umask, &u->has_umask, err)) < 0)
             return r;
         json_t *g = field(sub, "additionalGids");
-        char pg[JP], pgi[JP];
+        char pg[JP];
         jp_key(pg, sizeof pg, ps, "additionalGids");
         if (g != NULL) {
             if ((r = get_array(g, pg, MAX_ARRAY, err)) < 0)
@@ -759,6 +759,7 @@ static int parse_process(json_t *root, struct capsa_spec *spec, struct capsa_err
                                  pg, err)) < 0)
                 return r;
             for (size_t i = 0; i < n; i++) {
+                char pgi[JP];
                 jp_idx(pgi, sizeof pgi, pg, i);
                 if ((r = get_u32(json_array_get(g, i), pgi, &u->additional_gids[i], err)) < 0)
                     return r;
@@ -1049,8 +1050,9 @@ static int parse_resources(json_t *o, const char *p, struct capsa_resources *res
         return r;
     res->has_cpu = sub != NULL;
     if ((r = f_sub(o, "pids", p, ps, &sub, err)) < 0 ||
-        (r > 0 && (r = f_i64(sub, "limit", ps, REQ, INT64_MIN, INT64_MAX, &res->pids_limit,
-                             &res->has_pids, err)) < 0))
+        /* -1 (and runc's 0 or less) mean unlimited; below -1 is a mistake. */
+        (r > 0 && (r = f_i64(sub, "limit", ps, REQ, -1, INT64_MAX, &res->pids_limit, &res->has_pids,
+                             err)) < 0))
         return r;
     if ((r = f_sub(o, "blockIO", p, ps, &sub, err)) < 0 ||
         (r > 0 && (r = parse_blkio(sub, ps, &res->blkio, err)) < 0))
