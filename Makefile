@@ -1,7 +1,7 @@
 # capsa - one non-recursive Makefile.
 #   make            build/capsa
 #   make asan       build/asan/capsa (ASan + UBSan)
-#   make check      unit tests (normal and ASan builds)
+#   make check      unit tests (normal and ASan builds), fuzz corpus replay
 #   make lint       format check, layering check, banned functions
 VARIANT ?= release
 ifeq ($(VARIANT),asan)
@@ -81,6 +81,7 @@ unit: $(UNIT_BIN)
 check:
 	$(MAKE) unit
 	$(MAKE) VARIANT=asan unit
+	$(MAKE) fuzz-replay
 
 lint: format-check
 	scripts/check-layering.sh
@@ -100,3 +101,6 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# libFuzzer targets: fuzz-build, fuzz-replay (part of check), fuzz (scripts/fuzz.sh).
+include tests/fuzz/fuzz.mk

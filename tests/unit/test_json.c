@@ -1,0 +1,243 @@
+/* test_json.c - util/json.c against jansson (the reference for what valid
+ * JSON is, with JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL):
+ * both must accept and reject the same documents, and accepted ones must
+ * decode to the same tree. Plus the limits jansson does not share (depth). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/json.h"
+
+static bool same(const struct capsa_jv *a, const json_t *b)
+{
+    switch (a->type) {
+    case CAPSA_J_NULL:
+        return json_is_null(b);
+    case CAPSA_J_TRUE:
+        return json_is_true(b);
+    case CAPSA_J_FALSE:
+        return json_is_false(b);
+    case CAPSA_J_INT:
+        return json_is_integer(b) && json_integer_value(b) == a->u.i;
+    case CAPSA_J_REAL:
+        return json_is_real(b) && json_real_value(b) == a->u.d;
+    case CAPSA_J_STRING:
+        return json_is_string(b) && json_string_length(b) == a->n &&
+               memcmp(json_string_value(b), a->u.s, a->n) == 0 && a->u.s[a->n] == '\0';
+    case CAPSA_J_ARRAY:
+        if (!json_is_array(b) || json_array_size(b) != a->n)
+            return false;
+        for (uint32_t i = 0; i < a->n; i++)
+            if (!same(&a->u.items[i], json_array_get(b, i)))
+                return false;
+        return true;
+    case CAPSA_J_OBJECT:
+        if (!json_is_object(b) || json_object_size(b) != a->n)
+            return false;
+        for (uint32_t i = 0; i < a->n; i++) {
+            const struct capsa_jmember *m = &a->u.members[i];
+            json_t *bv = json_object_getn(b, m->key, m->keylen);
+            if (bv == NULL || !same(&m->v, bv))
+                return false;
+        }
+        return true;
+    }
+    return false;
+}
+
+/* Both parsers on the same bytes; returns whether ours accepted. */
+static bool agree(const char *buf, size_t len)
+{
+    struct capsa_jdoc doc;
+    struct capsa_jerror e;
+    int r = capsa_json_parse(buf, len, &doc, &e);
+    json_error_t je;
+    json_t *j =
+        json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if ((r == 0) != (j != NULL))
+        fail_msg("disagreement on <%.*s>: ours %s (%s), jansson %s (%s)", (int)len, buf,
+                 r == 0 ? "accepts" : "rejects", r == 0 ? "" : e.text, j ? "accepts" : "rejects",
+                 j ? "" : je.text);
+    if (r == 0 && !same(&doc.root, j))
+        fail_msg("different trees for <%.*s>", (int)len, buf);
+    if (r == 0)
+        capsa_json_free(&doc);
+    json_decref(j);
+    return r == 0;
+}
+
+static bool agree_s(const char *s)
+{
+    return agree(s, strlen(s));
+}
+
+static void test_valid(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "{}",
+        "[]",
+        " \n\t\r{ } ",
+        "0",
+        "-0",
+        "123",
+        "-9223372036854775808",
+        "9223372036854775807",
+        "1.5",
+        "-1.5e10",
+        "1E-400",
+        "2.5e+3",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
+        "\"\\u0041\\u00e9\\u20ac\\ud83d\\ude00\"",
+        "\"\\u0000x\"",
+        "\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\"",
+        "{\"a\":1,\"b\":[1,2,{\"c\":null}],\"d\":{\"e\":\"f\"}}",
+        "[[[[[[[[[[]]]]]]]]]]",
+        "{\"\":0}",
+        "{\"a\":{},\"b\":[]}",
+        "[1,\"two\",3.0,true,false,null,{},[]]",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        assert_true(agree_s(ok[i]));
+}
+
+static void test_invalid(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "",
+        " ",
+        "{",
+        "}",
+        "[1,]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{a:1}",
+        "[1 2]",
+        "01",
+        "-",
+        "1.",
+        ".5",
+        "1e",
+        "+1",
+        "0x10",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "1e400",
+        "tru",
+        "nul",
+        "True",
+        "\"abc",
+        "\"a\\x\"",
+        "\"\\u12\"",
+        "\"\\ud800\"",
+        "\"\\udc00\"",
+        "\"\\ud800\\u0041\"",
+        "\"a\nb\"",
+        "\"\x01\"",
+        "\"\xc0\xaf\"",
+        "\"\xe0\x80\xaf\"",
+        "\"\xed\xa0\x80\"",
+        "\"\xf4\x90\x80\x80\"",
+        "\"\xff\"",
+        "\"\xc3\"",
+        "{\"a\":1,\"a\":2}",
+        "[] []",
+        "{} x",
+        "[1]]",
+        "NaN",
+        "Infinity",
+        "{\"a\\u0000b\":1}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(agree_s(bad[i]));
+    /* A raw NUL byte anywhere. */
+    assert_false(agree("[\"a\0\"]", 6));
+    assert_false(agree("[1]\0", 4));
+}
+
+static void test_duplicates_large_object(void **state)
+{
+    (void)state;
+    /* Sorting path (> 16 members): distinct keys pass, one repeat fails. */
+    char buf[8192];
+    size_t n = 0;
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "{");
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    snprintf(buf + n, sizeof buf - n, "}");
+    assert_true(agree_s(buf));
+    n -= 0;
+    snprintf(buf + n, sizeof buf - n, ",\"k57\":1}");
+    assert_false(agree_s(buf));
+}
+
+static void test_depth_and_errors(void **state)
+{
+    (void)state;
+    size_t deep = 100000;
+    char *b = malloc(deep * 2);
+    assert_non_null(b);
+    memset(b, '[', deep);
+    memset(b + deep, ']', deep);
+    struct capsa_jdoc doc;
+    struct capsa_jerror e;
+    assert_int_equal(capsa_json_parse(b, deep * 2, &doc, &e), -EINVAL);
+    assert_non_null(strstr(e.text, "nesting"));
+    /* Just under the limit is fine. */
+    size_t ok = CAPSA_JSON_MAX_DEPTH;
+    memset(b, '[', ok);
+    memset(b + ok, ']', ok);
+    assert_int_equal(capsa_json_parse(b, ok * 2, &doc, &e), 0);
+    capsa_json_free(&doc);
+    free(b);
+    /* Position of an error: line 3, column 5. */
+    const char *s = "{\n \"a\": 1,\n    x}";
+    assert_int_equal(capsa_json_parse(s, strlen(s), &doc, &e), -EINVAL);
+    assert_int_equal(e.line, 3);
+    assert_int_equal(e.column, 5);
+}
+
+static void test_get(void **state)
+{
+    (void)state;
+    const char *s = "{\"process\":{\"args\":[\"sh\",\"-c\"],\"cwd\":\"/\"},\"n\":7}";
+    struct capsa_jdoc doc;
+    struct capsa_jerror e;
+    assert_int_equal(capsa_json_parse(s, strlen(s), &doc, &e), 0);
+    const struct capsa_jv *p = capsa_jv_get(&doc.root, "process");
+    assert_true(capsa_jv_is(p, CAPSA_J_OBJECT));
+    const struct capsa_jv *args = capsa_jv_get(p, "args");
+    assert_true(capsa_jv_is(args, CAPSA_J_ARRAY));
+    assert_int_equal(args->n, 2);
+    assert_string_equal(args->u.items[1].u.s, "-c");
+    assert_int_equal(capsa_jv_get(&doc.root, "n")->u.i, 7);
+    assert_null(capsa_jv_get(&doc.root, "missing"));
+    assert_null(capsa_jv_get(args, "x"));
+    assert_null(capsa_jv_get(NULL, "x"));
+    capsa_json_free(&doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_duplicates_large_object),
+        cmocka_unit_test(test_depth_and_errors),
+        cmocka_unit_test(test_get),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
