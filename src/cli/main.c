@@ -54,7 +54,8 @@ void cli_log(struct cli *cli, enum capsa_log_level level, const char *msg)
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
         char t[64];
-        strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+            t[0] = '\0';
         if (cli->log_json) {
             fprintf(cli->log_file, "{\"level\":\"%s\",\"msg\":\"", level_name(level));
             json_escape(cli->log_file, msg);
@@ -152,7 +153,7 @@ static const struct {
 static void reserve_preserved_fds(int argc, char **argv)
 {
     long n = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && argv[i] != NULL; i++) {
         const char *v = NULL;
         if (strcmp(argv[i], "--preserve-fds") == 0 && i + 1 < argc)
             v = argv[i + 1];
@@ -174,6 +175,33 @@ static void reserve_preserved_fds(int argc, char **argv)
             close(nf);
         }
     }
+}
+
+/* Run the command named at argv[optind]; returns the exit status. */
+static int dispatch(struct cli *cli, int argc, char **argv)
+{
+    if (optind >= argc) {
+        usage(stderr);
+        return 1;
+    }
+    const char *name = argv[optind];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, name) != 0 || commands[i].fn == NULL)
+            continue;
+        if (commands[i].protect) {
+            struct capsa_err err = {0};
+            if (capsa_self_protect(argv, &err) < 0)
+                return cli_fail(cli, name, &err);
+        }
+        int argc2 = argc - optind;
+        char **argv2 = argv + optind;
+        optind = 0; /* full re-initialisation of getopt for the command */
+        return commands[i].fn(cli, argc2, argv2);
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "capsa: unknown command \"%s\" (see 'capsa --help')", name);
+    cli_log(cli, CAPSA_LOG_ERROR, buf);
+    return 1;
 }
 
 int main(int argc, char **argv)
@@ -277,29 +305,9 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (optind >= argc) {
-        usage(stderr);
-        return 1;
-    }
-    const char *name = argv[optind];
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(commands[i].name, name) != 0 || commands[i].fn == NULL)
-            continue;
-        if (commands[i].protect) {
-            struct capsa_err err = {0};
-            if (capsa_self_protect(argv, &err) < 0)
-                return cli_fail(&cli, name, &err);
-        }
-        int argc2 = argc - optind;
-        char **argv2 = argv + optind;
-        optind = 0; /* full re-initialisation of getopt for the command */
-        int rc = commands[i].fn(&cli, argc2, argv2);
-        if (cli.log_file)
-            fclose(cli.log_file);
-        return rc;
-    }
-    char buf[256];
-    snprintf(buf, sizeof buf, "capsa: unknown command \"%s\" (see 'capsa --help')", name);
-    cli_log(&cli, CAPSA_LOG_ERROR, buf);
-    return 1;
+    /* One exit path from here on, so the log file is always closed. */
+    int rc = dispatch(&cli, argc, argv);
+    if (cli.log_file)
+        (void)fclose(cli.log_file);
+    return rc;
 }

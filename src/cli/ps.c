@@ -116,7 +116,7 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
     }
     free(line);
     if (f)
-        fclose(f);
+        (void)fclose(f); /* read-only stream: nothing to flush */
     int status = 0;
     waitpid(child, &status, 0);
     free(args);

@@ -233,6 +233,7 @@ static void kill_descendants(pid_t init, int sig)
         buf[r] = '\0';
         char *p = strrchr(buf, ')');
         int ppid = 0;
+        // NOLINTNEXTLINE(cert-err34-c): the kernel prints ppid as a pid_t, which fits int
         if (p == NULL || sscanf(p + 2, "%*c %d", &ppid) != 1)
             continue;
         if (n == cap) {

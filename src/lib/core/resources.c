@@ -102,7 +102,7 @@ static int parse_bytes(const char *s, int64_t *out)
             break;
         case 'm':
         case 'M':
-            mult = 1024 * 1024;
+            mult = 1024LL * 1024;
             break;
         case 'g':
         case 'G':
@@ -223,7 +223,7 @@ int capsa_container_update(const struct capsa_ctx *ctx, const char *id, const ch
     struct live l;
     if (r == 0)
         r = open_live(ctx, id, "update", &l, err);
-    if (r < 0) {
+    if (r != 0) { /* l is set only when open_live ran and returned 0 */
         json_decref(upd);
         capsa_resources_free(res);
         return r;

@@ -133,7 +133,7 @@ int capsa_state_dir_remove(int rootfd, int dirfd, const char *id, struct capsa_e
     DIR *d = fdopendir(dup);
     if (d == NULL)
         return capsa_err_set(err, errno, "read state of container %s", id);
-    dup = -1;
+    (void)steal_fd(dup); /* d owns the fd now */
     cleanup_dir DIR *dir = d;
     struct dirent *de;
     while ((de = readdir(dir)) != NULL) {
@@ -229,7 +229,7 @@ void capsa_state_fill_owner(int dirfd, struct capsa_state *st)
                 name = strndup(line, (size_t)(c1 - line));
         }
         free(line);
-        fclose(f);
+        (void)fclose(f);
     }
     if (name == NULL && asprintf(&name, "%u", (unsigned int)sb.st_uid) < 0)
         name = NULL;
@@ -500,12 +500,18 @@ int capsa_write_pid_file(const char *path, pid_t pid, struct capsa_err *err)
         name = copy2 + (slash - copy) + 1;
     }
     cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
+    /* cppcheck does not model cleanup_free: copy is freed on every return. */
+    if (dfd < 0) {
+        // cppcheck-suppress memleak ; copy is cleanup_free
         return capsa_err_set(err, errno, "--pid-file %s", path);
+    }
     char buf[32];
     int n = snprintf(buf, sizeof buf, "%d", (int)pid);
     int r = capsa_write_atomic(dfd, name, buf, (size_t)n, 0644, err);
-    if (r < 0)
+    if (r < 0) {
+        // cppcheck-suppress memleak ; copy is cleanup_free
         return capsa_err_wrap(err, "--pid-file");
+    }
+    // cppcheck-suppress memleak ; copy is cleanup_free
     return 0;
 }

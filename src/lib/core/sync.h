@@ -21,7 +21,7 @@ enum capsa_sync_type {
     CAPSA_SYNC_SECCOMP,      /* init -> parent: seccomp listener fd (SCM_RIGHTS) */
 };
 
-#define CAPSA_SYNC_MAX_PAYLOAD (192 * 1024)
+#define CAPSA_SYNC_MAX_PAYLOAD ((size_t)192 * 1024)
 
 struct capsa_sync_msg {
     uint32_t type;

@@ -303,6 +303,7 @@ static int memory_v1(struct rctx *c, const struct cdir *x, const struct capsa_me
         r = capsa_cg_write(x->fd, kmem[i].file, buf);
         /* Deprecated since Linux 5.4 and gone in 6.x: runc and the engines
          * still send it, so only warn. */
+        // NOLINTNEXTLINE(misc-redundant-expression): ENOTSUP == EOPNOTSUPP on Linux only
         if (r == -ENOENT || r == -EOPNOTSUPP || r == -ENOTSUP || r == -EINVAL)
             warnf(c, "%s: kernel memory limits are not supported by this kernel (%s); ignored",
                   kmem[i].field, kmem[i].file);
@@ -834,7 +835,7 @@ int capsa_cgroup_apply(const struct capsa_cgroup *cg, const struct capsa_resourc
         return 0;
     struct rctx c = {.cg = cg, .warn = warn, .opaque = opaque, .err = err};
     int r = 0;
-    if (r == 0 && res->has_memory)
+    if (res->has_memory)
         r = apply_memory(&c, &res->memory);
     if (r == 0 && res->has_cpu)
         r = apply_cpu(&c, &res->cpu);

@@ -243,6 +243,7 @@ static int blkio_v1_file(const char *text, struct capsa_cg_blkio_entry **v, size
         l += len + (l[len] == '\n');
         unsigned long long maj, min, val;
         char op[16];
+        // NOLINTNEXTLINE(cert-err34-c): kernel-printed u64 values, they fit unsigned long long
         if (sscanf(line, "%llu:%llu %15s %llu", &maj, &min, op, &val) == 4) {
             int r = push_blkio(v, n, maj, min, op, val);
             if (r < 0)
@@ -289,6 +290,7 @@ static int io_stats(const struct capsa_cgroup *cg, struct capsa_cgroup_stats *st
         snprintf(line, sizeof(line), "%.*s", (int)len, l);
         l += len + (l[len] == '\n');
         unsigned long long maj, min;
+        // NOLINTNEXTLINE(cert-err34-c): kernel-printed u64 values, they fit unsigned long long
         if (sscanf(line, "%llu:%llu", &maj, &min) != 2)
             continue;
         char *save = NULL;

@@ -440,6 +440,8 @@ static int open_bind_source(const struct capsa_rootfs_ctx *ctx, const char *src,
     /* Bind sources are host paths chosen by the (trusted) config author;
      * relative ones are relative to the bundle. */
     int dirfd = AT_FDCWD;
+    /* Declared here, not in the if block: dirfd borrows it until the openat below. */
+    // cppcheck-suppress [variableScope, unreadVariable] ; cleanup_close reads it
     cleanup_close int bfd = -1;
     if (src[0] != '/') {
         if (ctx->bundle == NULL)
@@ -524,10 +526,10 @@ static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
 static int cgroup_bind_one(int tmpfd, const struct capsa_cgroup_dir *d, struct capsa_err *err)
 {
     char name[256];
-    size_t len = 0;
     if (d->v2) {
         snprintf(name, sizeof name, "unified");
     } else {
+        size_t len = 0;
         name[0] = '\0';
         for (char **c = d->controllers; c && *c; c++) {
             int w = snprintf(name + len, sizeof name - len, "%s%s", len ? "," : "", *c);
@@ -662,6 +664,7 @@ static int copy_file_fd(int src, int dst, struct capsa_err *err)
     }
 }
 
+// NOLINTNEXTLINE(misc-no-recursion): depth <= COPYUP_MAX_DEPTH
 static int copy_tree(int srcdir, int dstdir, int depth, struct capsa_err *err)
 {
     if (depth > COPYUP_MAX_DEPTH)

@@ -41,7 +41,10 @@ struct sched_attr_v1 {
     uint64_t sched_runtime;
     uint64_t sched_deadline;
     uint64_t sched_period;
+    /* Unused, but part of the kernel's struct sched_attr: size must say VER1 (56 bytes). */
+    // cppcheck-suppress unusedStructMember ; kernel ABI field, sets sizeof
     uint32_t sched_util_min;
+    // cppcheck-suppress unusedStructMember ; kernel ABI field, sets sizeof
     uint32_t sched_util_max;
 };
 
@@ -275,7 +278,7 @@ void capsa_signals_reset(const sigset_t *ignored)
 {
     for (int s = 1; s < NSIG; s++) {
         if (s != SIGKILL && s != SIGSTOP && sigismember(ignored, s) == 1)
-            signal(s, SIG_DFL);
+            (void)signal(s, SIG_DFL);
     }
     sigset_t none;
     sigemptyset(&none);

@@ -45,7 +45,7 @@ struct scmp_lib {
     int (*syscall_resolve_name)(const char *name);
     int (*rule_add_array)(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int arg_cnt,
                           const struct scmp_arg_cmp *arg_array);
-    int (*export_bpf)(const scmp_filter_ctx ctx, int fd);
+    int (*export_bpf)(scmp_filter_ctx ctx, int fd);
     const struct scmp_version *(*version)(void);
 };
 
@@ -164,7 +164,9 @@ static int add_arch(struct compile_ctx *c, const char *name, size_t i, struct ca
                               name);
     for (size_t k = 10; k <= n; k++) {
         char ch = name[k];
-        low[k - 10] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        low[k - 10] = ch;
     }
     uint32_t token = c->lib.arch_resolve_name(low);
     if (token == 0)

@@ -189,6 +189,8 @@ int capsa_console_socket_send(const char *path, int fd, struct capsa_err *err)
     if (sock < 0)
         return capsa_err_set(err, errno, "console socket %s: socket", path);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    /* Outside the else block: sun_path names it through /proc/self/fd until connect. */
+    // cppcheck-suppress [variableScope, unreadVariable] ; cleanup_close reads it
     cleanup_close int dirfd = -1;
     size_t plen = strlen(path);
     if (plen < sizeof sa.sun_path) {

@@ -28,6 +28,22 @@ int capsa_err_setx(struct capsa_err *err, int errnum, const char *fmt, ...)
 int capsa_err_wrap(struct capsa_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+#ifdef __clang_analyzer__
+#include <errno.h>
+/* The analyzer sees err.c only through these prototypes and so assumes the
+ * three functions above may return 0, which invents paths where a failed
+ * allocation or lookup "succeeds" (r == 0 with a NULL result). err.c's
+ * ret_of() guarantees a negative value; state that to the analyzer only. The
+ * compiled code is unchanged. */
+static inline int capsa_err_neg_(int r)
+{
+    return r < 0 ? r : -EINVAL;
+}
+#define capsa_err_set(...)  capsa_err_neg_(capsa_err_set(__VA_ARGS__))
+#define capsa_err_setx(...) capsa_err_neg_(capsa_err_setx(__VA_ARGS__))
+#define capsa_err_wrap(...) capsa_err_neg_(capsa_err_wrap(__VA_ARGS__))
+#endif
+
 /* Reset to "no error". */
 void capsa_err_clear(struct capsa_err *err);
 

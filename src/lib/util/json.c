@@ -390,13 +390,15 @@ static int check_duplicates(struct parser *ps, const struct capsa_jmember *m, si
                     return syntax(ps, "duplicate object key \"%.60s\"", m[i].key);
         return 0;
     }
-    /* Large objects: sort, then compare neighbours (no quadratic blow-up). */
+    /* Large objects: sort, then compare neighbours (no quadratic blow-up).
+     * ix is an array of pointers, so sizeof *ix (a pointer) is meant. */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
     const struct capsa_jmember **ix = malloc(n * sizeof *ix);
     if (ix == NULL)
         return nomem(ps);
     for (size_t i = 0; i < n; i++)
         ix[i] = &m[i];
-    qsort(ix, n, sizeof *ix, cmp_member);
+    qsort(ix, n, sizeof *ix, cmp_member); // NOLINT(bugprone-sizeof-expression): as above
     int r = 0;
     for (size_t i = 1; i < n && r == 0; i++)
         if (cmp_member(&ix[i - 1], &ix[i]) == 0)
@@ -451,6 +453,8 @@ static int object_key(struct parser *ps, const char **key, uint32_t *keylen)
     int r = parse_string(ps, key, keylen);
     if (r < 0)
         return r;
+    /* r >= 0 implies parse_string set *key (syntax() is variadic, so not inlined). */
+    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
     if (strlen(*key) != *keylen)
         return syntax(ps, "NUL byte in an object key");
     skip_ws(ps);

@@ -43,7 +43,7 @@ void capsa_fclosep(FILE **f)
 {
     if (*f != NULL) {
         int saved = errno;
-        fclose(*f);
+        (void)fclose(*f);
         *f = NULL;
         errno = saved;
     }
