@@ -18,6 +18,10 @@ capsa_deps_main() {
     local pkgs=(build-essential pkg-config libjansson-dev libseccomp-dev busybox-static jq)
     if [ "$want_test" = 1 ]; then
         pkgs+=(libcmocka-dev bats jq iproute2 procps util-linux coreutils clang clang-format git uidmap passwd)
+        # The benchmark compares with the peers from Debian (bench/, docs/performance.md).
+        pkgs+=(crun runc)
+        # Fuzzing (libFuzzer) and static analysis (tests/fuzz, scripts/static-analysis.sh).
+        pkgs+=(libclang-rt-14-dev cppcheck clang-tidy)
         # cgroup v2 is tested in a QEMU guest (tests/v2vm, docs/testing-cgroup-v2.md).
         pkgs+=(qemu-system-x86 linux-image-cloud-amd64 cpio)
         # The OCI conformance suite is built from Debian's Go packages (tests/oci/setup.sh).

@@ -43,7 +43,7 @@ for src in tests/fuzz/fuzz_*.c; do
         -print_final_stats=1 -artifact_prefix="$crashes/$target-")
     dict=tests/fuzz/$target.dict
     case $target in
-    spec | seccomp | resources | state | process) dict=tests/fuzz/json.dict ;;
+    spec | seccomp | resources | state | process | json) dict=tests/fuzz/json.dict ;;
     esac
     if [[ -f $dict ]]; then
         args+=(-dict="$root/$dict")

@@ -111,6 +111,30 @@ else
     fail_step "make lint"
 fi
 
+note "static analysis (scripts/static-analysis.sh: cppcheck, clang-tidy)"
+if scripts/static-analysis.sh >"$logs/static.log" 2>&1; then
+    passed=$((passed + 1))
+else
+    tail -n 40 "$logs/static.log"
+    fail_step "static analysis"
+fi
+
+# Fuzzing (tests/fuzz): every checked-in input replayed, then each target fuzzed for a bounded time.
+note "fuzz corpus replay (make fuzz-replay)"
+if make fuzz-replay >"$logs/fuzz-replay.log" 2>&1; then
+    passed=$((passed + 1))
+else
+    tail -n 30 "$logs/fuzz-replay.log"
+    fail_step "make fuzz-replay"
+fi
+note "bounded fuzzing (scripts/fuzz.sh ${CAPSA_FUZZ_SECONDS:-20} per target)"
+scripts/fuzz.sh "${CAPSA_FUZZ_SECONDS:-20}" </dev/null 2>"$logs/fuzz.err" | tee "$logs/fuzz.log"
+fok=$(grep -cE '^ok fuzz' "$logs/fuzz.log" || true)
+fnok=$(grep -cE '^not ok fuzz' "$logs/fuzz.log" || true)
+passed=$((passed + fok))
+failed=$((failed + fnok))
+[ "$fok" -gt 0 ] || { tail -n 20 "$logs/fuzz.err"; fail_step "scripts/fuzz.sh ran no target"; }
+
 if [ -x build/capsa ]; then
     run_bats release "$repo/build/capsa"
 else
@@ -177,6 +201,33 @@ run_v2vm() {
 if [ -x build/capsa ]; then
     run_v2vm smoke
     run_v2vm cgroup-v2
+fi
+
+# The benchmark (bench/README.md) as a smoke run: it must run to the end and print every table for
+# every runtime. Its times are never compared with a threshold here (the machine is noisy);
+# docs/performance.md has the measured medians and ratios.
+run_bench_smoke() {
+    local log=$logs/bench.md
+    note "benchmark smoke (bench/run.sh --quick)"
+    if ! bench/run.sh --quick --no-build </dev/null >"$log" 2>&1; then
+        tail -n 30 "$log"
+        fail_step "bench/run.sh --quick"
+        return
+    fi
+    local missing=0 t
+    for t in '### `run`' '### `lifecycle`' '### `exec`' '| capsa |' '| crun |'; do
+        grep -qF "$t" "$log" || { echo "bench smoke: no '$t' in the output"; missing=1; }
+    done
+    if [ "$missing" = 0 ]; then
+        passed=$((passed + 1))
+        grep -E '^\| capsa/crun' "$log" | head -3
+    else
+        tail -n 30 "$log"
+        fail_step "bench smoke output incomplete"
+    fi
+}
+if [ -x build/capsa ] && [ -x bench/run.sh ]; then
+    run_bench_smoke
 fi
 
 [ "$skipped" -eq 0 ] || echo "($skipped tests skipped)"
