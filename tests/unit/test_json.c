@@ -27,6 +27,8 @@ static bool same(const struct capsa_jv *a, const json_t *b)
         return json_is_false(b);
     case CAPSA_J_INT:
         return json_is_integer(b) && json_integer_value(b) == a->u.i;
+    case CAPSA_J_UINT:
+        return false; /* only with CAPSA_JSON_UINT64, never asked for here */
     case CAPSA_J_REAL:
         return json_is_real(b) && json_real_value(b) == a->u.d;
     case CAPSA_J_STRING:
@@ -58,7 +60,7 @@ static bool agree(const char *buf, size_t len)
 {
     struct capsa_jdoc doc;
     struct capsa_jerror e;
-    int r = capsa_json_parse(buf, len, &doc, &e);
+    int r = capsa_json_parse(buf, len, 0, &doc, &e);
     json_error_t je;
     json_t *j =
         json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
@@ -194,20 +196,44 @@ static void test_depth_and_errors(void **state)
     memset(b + deep, ']', deep);
     struct capsa_jdoc doc;
     struct capsa_jerror e;
-    assert_int_equal(capsa_json_parse(b, deep * 2, &doc, &e), -EINVAL);
+    assert_int_equal(capsa_json_parse(b, deep * 2, 0, &doc, &e), -EINVAL);
     assert_non_null(strstr(e.text, "nesting"));
     /* Just under the limit is fine. */
     size_t ok = CAPSA_JSON_MAX_DEPTH;
     memset(b, '[', ok);
     memset(b + ok, ']', ok);
-    assert_int_equal(capsa_json_parse(b, ok * 2, &doc, &e), 0);
+    assert_int_equal(capsa_json_parse(b, ok * 2, 0, &doc, &e), 0);
     capsa_json_free(&doc);
     free(b);
     /* Position of an error: line 3, column 5. */
     const char *s = "{\n \"a\": 1,\n    x}";
-    assert_int_equal(capsa_json_parse(s, strlen(s), &doc, &e), -EINVAL);
+    assert_int_equal(capsa_json_parse(s, strlen(s), 0, &doc, &e), -EINVAL);
     assert_int_equal(e.line, 3);
     assert_int_equal(e.column, 5);
+}
+
+static void test_uint64(void **state)
+{
+    (void)state;
+    struct capsa_jdoc doc;
+    struct capsa_jerror e;
+    const char *max = "[18446744073709551615, 9223372036854775808, 9223372036854775807]";
+    assert_int_equal(capsa_json_parse(max, strlen(max), CAPSA_JSON_UINT64, &doc, &e), 0);
+    assert_int_equal(doc.root.u.items[0].type, CAPSA_J_UINT);
+    assert_true(doc.root.u.items[0].u.u == UINT64_MAX);
+    assert_int_equal(doc.root.u.items[1].type, CAPSA_J_UINT);
+    assert_true(doc.root.u.items[1].u.u == (uint64_t)INT64_MAX + 1);
+    assert_int_equal(doc.root.u.items[2].type, CAPSA_J_INT);
+    capsa_json_free(&doc);
+    static const char *const bad[] = {"18446744073709551616", "-9223372036854775809",
+                                      "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(capsa_json_parse(bad[i], strlen(bad[i]), CAPSA_JSON_UINT64, &doc, &e),
+                         -EINVAL);
+        assert_non_null(strstr(e.text, "too big"));
+    }
+    /* Without the flag, as jansson. */
+    assert_int_equal(capsa_json_parse(max, strlen(max), 0, &doc, &e), -EINVAL);
 }
 
 static void test_get(void **state)
@@ -216,7 +242,7 @@ static void test_get(void **state)
     const char *s = "{\"process\":{\"args\":[\"sh\",\"-c\"],\"cwd\":\"/\"},\"n\":7}";
     struct capsa_jdoc doc;
     struct capsa_jerror e;
-    assert_int_equal(capsa_json_parse(s, strlen(s), &doc, &e), 0);
+    assert_int_equal(capsa_json_parse(s, strlen(s), 0, &doc, &e), 0);
     const struct capsa_jv *p = capsa_jv_get(&doc.root, "process");
     assert_true(capsa_jv_is(p, CAPSA_J_OBJECT));
     const struct capsa_jv *args = capsa_jv_get(p, "args");
@@ -237,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_duplicates_large_object),
         cmocka_unit_test(test_depth_and_errors),
+        cmocka_unit_test(test_uint64),
         cmocka_unit_test(test_get),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

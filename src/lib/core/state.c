@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/json.h"
 #include "util/util.h"
 
 const char *capsa_status_name(enum capsa_status s)
@@ -330,16 +331,16 @@ void capsa_state_clear(struct capsa_state *st)
     memset(st, 0, sizeof *st);
 }
 
-static int get_str(json_t *o, const char *key, char **out, struct capsa_err *err)
+static int get_str(const struct capsa_jv *o, const char *key, char **out, struct capsa_err *err)
 {
-    json_t *v = json_object_get(o, key);
-    if (v == NULL || json_is_null(v)) {
+    const struct capsa_jv *v = capsa_jv_get(o, key);
+    if (v == NULL || v->type == CAPSA_J_NULL) {
         *out = NULL;
         return 0;
     }
-    if (!json_is_string(v))
-        return capsa_err_setx(err, EINVAL, "state.json: %s: must be a string", key);
-    return capsa_strdup(json_string_value(v), out, err);
+    if (v->type != CAPSA_J_STRING || strlen(v->u.s) != v->n)
+        return capsa_err_setx(err, EINVAL, "state.json: %s: must be a string without NUL", key);
+    return capsa_strdup(v->u.s, out, err);
 }
 
 int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err)
@@ -357,24 +358,26 @@ int capsa_state_parse(const char *buf, size_t len, struct capsa_state *st, struc
 {
     memset(st, 0, sizeof *st);
     int r;
-    json_error_t jerr;
-    capsa_json_seed();
-    json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (o == NULL)
+    struct capsa_jdoc doc;
+    struct capsa_jerror jerr;
+    r = capsa_json_parse(buf, len, 0, &doc, &jerr);
+    if (r == -ENOMEM)
+        return capsa_err_set(err, ENOMEM, "state.json");
+    if (r < 0)
         return capsa_err_setx(err, EINVAL, "state.json:%d:%d: %s", jerr.line, jerr.column,
                               jerr.text);
-    if (!json_is_object(o)) {
-        json_decref(o);
+    const struct capsa_jv *o = &doc.root;
+    if (o->type != CAPSA_J_OBJECT) {
+        capsa_json_free(&doc);
         return capsa_err_setx(err, EINVAL, "state.json: not an object");
     }
-    json_t *pid = json_object_get(o, "pid");
-    json_t *start = json_object_get(o, "start");
-    json_t *status = json_object_get(o, "status");
-    json_t *ann = json_object_get(o, "annotations");
+    const struct capsa_jv *pid = capsa_jv_get(o, "pid");
+    const struct capsa_jv *start = capsa_jv_get(o, "start");
+    const struct capsa_jv *status = capsa_jv_get(o, "status");
+    const struct capsa_jv *ann = capsa_jv_get(o, "annotations");
     r = 0;
-    if (!json_is_integer(pid) || json_integer_value(pid) < 0 ||
-        json_integer_value(pid) > 0x3fffffff || !json_is_integer(start) ||
-        json_integer_value(start) < 0 || !json_is_string(status))
+    if (!capsa_jv_is(pid, CAPSA_J_INT) || pid->u.i < 0 || pid->u.i > 0x3fffffff ||
+        !capsa_jv_is(start, CAPSA_J_INT) || start->u.i < 0 || !capsa_jv_is(status, CAPSA_J_STRING))
         r = capsa_err_setx(err, EINVAL, "state.json: pid, start or status missing or invalid");
     if (r == 0)
         r = get_str(o, "id", &st->id, err);
@@ -391,15 +394,17 @@ int capsa_state_parse(const char *buf, size_t len, struct capsa_state *st, struc
     if (r == 0)
         r = get_str(o, "cgroup", &st->cgroup, err);
     if (r == 0) {
-        st->pid = (pid_t)json_integer_value(pid);
-        st->start = (unsigned long long)json_integer_value(start);
-        st->new_pidns = json_is_true(json_object_get(o, "newPidns"));
-        st->shared_mntns = json_is_true(json_object_get(o, "sharedMntns"));
-        json_t *hooks = json_object_get(o, "hooks");
-        st->hooks_known = json_is_object(hooks);
-        st->has_poststart = !st->hooks_known || json_is_true(json_object_get(hooks, "poststart"));
-        st->has_poststop = !st->hooks_known || json_is_true(json_object_get(hooks, "poststop"));
-        const char *s = json_string_value(status);
+        st->pid = (pid_t)pid->u.i;
+        st->start = (unsigned long long)start->u.i;
+        st->new_pidns = capsa_jv_is(capsa_jv_get(o, "newPidns"), CAPSA_J_TRUE);
+        st->shared_mntns = capsa_jv_is(capsa_jv_get(o, "sharedMntns"), CAPSA_J_TRUE);
+        const struct capsa_jv *hooks = capsa_jv_get(o, "hooks");
+        st->hooks_known = capsa_jv_is(hooks, CAPSA_J_OBJECT);
+        st->has_poststart =
+            !st->hooks_known || capsa_jv_is(capsa_jv_get(hooks, "poststart"), CAPSA_J_TRUE);
+        st->has_poststop =
+            !st->hooks_known || capsa_jv_is(capsa_jv_get(hooks, "poststop"), CAPSA_J_TRUE);
+        const char *s = status->u.s;
         if (strcmp(s, "creating") == 0)
             st->saved = CAPSA_STATUS_CREATING;
         else if (strcmp(s, "created") == 0)
@@ -409,24 +414,24 @@ int capsa_state_parse(const char *buf, size_t len, struct capsa_state *st, struc
         else
             st->saved = CAPSA_STATUS_RUNNING;
     }
-    if (r == 0 && json_is_object(ann) && json_object_size(ann) > 0) {
-        st->annotations = calloc(json_object_size(ann), sizeof *st->annotations);
+    if (r == 0 && capsa_jv_is(ann, CAPSA_J_OBJECT) && ann->n > 0) {
+        st->annotations = calloc(ann->n, sizeof *st->annotations);
         if (st->annotations == NULL)
             r = capsa_err_set(err, ENOMEM, "state.json");
-        const char *k;
-        json_t *v;
-        json_object_foreach (ann, k, v) {
-            if (r < 0 || !json_is_string(v))
+        for (uint32_t i = 0; r == 0 && i < ann->n; i++) {
+            const struct capsa_jmember *m = &ann->u.members[i];
+            /* Values with a NUL byte could not have been written by us. */
+            if (m->v.type != CAPSA_J_STRING || strlen(m->v.u.s) != m->v.n)
                 continue;
             struct capsa_kv *kv = &st->annotations[st->n_annotations];
-            kv->key = strdup(k);
-            kv->value = strdup(json_string_value(v));
+            kv->key = strdup(m->key);
+            kv->value = strdup(m->v.u.s);
             st->n_annotations++;
             if (kv->key == NULL || kv->value == NULL)
                 r = capsa_err_set(err, ENOMEM, "state.json");
         }
     }
-    json_decref(o);
+    capsa_json_free(&doc);
     if (r == 0 && st->id == NULL)
         r = capsa_err_setx(err, EINVAL, "state.json: id missing");
     if (r < 0)

@@ -1,7 +1,8 @@
 /* spec.c - config.json (OCI runtime-spec 1.2, Linux schema) -> struct capsa_spec.
  *
- * The document is parsed strictly with jansson (duplicate keys, trailing junk
- * and invalid UTF-8 are syntax errors), then walked field by field. Unknown
+ * The document is parsed strictly by util/json.c (duplicate keys, trailing
+ * junk and invalid UTF-8 are syntax errors; integers up to UINT64_MAX for the
+ * uint64 fields), then walked field by field. Unknown
  * fields are ignored, as the spec asks, but a known field with the wrong JSON
  * type or an out-of-range value is an error naming its JSON path. Everything
  * the runtime later trusts (absolute paths, known names, ranges) is checked
@@ -13,13 +14,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 
+#include "util/json.h"
 #include "util/util.h"
 
 /* Limits against absurd input: a real config.json is a few tens of KiB. */
@@ -34,13 +35,6 @@
 #define ABS    2u /* string (or each string) must be an absolute path */
 #define NEMPTY 4u /* array must not be empty */
 #define ENVSTR 8u /* each string must contain '=' */
-
-static void jdecrefp(json_t **p)
-{
-    if (*p != NULL)
-        json_decref(*p);
-}
-#define cleanup_json __attribute__((cleanup(jdecrefp)))
 
 static int fail(struct capsa_err *err, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -66,145 +60,59 @@ static void jp_cut(char *buf, size_t n, int len)
         memcpy(buf + n - 4, "...", 4);
 }
 
+/* Paths are built for every field walked, not only for errors: plain
+ * copies here, because snprintf was a quarter of the parse (callgrind). */
+static size_t jp_put(char *buf, size_t n, size_t at, const char *s, size_t len)
+{
+    if (at < n) {
+        size_t room = n - at - 1;
+        memcpy(buf + at, s, len < room ? len : room);
+        buf[at + (len < room ? len : room)] = '\0';
+    }
+    return at + len;
+}
+
 static void jp_key(char *buf, size_t n, const char *path, const char *key)
 {
-    jp_cut(buf, n, snprintf(buf, n, "%s%s%.64s", path, *path ? "." : "", key));
+    size_t plen = strlen(path);
+    size_t klen = strnlen(key, 64);
+    size_t at = jp_put(buf, n, 0, path, plen);
+    if (plen > 0)
+        at = jp_put(buf, n, at, ".", 1);
+    at = jp_put(buf, n, at, key, klen);
+    jp_cut(buf, n, at > INT32_MAX ? -1 : (int)at);
 }
 
 static void jp_idx(char *buf, size_t n, const char *path, size_t i)
 {
-    jp_cut(buf, n, snprintf(buf, n, "%s[%zu]", path, i));
+    char num[24];
+    size_t d = sizeof num;
+    num[--d] = '\0';
+    num[--d] = ']';
+    do
+        num[--d] = (char)('0' + i % 10);
+    while ((i /= 10) != 0 && d > 1);
+    num[--d] = '[';
+    size_t at = jp_put(buf, n, 0, path, strlen(path));
+    at = jp_put(buf, n, at, num + d, sizeof num - 1 - d);
+    jp_cut(buf, n, at > INT32_MAX ? -1 : (int)at);
 }
 
 /* A JSON null is treated as an absent field, as Go's encoding/json (runc) does. */
-static json_t *field(json_t *obj, const char *key)
+static const struct capsa_jv *field(const struct capsa_jv *obj, const char *key)
 {
-    json_t *v = json_object_get(obj, key);
-    return json_is_null(v) ? NULL : v;
-}
-
-/* --- integers wider than jansson's int64 ---
- *
- * jansson stores integers as int64 and rejects larger literals, but OCI fields
- * such as rlimits are uint64 and RLIM_INFINITY (18446744073709551615) is common
- * in real configs. prescan() rewrites such literals into strings starting with
- * a NUL byte ("\u0000<digits>"); the document is then parsed with
- * JSON_ALLOW_NUL. A NUL can reach a string no other way, because prescan()
- * rejects \u0000 escapes written by the user, and get_str rejects NUL bytes. */
-
-static bool is_big(json_t *v)
-{
-    return json_is_string(v) && json_string_length(v) > 1 && json_string_value(v)[0] == '\0';
-}
-
-static uint64_t big_value(json_t *v)
-{
-    const char *s = json_string_value(v) + 1;
-    uint64_t x = 0;
-    for (size_t i = 1; i < json_string_length(v); i++, s++)
-        x = x * 10 + (uint64_t)(*s - '0');
-    return x;
-}
-
-static bool num_neighbour(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
-           c == '+' || c == '-' || c == '_';
-}
-
-/* Where a rewritten literal ends in the rewritten document, to correct the
- * column of a later syntax error on the same line (lines never shift). */
-struct big_pos {
-    size_t line;
-    size_t end;
-};
-#define BIG_EXTRA 8 /* bytes added per rewrite: "\u0000 before, " after */
-
-/* Copy (when out != NULL) in to out, rewriting big unsigned literals and
- * recording them in pos; count them. */
-static int prescan(const char *in, size_t len, const char *name, char *out, struct big_pos *pos,
-                   size_t *nbig, struct capsa_err *err)
-{
-    bool in_str = false;
-    size_t o = 0, n = 0, line = 1, line_start = 0;
-#define EMIT(c)                                                                                    \
-    do {                                                                                           \
-        if (out != NULL)                                                                           \
-            out[o] = (c);                                                                          \
-        o++;                                                                                       \
-    } while (0)
-    for (size_t i = 0; i < len;) {
-        char c = in[i];
-        if (in_str) {
-            if (c == '\\' && i + 1 < len) {
-                if (in[i + 1] == 'u' && i + 6 <= len && memcmp(in + i + 2, "0000", 4) == 0) {
-                    return capsa_err_setx(err, EINVAL,
-                                          "%s:%zu:%zu: \\u0000 is not allowed in strings", name,
-                                          line, i - line_start + 1);
-                }
-                if (in[i + 1] == '\n') {
-                    line++;
-                    line_start = i + 2;
-                }
-                EMIT(c);
-                EMIT(in[i + 1]);
-                i += 2;
-                continue;
-            }
-            if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (c >= '0' && c <= '9' && (i == 0 || !num_neighbour(in[i - 1]))) {
-            size_t j = i;
-            uint64_t v = 0;
-            bool ovf = false;
-            for (; j < len && in[j] >= '0' && in[j] <= '9'; j++) {
-                uint64_t d = (uint64_t)(in[j] - '0');
-                if (v > (UINT64_MAX - d) / 10)
-                    ovf = true;
-                else
-                    v = v * 10 + d;
-            }
-            bool tail = j < len && num_neighbour(in[j]);
-            bool rewrite = !ovf && !tail && v > (uint64_t)INT64_MAX;
-            if (rewrite) {
-                EMIT('"');
-                EMIT('\\');
-                EMIT('u');
-                for (int k = 0; k < 4; k++)
-                    EMIT('0');
-                n++;
-            }
-            for (; i < j; i++)
-                EMIT(in[i]);
-            if (rewrite) {
-                EMIT('"');
-                if (pos != NULL)
-                    pos[n - 1] = (struct big_pos){line, o};
-            }
-            continue;
-        }
-        if (c == '\n') {
-            line++;
-            line_start = i + 1;
-        }
-        EMIT(c);
-        i++;
-    }
-#undef EMIT
-    *nbig = n;
-    return 0;
+    const struct capsa_jv *v = capsa_jv_get(obj, key);
+    return capsa_jv_is(v, CAPSA_J_NULL) ? NULL : v;
 }
 
 /* --- value helpers: v is non-NULL --- */
 
-static int get_str(json_t *v, const char *path, char **out, struct capsa_err *err)
+static int get_str(const struct capsa_jv *v, const char *path, char **out, struct capsa_err *err)
 {
-    if (!json_is_string(v) || is_big(v))
+    if (!capsa_jv_is(v, CAPSA_J_STRING))
         return fail(err, path, "must be a string");
-    size_t len = json_string_length(v);
-    const char *s = json_string_value(v);
+    size_t len = (v)->n;
+    const char *s = (v)->u.s;
     if (len > MAX_STRING)
         return fail(err, path, "string longer than %zu bytes", MAX_STRING);
     if (memchr(s, '\0', len) != NULL)
@@ -223,29 +131,30 @@ static int check_abs(const char *s, const char *path, struct capsa_err *err)
     return 0;
 }
 
-static int get_i64(json_t *v, const char *path, int64_t min, int64_t max, int64_t *out,
-                   struct capsa_err *err)
+static int get_i64(const struct capsa_jv *v, const char *path, int64_t min, int64_t max,
+                   int64_t *out, struct capsa_err *err)
 {
-    if (is_big(v))
+    if (capsa_jv_is(v, CAPSA_J_UINT))
         return fail(err, path, "must be between %" PRId64 " and %" PRId64, min, max);
-    if (!json_is_integer(v))
+    if (!capsa_jv_is(v, CAPSA_J_INT))
         return fail(err, path, "must be an integer");
-    json_int_t x = json_integer_value(v);
+    int64_t x = (v)->u.i;
     if (x < min || x > max)
         return fail(err, path, "must be between %" PRId64 " and %" PRId64, min, max);
     *out = (int64_t)x;
     return 0;
 }
 
-static int get_u64(json_t *v, const char *path, uint64_t max, uint64_t *out, struct capsa_err *err)
+static int get_u64(const struct capsa_jv *v, const char *path, uint64_t max, uint64_t *out,
+                   struct capsa_err *err)
 {
     uint64_t x;
-    if (is_big(v)) {
-        x = big_value(v);
-    } else if (json_is_integer(v)) {
-        if (json_integer_value(v) < 0)
+    if (capsa_jv_is(v, CAPSA_J_UINT)) {
+        x = v->u.u;
+    } else if (capsa_jv_is(v, CAPSA_J_INT)) {
+        if ((v)->u.i < 0)
             return fail(err, path, "must be a non-negative integer");
-        x = (uint64_t)json_integer_value(v);
+        x = (uint64_t)(v)->u.i;
     } else {
         return fail(err, path, "must be an integer");
     }
@@ -255,7 +164,7 @@ static int get_u64(json_t *v, const char *path, uint64_t max, uint64_t *out, str
     return 0;
 }
 
-static int get_u32(json_t *v, const char *path, uint32_t *out, struct capsa_err *err)
+static int get_u32(const struct capsa_jv *v, const char *path, uint32_t *out, struct capsa_err *err)
 {
     uint64_t x = 0;
     int r = get_u64(v, path, UINT32_MAX, &x, err);
@@ -264,18 +173,18 @@ static int get_u32(json_t *v, const char *path, uint32_t *out, struct capsa_err 
     return r;
 }
 
-static int get_array(json_t *v, const char *path, size_t max, struct capsa_err *err)
+static int get_array(const struct capsa_jv *v, const char *path, size_t max, struct capsa_err *err)
 {
-    if (!json_is_array(v))
+    if (!capsa_jv_is(v, CAPSA_J_ARRAY))
         return fail(err, path, "must be an array");
-    if (json_array_size(v) > max)
+    if ((size_t)(v)->n > max)
         return fail(err, path, "too many entries (at most %zu)", max);
     return 0;
 }
 
-static int get_object(json_t *v, const char *path, struct capsa_err *err)
+static int get_object(const struct capsa_jv *v, const char *path, struct capsa_err *err)
 {
-    if (!json_is_object(v))
+    if (!capsa_jv_is(v, CAPSA_J_OBJECT))
         return fail(err, path, "must be an object");
     return 0;
 }
@@ -299,12 +208,12 @@ static int alloc_array(void *outp, size_t *n_out, size_t n, size_t extra, size_t
 
 /* --- field helpers: obj is an object, path is its JSON path --- */
 
-static int f_str(json_t *obj, const char *key, const char *path, unsigned flags, char **out,
-                 struct capsa_err *err)
+static int f_str(const struct capsa_jv *obj, const char *key, const char *path, unsigned flags,
+                 char **out, struct capsa_err *err)
 {
     char p[JP];
     jp_key(p, sizeof p, path, key);
-    json_t *v = field(obj, key);
+    const struct capsa_jv *v = field(obj, key);
     if (v == NULL)
         return (flags & REQ) ? fail(err, p, "is required") : 0;
     int r = get_str(v, p, out, err);
@@ -313,28 +222,28 @@ static int f_str(json_t *obj, const char *key, const char *path, unsigned flags,
     return r;
 }
 
-static int f_bool(json_t *obj, const char *key, const char *path, unsigned flags, bool *out,
-                  bool *has, struct capsa_err *err)
+static int f_bool(const struct capsa_jv *obj, const char *key, const char *path, unsigned flags,
+                  bool *out, bool *has, struct capsa_err *err)
 {
     char p[JP];
     jp_key(p, sizeof p, path, key);
-    json_t *v = field(obj, key);
+    const struct capsa_jv *v = field(obj, key);
     if (v == NULL)
         return (flags & REQ) ? fail(err, p, "is required") : 0;
-    if (!json_is_boolean(v))
+    if (!capsa_jv_is_bool(v))
         return fail(err, p, "must be a boolean");
-    *out = json_is_true(v);
+    *out = capsa_jv_is(v, CAPSA_J_TRUE);
     if (has)
         *has = true;
     return 0;
 }
 
-static int f_i64(json_t *obj, const char *key, const char *path, unsigned flags, int64_t min,
-                 int64_t max, int64_t *out, bool *has, struct capsa_err *err)
+static int f_i64(const struct capsa_jv *obj, const char *key, const char *path, unsigned flags,
+                 int64_t min, int64_t max, int64_t *out, bool *has, struct capsa_err *err)
 {
     char p[JP];
     jp_key(p, sizeof p, path, key);
-    json_t *v = field(obj, key);
+    const struct capsa_jv *v = field(obj, key);
     if (v == NULL)
         return (flags & REQ) ? fail(err, p, "is required") : 0;
     int r = get_i64(v, p, min, max, out, err);
@@ -343,8 +252,8 @@ static int f_i64(json_t *obj, const char *key, const char *path, unsigned flags,
     return r;
 }
 
-static int f_int(json_t *obj, const char *key, const char *path, unsigned flags, int min, int max,
-                 int *out, bool *has, struct capsa_err *err)
+static int f_int(const struct capsa_jv *obj, const char *key, const char *path, unsigned flags,
+                 int min, int max, int *out, bool *has, struct capsa_err *err)
 {
     int64_t x = 0;
     bool h = false;
@@ -357,12 +266,12 @@ static int f_int(json_t *obj, const char *key, const char *path, unsigned flags,
     return r;
 }
 
-static int f_u64(json_t *obj, const char *key, const char *path, unsigned flags, uint64_t max,
-                 uint64_t *out, bool *has, struct capsa_err *err)
+static int f_u64(const struct capsa_jv *obj, const char *key, const char *path, unsigned flags,
+                 uint64_t max, uint64_t *out, bool *has, struct capsa_err *err)
 {
     char p[JP];
     jp_key(p, sizeof p, path, key);
-    json_t *v = field(obj, key);
+    const struct capsa_jv *v = field(obj, key);
     if (v == NULL)
         return (flags & REQ) ? fail(err, p, "is required") : 0;
     int r = get_u64(v, p, max, out, err);
@@ -371,8 +280,8 @@ static int f_u64(json_t *obj, const char *key, const char *path, unsigned flags,
     return r;
 }
 
-static int f_u32(json_t *obj, const char *key, const char *path, unsigned flags, uint32_t *out,
-                 bool *has, struct capsa_err *err)
+static int f_u32(const struct capsa_jv *obj, const char *key, const char *path, unsigned flags,
+                 uint32_t *out, bool *has, struct capsa_err *err)
 {
     uint64_t x = 0;
     bool h = false;
@@ -385,8 +294,8 @@ static int f_u32(json_t *obj, const char *key, const char *path, unsigned flags,
     return r;
 }
 
-static int f_u16(json_t *obj, const char *key, const char *path, uint16_t *out, bool *has,
-                 struct capsa_err *err)
+static int f_u16(const struct capsa_jv *obj, const char *key, const char *path, uint16_t *out,
+                 bool *has, struct capsa_err *err)
 {
     uint64_t x = 0;
     bool h = false;
@@ -399,18 +308,18 @@ static int f_u16(json_t *obj, const char *key, const char *path, uint16_t *out, 
 }
 
 /* Array of strings -> NULL-terminated vector. */
-static int f_strv(json_t *obj, const char *key, const char *path, unsigned flags, char ***out,
-                  size_t *n_out, struct capsa_err *err)
+static int f_strv(const struct capsa_jv *obj, const char *key, const char *path, unsigned flags,
+                  char ***out, size_t *n_out, struct capsa_err *err)
 {
     char p[JP], pi[JP];
     jp_key(p, sizeof p, path, key);
-    json_t *v = field(obj, key);
+    const struct capsa_jv *v = field(obj, key);
     if (v == NULL)
         return (flags & REQ) ? fail(err, p, "is required") : 0;
     int r = get_array(v, p, MAX_ARRAY, err);
     if (r < 0)
         return r;
-    size_t n = json_array_size(v);
+    size_t n = (size_t)(v)->n;
     if (n == 0 && (flags & NEMPTY))
         return fail(err, p, "must not be empty");
     r = alloc_array(out, n_out, n, 1, sizeof(char *), p, err);
@@ -418,7 +327,7 @@ static int f_strv(json_t *obj, const char *key, const char *path, unsigned flags
         return r;
     for (size_t i = 0; i < n; i++) {
         jp_idx(pi, sizeof pi, p, i);
-        r = get_str(json_array_get(v, i), pi, &(*out)[i], err);
+        r = get_str((&(v)->u.items[i]), pi, &(*out)[i], err);
         if (r < 0)
             return r;
         if ((flags & ABS) && (r = check_abs((*out)[i], pi, err)) < 0)
@@ -430,26 +339,28 @@ static int f_strv(json_t *obj, const char *key, const char *path, unsigned flags
 }
 
 /* Object of string values -> key/value array (document order). */
-static int f_kvmap(json_t *obj, const char *key, const char *path, struct capsa_kv **out,
-                   size_t *n_out, struct capsa_err *err)
+static int f_kvmap(const struct capsa_jv *obj, const char *key, const char *path,
+                   struct capsa_kv **out, size_t *n_out, struct capsa_err *err)
 {
     char p[JP], pk[JP];
     jp_key(p, sizeof p, path, key);
-    json_t *v = field(obj, key);
+    const struct capsa_jv *v = field(obj, key);
     if (v == NULL)
         return 0;
     int r = get_object(v, p, err);
     if (r < 0)
         return r;
-    size_t n = json_object_size(v);
+    size_t n = (size_t)(v)->n;
     if (n > MAX_ARRAY)
         return fail(err, p, "too many entries (at most %zu)", MAX_ARRAY);
     if ((r = alloc_array(out, n_out, n, 0, sizeof **out, p, err)) < 0)
         return r;
     size_t i = 0;
     const char *k;
-    json_t *val;
-    json_object_foreach (v, k, val) {
+    const struct capsa_jv *val;
+    for (uint32_t m = 0; m < v->n; m++) {
+        k = v->u.members[m].key;
+        val = &v->u.members[m].v;
         jp_key(pk, sizeof pk, p, k);
         (*out)[i].key = strdup(k);
         if ((*out)[i].key == NULL)
@@ -463,26 +374,28 @@ static int f_kvmap(json_t *obj, const char *key, const char *path, struct capsa_
 
 /* Iterate over an optional array of objects at obj.key: allocates *arr (n
  * elements of size elem) and calls fn for each element with its path. */
-typedef int (*elem_fn)(json_t *o, const char *path, void *elem, void *ctx, struct capsa_err *err);
+typedef int (*elem_fn)(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
+                       struct capsa_err *err);
 
-static int f_objarray(json_t *obj, const char *key, const char *path, size_t max, void *arrp,
-                      size_t *n_out, size_t elem, elem_fn fn, void *ctx, struct capsa_err *err)
+static int f_objarray(const struct capsa_jv *obj, const char *key, const char *path, size_t max,
+                      void *arrp, size_t *n_out, size_t elem, elem_fn fn, void *ctx,
+                      struct capsa_err *err)
 {
     char p[JP], pi[JP];
     jp_key(p, sizeof p, path, key);
-    json_t *v = field(obj, key);
+    const struct capsa_jv *v = field(obj, key);
     if (v == NULL)
         return 0;
     int r = get_array(v, p, max, err);
     if (r < 0)
         return r;
-    size_t n = json_array_size(v);
+    size_t n = (size_t)(v)->n;
     if ((r = alloc_array(arrp, n_out, n, 0, elem, p, err)) < 0)
         return r;
     char *arr = *(char **)arrp;
     for (size_t i = 0; i < n; i++) {
         jp_idx(pi, sizeof pi, p, i);
-        json_t *e = json_array_get(v, i);
+        const struct capsa_jv *e = (&(v)->u.items[i]);
         if ((r = get_object(e, pi, err)) < 0)
             return r;
         if ((r = fn(e, pi, arr + i * elem, ctx, err)) < 0)
@@ -492,8 +405,8 @@ static int f_objarray(json_t *obj, const char *key, const char *path, size_t max
 }
 
 /* Optional sub-object: returns 1 and sets *sub when present, 0 when absent. */
-static int f_sub(json_t *obj, const char *key, const char *path, char *p, json_t **sub,
-                 struct capsa_err *err)
+static int f_sub(const struct capsa_jv *obj, const char *key, const char *path, char *p,
+                 const struct capsa_jv **sub, struct capsa_err *err)
 {
     jp_key(p, JP, path, key);
     *sub = field(obj, key);
@@ -513,7 +426,8 @@ static int name_index(const char *const *names, size_t n, const char *s)
 
 /* --- pieces shared by several places --- */
 
-static int parse_idmap(json_t *o, const char *path, void *elem, void *ctx, struct capsa_err *err)
+static int parse_idmap(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
+                       struct capsa_err *err)
 {
     (void)ctx;
     struct capsa_idmap *m = elem;
@@ -533,15 +447,16 @@ static int parse_idmap(json_t *o, const char *path, void *elem, void *ctx, struc
     return 0;
 }
 
-static int f_idmaps(json_t *obj, const char *key, const char *path, struct capsa_idmap **out,
-                    size_t *n, struct capsa_err *err)
+static int f_idmaps(const struct capsa_jv *obj, const char *key, const char *path,
+                    struct capsa_idmap **out, size_t *n, struct capsa_err *err)
 {
     return f_objarray(obj, key, path, MAX_ARRAY, out, n, sizeof **out, parse_idmap, NULL, err);
 }
 
 /* --- root, mounts --- */
 
-static int parse_mount(json_t *o, const char *path, void *elem, void *ctx, struct capsa_err *err)
+static int parse_mount(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
+                       struct capsa_err *err)
 {
     (void)ctx;
     struct capsa_mount *m = elem;
@@ -560,7 +475,8 @@ static int parse_mount(json_t *o, const char *path, void *elem, void *ctx, struc
 
 /* --- hooks --- */
 
-static int parse_hook(json_t *o, const char *path, void *elem, void *ctx, struct capsa_err *err)
+static int parse_hook(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
+                      struct capsa_err *err)
 {
     (void)ctx;
     struct capsa_hook *h = elem;
@@ -573,9 +489,9 @@ static int parse_hook(json_t *o, const char *path, void *elem, void *ctx, struct
     return 0;
 }
 
-static int parse_hooks(json_t *root, struct capsa_hooks *h, struct capsa_err *err)
+static int parse_hooks(const struct capsa_jv *root, struct capsa_hooks *h, struct capsa_err *err)
 {
-    json_t *o;
+    const struct capsa_jv *o;
     char p[JP];
     int r = f_sub(root, "hooks", "", p, &o, err);
     if (r <= 0)
@@ -603,7 +519,7 @@ static int parse_hooks(json_t *root, struct capsa_hooks *h, struct capsa_err *er
 
 /* --- process --- */
 
-static int f_capset(json_t *obj, const char *key, const char *path, uint64_t *mask,
+static int f_capset(const struct capsa_jv *obj, const char *key, const char *path, uint64_t *mask,
                     struct capsa_err *err)
 {
     char **names = NULL;
@@ -624,7 +540,8 @@ static int f_capset(json_t *obj, const char *key, const char *path, uint64_t *ma
     return r;
 }
 
-static int parse_rlimit(json_t *o, const char *path, void *elem, void *ctx, struct capsa_err *err)
+static int parse_rlimit(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
+                        struct capsa_err *err)
 {
     struct capsa_rlimit *rl = elem;
     uint64_t *seen = ctx; /* bit per resource: the spec forbids duplicate types */
@@ -662,7 +579,7 @@ static const char *const sched_flags[] = {
     "SCHED_FLAG_UTIL_CLAMP_MAX",
 };
 
-static int parse_scheduler(json_t *o, const char *path, struct capsa_scheduler *s,
+static int parse_scheduler(const struct capsa_jv *o, const char *path, struct capsa_scheduler *s,
                            struct capsa_err *err)
 {
     char p[JP], pi[JP];
@@ -703,8 +620,8 @@ static int parse_scheduler(json_t *o, const char *path, struct capsa_scheduler *
 static const char *const ioprio_classes[] = {NULL, "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE",
                                              "IOPRIO_CLASS_IDLE"};
 
-static int parse_io_priority(json_t *o, const char *path, struct capsa_io_priority *io,
-                             struct capsa_err *err)
+static int parse_io_priority(const struct capsa_jv *o, const char *path,
+                             struct capsa_io_priority *io, struct capsa_err *err)
 {
     char p[JP];
     cleanup_free char *cls = NULL;
@@ -718,9 +635,10 @@ static int parse_io_priority(json_t *o, const char *path, struct capsa_io_priori
     return f_int(o, "priority", path, 0, 0, 7, &io->priority, NULL, err);
 }
 
-static int parse_process(json_t *root, struct capsa_spec *spec, struct capsa_err *err)
+static int parse_process(const struct capsa_jv *root, struct capsa_spec *spec,
+                         struct capsa_err *err)
 {
-    json_t *o, *sub;
+    const struct capsa_jv *o, *sub;
     char p[JP], ps[JP];
     int r = f_sub(root, "process", "", p, &o, err);
     if (r <= 0)
@@ -748,20 +666,20 @@ static int parse_process(json_t *root, struct capsa_spec *spec, struct capsa_err
             (r = f_u32(sub, "gid", ps, 0, &u->gid, NULL, err)) < 0 ||
             (r = f_u32(sub, "umask", ps, 0, &u->umask, &u->has_umask, err)) < 0)
             return r;
-        json_t *g = field(sub, "additionalGids");
+        const struct capsa_jv *g = field(sub, "additionalGids");
         char pg[JP];
         jp_key(pg, sizeof pg, ps, "additionalGids");
         if (g != NULL) {
             if ((r = get_array(g, pg, MAX_ARRAY, err)) < 0)
                 return r;
-            size_t n = json_array_size(g);
+            size_t n = (size_t)(g)->n;
             if ((r = alloc_array(&u->additional_gids, &u->n_additional_gids, n, 0, sizeof(uint32_t),
                                  pg, err)) < 0)
                 return r;
             for (size_t i = 0; i < n; i++) {
                 char pgi[JP];
                 jp_idx(pgi, sizeof pgi, pg, i);
-                if ((r = get_u32(json_array_get(g, i), pgi, &u->additional_gids[i], err)) < 0)
+                if ((r = get_u32((&(g)->u.items[i]), pgi, &u->additional_gids[i], err)) < 0)
                     return r;
             }
         }
@@ -769,8 +687,8 @@ static int parse_process(json_t *root, struct capsa_spec *spec, struct capsa_err
 
     char pa[JP];
     jp_key(pa, sizeof pa, p, "args");
-    json_t *args = field(o, "args");
-    if (!json_is_array(args) || json_array_size(args) == 0)
+    const struct capsa_jv *args = field(o, "args");
+    if (!capsa_jv_is(args, CAPSA_J_ARRAY) || (size_t)(args)->n == 0)
         return fail(err, pa, "must be a non-empty array of strings");
     if ((r = f_strv(o, "args", p, REQ | NEMPTY, &pr->args, &pr->n_args, err)) < 0 ||
         (r = f_strv(o, "env", p, ENVSTR, &pr->env, &pr->n_env, err)) < 0 ||
@@ -817,7 +735,7 @@ static int parse_process(json_t *root, struct capsa_spec *spec, struct capsa_err
 
 /* --- linux --- */
 
-static int parse_namespace(json_t *o, const char *path, void *elem, void *ctx,
+static int parse_namespace(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
                            struct capsa_err *err)
 {
     struct capsa_namespace *ns = elem;
@@ -844,7 +762,8 @@ static int parse_namespace(json_t *o, const char *path, void *elem, void *ctx,
     return f_str(o, "path", path, ABS, &ns->path, err);
 }
 
-static int parse_device(json_t *o, const char *path, void *elem, void *ctx, struct capsa_err *err)
+static int parse_device(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
+                        struct capsa_err *err)
 {
     (void)ctx;
     struct capsa_device *d = elem;
@@ -875,7 +794,8 @@ static int parse_device(json_t *o, const char *path, void *elem, void *ctx, stru
     return 0;
 }
 
-static int parse_devrule(json_t *o, const char *path, void *elem, void *ctx, struct capsa_err *err)
+static int parse_devrule(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
+                         struct capsa_err *err)
 {
     (void)ctx;
     struct capsa_device_rule *d = elem;
@@ -899,7 +819,7 @@ static int parse_devrule(json_t *o, const char *path, void *elem, void *ctx, str
     return 0;
 }
 
-static int parse_weight_dev(json_t *o, const char *path, void *elem, void *ctx,
+static int parse_weight_dev(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
                             struct capsa_err *err)
 {
     (void)ctx;
@@ -913,7 +833,7 @@ static int parse_weight_dev(json_t *o, const char *path, void *elem, void *ctx,
     return 0;
 }
 
-static int parse_throttle_dev(json_t *o, const char *path, void *elem, void *ctx,
+static int parse_throttle_dev(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
                               struct capsa_err *err)
 {
     (void)ctx;
@@ -926,7 +846,8 @@ static int parse_throttle_dev(json_t *o, const char *path, void *elem, void *ctx
     return 0;
 }
 
-static int parse_hugepage(json_t *o, const char *path, void *elem, void *ctx, struct capsa_err *err)
+static int parse_hugepage(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
+                          struct capsa_err *err)
 {
     (void)ctx;
     struct capsa_hugepage_limit *h = elem;
@@ -937,7 +858,8 @@ static int parse_hugepage(json_t *o, const char *path, void *elem, void *ctx, st
     return 0;
 }
 
-static int parse_netprio(json_t *o, const char *path, void *elem, void *ctx, struct capsa_err *err)
+static int parse_netprio(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
+                         struct capsa_err *err)
 {
     (void)ctx;
     struct capsa_net_priority *n = elem;
@@ -948,7 +870,8 @@ static int parse_netprio(json_t *o, const char *path, void *elem, void *ctx, str
     return 0;
 }
 
-static int parse_memory(json_t *o, const char *p, struct capsa_memory *m, struct capsa_err *err)
+static int parse_memory(const struct capsa_jv *o, const char *p, struct capsa_memory *m,
+                        struct capsa_err *err)
 {
     int r;
     if ((r = f_i64(o, "limit", p, 0, INT64_MIN, INT64_MAX, &m->limit, &m->has_limit, err)) < 0 ||
@@ -968,7 +891,8 @@ static int parse_memory(json_t *o, const char *p, struct capsa_memory *m, struct
     return 0;
 }
 
-static int parse_cpu(json_t *o, const char *p, struct capsa_cpu *c, struct capsa_err *err)
+static int parse_cpu(const struct capsa_jv *o, const char *p, struct capsa_cpu *c,
+                     struct capsa_err *err)
 {
     int r;
     if ((r = f_u64(o, "shares", p, 0, UINT64_MAX, &c->shares, &c->has_shares, err)) < 0 ||
@@ -986,7 +910,8 @@ static int parse_cpu(json_t *o, const char *p, struct capsa_cpu *c, struct capsa
     return 0;
 }
 
-static int parse_blkio(json_t *o, const char *p, struct capsa_blkio *b, struct capsa_err *err)
+static int parse_blkio(const struct capsa_jv *o, const char *p, struct capsa_blkio *b,
+                       struct capsa_err *err)
 {
     int r;
     if ((r = f_u16(o, "weight", p, &b->weight, &b->has_weight, err)) < 0 ||
@@ -1012,9 +937,10 @@ static int parse_blkio(json_t *o, const char *p, struct capsa_blkio *b, struct c
     return 0;
 }
 
-static int parse_rdma(json_t *o, const char *p, struct capsa_resources *res, struct capsa_err *err)
+static int parse_rdma(const struct capsa_jv *o, const char *p, struct capsa_resources *res,
+                      struct capsa_err *err)
 {
-    size_t n = json_object_size(o);
+    size_t n = (size_t)(o)->n;
     if (n > MAX_ARRAY)
         return fail(err, p, "too many entries (at most %zu)", MAX_ARRAY);
     int r = alloc_array(&res->rdma, &res->n_rdma, n, 0, sizeof *res->rdma, p, err);
@@ -1022,9 +948,11 @@ static int parse_rdma(json_t *o, const char *p, struct capsa_resources *res, str
         return r;
     size_t i = 0;
     const char *k;
-    json_t *v;
+    const struct capsa_jv *v;
     char pk[JP];
-    json_object_foreach (o, k, v) {
+    for (uint32_t m = 0; m < o->n; m++) {
+        k = o->u.members[m].key;
+        v = &o->u.members[m].v;
         struct capsa_rdma_limit *l = &res->rdma[i++];
         jp_key(pk, sizeof pk, p, k);
         if ((l->device = strdup(k)) == NULL)
@@ -1037,10 +965,10 @@ static int parse_rdma(json_t *o, const char *p, struct capsa_resources *res, str
     return 0;
 }
 
-static int parse_resources(json_t *o, const char *p, struct capsa_resources *res,
+static int parse_resources(const struct capsa_jv *o, const char *p, struct capsa_resources *res,
                            struct capsa_err *err)
 {
-    json_t *sub;
+    const struct capsa_jv *sub;
     char ps[JP];
     int r;
     if ((r = f_objarray(o, "devices", p, MAX_ARRAY, &res->devices, &res->n_devices,
@@ -1109,7 +1037,8 @@ static int check_name(const char *const *names, size_t n, const char *s, const c
     return 0;
 }
 
-static int parse_scmp_arg(json_t *o, const char *path, void *elem, void *ctx, struct capsa_err *err)
+static int parse_scmp_arg(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
+                          struct capsa_err *err)
 {
     (void)ctx;
     struct capsa_seccomp_arg *a = elem;
@@ -1128,7 +1057,7 @@ static int parse_scmp_arg(json_t *o, const char *path, void *elem, void *ctx, st
     return check_name(seccomp_ops, ARRAY_SIZE(seccomp_ops), a->op, "seccomp operator", p, err);
 }
 
-static int parse_scmp_syscall(json_t *o, const char *path, void *elem, void *ctx,
+static int parse_scmp_syscall(const struct capsa_jv *o, const char *path, void *elem, void *ctx,
                               struct capsa_err *err)
 {
     (void)ctx;
@@ -1146,7 +1075,8 @@ static int parse_scmp_syscall(json_t *o, const char *path, void *elem, void *ctx
                       err);
 }
 
-static int parse_seccomp(json_t *o, const char *p, struct capsa_seccomp *s, struct capsa_err *err)
+static int parse_seccomp(const struct capsa_jv *o, const char *p, struct capsa_seccomp *s,
+                         struct capsa_err *err)
 {
     char pk[JP], pi[JP];
     int r;
@@ -1182,10 +1112,10 @@ static int parse_seccomp(json_t *o, const char *p, struct capsa_seccomp *s, stru
     return 0;
 }
 
-static int parse_time_offset(json_t *o, const char *key, const char *path,
+static int parse_time_offset(const struct capsa_jv *o, const char *key, const char *path,
                              struct capsa_time_offset *t, struct capsa_err *err)
 {
-    json_t *sub;
+    const struct capsa_jv *sub;
     char p[JP];
     int r = f_sub(o, key, path, p, &sub, err);
     if (r <= 0)
@@ -1206,9 +1136,9 @@ static const char *const propagations[] = {
     "shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable",
 };
 
-static int parse_linux(json_t *root, struct capsa_spec *spec, struct capsa_err *err)
+static int parse_linux(const struct capsa_jv *root, struct capsa_spec *spec, struct capsa_err *err)
 {
-    json_t *o, *sub;
+    const struct capsa_jv *o, *sub;
     char p[JP], ps[JP];
     int r = f_sub(root, "linux", "", p, &o, err);
     if (r <= 0)
@@ -1295,9 +1225,9 @@ static int parse_linux(json_t *root, struct capsa_spec *spec, struct capsa_err *
 
 /* --- top level --- */
 
-static int parse_doc(json_t *root, struct capsa_spec *spec, struct capsa_err *err)
+static int parse_doc(const struct capsa_jv *root, struct capsa_spec *spec, struct capsa_err *err)
 {
-    json_t *sub;
+    const struct capsa_jv *sub;
     char p[JP];
     int r;
     if ((r = f_str(root, "ociVersion", "", REQ, &spec->oci_version, err)) < 0)
@@ -1321,9 +1251,9 @@ static int parse_doc(json_t *root, struct capsa_spec *spec, struct capsa_err *er
 
 static void free_resources(struct capsa_resources *r);
 
-typedef int (*root_fn)(json_t *root, void *arg, struct capsa_err *err);
+typedef int (*root_fn)(const struct capsa_jv *root, void *arg, struct capsa_err *err);
 
-static int spec_root(json_t *root, void *arg, struct capsa_err *err)
+static int spec_root(const struct capsa_jv *root, void *arg, struct capsa_err *err)
 {
     struct capsa_spec **out = arg;
     struct capsa_spec *spec = calloc(1, sizeof *spec);
@@ -1338,7 +1268,7 @@ static int spec_root(json_t *root, void *arg, struct capsa_err *err)
     return 0;
 }
 
-/* Strict load (duplicate keys, big unsigned numbers) of a JSON object, handed to fn. */
+/* Strict load (duplicate keys, uint64 numbers) of a JSON object, handed to fn. */
 static int parse_json_doc(const char *json, size_t len, const char *name, root_fn fn, void *arg,
                           struct capsa_err *err)
 {
@@ -1346,38 +1276,19 @@ static int parse_json_doc(const char *json, size_t len, const char *name, root_f
         return capsa_err_setx(err, EINVAL, "%s: no document", name);
     if (len > MAX_DOC_SIZE)
         return capsa_err_setx(err, EFBIG, "%s: document larger than %zu bytes", name, MAX_DOC_SIZE);
-    size_t nbig = 0;
-    int r = prescan(json, len, name, NULL, NULL, &nbig, err);
+    struct capsa_jdoc doc;
+    struct capsa_jerror jerr;
+    int r = capsa_json_parse(json, len, CAPSA_JSON_UINT64, &doc, &jerr);
+    if (r == -ENOMEM)
+        return capsa_err_set(err, ENOMEM, "%s", name);
     if (r < 0)
-        return r;
-    cleanup_free char *copy = NULL;
-    cleanup_free struct big_pos *pos = NULL;
-    const char *doc = json;
-    size_t doclen = len;
-    if (nbig > 0) {
-        doclen = len + nbig * BIG_EXTRA;
-        copy = malloc(doclen);
-        pos = calloc(nbig, sizeof *pos);
-        if (copy == NULL || pos == NULL)
-            return capsa_err_set(err, ENOMEM, "%s", name);
-        (void)prescan(json, len, name, copy, pos, &nbig, err);
-        doc = copy;
-    }
-    json_error_t jerr;
-    capsa_json_seed();
-    cleanup_json json_t *root =
-        json_loadb(doc, doclen, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-    if (root == NULL) {
-        int col = jerr.column;
-        for (size_t k = 0; k < nbig; k++)
-            if (pos[k].line == (size_t)jerr.line && jerr.position >= 0 &&
-                pos[k].end <= (size_t)jerr.position && col > BIG_EXTRA)
-                col -= BIG_EXTRA;
-        return capsa_err_setx(err, EINVAL, "%s:%d:%d: %s", name, jerr.line, col, jerr.text);
-    }
-    if (!json_is_object(root))
-        return capsa_err_setx(err, EINVAL, "%s: the document must be a JSON object", name);
-    return fn(root, arg, err);
+        return capsa_err_setx(err, EINVAL, "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
+    if (!capsa_jv_is(&doc.root, CAPSA_J_OBJECT))
+        r = capsa_err_setx(err, EINVAL, "%s: the document must be a JSON object", name);
+    else
+        r = fn(&doc.root, arg, err);
+    capsa_json_free(&doc);
+    return r;
 }
 
 static int parse_named(const char *json, size_t len, const char *name, struct capsa_spec **out,
@@ -1387,7 +1298,7 @@ static int parse_named(const char *json, size_t len, const char *name, struct ca
     return parse_json_doc(json, len, name, spec_root, out, err);
 }
 
-static int resources_root(json_t *root, void *arg, struct capsa_err *err)
+static int resources_root(const struct capsa_jv *root, void *arg, struct capsa_err *err)
 {
     struct capsa_resources *res = arg;
     int r = parse_resources(root, "linux.resources", res, err);

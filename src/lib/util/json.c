@@ -66,6 +66,7 @@ struct parser {
     struct frame stack[CAPSA_JSON_MAX_DEPTH];
     int depth;
     int oom;
+    unsigned flags;
 };
 
 __attribute__((format(printf, 2, 3))) static int syntax(struct parser *ps, const char *fmt, ...)
@@ -316,14 +317,32 @@ static int parse_number(struct parser *ps, struct capsa_jv *v)
     if (!real) {
         /* Accumulate negatively: INT64_MIN has no positive counterpart. */
         int64_t acc = 0;
+        bool ovf = false;
         for (const char *d = s + (neg ? 1 : 0); d < p; d++) {
             int digit = *d - '0';
-            if (acc < (INT64_MIN + digit) / 10)
-                return syntax(ps, "too big %sinteger", neg ? "negative " : "");
+            if (acc < (INT64_MIN + digit) / 10) {
+                ovf = true;
+                break;
+            }
             acc = acc * 10 - digit;
         }
-        if (!neg && acc == INT64_MIN)
-            return syntax(ps, "too big integer");
+        if (!neg && !ovf && acc == INT64_MIN)
+            ovf = true;
+        if (ovf && !neg && (ps->flags & CAPSA_JSON_UINT64)) {
+            uint64_t u = 0;
+            for (const char *d = s; d < p; d++) {
+                uint64_t digit = (uint64_t)(*d - '0');
+                if (u > (UINT64_MAX - digit) / 10)
+                    return syntax(ps, "too big integer");
+                u = u * 10 + digit;
+            }
+            v->type = CAPSA_J_UINT;
+            v->u.u = u;
+            ps->p = p;
+            return 0;
+        }
+        if (ovf)
+            return syntax(ps, "too big %sinteger", neg ? "negative " : "");
         v->type = CAPSA_J_INT;
         v->u.i = neg ? acc : -acc;
     } else {
@@ -553,7 +572,8 @@ static int parse(struct parser *ps)
     }
 }
 
-int capsa_json_parse(const char *buf, size_t len, struct capsa_jdoc *doc, struct capsa_jerror *e)
+int capsa_json_parse(const char *buf, size_t len, unsigned flags, struct capsa_jdoc *doc,
+                     struct capsa_jerror *e)
 {
     memset(doc, 0, sizeof *doc);
     memset(e, 0, sizeof *e);
@@ -567,6 +587,7 @@ int capsa_json_parse(const char *buf, size_t len, struct capsa_jdoc *doc, struct
     ps->line = 1;
     ps->doc = doc;
     ps->e = e;
+    ps->flags = flags;
     int r = parse(ps);
     if (r == 0) {
         skip_ws(ps);

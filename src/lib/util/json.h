@@ -30,6 +30,7 @@ enum capsa_jtype {
     CAPSA_J_FALSE,
     CAPSA_J_TRUE,
     CAPSA_J_INT,
+    CAPSA_J_UINT, /* above INT64_MAX, only with CAPSA_JSON_UINT64 */
     CAPSA_J_REAL,
     CAPSA_J_STRING,
     CAPSA_J_ARRAY,
@@ -46,6 +47,7 @@ struct capsa_jv {
     uint32_t n;
     union {
         int64_t i;
+        uint64_t u;
         double d;
         const char *s;
         const struct capsa_jv *items;
@@ -73,9 +75,16 @@ struct capsa_jerror {
     char text[128];
 };
 
+/* Flags. CAPSA_JSON_UINT64: integers up to UINT64_MAX are values (CAPSA_J_UINT
+ * above INT64_MAX), as OCI's uint64 fields need (RLIM_INFINITY is
+ * 18446744073709551615 in real configs); without it they are refused, as
+ * jansson does. */
+#define CAPSA_JSON_UINT64 1u
+
 /* Parse buf[0..len). 0 and a tree in *doc, or -EINVAL (syntax: *e says
  * where) / -ENOMEM. On failure *doc holds nothing to free. */
-int capsa_json_parse(const char *buf, size_t len, struct capsa_jdoc *doc, struct capsa_jerror *e);
+int capsa_json_parse(const char *buf, size_t len, unsigned flags, struct capsa_jdoc *doc,
+                     struct capsa_jerror *e);
 void capsa_json_free(struct capsa_jdoc *doc);
 
 /* The member named key (NUL-free), or NULL; obj may be NULL or a non-object. */
