@@ -57,7 +57,7 @@ static inline int fuzz_split_nul(const uint8_t *data, size_t size, char **buf_ou
 /* Whether a controller name can go through the state file's cgroup line
  * format ("v1 a,b /path") unchanged: not empty, not "-" (the "none" marker),
  * no separator. Names the kernel gives never fail this; the checks that
- * depend on it skip the rest (findings in tests/fuzz/crashes-found). */
+ * depend on it skip the rest. */
 static inline int fuzz_ctrl_name_ok(const char *c)
 {
     return c[0] != '\0' && strcmp(c, "-") != 0 && strpbrk(c, " ,\n") == NULL;

@@ -250,6 +250,27 @@ static bool same_set(char *const *a, char *const *b)
     return true;
 }
 
+/* Whether the comma-separated list s[0..len) names exactly the set ctrls
+ * (no allocation: this runs for every hierarchy and every line). */
+static bool list_matches(const char *s, size_t len, char *const *ctrls)
+{
+    size_t items = 0;
+    for (size_t i = 0; i < len;) {
+        const char *c = memchr(s + i, ',', len - i);
+        size_t l = c ? (size_t)(c - (s + i)) : len - i;
+        if (l > 0) {
+            bool found = false;
+            for (size_t k = 0; ctrls[k] != NULL && !found; k++)
+                found = strlen(ctrls[k]) == l && memcmp(ctrls[k], s + i, l) == 0;
+            if (!found)
+                return false;
+            items++;
+        }
+        i += l + 1;
+    }
+    return items == capsa_strv_len(ctrls);
+}
+
 /* The caller's cgroup for hierarchy h in the text of /proc/self/cgroup. */
 static const char *self_line_match(const char *line, size_t len, const struct capsa_cgroup_hier *h,
                                    size_t *plen)
@@ -262,14 +283,10 @@ static const char *self_line_match(const char *line, size_t len, const struct ca
         return NULL;
     size_t clen = (size_t)(c2 - c1 - 1);
     bool match = false;
-    if (h->v2) {
+    if (h->v2)
         match = clen == 0 && strncmp(line, "0:", 2) == 0;
-    } else if (clen > 0) {
-        cleanup_free char *ctl = strndup(c1 + 1, clen);
-        cleanup_strv char **v = NULL;
-        if (ctl != NULL && split(ctl, ",", &v) == 0)
-            match = same_set(v, h->controllers);
-    }
+    else if (clen > 0)
+        match = list_matches(c1 + 1, clen, h->controllers);
     if (!match)
         return NULL;
     *plen = len - (size_t)(c2 + 1 - line);
@@ -281,10 +298,24 @@ static bool under_sys_fs_cgroup(const char *m)
     return strncmp(m, "/sys/fs/cgroup", 14) == 0 && (m[14] == '\0' || m[14] == '/');
 }
 
+/* A cgroup mount the state file could not describe: skipped like a line of
+ * another file system. */
+static int unusable(struct capsa_cgroup_hier *h, char **root_out)
+{
+    free(h->mount);
+    h->mount = NULL;
+    free(*root_out);
+    *root_out = NULL;
+    return 0;
+}
+
 static int parse_mount_line(const char *line, size_t len, struct capsa_cgroup_hier *h,
                             char **root_out)
 {
     /* Fields: id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
+    /* Most lines are other file systems: leave them at one memmem. */
+    if (memmem(line, len, " - cgroup", 9) == NULL)
+        return 0;
     const char *sep = NULL;
     for (size_t i = 0; i + 3 <= len; i++)
         if (line[i] == ' ' && line[i + 1] == '-' && line[i + 2] == ' ') {
@@ -331,6 +362,10 @@ static int parse_mount_line(const char *line, size_t len, struct capsa_cgroup_hi
     *root_out = unescape_octal(f[3], fl[3]);
     if (h->mount == NULL || *root_out == NULL)
         return -ENOMEM;
+    /* The kernel prints absolute paths; anything else is not a mount we
+     * could use (and would not survive the state file's encoding). */
+    if (h->mount[0] != '/' || (*root_out)[0] != '/')
+        return unusable(h, root_out);
     if (v2) {
         h->controllers = calloc(1, sizeof(char *));
         return h->controllers ? 1 : -ENOMEM;
@@ -345,6 +380,11 @@ static int parse_mount_line(const char *line, size_t len, struct capsa_cgroup_hi
     for (size_t i = 0; opts[i] != NULL; i++) {
         if (v1_option(opts[i]))
             continue;
+        /* A controller name is one word ("-" means "none" in the state). */
+        if (strpbrk(opts[i], " \t\n") != NULL || strcmp(opts[i], "-") == 0) {
+            capsa_strv_free(c);
+            return unusable(h, root_out);
+        }
         if (strv_push(&c, &n, opts[i], strlen(opts[i])) < 0) {
             capsa_strv_free(c);
             return -ENOMEM;
@@ -700,6 +740,11 @@ int capsa_cgroup_decode(const char *text, struct capsa_cgroup **out, struct caps
         if (r < 0) {
             capsa_cgroup_free(cg);
             return capsa_err_set(err, ENOMEM, "cgroup decode");
+        }
+        /* "-" stands for "no controllers" only as the whole field. */
+        if (capsa_cg_has(d->controllers, "-")) {
+            capsa_cgroup_free(cg);
+            return capsa_err_setx(err, EINVAL, "cgroup decode: bad line \"%.*s\"", (int)len, line);
         }
     }
     *out = cg;
