@@ -53,10 +53,11 @@
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
 
-/* The namespaces to join, in joining order: the user namespace first (the
- * others may be owned by it, and joining it gives us the capabilities to
- * enter them), the mount namespace last (after it, /proc/<pid> paths of the
- * host are gone; and setns(mnt) resets our root and cwd). */
+/* The namespace types an exec'd process joins. S enters all that differ
+ * from ours in one setns(2) on the init's pidfd (Linux 5.8): the kernel
+ * switches them together, in the right order (user namespace first), and the
+ * pidfd pins the init, so no /proc/<pid>/ns path can meanwhile name another
+ * process. */
 static const struct {
     const char *name;
     int flag;
@@ -70,7 +71,8 @@ static const struct {
 struct exec_child {
     const struct capsa_spec *spec; /* container config; spec->process is the exec process */
     int sock;                      /* child end of the sync socketpair */
-    int ns_fds[N_NS];              /* namespaces of the init that differ from ours, else -1 */
+    int ns_flags;                  /* CLONE_NEW* of the init's namespaces that differ from ours */
+    int init_pidfd;                /* the init, for setns(2) */
     int root_fd;                   /* the init's root when it shares our mount namespace, else -1 */
     int preserve_fds;              /* fds 3..3+N-1 are handed to the process */
     int close_fds[6];              /* runtime fds S closes at once (lock, parent sock, ...) */
@@ -269,15 +271,11 @@ __attribute__((noreturn)) static void stage1_main(struct exec_child *c)
         if (c->close_fds[i] >= 0)
             close(c->close_fds[i]);
     }
-    for (size_t i = 0; i < N_NS; i++) {
-        if (c->ns_fds[i] < 0)
-            continue;
-        if (setns(c->ns_fds[i], ns_order[i].flag) < 0) {
-            capsa_err_set(&err, errno, "join the container's %s namespace", ns_order[i].name);
-            child_fail(c->sock, &err);
-        }
-        capsa_close(&c->ns_fds[i]);
+    if (c->ns_flags != 0 && setns(c->init_pidfd, c->ns_flags) < 0) {
+        capsa_err_set(&err, errno, "join the container's namespaces (setns on its pidfd)");
+        child_fail(c->sock, &err);
     }
+    capsa_close(&c->init_pidfd);
     /* Without a mount namespace of its own the container is a chroot. */
     if (c->root_fd >= 0) {
         if (fchdir(c->root_fd) < 0 || chroot(".") < 0) {
@@ -556,11 +554,11 @@ static int build_process(int dirfd, const struct capsa_exec_opts *o, struct caps
  * The files are opened by pid number: checking afterwards that this pid is
  * still the init, alive, with its recorded start time proves that they are
  * the init's own (a reused pid would have another start time). */
-static int open_namespaces(const struct capsa_state *st, int fds[N_NS], struct capsa_err *err)
+static int diff_namespaces(const struct capsa_state *st, int *flags, struct capsa_err *err)
 {
     char path[64], self[64];
+    *flags = 0;
     for (size_t i = 0; i < N_NS; i++) {
-        fds[i] = -1;
         snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)st->pid, ns_order[i].name);
         snprintf(self, sizeof self, "/proc/self/ns/%s", ns_order[i].name);
         struct stat theirs, ours;
@@ -571,11 +569,8 @@ static int open_namespaces(const struct capsa_state *st, int fds[N_NS], struct c
                 return capsa_err_setx(err, ESRCH, "container %s is stopped", st->id);
             return capsa_err_set(err, errno, "%s", path);
         }
-        if (ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino)
-            continue;
-        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-        if (fds[i] < 0)
-            return capsa_err_set(err, errno, "open %s", path);
+        if (ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)
+            *flags |= ns_order[i].flag;
     }
     unsigned long long start = 0;
     bool dead = false;
@@ -652,7 +647,7 @@ struct exec_run {
     int init_pidfd;
     int sock[2];
     int root_fd;
-    int ns_fds[N_NS];
+    int ns_flags;
     pid_t pid; /* the exec'd process (our child), 0 before it exists */
     int pidfd;
     int console_fd;
@@ -671,8 +666,6 @@ static void exec_run_release(struct exec_run *x)
     capsa_close(&x->sock[0]);
     capsa_close(&x->sock[1]);
     capsa_close(&x->root_fd);
-    for (size_t i = 0; i < N_NS; i++)
-        capsa_close(&x->ns_fds[i]);
     capsa_close(&x->pidfd);
     capsa_close(&x->console_fd);
 }
@@ -728,9 +721,10 @@ static int spawn(const struct capsa_exec_opts *o, struct exec_run *x, int sfd,
         .sock = x->sock[1],
         .root_fd = x->root_fd,
         .preserve_fds = o->preserve_fds,
-        .close_fds = {x->dirfd, x->rootfd, x->sock[0], x->init_pidfd, sfd, -1},
+        .close_fds = {x->dirfd, x->rootfd, x->sock[0], sfd, -1, -1},
     };
-    memcpy(c.ns_fds, x->ns_fds, sizeof c.ns_fds);
+    c.ns_flags = x->ns_flags;
+    c.init_pidfd = x->init_pidfd;
     cleanup_close int cgroup_fd = -1;
     struct capsa_cgroup_join join = {.n = 0};
     if (x->cg) {
@@ -841,7 +835,7 @@ static int spawn(const struct capsa_exec_opts *o, struct exec_run *x, int sfd,
 static int open_chroot(const struct exec_run *x, int *out, struct capsa_err *err)
 {
     *out = -1;
-    if (x->ns_fds[N_NS - 1] >= 0)
+    if (x->ns_flags & CLONE_NEWNS)
         return 0; /* joining its mount namespace sets our root */
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/root", (int)x->st.pid);
@@ -874,7 +868,7 @@ static int exec_locked(const struct capsa_ctx *ctx, const char *id, const struct
         return capsa_err_setx(err, EINVAL,
                               "--console-socket: the process has no terminal "
                               "(use --tty)");
-    r = open_namespaces(&x->st, x->ns_fds, err);
+    r = diff_namespaces(&x->st, &x->ns_flags, err);
     if (r < 0)
         return r;
     r = open_chroot(x, &x->root_fd, err);
@@ -891,11 +885,6 @@ static int exec_locked(const struct capsa_ctx *ctx, const char *id, const struct
                                   "--preserve-fds %d: fd %d is not open in the caller (the "
                                   "runtime's own fd took its place)",
                                   o->preserve_fds, ours[i]);
-    }
-    for (size_t i = 0; i < N_NS; i++) {
-        if (x->ns_fds[i] >= 3 && x->ns_fds[i] < 3 + o->preserve_fds)
-            return capsa_err_setx(err, EBADF, "--preserve-fds %d: fd %d is the runtime's",
-                                  o->preserve_fds, x->ns_fds[i]);
     }
     r = spawn(o, x, sfd, err);
     if (r < 0)
@@ -919,8 +908,6 @@ int capsa_container_exec(const struct capsa_ctx *ctx, const char *id,
                          .root_fd = -1,
                          .pidfd = -1,
                          .console_fd = -1};
-    for (size_t i = 0; i < N_NS; i++)
-        x.ns_fds[i] = -1;
     if (opts->preserve_fds < 0)
         return capsa_err_setx(err, EINVAL, "--preserve-fds: negative");
 
