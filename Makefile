@@ -3,6 +3,7 @@
 #   make asan       build/asan/capsa (ASan + UBSan)
 #   make check      unit tests (normal and ASan builds), fuzz corpus replay
 #   make lint       format check, layering check, banned functions
+#   make unikernels build/uk/*.spt, the example unikernels (part of make)
 VARIANT ?= release
 ifeq ($(VARIANT),asan)
 BUILD   ?= build/asan
@@ -46,7 +47,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all asan check unit lint format format-check clean helpers
-all: $(BUILD)/capsa helpers
+all: $(BUILD)/capsa helpers unikernels
 
 $(BUILD)/libcapsa.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -104,3 +105,6 @@ clean:
 
 # libFuzzer targets: fuzz-build, fuzz-replay (part of check), fuzz (scripts/fuzz.sh).
 include tests/fuzz/fuzz.mk
+
+# The freestanding guest library and example unikernels (uk/, docs/unikernel.md).
+include uk/uk.mk

@@ -1,6 +1,6 @@
 #!/bin/bash
 # check-layering.sh - enforce the one-way include graph (see shared STYLE notes / docs):
-#   cli -> include/capsa -> core -> {spec, linux, sandbox} -> sys -> util
+#   cli -> include/capsa -> core -> {spec, linux, uk} -> sys -> util
 # Greps every #include "..." line and names each offending line. Exit 1 on any violation.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,6 +32,7 @@ check src/lib/util "^(util/|$pub)" ''
 check src/lib/sys "^(sys/|util/|$pub)" ''
 check src/lib/spec "^(spec/|util/|$pub)" ''
 check src/lib/linux '' '^(core/|cli/)'
+check src/lib/uk '' '^(core/|cli/)'
 # The CLI talks to the library only through the public header, plus its own headers.
 cli_own=$(cd src/cli 2>/dev/null && ls -- *.h 2>/dev/null | tr '\n' '|' || true)
 cli_own=${cli_own%|}

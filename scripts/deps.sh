@@ -20,6 +20,8 @@ capsa_deps_main() {
         pkgs+=(libcmocka-dev bats jq iproute2 procps util-linux coreutils clang clang-format git uidmap passwd)
         # The benchmark compares with the peers from Debian (bench/, docs/performance.md).
         pkgs+=(crun runc)
+        # The unikernel net test pings through a TAP device (tests/integration/unikernel.bats).
+        pkgs+=(iputils-ping)
         # Fuzzing (libFuzzer) and static analysis (tests/fuzz, scripts/static-analysis.sh).
         pkgs+=(libclang-rt-14-dev cppcheck clang-tidy)
         # cgroup v2 is tested in a QEMU guest (tests/v2vm, docs/testing-cgroup-v2.md).

@@ -47,6 +47,7 @@
 #include "linux/scmp.h"
 #include "linux/terminal.h"
 #include "sys/sys.h"
+#include "uk/tender.h"
 #include "util/util.h"
 
 #ifndef TIOCGPTPEER
@@ -861,6 +862,15 @@ static int exec_locked(const struct capsa_ctx *ctx, const char *id, const struct
     r = build_process(x->dirfd, o, &x->spec, err);
     if (r < 0)
         return r;
+    bool unikernel = false;
+    r = capsa_uk_wanted(x->spec, &unikernel, err);
+    if (r < 0)
+        return r;
+    if (unikernel)
+        return capsa_err_setx(err, ENOTSUP,
+                              "exec: container %s runs at the unikernel isolation level: its only "
+                              "process is the unikernel, which cannot start others",
+                              id);
     const struct capsa_process *p = x->spec->process;
     if (p->terminal && o->detach && !o->console_socket)
         return capsa_err_setx(err, EINVAL, "--tty with --detach needs --console-socket");

@@ -98,7 +98,9 @@ int capsa_features(char **json_out, struct capsa_err *err)
     json_object_set_new(ann, "org.opencontainers.runtime-spec.features.version",
                         json_string("1.2.0"));
     json_object_set_new(ann, "io.github.capsa.version", json_string(CAPSA_VERSION));
-    json_object_set_new(ann, "io.github.capsa.isolation", json_string("native"));
+    /* The isolation levels a container can ask for with the annotation
+     * capsa.isolation (uk/tender.h). */
+    json_object_set_new(ann, "io.github.capsa.isolation", json_string("native,unikernel"));
     json_object_set_new(o, "annotations", ann);
 
     char *s = json_dumps(o, JSON_INDENT(4));

@@ -39,6 +39,7 @@
 #include "linux/scmp.h"
 #include "linux/terminal.h"
 #include "sys/sys.h"
+#include "uk/tender.h"
 #include "util/util.h"
 
 #ifndef KEYCTL_JOIN_SESSION_KEYRING
@@ -233,9 +234,20 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
     }
 
     /* Resolve the executable now, so that a missing one fails `create`
-     * (where engines look for errors) rather than `start`. */
+     * (where engines look for errors) rather than `start`. A unikernel is
+     * loaded by us, not executed: its devices are opened now, while we still
+     * hold the capabilities a TAP device needs (uk/tender.h). */
     cleanup_free char *exe = NULL;
-    if (p && capsa_process_find_exec(p, &exe, &err) < 0)
+    bool unikernel = false;
+    struct capsa_uk_setup uk;
+    memset(&uk, 0, sizeof uk);
+    if (capsa_uk_wanted(spec, &unikernel, &err) < 0)
+        fail(&c, &err);
+    if (p && unikernel &&
+        (capsa_uk_open_devices(spec, &uk, &err) < 0 ||
+         capsa_uk_validate(p->args[0], &uk, &err) < 0))
+        fail(&c, &err);
+    if (p && !unikernel && capsa_process_find_exec(p, &exe, &err) < 0)
         fail(&c, &err);
 
     /* Clear the death signal before telling the parent we are ready: the
@@ -298,6 +310,10 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
     if (seccomp_late && capsa_seccomp_load(a->seccomp, NULL, &err) < 0)
         fail(&c, &err);
 
+    if (unikernel) {
+        capsa_uk_exec(p->args[0], p->args, &uk, &err); /* returns only on error */
+        fail(&c, &err);
+    }
     execve(exe, p->args, p->env ? p->env : (char *[]){NULL});
     char eb[128];
     int e = errno;

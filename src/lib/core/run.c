@@ -19,6 +19,7 @@
 #include "linux/hooks.h"
 #include "linux/terminal.h"
 #include "sys/sys.h"
+#include "uk/tender.h"
 #include "util/util.h"
 
 static void forwarded_set(sigset_t *set)
@@ -174,6 +175,15 @@ int capsa_container_run(const struct capsa_ctx *ctx, const char *id,
         *exit_code = 128 + si.si_status;
     else
         *exit_code = 255;
+    /* A unikernel dies of SIGSYS exactly when it makes a system call its
+     * tender did not allow: say so, it is the whole security model. */
+    bool unikernel = false;
+    struct capsa_err uerr = {0};
+    if ((si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) && si.si_status == SIGSYS &&
+        capsa_uk_wanted(c.spec, &unikernel, &uerr) == 0 && unikernel)
+        capsa_log(ctx, CAPSA_LOG_WARNING,
+                  "unikernel %s killed by SIGSYS: a system call outside the tender's allowlist",
+                  id);
     capsa_created_release(&c);
     {
         struct capsa_err derr = {0};
