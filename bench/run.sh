@@ -16,7 +16,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bdir=$repo/build/bench
-ALL_SCENARIOS="run lifecycle seq100 exec rss static instructions"
+ALL_SCENARIOS="run lifecycle seq100 exec rss static instructions unikernel"
 
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
@@ -161,6 +161,25 @@ mkbundle() { # NAME ARGS_JSON [EXTRA_JQ]
 }
 mkbundle true '["/bin/true"]'
 mkbundle sleep '["/bin/sleep","100000"]'
+# unikernel: the hello example at the unikernel level against a static hello binary at the native
+# level, both through capsa (issue 8's target: no slower).
+uk_ok=0
+if [[ " $only " == *" unikernel "* ]] && [ -n "${RT_BIN[capsa]:-}" ]; then
+    if make -C "$repo" -s unikernels >&2 && [ -f "$repo/build/uk/hello.spt" ] &&
+        printf '#include <unistd.h>\nint main(void){static const char m[]="Hello from a static binary\\n";return write(1,m,sizeof m-1)<0;}\n' >"$work/shello.c" &&
+        gcc -O2 -static -o "$rootfs/shello" "$work/shello.c"; then
+        cp "$repo/build/uk/hello.spt" "$rootfs/hello.spt"
+        mkbundle nathello '["/shello"]'
+        mkbundle ukhello '["/hello.spt"]'
+        jq '.annotations = {"capsa.isolation": "unikernel"}' "$work/b-ukhello/config.json" \
+            >"$work/uk.json" && mv "$work/uk.json" "$work/b-ukhello/config.json"
+        RT_BIN[uk]=${RT_BIN[capsa]} RT_BIN[native]=${RT_BIN[capsa]}
+        mkdir -p "$states/uk" "$states/native"
+        uk_ok=1
+    else
+        note "unikernel: could not build the hello images; scenario skipped"
+    fi
+fi
 
 # Container IDs: unique per invocation of this script.
 prefix=cb$$x$RANDOM
@@ -188,6 +207,8 @@ sample() {
         set -- "$steps"
         ;;
     exec:*) set -- -- "$bin" --root "$st" exec "${EXEC_ID[$r]}" /bin/true ;;
+    unikernel:uk) set -- -- "$bin" --root "$st" run --bundle "$work/b-ukhello" "$id" ;;
+    unikernel:native) set -- -- "$bin" --root "$st" run --bundle "$work/b-nathello" "$id" ;;
     *) die "internal: scenario $scen for $r" ;;
     esac
     [ "$rep" != warm ] || [ "$scen" != seq100 ] || count=$(((count + 9) / 10))
@@ -259,6 +280,8 @@ if has exec && [ ${#no_floor[@]} -gt 0 ]; then
         "${RT_BIN[$r]}" --root "$states/$r" delete --force "${EXEC_ID[$r]}" >/dev/null 2>&1 || true
     done
 fi
+
+[ "$uk_ok" = 1 ] && scenario unikernel "$reps" uk native
 
 # instructions: one `run` per runtime under bench/icount, which single-steps every process and
 # thread of the runtime and detaches the workload (the rootfs's /bin/true, i.e. busybox) at its
@@ -406,6 +429,18 @@ report() {
                 "$(awk -v a="${INSTR[capsa]%% *}" -v b="${INSTR[$other]%% *}" 'BEGIN { printf "%.3f", a / b }')"
         done
         printf '\n'
+    fi
+    if has unikernel && [ -s "$work/res.unikernel" ]; then
+        printf '### `unikernel`: `capsa run` of the hello unikernel vs a static hello binary at the native level (ms)\n\n'
+        printf '| level | median ms | min | max | n | cpu median ms |\n|---|---|---|---|---|---|\n'
+        for r in uk native; do
+            read -r med min max n < <(stats 3 1000000 "$work/res.unikernel" "$r")
+            read -r cmed _ < <(stats 4 1000000 "$work/res.unikernel" "$r")
+            printf '| %s | %s | %s | %s | %s | %s |\n' "$r" "$med" "$min" "$max" "$n" "$cmed"
+        done
+        read -r rw n < <(ratios 3 "$work/res.unikernel" uk native)
+        read -r rc _ < <(ratios 4 "$work/res.unikernel" uk native)
+        printf '\n| median of pair ratios | wall | cpu | pairs |\n|---|---|---|---|\n| unikernel/native | %s | %s | %s |\n\n' "$rw" "$rc" "$n"
     fi
     echo "Ratios are medians of per-rep pair ratios (samples of the same rep); on a shared VM quote"
     echo "ratios, not absolute times, and never use these numbers as test thresholds."
