@@ -33,6 +33,18 @@ uk_bundle() {
         | .annotations = {\"capsa.isolation\": \"unikernel\"}"
 }
 
+# uk_net NETNS IFNAME: join the test network namespace, grant /dev/net/tun and the net device
+# "service0" as the TAP interface IFNAME the init creates there.
+uk_net() {
+    update_config ".linux.namespaces = [.linux.namespaces[] | select(.type != \"network\")]
+        + [{\"type\": \"network\", \"path\": \"/var/run/netns/$1\"}]
+        | .linux.devices += [{\"path\": \"/dev/net/tun\", \"type\": \"c\", \"major\": 10,
+            \"minor\": 200, \"fileMode\": 438}]
+        | .linux.resources.devices += [{\"allow\": true, \"type\": \"c\", \"major\": 10,
+            \"minor\": 200, \"access\": \"rwm\"}]
+        | .annotations[\"capsa.unikernel.net.service0\"] = \"$2\""
+}
+
 @test "unikernel: hello prints through the console and exits 0" {
     uk_bundle hello "$MARK" two
     run capsa run --bundle "$BUNDLE" uk-hello
@@ -72,13 +84,7 @@ EOF
     ip netns add "$ns"
     defer "ip netns del $ns"
     uk_bundle net ip=10.77.0.2 count=3
-    update_config ".linux.namespaces = [.linux.namespaces[] | select(.type != \"network\")]
-        + [{\"type\": \"network\", \"path\": \"/var/run/netns/$ns\"}]
-        | .linux.devices += [{\"path\": \"/dev/net/tun\", \"type\": \"c\", \"major\": 10,
-            \"minor\": 200, \"fileMode\": 438}]
-        | .linux.resources.devices += [{\"allow\": true, \"type\": \"c\", \"major\": 10,
-            \"minor\": 200, \"access\": \"rwm\"}]
-        | .annotations[\"capsa.unikernel.net.service0\"] = \"tapuk0\""
+    uk_net "$ns" tapuk0
     capsa create --bundle "$BUNDLE" uk-net
     capsa start uk-net
     wait_for 50 ip netns exec "$ns" ip link show tapuk0
@@ -99,13 +105,7 @@ EOF
     ip netns add "$ns"
     defer "ip netns del $ns"
     uk_bundle net ip=10.77.1.2 "$MARK"
-    update_config ".linux.namespaces = [.linux.namespaces[] | select(.type != \"network\")]
-        + [{\"type\": \"network\", \"path\": \"/var/run/netns/$ns\"}]
-        | .linux.devices += [{\"path\": \"/dev/net/tun\", \"type\": \"c\", \"major\": 10,
-            \"minor\": 200, \"fileMode\": 438}]
-        | .linux.resources.devices += [{\"allow\": true, \"type\": \"c\", \"major\": 10,
-            \"minor\": 200, \"access\": \"rwm\"}]
-        | .annotations[\"capsa.unikernel.net.service0\"] = \"tapuk1\""
+    uk_net "$ns" tapuk1
     capsa create --bundle "$BUNDLE" uk-run
     capsa start uk-run
     wait_for 50 ip netns exec "$ns" ip link show tapuk1

@@ -293,21 +293,17 @@ int capsa_process_enter_cwd(const char *cwd, bool create, struct capsa_err *err)
     cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return capsa_err_set(err, errno, "process.cwd: open /");
-    long fd;
-    do
-        fd = capsa_openat2(root, cwd, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-                           RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    while (fd < 0 && errno == EAGAIN);
-    if (fd < 0 && errno == ENOENT && create)
+    int fd = capsa_open_in_root(root, cwd, O_PATH | O_DIRECTORY);
+    if (fd == -ENOENT && create)
         fd = capsa_resolve_mkdir_in_root(root, cwd, false, err);
     else if (fd < 0)
-        return capsa_err_set(err, errno, "process.cwd %s", cwd);
+        return capsa_err_set(err, -fd, "process.cwd %s", cwd);
     if (fd < 0)
         return capsa_err_wrap(err, "process.cwd");
-    if (fchdir((int)fd) < 0) {
+    if (fchdir(fd) < 0) {
         int e = errno;
-        close((int)fd);
+        close(fd);
         return capsa_err_set(err, e, "process.cwd: chdir %s", cwd);
     }
-    return (int)fd;
+    return fd;
 }

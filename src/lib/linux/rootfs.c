@@ -34,14 +34,7 @@
  * retry a few times. */
 static int open_in_root(int rootfd, const char *path, int flags)
 {
-    for (int tries = 0;; tries++) {
-        long fd = capsa_openat2(rootfd, path, flags | O_PATH | O_CLOEXEC, 0,
-                                RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-        if (fd >= 0)
-            return (int)fd;
-        if (errno != EAGAIN || tries > 32)
-            return -errno;
-    }
+    return capsa_open_in_root(rootfd, path, flags | O_PATH);
 }
 
 /* Create one missing component "name" below the resolved directory parent. */

@@ -1,6 +1,10 @@
 /* sys.c - raw syscall wrappers; see sys.h. */
 #include "sys/sys.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -14,6 +18,18 @@ long capsa_openat2(int dirfd, const char *path, int flags, uint64_t mode, uint64
     struct open_how how = {
         .flags = (uint64_t)(unsigned int)flags, .mode = mode, .resolve = resolve};
     return syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int capsa_open_in_root(int rootfd, const char *path, int flags)
+{
+    for (int tries = 0;; tries++) {
+        long fd = capsa_openat2(rootfd, path, flags | O_CLOEXEC, 0,
+                                RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        if (fd >= 0)
+            return (int)fd;
+        if (errno != EAGAIN || tries > 32)
+            return -errno;
+    }
 }
 
 int capsa_pidfd_open(pid_t pid, unsigned int flags)

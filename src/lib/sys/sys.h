@@ -29,6 +29,10 @@
  * The child runs on a copy of the parent's stack (like fork). */
 pid_t capsa_clone3(struct clone_args *args);
 long capsa_openat2(int dirfd, const char *path, int flags, uint64_t mode, uint64_t resolve);
+/* path inside the tree of rootfd as if rootfd were "/": no symlink or ".."
+ * out of it, no magic link (/proc/self/fd/N); flags | O_CLOEXEC. Retries
+ * the EAGAIN a concurrent rename can cause. The fd, or -errno. */
+int capsa_open_in_root(int rootfd, const char *path, int flags);
 int capsa_pidfd_open(pid_t pid, unsigned int flags);
 int capsa_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 int capsa_pivot_root(const char *new_root, const char *put_old);

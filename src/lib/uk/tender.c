@@ -129,14 +129,10 @@ static int open_in_root(const char *path, int flags, struct capsa_err *err)
     cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return capsa_err_set(err, errno, "open /");
-    long fd;
-    do
-        fd = capsa_openat2(root, path, flags | O_CLOEXEC | O_NOCTTY, 0,
-                           RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    while (fd < 0 && errno == EAGAIN);
+    int fd = capsa_open_in_root(root, path, flags | O_NOCTTY);
     if (fd < 0)
-        return capsa_err_set(err, errno, "open %s", path);
-    return (int)fd;
+        return capsa_err_set(err, -fd, "open %s", path);
+    return fd;
 }
 
 static int open_tap(const char *ifname, struct capsa_err *err)
