@@ -12,7 +12,8 @@ UK_CFLAGS   := -std=gnu11 -ffreestanding -fno-builtin -fno-pie -fno-pic -fno-sta
                -fno-asynchronous-unwind-tables -fno-unwind-tables \
                -fno-tree-loop-distribute-patterns -mgeneral-regs-only -O2 -g \
                -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-               -Wformat=2 -Wvla -Wimplicit-fallthrough -Wswitch-enum -Wnull-dereference \
+               -Wformat=2 -Wformat-security -Wpointer-arith -Wwrite-strings -Wvla -Wundef \
+               -Wcast-align -Wimplicit-fallthrough -Wswitch-enum -Wnull-dereference \
                -I$(UK_DIR)/guest -Isrc/lib -MMD -MP
 UK_LDFLAGS  := -nostdlib -static -no-pie -Wl,-T,$(UK_DIR)/guest/uk.ld -Wl,-z,noexecstack \
                -Wl,-z,max-page-size=0x1000 -Wl,-z,norelro -Wl,--build-id=none

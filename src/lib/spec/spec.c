@@ -356,11 +356,9 @@ static int f_kvmap(const struct capsa_jv *obj, const char *key, const char *path
     if ((r = alloc_array(out, n_out, n, 0, sizeof **out, p, err)) < 0)
         return r;
     size_t i = 0;
-    const char *k;
-    const struct capsa_jv *val;
     for (uint32_t m = 0; m < v->n; m++) {
-        k = v->u.members[m].key;
-        val = &v->u.members[m].v;
+        const char *k = v->u.members[m].key;
+        const struct capsa_jv *val = &v->u.members[m].v;
         jp_key(pk, sizeof pk, p, k);
         (*out)[i].key = strdup(k);
         if ((*out)[i].key == NULL)
@@ -947,12 +945,10 @@ static int parse_rdma(const struct capsa_jv *o, const char *p, struct capsa_reso
     if (r < 0 || n == 0) /* n == 0: nothing to read, and res->rdma stays NULL */
         return r;
     size_t i = 0;
-    const char *k;
-    const struct capsa_jv *v;
     char pk[JP];
     for (uint32_t m = 0; m < o->n; m++) {
-        k = o->u.members[m].key;
-        v = &o->u.members[m].v;
+        const char *k = o->u.members[m].key;
+        const struct capsa_jv *v = &o->u.members[m].v;
         struct capsa_rdma_limit *l = &res->rdma[i++];
         jp_key(pk, sizeof pk, p, k);
         if ((l->device = strdup(k)) == NULL)
