@@ -99,7 +99,7 @@ EOF
     capsa delete uk-net
 }
 
-@test "unikernel: exec is refused, state/ps/kill/delete work on a running unikernel" {
+@test "unikernel: exec is refused, state/ps/events/kill/delete work on a running unikernel" {
     requires_cmd ip
     ns=capsauk$$$RANDOM
     ip netns add "$ns"
@@ -120,6 +120,10 @@ EOF
     grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$pid/status"
     run capsa ps --format json uk-run
     [[ "$output" == *"$pid"* ]]
+    # events: the unikernel is accounted in its cgroup like any container process.
+    run capsa events --stats uk-run
+    [ "$status" -eq 0 ]
+    echo "$output" | jq -e '.data.pids.current >= 1'
     capsa kill uk-run KILL
     wait_for 50 pid_gone "$pid"
     capsa delete uk-run
