@@ -466,6 +466,17 @@ int capsa_cgroup_host_parse(const char *mountinfo, const char *self_cgroup,
                 r = -ENOMEM;
                 goto fail;
             }
+            /* Only names the state file can carry (the kernel never prints
+             * others): no ',' (the list separator), not "-" (its "none"). */
+            size_t k = 0;
+            for (size_t j = 0; h->controllers[j] != NULL; j++) {
+                char *c = h->controllers[j];
+                if (strchr(c, ',') != NULL || strcmp(c, "-") == 0)
+                    free(c);
+                else
+                    h->controllers[k++] = c;
+            }
+            h->controllers[k] = NULL;
         }
         const char *self = NULL;
         size_t slen = 0;
