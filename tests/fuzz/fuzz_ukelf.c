@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Guest memory as the tender has it: [0, MEM_SIZE), zeroed. */
         uint8_t *mem = calloc(1, MEM_SIZE);
         if (mem != NULL) {
-            capsa_uk_elf_copy(file, &img, mem);
+            capsa_uk_elf_copy(file, &img, mem, 0);
             for (size_t i = 0; i < img.n_segments; i++) {
                 const struct capsa_uk_segment *s = &img.seg[i];
                 FUZZ_CHECK(memcmp(mem + s->file_vaddr, file + s->offset, s->filesz) == 0);

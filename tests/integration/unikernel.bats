@@ -188,4 +188,12 @@ EOF
     [ "$status" -ne 0 ]
     [[ "$output" == *"capsa.unikernel.block.storage"* ]]
     assert_nothing_left uk-nogrant
+    # ...and a grant hello does not declare is refused too.
+    uk_bundle hello
+    : >"$ROOTFS/disk.img"
+    update_config '.annotations["capsa.unikernel.block.extra"] = "/disk.img" | .root.readonly = false'
+    run capsa run --bundle "$BUNDLE" uk-extra
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"\"extra\" is granted but the unikernel does not declare it"* ]]
+    assert_nothing_left uk-extra
 }

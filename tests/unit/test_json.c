@@ -14,46 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fuzz/json_same.h"
 #include "util/json.h"
-
-static bool same(const struct capsa_jv *a, const json_t *b)
-{
-    switch (a->type) {
-    case CAPSA_J_NULL:
-        return json_is_null(b);
-    case CAPSA_J_TRUE:
-        return json_is_true(b);
-    case CAPSA_J_FALSE:
-        return json_is_false(b);
-    case CAPSA_J_INT:
-        return json_is_integer(b) && json_integer_value(b) == a->u.i;
-    case CAPSA_J_UINT:
-        return false; /* only with CAPSA_JSON_UINT64, never asked for here */
-    case CAPSA_J_REAL:
-        return json_is_real(b) && json_real_value(b) == a->u.d;
-    case CAPSA_J_STRING:
-        return json_is_string(b) && json_string_length(b) == a->n &&
-               memcmp(json_string_value(b), a->u.s, a->n) == 0 && a->u.s[a->n] == '\0';
-    case CAPSA_J_ARRAY:
-        if (!json_is_array(b) || json_array_size(b) != a->n)
-            return false;
-        for (uint32_t i = 0; i < a->n; i++)
-            if (!same(&a->u.items[i], json_array_get(b, i)))
-                return false;
-        return true;
-    case CAPSA_J_OBJECT:
-        if (!json_is_object(b) || json_object_size(b) != a->n)
-            return false;
-        for (uint32_t i = 0; i < a->n; i++) {
-            const struct capsa_jmember *m = &a->u.members[i];
-            json_t *bv = json_object_getn(b, m->key, m->keylen);
-            if (bv == NULL || !same(&m->v, bv))
-                return false;
-        }
-        return true;
-    }
-    return false;
-}
 
 /* Both parsers on the same bytes; returns whether ours accepted. */
 static bool agree(const char *buf, size_t len)
@@ -68,7 +30,7 @@ static bool agree(const char *buf, size_t len)
         fail_msg("disagreement on <%.*s>: ours %s (%s), jansson %s (%s)", (int)len, buf,
                  r == 0 ? "accepts" : "rejects", r == 0 ? "" : e.text, j ? "accepts" : "rejects",
                  j ? "" : je.text);
-    if (r == 0 && !same(&doc.root, j))
+    if (r == 0 && !json_same(&doc.root, j))
         fail_msg("different trees for <%.*s>", (int)len, buf);
     if (r == 0)
         capsa_json_free(&doc);

@@ -215,7 +215,7 @@ static void test_valid(void **state)
 
     uint8_t *mem = calloc(1, MEM_SIZE);
     assert_non_null(mem);
-    capsa_uk_elf_copy(im.b, &img, mem);
+    capsa_uk_elf_copy(im.b, &img, mem, 0);
     assert_memory_equal(mem + VA_TEXT, im.b + OFF_TEXT, TEXT_SIZE);
     assert_memory_equal(mem + VA_DATA, im.b + OFF_DATA, DATA_SIZE);
     /* Nothing else was written: the bytes around and the .bss stay zero. */

@@ -424,11 +424,12 @@ out:
     return r;
 }
 
-void capsa_uk_elf_copy(const uint8_t *file, const struct capsa_uk_image *img, uint8_t *mem)
+void capsa_uk_elf_copy(const uint8_t *file, const struct capsa_uk_image *img, uint8_t *mem,
+                       uint64_t mem_base)
 {
     for (size_t i = 0; i < img->n_segments; i++) {
         const struct capsa_uk_segment *s = &img->seg[i];
         if (s->filesz > 0)
-            memcpy(mem + s->file_vaddr, file + s->offset, s->filesz);
+            memcpy(mem + (s->file_vaddr - mem_base), file + s->offset, s->filesz);
     }
 }

@@ -52,10 +52,12 @@ int capsa_uk_elf_parse(const uint8_t *file, size_t len, uint64_t mem_size,
 int capsa_uk_mft_validate(const void *mft, size_t size, struct capsa_err *err);
 
 /* Copy the segments of an image that capsa_uk_elf_parse accepted into guest
- * memory (mem = the address of guest address 0; the caller has mapped
- * [CAPSA_SPT_HOST_MEM_BASE, mem_size) read-write and zeroed): the file bytes
+ * memory (mem = where guest address mem_base is, mem_base <= every segment:
+ * the tender passes its mapping at CAPSA_SPT_HOST_MEM_BASE, tests a buffer
+ * standing for address 0; the memory is read-write and zeroed): the file bytes
  * of each segment go to its file_vaddr; the rest is left as it is (zero). No
  * allocation, no syscall. */
-void capsa_uk_elf_copy(const uint8_t *file, const struct capsa_uk_image *img, uint8_t *mem);
+void capsa_uk_elf_copy(const uint8_t *file, const struct capsa_uk_image *img, uint8_t *mem,
+                       uint64_t mem_base);
 
 #endif

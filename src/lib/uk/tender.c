@@ -419,10 +419,7 @@ int capsa_uk_exec(const char *image_path, char *const argv[], struct capsa_uk_se
         return capsa_err_set(err, e, "map %llu MiB of guest memory",
                              (unsigned long long)(s->mem_size >> 20));
     }
-    for (size_t i = 0; i < img.n_segments; i++) {
-        const struct capsa_uk_segment *g = &img.seg[i];
-        memcpy((void *)(uintptr_t)g->file_vaddr, file + g->offset, g->filesz);
-    }
+    capsa_uk_elf_copy(file, &img, mem, base);
 
     /* Boot info, manifest (with our fds), command line. */
     uintptr_t pos = CAPSA_SPT_BOOT_INFO_BASE;

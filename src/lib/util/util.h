@@ -84,10 +84,4 @@ uint64_t capsa_now_ns(void);
  * [A-Za-z0-9_+.-], not "." or "..", no '/'. */
 bool capsa_id_valid(const char *id);
 
-/* Seed jansson's hash function before its first object: from one
- * getrandom(2) call instead of jansson's own open/read/close of
- * /dev/urandom. jansson keeps only the first seed; later calls are no-ops
- * apart from the syscall. */
-void capsa_json_seed(void);
-
 #endif
