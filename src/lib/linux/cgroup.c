@@ -627,8 +627,16 @@ int capsa_cgroup_resolve(const struct capsa_cgroup_host *host, const char *cgrou
             continue;
         char *rel = strdup("");
         int r = rel ? 0 : -ENOMEM;
-        if (r == 0 && !absolute)
+        if (r == 0 && !absolute) {
             r = append_components(&rel, h->self ? h->self : "/");
+            /* A v2 cgroup that holds processes cannot enable controllers
+             * for a child (the no-internal-process rule), and the caller's
+             * own cgroup holds at least the caller: like runc, a relative
+             * path goes under its parent instead. */
+            char *slash = h->v2 ? strrchr(rel, '/') : NULL;
+            if (slash != NULL)
+                *slash = '\0';
+        }
         if (r == 0)
             r = append_components(&rel, p);
         if (r == 0 && rel[0] == '\0')
@@ -1267,42 +1275,49 @@ static int v1_freeze(int dfd, const char *path, bool frozen, struct capsa_err *e
                           frozen ? "freeze" : "thaw");
 }
 
+/* On a hybrid host both freezers exist: the v1 freezer is used, as runc
+ * does, so that tools reading freezer.state agree with `capsa state`; the
+ * v2 cgroup.freeze serves pure v2 hosts (and v2 without a v1 freezer). */
 int capsa_cgroup_freeze(const struct capsa_cgroup *cg, bool frozen, struct capsa_err *err)
 {
+    const struct capsa_cgroup_dir *d = capsa_cg_dir_for(cg, "freezer");
+    if (d != NULL && !d->v2) {
+        cleanup_close int fd = capsa_cg_open_dir(d->path);
+        if (fd < 0)
+            return capsa_err_set(err, -fd, "open %s", d->path);
+        return v1_freeze(fd, d->path, frozen, err);
+    }
     cleanup_close int fd = v2_freeze_fd(cg);
-    const struct capsa_cgroup_dir *d = capsa_cg_v2_dir(cg);
+    d = capsa_cg_v2_dir(cg);
     if (fd >= 0 && d != NULL)
         return v2_freeze(fd, d->path, frozen, err);
-    d = capsa_cg_dir_for(cg, "freezer");
-    if (d == NULL)
-        return capsa_err_setx(err, ENOTSUP,
-                              "cgroup: no freezer (neither a v2 cgroup.freeze nor "
-                              "the v1 freezer controller)");
-    fd = capsa_cg_open_dir(d->path);
-    if (fd < 0)
-        return capsa_err_set(err, -fd, "open %s", d->path);
-    return v1_freeze(fd, d->path, frozen, err);
+    return capsa_err_setx(err, ENOTSUP,
+                          "cgroup: no freezer (neither the v1 freezer controller nor a v2 "
+                          "cgroup.freeze)");
 }
 
 int capsa_cgroup_is_frozen(const struct capsa_cgroup *cg)
 {
-    cleanup_close int fd = v2_freeze_fd(cg);
-    if (fd >= 0) {
-        cleanup_free char *v = NULL;
-        int r = capsa_cg_read(fd, "cgroup.freeze", &v);
-        return r < 0 ? r : v[0] == '1';
-    }
     const struct capsa_cgroup_dir *d = capsa_cg_dir_for(cg, "freezer");
-    if (d == NULL)
-        return -ENOTSUP;
-    fd = capsa_cg_open_dir(d->path);
+    if (d != NULL && !d->v2) {
+        cleanup_close int fd = capsa_cg_open_dir(d->path);
+        if (fd < 0)
+            return fd;
+        cleanup_free char *st = NULL;
+        int r = capsa_cg_read(fd, "freezer.state", &st);
+        if (r < 0)
+            return r;
+        /* r >= 0 implies capsa_cg_read set st (the analyzer loses -errno < 0). */
+        // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
+        return strncmp(st, "FROZEN", 6) == 0;
+    }
+    cleanup_close int fd = v2_freeze_fd(cg);
     if (fd < 0)
-        return fd;
-    cleanup_free char *st = NULL;
-    int r = capsa_cg_read(fd, "freezer.state", &st);
-    if (r < 0)
-        return r;
-    return strncmp(st, "FROZEN", 6) == 0;
+        return -ENOTSUP;
+    cleanup_free char *v = NULL;
+    int r = capsa_cg_read(fd, "cgroup.freeze", &v);
+    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
+    return r < 0 ? r : v[0] == '1';
 }
 
 /* ---------------- signal ---------------- */

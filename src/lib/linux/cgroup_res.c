@@ -195,6 +195,20 @@ static int open_for(struct rctx *c, const char *ctrl, const char *field, struct 
     return 0;
 }
 
+/* Whether controller ctrl is enabled for the v2 cgroup at fd (listed in
+ * its cgroup.controllers); used only to explain a missing file. */
+static bool v2_enabled(int fd, const char *ctrl)
+{
+    cleanup_free char *text = NULL;
+    if (capsa_cg_read(fd, "cgroup.controllers", &text) < 0)
+        return false;
+    size_t n = strlen(ctrl);
+    for (const char *p = text; (p = strstr(p, ctrl)) != NULL; p += n)
+        if ((p == text || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+            return true;
+    return false;
+}
+
 static int put(struct rctx *c, const struct cdir *x, const char *file, const char *val,
                const char *field)
 {
@@ -438,8 +452,15 @@ static int cpu_v1(struct rctx *c, const struct cdir *x, const struct capsa_cpu *
         return r;
     if (p->has_realtime_runtime && p->realtime_runtime != 0 &&
         (r = put_i64(c, x, "cpu.rt_runtime_us", p->realtime_runtime,
-                     "linux.resources.cpu.realtimeRuntime")) < 0)
+                     "linux.resources.cpu.realtimeRuntime")) < 0) {
+        /* The kernel's EINVAL says nothing: the usual cause is a parent
+         * cgroup with less realtime time (0 unless someone gave it some). */
+        if (r == -EINVAL)
+            capsa_err_wrap(c->err, "%s",
+                           "a realtime runtime above the parent cgroup's cpu.rt_runtime_us "
+                           "(often 0) or above the period");
         return r;
+    }
     if (p->has_idle && (r = put_i64(c, x, "cpu.idle", p->idle, "linux.resources.cpu.idle")) < 0)
         return r;
     return 0;
@@ -699,9 +720,17 @@ static int apply_hugetlb(struct rctx *c, const struct capsa_hugepage_limit *h, s
         snprintf(rsvd, sizeof(rsvd), "hugetlb.%s.rsvd.%s", size,
                  x.d->v2 ? "max" : "limit_in_bytes");
         if (!capsa_cg_exists(x.fd, file)) {
-            r = capsa_err_setx(c->err, ENOTSUP,
-                               "%s.pageSize: this kernel has no %s huge pages (no %s in %s)", field,
-                               size, file, x.d->path);
+            /* On v2 the file is also missing when the parent does not
+             * delegate hugetlb (cgroup.subtree_control): say which. */
+            if (x.d->v2 && !v2_enabled(x.fd, "hugetlb"))
+                r = capsa_err_setx(c->err, ENOTSUP,
+                                   "%s: the hugetlb controller is not enabled for %s (not in "
+                                   "its parent's cgroup.subtree_control)",
+                                   field, x.d->path);
+            else
+                r = capsa_err_setx(c->err, ENOTSUP,
+                                   "%s.pageSize: this kernel has no %s huge pages (no %s in %s)",
+                                   field, size, file, x.d->path);
             break;
         }
         snprintf(val, sizeof(val), "%" PRIu64, h[i].limit);
