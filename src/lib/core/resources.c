@@ -162,8 +162,9 @@ static int merge_flags(json_t *res, const struct capsa_update_opt *opts, size_t 
     return 0;
 }
 
-/* Keep the stored config in step with what the cgroup now holds. */
-static int store_resources(int dirfd, json_t *upd, struct capsa_err *err)
+/* The stored config.json (as a JSON tree) and its linux.resources object,
+ * created empty when absent. */
+static int load_stored(int dirfd, json_t **cfg, json_t **res, struct capsa_err *err)
 {
     cleanup_free char *raw = NULL;
     size_t len = 0;
@@ -171,26 +172,81 @@ static int store_resources(int dirfd, json_t *upd, struct capsa_err *err)
     if (r < 0)
         return r;
     json_error_t jerr;
-    json_t *cfg = json_loadb(raw, len, 0, &jerr);
-    if (cfg == NULL)
+    *cfg = json_loadb(raw, len, 0, &jerr);
+    if (*cfg == NULL)
         return capsa_err_setx(err, EINVAL, "stored config: %s", jerr.text);
-    json_t *lx = json_object_get(cfg, "linux");
+    json_t *lx = json_object_get(*cfg, "linux");
     if (!json_is_object(lx)) {
         lx = json_object();
-        json_object_set_new(cfg, "linux", lx);
+        json_object_set_new(*cfg, "linux", lx);
     }
-    json_t *res = json_object_get(lx, "resources");
-    if (!json_is_object(res)) {
-        res = json_object();
-        json_object_set_new(lx, "resources", res);
+    *res = json_object_get(lx, "resources");
+    if (!json_is_object(*res)) {
+        *res = json_object();
+        json_object_set_new(lx, "resources", *res);
     }
-    json_object_update_recursive(res, upd);
-    char *out = json_dumps(cfg, JSON_COMPACT);
-    json_decref(cfg);
+    return 0;
+}
+
+/* Some values only make sense as a pair (cpu quota with its period, the
+ * memory limit with memory+swap): on v2 both go into one file (cpu.max) or
+ * one is derived from the other (memory.swap.max = swap - limit). As runc
+ * does, an update giving one of a pair takes the other from the stored
+ * config, so `update --cpu-period` keeps the quota. */
+static void fill_pair(json_t *upd, const json_t *stored, const char *obj, const char *a,
+                      const char *b)
+{
+    json_t *u = json_object_get(upd, obj);
+    const json_t *s = json_object_get(stored, obj);
+    if (!json_is_object(u) || !json_is_object(s))
+        return;
+    bool ha = json_object_get(u, a) != NULL, hb = json_object_get(u, b) != NULL;
+    if (ha && !hb && json_object_get(s, b) != NULL)
+        json_object_set(u, b, json_object_get(s, b));
+    else if (hb && !ha && json_object_get(s, a) != NULL)
+        json_object_set(u, a, json_object_get(s, a));
+}
+
+/* The stored values of the keys upd sets: what to put back when an update
+ * fails half-way. Keys the stored config never set cannot be restored. */
+static json_t *stored_subset(const json_t *upd, const json_t *stored)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
     if (out == NULL)
-        return capsa_err_set(err, ENOMEM, "stored config");
-    r = capsa_write_atomic(dirfd, CAPSA_CONFIG_FILE, out, strlen(out), 0600, err);
-    free(out);
+        return NULL;
+    json_object_foreach ((json_t *)upd, k, v) {
+        const json_t *sv = json_object_get(stored, k);
+        if (sv == NULL)
+            continue;
+        if (json_is_object(v) && json_is_object(sv)) {
+            json_t *sub = stored_subset(v, sv);
+            if (sub != NULL && json_object_size(sub) > 0)
+                json_object_set_new(out, k, sub);
+            else
+                json_decref(sub);
+        } else {
+            json_object_set(out, k, (json_t *)sv);
+        }
+    }
+    return out;
+}
+
+static int apply_json(const struct capsa_ctx *ctx, const struct capsa_cgroup *cg, const json_t *obj,
+                      struct capsa_err *err)
+{
+    char *text = json_dumps(obj, JSON_COMPACT);
+    if (text == NULL)
+        return capsa_err_set(err, ENOMEM, "update");
+    struct capsa_resources *res = NULL;
+    int r = capsa_spec_parse_resources(text, strlen(text), &res, err);
+    free(text);
+    if (r == 0)
+        r = capsa_cgroup_apply(cg, res, capsa_log_warning_cb, (void *)ctx, err);
+    if (r == 0 && res->n_devices > 0)
+        r = capsa_cgroup_devices_apply(cg, res->devices, res->n_devices, err);
+    capsa_resources_free(res);
     return r;
 }
 
@@ -213,30 +269,53 @@ int capsa_container_update(const struct capsa_ctx *ctx, const char *id, const ch
         upd = json_object();
     }
     int r = merge_flags(upd, opts, n_opts, err);
+    /* Validate the request alone first, so that its errors name the user's
+     * own fields before the container is even looked at. */
     char *text = r == 0 ? json_dumps(upd, JSON_COMPACT) : NULL;
     if (r == 0 && text == NULL)
         r = capsa_err_set(err, ENOMEM, "update");
-    struct capsa_resources *res = NULL;
+    struct capsa_resources *check = NULL;
     if (r == 0)
-        r = capsa_spec_parse_resources(text, strlen(text), &res, err);
+        r = capsa_spec_parse_resources(text, strlen(text), &check, err);
     free(text);
+    capsa_resources_free(check);
     struct live l;
     if (r == 0)
         r = open_live(ctx, id, "update", &l, err);
     if (r != 0) { /* l is set only when open_live ran and returned 0 */
         json_decref(upd);
-        capsa_resources_free(res);
         return r;
     }
-    r = capsa_cgroup_apply(l.cg, res, capsa_log_warning_cb, (void *)ctx, err);
-    if (r == 0 && res->n_devices > 0)
-        r = capsa_cgroup_devices_apply(l.cg, res->devices, res->n_devices, err);
-    if (r == 0)
-        r = store_resources(l.dirfd, upd, err);
+    json_t *cfg = NULL, *stored = NULL;
+    r = load_stored(l.dirfd, &cfg, &stored, err);
+    if (r == 0) {
+        fill_pair(upd, stored, "cpu", "quota", "period");
+        fill_pair(upd, stored, "memory", "limit", "swap");
+        json_t *old = stored_subset(upd, stored);
+        r = apply_json(ctx, l.cg, upd, err);
+        if (r < 0 && old != NULL && json_object_size(old) > 0) {
+            /* Put back what this update may already have changed. */
+            struct capsa_err ignored;
+            bool restored = apply_json(ctx, l.cg, old, &ignored) == 0;
+            char msg[sizeof(err->msg)];
+            memcpy(msg, err->msg, sizeof(msg));
+            r = capsa_err_setx(err, err->errnum, "%.*s (%s)", (int)sizeof(msg) - 48, msg,
+                               restored ? "the previous values are restored"
+                                        : "the previous values could not all be restored");
+        }
+        json_decref(old);
+    }
+    if (r == 0) {
+        json_object_update_recursive(stored, upd);
+        char *out = json_dumps(cfg, JSON_COMPACT);
+        r = out ? capsa_write_atomic(l.dirfd, CAPSA_CONFIG_FILE, out, strlen(out), 0600, err)
+                : capsa_err_set(err, ENOMEM, "stored config");
+        free(out);
+    }
     if (r < 0)
         capsa_err_wrap(err, "update %s", id);
+    json_decref(cfg);
     json_decref(upd);
-    capsa_resources_free(res);
     live_release(&l);
     return r;
 }
@@ -300,9 +379,29 @@ int capsa_container_pids(const struct capsa_ctx *ctx, const char *id, int **pids
 
 /* --- events --- */
 
+/* jansson integers are signed 64-bit, but cgroup values are unsigned and
+ * "max" (unlimited) reads as UINT64_MAX, which runc prints as
+ * 18446744073709551615 and Go consumers decode into uint64. A value above
+ * INT64_MAX (in practice only "max") is stored as INT64_MIN, which no
+ * counter can be, and rewritten in the text by u64_fixup. */
+#define U64_SENTINEL "-9223372036854775808"
+#define U64_MAX_TEXT "18446744073709551615"
+
 static json_t *u64(uint64_t v)
 {
-    return json_integer((json_int_t)v);
+    return json_integer(v > (uint64_t)INT64_MAX ? INT64_MIN : (json_int_t)v);
+}
+
+/* Replace each U64_SENTINEL in a dumped document by U64_MAX_TEXT (one
+ * character shorter, so in place). */
+static void u64_fixup(char *text)
+{
+    size_t sl = strlen(U64_SENTINEL), ml = strlen(U64_MAX_TEXT);
+    for (char *p = text; (p = strstr(p, U64_SENTINEL)) != NULL;) {
+        memcpy(p, U64_MAX_TEXT, ml);
+        memmove(p + ml, p + sl, strlen(p + sl) + 1);
+        p += ml;
+    }
 }
 
 static json_t *mem_entry(const struct capsa_cg_memory_entry *e)
@@ -396,19 +495,29 @@ static int event_json(const char *type, const char *id, json_t *data, char **out
     json_decref(o);
     if (*out == NULL)
         return capsa_err_set(err, ENOMEM, "events");
+    u64_fixup(*out);
     return 0;
 }
 
+/* Where the events stream stands with OOM: a new OOM event is a higher
+ * count, or (v1, OOM killer disabled) a cgroup that starts waiting. */
+struct oom_mark {
+    uint64_t ooms;
+    bool under_oom;
+};
+
 static int take_stats(const struct capsa_cgroup *cg, const char *id, char **out,
-                      uint64_t *oom_kills, struct capsa_err *err)
+                      struct oom_mark *oom, struct capsa_err *err)
 {
     struct capsa_cgroup_stats s;
     memset(&s, 0, sizeof s);
     int r = capsa_cgroup_stats(cg, &s, err);
     if (r < 0)
         return r;
-    if (oom_kills)
-        *oom_kills = s.oom_kills;
+    if (oom) {
+        oom->ooms = s.ooms;
+        oom->under_oom = s.under_oom;
+    }
     r = out ? event_json("stats", id, stats_json(&s), out, err) : 0;
     capsa_cgroup_stats_clear(&s);
     return r;
@@ -441,8 +550,8 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
         live_release(&l);
         return capsa_err_setx(err, ESRCH, "events: container %s is not running", id);
     }
-    uint64_t last_oom = 0;
-    take_stats(l.cg, id, NULL, &last_oom, err);
+    struct oom_mark last = {0, false};
+    take_stats(l.cg, id, NULL, &last, err);
     if (interval_ms == 0)
         interval_ms = 5000;
     for (;;) {
@@ -455,13 +564,14 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
             if (poll(&pf, 1, (int)step) > 0)
                 gone = true;
             waited += step;
-            uint64_t oom = 0;
-            if (take_stats(l.cg, id, NULL, &oom, err) == 0 && oom > last_oom) {
-                last_oom = oom;
-                cleanup_free char *ev = NULL;
-                if (event_json("oom", id, NULL, &ev, err) == 0 && emit(opaque, ev) < 0)
-                    gone = true;
-            }
+            struct oom_mark now = last;
+            if (take_stats(l.cg, id, NULL, &now, err) < 0)
+                continue;
+            bool fire = now.ooms > last.ooms || (now.under_oom && !last.under_oom);
+            last = now;
+            cleanup_free char *ev = NULL;
+            if (fire && event_json("oom", id, NULL, &ev, err) == 0 && emit(opaque, ev) < 0)
+                gone = true;
         }
         if (gone)
             break;

@@ -188,6 +188,10 @@ struct capsa_cgroup_stats {
     size_t n_hugetlb;
     /* memory.events oom_kill (v2) / memory.oom_control oom_kill (v1) */
     uint64_t oom_kills;
+    /* OOM situations, killed or not: memory.events oom (v2); oom_kill on
+     * v1, where under_oom tells a cgroup waiting with the OOM killer off */
+    uint64_t ooms;
+    bool under_oom;
 };
 int capsa_cgroup_stats(const struct capsa_cgroup *cg, struct capsa_cgroup_stats *st,
                        struct capsa_err *err);

@@ -185,8 +185,10 @@ static int memory_stats(const struct capsa_cgroup *cg, struct capsa_cgroup_stats
         mem_entry(fd, "memory.kmem", &st->mem_kernel);
         mem_entry(fd, "memory.kmem.tcp", &st->mem_kernel_tcp);
         cleanup_free char *oom = file_text(fd, "memory.oom_control");
-        if (oom != NULL)
-            st->oom_kills = kv_get(oom, "oom_kill");
+        if (oom != NULL) {
+            st->oom_kills = st->ooms = kv_get(oom, "oom_kill");
+            st->under_oom = kv_get(oom, "under_oom") != 0;
+        }
         return 0;
     }
     st->mem_usage.usage = file_u64(fd, "memory.current");
@@ -195,10 +197,15 @@ static int memory_stats(const struct capsa_cgroup *cg, struct capsa_cgroup_stats
     /* runc reports v2 swap as memory+swap, like v1's memsw */
     st->mem_swap.usage = file_u64(fd, "memory.swap.current") + st->mem_usage.usage;
     st->mem_swap.limit = file_u64(fd, "memory.swap.max");
+    if (st->mem_swap.limit != UINT64_MAX) /* as runc: a memory+swap limit */
+        st->mem_swap.limit = st->mem_usage.limit > UINT64_MAX - st->mem_swap.limit
+                                 ? UINT64_MAX
+                                 : st->mem_swap.limit + st->mem_usage.limit;
     cleanup_free char *ev = file_text(fd, "memory.events");
     if (ev != NULL) {
         st->mem_usage.failcnt = kv_get(ev, "max");
         st->oom_kills = kv_get(ev, "oom_kill");
+        st->ooms = kv_get(ev, "oom");
     }
     cleanup_free char *sev = file_text(fd, "memory.swap.events");
     if (sev != NULL)
