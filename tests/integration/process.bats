@@ -76,6 +76,56 @@ setup() {
     [ "$(cat "/proc/$PID/oom_score_adj")" = 123 ]
 }
 
+# runc checks the program at create: an engine's create step fails, not its start.
+@test "a program that cannot be executed fails at create" {
+    requires_capsa
+    printf 'echo hi\n' >"$ROOTFS/noexec.sh"
+    chmod 644 "$ROOTFS/noexec.sh"
+    for prog in /bin /noexec.sh; do
+        update_config ".process.args = [\"$prog\"]"
+        run ctr_create c1
+        [ "$status" -ne 0 ]
+        [[ "$output" == *"exec: \"$prog\": permission denied"* ]]
+        assert_nothing_left c1
+    done
+}
+
+# Whether this shell (and so capsa) has CAP_SYS_RESOURCE (bit 24) in its effective set.
+has_sys_resource() {
+    local eff
+    eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+    (( (16#$eff >> 24) & 1 ))
+}
+
+# What the host forbids gets an error that says why (issue 5: engines ask for ulimits and
+# oom_score_adj values a host without CAP_SYS_RESOURCE in its bounding set cannot grant).
+@test "an rlimit above the runtime's hard limit fails naming the limit and the capability" {
+    requires_capsa
+    hard=$(ulimit -Hn)
+    [ "$hard" != unlimited ] || skip "no hard RLIMIT_NOFILE to exceed"
+    if has_sys_resource; then
+        skip "the runtime has CAP_SYS_RESOURCE here: raising the hard limit is allowed"
+    fi
+    update_config ".process.rlimits = [{\"type\": \"RLIMIT_NOFILE\", \"soft\": 64, \"hard\": $((hard + 1))}]
+        | .process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
+    run ctr_create c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"process.rlimits[0]"*"$((hard + 1))"*"current hard limit $hard"*CAP_SYS_RESOURCE* ]]
+    assert_nothing_left c1
+}
+
+@test "an oomScoreAdj below the runtime's own fails naming the capability" {
+    requires_capsa
+    if has_sys_resource; then
+        skip "the runtime has CAP_SYS_RESOURCE here: lowering oom_score_adj is allowed"
+    fi
+    update_config ".process.oomScoreAdj = -1000 | .process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
+    run ctr_create c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"process.oomScoreAdj -1000"*CAP_SYS_RESOURCE* ]]
+    assert_nothing_left c1
+}
+
 # capsa-specific: this host has no AppArmor; capsa refuses a profile it cannot apply.
 @test "apparmorProfile on a host without AppArmor fails clearly" {
     requires_capsa

@@ -9,6 +9,7 @@
 #include "linux/process.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <linux/ioprio.h>
 #include <linux/magic.h>
@@ -68,9 +69,24 @@ static int apply_rlimits(const struct capsa_process *p, struct capsa_err *err)
         struct rlimit lim = {.rlim_cur = (rlim_t)rl->soft, .rlim_max = (rlim_t)rl->hard};
         /* prlimit on ourselves, like setrlimit, but takes the 64-bit type
          * directly on every architecture. */
-        if (prlimit(0, (__rlimit_resource_t)rl->resource, &lim, NULL) < 0)
-            return capsa_err_set(err, errno, "process.rlimits[%zu]: setrlimit %s", i,
+        if (prlimit(0, (__rlimit_resource_t)rl->resource, &lim, NULL) < 0) {
+            int e = errno;
+            struct rlimit cur;
+            /* EPERM: the hard limit would rise, which needs CAP_SYS_RESOURCE
+             * (missing from the bounding set on some hosts); say so, with
+             * the hard limit that holds now, so that an engine's user can
+             * fix the request (e.g. default_ulimits). */
+            if (e == EPERM && prlimit(0, (__rlimit_resource_t)rl->resource, NULL, &cur) == 0 &&
+                (rlim_t)rl->hard > cur.rlim_max)
+                return capsa_err_set(err, e,
+                                     "process.rlimits[%zu]: setrlimit %s: hard limit %" PRIu64
+                                     " is above the current hard limit %" PRIu64
+                                     ", and raising it needs CAP_SYS_RESOURCE",
+                                     i, rl->type ? rl->type : "?", rl->hard,
+                                     (uint64_t)cur.rlim_max);
+            return capsa_err_set(err, e, "process.rlimits[%zu]: setrlimit %s", i,
                                  rl->type ? rl->type : "?");
+        }
     }
     return 0;
 }
@@ -154,6 +170,11 @@ int capsa_process_apply_attrs(const struct capsa_process *p, int procfd, struct 
         char buf[16];
         snprintf(buf, sizeof buf, "%d", p->oom_score_adj);
         r = write_proc_self(procfd, "oom_score_adj", buf, err);
+        if (r == -EACCES || r == -EPERM)
+            return capsa_err_wrap(err,
+                                  "process.oomScoreAdj %d: lowering oom_score_adj below the "
+                                  "runtime's own needs CAP_SYS_RESOURCE",
+                                  p->oom_score_adj);
         if (r < 0)
             return capsa_err_wrap(err, "process.oomScoreAdj");
     }
@@ -189,15 +210,20 @@ int capsa_process_find_exec(const struct capsa_process *p, char **out, struct ca
         return capsa_err_setx(err, EINVAL, "process.args: must not be empty");
     const char *name = p->args[0];
     if (strchr(name, '/') != NULL) {
-        /* Used as is: execve itself reports permission and format errors,
-         * which are more precise than anything we could guess here. */
+        /* Used as is. A directory or a file without any execute bit fails
+         * here, at create, as with runc (an engine then fails its create
+         * step, not its start); finer permission and format errors are
+         * left to execve, which knows better. */
         struct stat st;
+        char eb[128];
         if (stat(name, &st) < 0) {
-            char eb[128];
             int e = errno;
             return capsa_err_setx(err, e, "exec: \"%s\": stat %s: %s", name, name,
                                   capsa_strerror_lower(e, eb, sizeof eb));
         }
+        if (S_ISDIR(st.st_mode) || (st.st_mode & 0111) == 0)
+            return capsa_err_setx(err, EACCES, "exec: \"%s\": %s", name,
+                                  capsa_strerror_lower(EACCES, eb, sizeof eb));
         return capsa_strdup(name, out, err);
     }
     const char *path = env_path(p);
