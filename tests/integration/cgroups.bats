@@ -216,3 +216,21 @@ cgfile() {
     [ "${lines[2]}" = 0 ]
     [[ "$output" == *refused* ]]
 }
+
+# The first user code already runs in the container's cgroups: the process reads its own
+# /proc/self/cgroup as its first action (no cgroup namespace, so the full paths show).
+@test "the user process starts inside the container's cgroup on every hierarchy" {
+    update_config '.linux.namespaces |= map(select(.type != "cgroup"))
+        | .process.args = ["cat", "/proc/self/cgroup"]'
+    run capsa run --bundle "$BUNDLE" c1
+    [ "$status" -eq 0 ]
+    for ctrl in memory pids cpu freezer devices; do
+        line=$(printf '%s\n' "$output" | grep -E "^[0-9]+:([a-z_,]*,)?$ctrl(,[a-z_,]*)?:") ||
+            fail_now "no $ctrl line in: $output"
+        [ "${line##*:}" = "$CGPATH" ] || fail_now "$ctrl: expected $CGPATH, got $line"
+    done
+    if grep -q hugetlb $CG/unified/cgroup.controllers 2>/dev/null; then
+        line=$(printf '%s\n' "$output" | grep -E '^0::') || fail_now "no v2 line in: $output"
+        [ "${line#0::}" = "$CGPATH" ] || fail_now "v2: expected $CGPATH, got $line"
+    fi
+}
