@@ -228,6 +228,48 @@ static int open_host_devnull(struct capsa_err *err)
     return steal_fd(fd);
 }
 
+static void unescape_mountinfo(char *s);
+
+/* Make the mount that holds path (the longest mount point above it in
+ * /proc/self/mountinfo) private, not recursively: runc's
+ * rootfsParentMountPrivate. */
+static int parent_mount_private(const char *path, struct capsa_err *err)
+{
+    cleanup_free char *rp = realpath(path, NULL);
+    if (rp == NULL)
+        return capsa_err_set(err, errno, "realpath %s", path);
+    cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (f == NULL)
+        return capsa_err_set(err, errno, "open /proc/self/mountinfo");
+    cleanup_free char *line = NULL, *best = NULL;
+    size_t cap = 0, best_len = 0;
+    while (getline(&line, &cap, f) > 0) {
+        char *save = NULL;
+        char *tok = strtok_r(line, " ", &save);
+        for (int i = 0; tok && i < 4; i++)
+            tok = strtok_r(NULL, " ", &save);
+        if (tok == NULL)
+            continue;
+        unescape_mountinfo(tok);
+        size_t tl = strlen(tok);
+        bool above = strcmp(tok, "/") == 0 ||
+                     (strncmp(rp, tok, tl) == 0 && (rp[tl] == '\0' || rp[tl] == '/'));
+        if (above && (best == NULL || tl >= best_len)) {
+            free(best);
+            best = strdup(tok);
+            if (best == NULL)
+                return capsa_err_set(err, ENOMEM, "mountinfo");
+            best_len = tl;
+        }
+    }
+    if (best == NULL)
+        return capsa_err_setx(err, ENOENT, "no mount holds %s", rp);
+    struct mount_attr a = {.propagation = MS_PRIVATE};
+    if (capsa_mount_setattr(AT_FDCWD, best, 0, &a) < 0)
+        return capsa_err_set(err, errno, "make %s (the mount holding the rootfs) private", best);
+    return 0;
+}
+
 int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
     ctx->devnull_fd = -1;
@@ -239,15 +281,25 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
     int r = root_propagation(ctx, &prop, &rec, err);
     if (r < 0)
         return r;
-    (void)rec;
-    if (prop == MS_SHARED || prop == MS_UNBINDABLE)
+    bool shared = prop == MS_SHARED;
+    if (prop == MS_UNBINDABLE)
         prop = MS_PRIVATE;
     /* Nothing we mount may leak to the host's mount namespace. Without a
-     * mount namespace of our own, the host's propagation is not ours to change. */
+     * mount namespace of our own, the host's propagation is not ours to change.
+     * A shared root is what the user asked for (mounts under a shared bind
+     * then reach the host and back: Kubernetes' Bidirectional); the mount
+     * holding the rootfs becomes private instead, so that the rootfs bind and
+     * everything mounted into it stay ours (and pivot_root accepts it). */
     struct mount_attr pa = {.propagation = prop};
-    if (!ctx->shared_mntns && capsa_mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &pa) < 0)
-        return capsa_err_set(err, errno, "make / recursively %s",
-                             prop == MS_SLAVE ? "slave" : "private");
+    if (!ctx->shared_mntns) {
+        if (capsa_mount_setattr(AT_FDCWD, "/", shared && !rec ? 0 : AT_RECURSIVE, &pa) < 0)
+            return capsa_err_set(err, errno, "make / %s%s", rec ? "recursively " : "",
+                                 shared             ? "shared"
+                                 : prop == MS_SLAVE ? "slave"
+                                                    : "private");
+        if (shared && (r = parent_mount_private(ctx->rootfs, err)) < 0)
+            return r;
+    }
 
     cleanup_close int hostroot = ctx->rootfs_fd >= 0
                                      ? fcntl(ctx->rootfs_fd, F_DUPFD_CLOEXEC, 3)
@@ -312,10 +364,17 @@ int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
     } else {
         /* pivot_root(".", "."): the old root ends up stacked on "/" and is
          * detached right away, no put_old directory is needed in the rootfs. */
+        cleanup_close int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (oldroot < 0)
+            return capsa_err_set(err, errno, "open /");
         if (capsa_pivot_root(".", ".") < 0)
             return capsa_err_set(err, errno, "pivot_root %s", ctx->rootfs);
-        /* Old root rslave so the detach cannot propagate to host peers.
-         * mount(2) on "." because it must reach the mount stacked on cwd. */
+        /* Old root rslave so the detach cannot propagate to host peers. The
+         * cwd is still the new root's mount ("." does not cross the old root
+         * stacked on it), so step onto the old root first: an rslave of "."
+         * here would also turn the container's own shared mounts into slaves. */
+        if (fchdir(oldroot) < 0)
+            return capsa_err_set(err, errno, "chdir to the old root");
         if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
             return capsa_err_set(err, errno, "make old root rslave");
         if (umount2(".", MNT_DETACH) < 0)
@@ -437,11 +496,12 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
         }
         if (fd < 0)
             continue;
-        /* runc: bind onto itself (rec), then read-only + nosuid/nodev/noexec
-         * on the whole subtree. */
-        r = capsa_mount_bind_fd(
-            fd, fd, true,
-            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+        /* Bind onto itself (rec), then read-only on the whole subtree. Only
+         * read-only: the other flags stay as they were (runc keeps them too),
+         * so programs under the path still run and a masked /dev/null under
+         * it still opens. Recursive, unlike runc's remount of the top mount
+         * only, so that no writable mount hides below a read-only path. */
+        r = capsa_mount_bind_fd(fd, fd, true, MOUNT_ATTR_RDONLY, err);
         if (r < 0) {
             capsa_err_wrap(err, "linux.readonlyPaths[%zu] (%s)", i, p);
             goto out;
