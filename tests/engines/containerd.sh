@@ -71,7 +71,7 @@ fi
 SOCK=$D/containerd.sock
 RROOT=$D/runtime-root # the runtime's --root (runc options Root / ctr --runc-root)
 CTR=(ctr --address "$SOCK" -n test)
-TCTR=(timeout -s KILL 60 ctr --address "$SOCK" -n test)
+TCTR=(bounded ctr --address "$SOCK" -n test)
 IMG=localhost/capsa-busybox:1
 PAUSE=localhost/capsa-pause:1
 CRI=$D/cri
@@ -99,10 +99,27 @@ cleanup() {
         [ "$mnt" = "$me" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" != bash ] && kill -KILL "$p" 2>/dev/null
     done
     sleep 0.3
-    grep -o " $D[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
+    grep -o " ${D}[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
     rm -rf "$D"
 }
 trap cleanup EXIT
+
+# fd 3 is the TAP stream even inside $(...), for diagnostics of helpers whose output is captured.
+exec 3>&1
+LIMIT=60
+# bounded CMD...: CMD with a LIMIT-second bound. `timeout -s KILL` exits 137 when the bound
+# expires, the very status a task killed by SIGKILL (kill, OOM) gives, so a hang could pass those
+# checks. An expiry is told apart by the elapsed time and returned as 124, reported on the TAP stream.
+bounded() {
+    local t0=$EPOCHSECONDS rc
+    timeout -s KILL "$LIMIT" "$@"
+    rc=$?
+    if [ "$rc" = 137 ] && [ $((EPOCHSECONDS - t0)) -ge $((LIMIT - 1)) ]; then
+        echo "# TIMEOUT: killed after ${LIMIT}s, reported as 124: $*" >&3
+        return 124
+    fi
+    return "$rc"
+}
 
 n=0
 failed=0
@@ -140,7 +157,7 @@ gcc -static -O2 -o "$D/pause-rootfs/pause" "$repo/tests/engines/cri/pause/pause.
 "$repo/tests/engines/cri/mkimage.sh" "$D/rootfs" "$IMG" "$D/busybox.tar" || bail "mkimage busybox"
 "$repo/tests/engines/cri/mkimage.sh" "$D/pause-rootfs" "$PAUSE" "$D/pause.tar" '["/pause"]' null ||
     bail "mkimage pause"
-(cd "$repo" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$D/gocache" GOFLAGS= \
+(cd "$repo" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$D/gocache" GOFLAGS="" \
     go build -o "$CRI" ./tests/engines/cri) || bail "building the CRI client failed"
 
 mkdir -p "$D/cni/conf" "$D/cni/ipam"
@@ -191,6 +208,9 @@ for _ in $(seq 100); do
 done
 [ -n "$up" ] || bail "containerd did not come up"
 "${CTR[@]}" images import "$D/busybox.tar" >/dev/null || bail "ctr images import busybox"
+# The event stream is the host-side record of what the shim saw (/tasks/oom from its cgroup v1
+# memory.oom_control eventfd, /tasks/exit with the status).
+"${CTR[@]}" events >"$D/events.log" 2>&1 &
 ctr --address "$SOCK" -n k8s.io images import "$D/busybox.tar" >/dev/null || bail "import (k8s.io)"
 ctr --address "$SOCK" -n k8s.io images import "$D/pause.tar" >/dev/null || bail "import pause"
 
@@ -198,8 +218,8 @@ echo "# runtime: $RUNTIME; containerd $(containerd --version | awk '{print $3}')
 
 # ---- ctr -----------------------------------------------------------------------------------------
 
-# Every foreground ctr call is bounded: a hang must fail one check, not the run.
-RUN=(timeout -s KILL 60 "${CTR[@]}" run --rm --runc-binary "$RUNTIME" --runc-root "$RROOT")
+# Every foreground ctr call is bounded: a hang must fail one check (as 124), not the run.
+RUN=(bounded "${CTR[@]}" run --rm --runc-binary "$RUNTIME" --runc-root "$RROOT")
 crun_() { # crun_ ID [ctr run flags...] -- CMD... : foreground container
     local id=$1 flags=()
     shift
@@ -252,8 +272,25 @@ out=$(hostcg c9 memory/test/c9/memory.limit_in_bytes)
 wait "$bgpid"
 check "ctr run: --memory-limit set" 67108864 "$out"
 
-crun_ c10 --memory-limit 33554432 -- tail /dev/zero </dev/null >/dev/null 2>&1
+# OOM: the task waits for a go file so the limit can be read back from the host first; then busybox
+# tail buffers /dev/zero (no newline) until the kernel kills it. 137 alone proves nothing (a
+# SIGKILL from anywhere gives it), so containerd's /tasks/oom event for c10 is required as well.
+crun_ c10 --memory-limit 33554432 -- sh -c 'until [ -e /tmp/go ]; do usleep 20000; done; exec tail /dev/zero' \
+    </dev/null >/dev/null 2>&1 &
+bgpid=$!
+lim=$(hostcg c10 memory/test/c10/memory.limit_in_bytes)
+for _ in $(seq 100); do
+    "${TCTR[@]}" task exec --exec-id go c10 touch /tmp/go </dev/null >/dev/null 2>&1 && break
+    sleep 0.1
+done
+wait "$bgpid"
 check "ctr run: OOM kill exits 137" 137 "$?"
+for _ in $(seq 50); do grep -q '/tasks/exit {"container_id":"c10"' "$D/events.log" && break; sleep 0.1; done
+oom=$(grep -c '/tasks/oom {"container_id":"c10"}' "$D/events.log")
+ex=$(grep -o '/tasks/exit {"container_id":"c10".*"exit_status":[0-9]*' "$D/events.log" | grep -o '[0-9]*$')
+check "ctr run: OOM seen from the host (limit read back, /tasks/oom event, exit_status)" \
+    "33554432 oom 137" "$lim $([ "${oom:-0}" -ge 1 ] && echo oom || echo no-oom-event) $ex" \
+    "$(grep '"c10"' "$D/events.log")"
 
 crun_ c11 --cpu-quota 50000 --cpu-period 100000 -- sleep 3 </dev/null >/dev/null 2>&1 &
 bgpid=$!
@@ -261,12 +298,39 @@ out=$(hostcg c11 cpu/test/c11/cpu.cfs_quota_us cpu/test/c11/cpu.cfs_period_us)
 wait "$bgpid"
 check "ctr run: --cpu-quota/--cpu-period" $'50000\n100000' "$out"
 
+# Pids: ctr 1.6 has no flag for it, so the spec comes from a file (`ctr oci spec` + jq) with the
+# busybox rootfs as an absolute root.path. The limit is read back from the host cgroup, then an exec
+# forks sleeps: init + exec'd sh + 8 sleeps fill pids.max=10, the next fork fails and sh exits 2.
+"${CTR[@]}" oci spec >"$D/spec-default.json"
+jq --arg r "$D/rootfs" '.root = {path: $r, readonly: false} | .process.args = ["/bin/sleep", "1000"] |
+    .process.terminal = false | .linux.cgroupsPath = "/test/p1" | .linux.resources.pids = {limit: 10}' \
+    "$D/spec-default.json" >"$D/spec-pids.json"
+if "${CTR[@]}" run -d --runc-binary "$RUNTIME" --runc-root "$RROOT" --config "$D/spec-pids.json" p1 \
+    </dev/null >"$D/p1.out" 2>&1; then
+    lim=$(hostcg p1 pids/test/p1/pids.max)
+    out=$("${TCTR[@]}" task exec --exec-id f p1 /bin/sh -c \
+        'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 30 & done 2>&1; echo all forked' </dev/null 2>&1)
+    rc=$?
+    case "$out" in *"can't fork"*) forked=refused ;; *) forked=allowed ;; esac
+    check "ctr run --config: pids.limit 10 in the host cgroup, the fork past it fails" "10 2 refused" \
+        "$lim $rc $forked" "exec output: $out"
+    "${CTR[@]}" task kill -s KILL p1 >/dev/null 2>&1
+    for _ in $(seq 100); do
+        [ "$("${CTR[@]}" task ls 2>/dev/null | awk '$1 == "p1" {print $3}')" = STOPPED ] && break
+        sleep 0.1
+    done
+    "${CTR[@]}" task delete p1 >/dev/null 2>&1
+    "${CTR[@]}" container delete p1 >/dev/null 2>&1
+else
+    notok "ctr run --config: pids.limit 10 in the host cgroup, the fork past it fails" "$(cat "$D/p1.out")"
+fi
+
 # ctr's own stderr (log lines such as a console-resize error when the task has already exited) goes
 # to a file so that only the terminal stream is compared. One retry, reported, for the rare run where
 # ctr loses the race between the task's exit and its console copy (seen once in CI; 60 runs in a
 # row here were clean); a second failure fails the check with both attempts' output.
 ctr_tty() { # ID
-    script -qec "exec $(printf '%q ' "${RUN[@]}" -t "$IMG" "$1" sh -c 'tty; test -t 0 && echo tty0') \
+    script -qec "exec $(printf '%q ' timeout -s KILL "$LIMIT" "${RUN[@]:1}" -t "$IMG" "$1" sh -c 'tty; test -t 0 && echo tty0') \
         2>$D/$1.err" /dev/null </dev/null 2>&1 | tr -d '\r\0' | sed 's/\^@//g'
 }
 out=$(ctr_tty c20)
@@ -276,8 +340,23 @@ if [ "$out" != $'/dev/pts/0\ntty0' ]; then
 fi
 check "ctr run -t: terminal" $'/dev/pts/0\ntty0' "$out" "stderr: $(cat "$D/c20b.err" 2>/dev/null)"
 
-# Detached task: state, exec, ps, pause/resume.
-"${CTR[@]}" run -d --runc-binary "$RUNTIME" --runc-root "$RROOT" "$IMG" bg sleep 1000 >/dev/null 2>&1
+# Detached task: state, exec, ps, pause/resume. It counts into a file in a host directory, so
+# the host sees whether it makes progress (ctr's PAUSED alone would not show that it is frozen).
+mkdir -p "$D/pause"
+"${CTR[@]}" run -d --runc-binary "$RUNTIME" --runc-root "$RROOT" \
+    --mount "type=bind,src=$D/pause,dst=/out,options=rbind:rw" "$IMG" bg \
+    sh -c 'i=0; while :; do i=$((i+1)); echo $i >/out/c.new; mv /out/c.new /out/c; usleep 50000; done' \
+    >/dev/null 2>&1
+counter() { cat "$D/pause/c" 2>/dev/null; }
+counter_past() { # N: wait (at most 10 s) until the counter is past N
+    local c
+    for _ in $(seq 100); do
+        c=$(counter)
+        [ -n "$c" ] && [ "$c" -gt "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
 out=$("${CTR[@]}" task ls 2>&1 | awk '$1 == "bg" {print $3}')
 check "ctr run -d: task ls RUNNING" RUNNING "$out"
 
@@ -297,12 +376,27 @@ pid=$("${CTR[@]}" task ls 2>/dev/null | awk '$1 == "bg" {print $2}')
 out=$("${CTR[@]}" task ps bg 2>&1 | awk -v p="$pid" 'NR > 1 && $1 == p {print "found"}')
 check "ctr task ps lists the init pid" found "$out" "$("${CTR[@]}" task ps bg 2>&1)"
 
+counter_past 2 || echo "# the counter of task bg did not start: $(counter)"
 "${CTR[@]}" task pause bg 2>&1
 out=$("${CTR[@]}" task ls 2>&1 | awk '$1 == "bg" {print $3}')
 check "ctr task pause: PAUSED" PAUSED "$out"
+# Which freezer the runtime uses (v1 freezer.state or cgroup.freeze) is its business; progress is not.
+c1=$(counter)
+sleep 1
+c2=$(counter)
+if [ -n "$c1" ] && [ "$c1" = "$c2" ]; then
+    ok "ctr task pause: no progress while paused (counter stays at $c1)"
+else
+    notok "ctr task pause: no progress while paused" "counter before/after 1 s: '$c1' '$c2'"
+fi
 "${CTR[@]}" task resume bg 2>&1
 out=$("${CTR[@]}" task ls 2>&1 | awk '$1 == "bg" {print $3}')
 check "ctr task resume: RUNNING" RUNNING "$out"
+if [ -n "$c2" ] && counter_past "$c2"; then
+    ok "ctr task resume: progress resumes (counter past $c2)"
+else
+    notok "ctr task resume: progress resumes" "counter: '$c2' then '$(counter)'"
+fi
 out=$("${TCTR[@]}" task exec --exec-id e3 bg echo alive </dev/null 2>&1)
 check "ctr task exec after resume" alive "$out"
 
@@ -319,7 +413,7 @@ check "task delete removes the runtime's state" 0 "$out"
 
 # Signals: foreground `ctr run` returns the task's exit status; ready marker avoids the trap race.
 kill_check() { # NAME ID SIGNAL EXPECTED
-    local id=$2 ready= rc
+    local id=$2 ready="" rc
     "${RUN[@]}" "$IMG" "$id" sh -c 'trap "exit 3" TERM; touch /tmp/ready; while :; do sleep 0.1; done' \
         </dev/null >/dev/null 2>&1 &
     local fg=$!
@@ -330,7 +424,14 @@ kill_check() { # NAME ID SIGNAL EXPECTED
         fi
         sleep 0.1
     done
-    [ -n "$ready" ] && "${CTR[@]}" task kill -s "$3" "$id" >/dev/null 2>&1
+    if [ -z "$ready" ]; then
+        # Never signalled: whatever status the task ends with would say nothing about SIG$3.
+        "${CTR[@]}" task kill -s KILL "$id" >/dev/null 2>&1
+        wait "$fg"
+        notok "$1" "the task never became ready (exec of test -f /tmp/ready never succeeded)"
+        return
+    fi
+    "${CTR[@]}" task kill -s "$3" "$id" >/dev/null 2>&1
     wait "$fg"
     rc=$?
     check "$1" "$4" "$rc"
@@ -379,6 +480,37 @@ if [ -n "${ctr_id:-}" ]; then
     check "CRI container shares the pod's network namespace" 1 "$out"
     cri exec "$ctr_id" sh -c 'exit 5' >/dev/null 2>&1
     check "CRI ExecSync exit code 5" 5 "$?"
+    # Memory limit (LinuxContainerResources.memory_limit_in_bytes) through the runtime handler, read
+    # inside at the cgroup v1 path containerd's CRI spec mounts.
+    if mem_id=$(cri create "${POD[@]}" -mem 33554432 "$pod" mem "$IMG" sleep 1000 2>&1) &&
+        cri start "$mem_id" >/dev/null 2>&1; then
+        out=$(cri exec "$mem_id" cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>&1)
+        check "CRI memory limit visible inside" 33554432 "$out"
+        cri stop "$mem_id" 0 >/dev/null 2>&1
+    else
+        notok "CRI memory limit visible inside" "$mem_id"
+    fi
+    [ -n "$mem_id" ] && cri rm "$mem_id" >/dev/null 2>&1
+    # A runtime error reaches CRI through the JSON log: StartContainer of a missing program must
+    # return the runtime's own message.
+    if [ "$rtname" = capsa ]; then
+        want='exec: "/nonexistent": stat /nonexistent: no such file or directory'
+    else
+        want=/nonexistent
+    fi
+    if nb_id=$(cri create "${POD[@]}" "$pod" nobin "$IMG" /nonexistent 2>&1); then
+        out=$(cri start "$nb_id" 2>&1)
+        rc=$?
+        if [ "$rc" != 0 ] && [[ $out == *"$want"* ]]; then
+            ok "CRI StartContainer of a missing program returns the runtime's error"
+        else
+            notok "CRI StartContainer of a missing program returns the runtime's error" "rc $rc" \
+                "want text: $want" "got: $out"
+        fi
+        cri rm "$nb_id" >/dev/null 2>&1
+    else
+        notok "CRI StartContainer of a missing program returns the runtime's error" "create: $nb_id"
+    fi
     out=$("$RUNTIME" --root "$RROOT/k8s.io" list -q 2>&1 | sort | tr '\n' ' ')
     check "runtime state dir holds the sandbox and the container" \
         "$(printf '%s\n' "$pod" "$ctr_id" | sort | tr '\n' ' ')" "$out"

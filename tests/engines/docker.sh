@@ -3,8 +3,10 @@
 # an OCI runtime (default: the repo's build/capsa) registered as `--runtime capsa`. Prints TAP.
 #
 # dockerd is started by hand (no systemd) with private data/exec roots, its own managed containerd,
-# a unix socket in a temporary directory and a private network namespace, so neither the host's
-# Docker nor its network is touched. The image is imported from the busybox rootfs that
+# a unix socket in a temporary directory and a private network namespace, inside a private mount
+# namespace whose /run and /etc/docker are fresh tmpfs mounts (containerd 1.6 puts its shim sockets
+# in /run/containerd/s whatever its state dir, dockerd creates /run/docker/plugins and
+# /etc/docker/key.json), so neither the host's Docker, its files nor its network is touched. The image is imported from the busybox rootfs that
 # scripts/mkrootfs.sh builds (no registry is reachable). Everything is torn down on exit.
 #
 # Environment: CAPSA_DOCKER_KEEP=1 keeps the work directory (logs) after the run;
@@ -29,16 +31,6 @@ if [ ! -x "$runtime" ]; then
     exit 1
 fi
 
-# crun 1.8 refuses to start while the v2 hierarchy at /sys/fs/cgroup/unified carries a controller
-# (hugetlb here). For the crun comparison only, re-run this script in a private mount namespace
-# where that mount is gone; capsa must pass without it.
-if [ "$(basename "$runtime")" = crun ] && [ -z "${CAPSA_DOCKER_INNER:-}" ] &&
-    [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]; then
-    export CAPSA_DOCKER_INNER=1
-    exec unshare -m --propagation private bash -c \
-        'umount /sys/fs/cgroup/unified && exec "$0" "$@"' "${BASH_SOURCE[0]}" "$runtime"
-fi
-
 # --- packages ---------------------------------------------------------------------------------
 if [ ! -x /usr/sbin/dockerd ] || [ ! -x /usr/bin/docker ] || ! command -v iptables >/dev/null ||
     ! command -v containerd-shim-runc-v2 >/dev/null || ! command -v ps >/dev/null; then
@@ -49,6 +41,34 @@ if [ ! -x /usr/sbin/dockerd ] || [ ! -x /usr/bin/docker ] || ! command -v iptabl
         echo "docker.sh: cannot install docker.io" >&2
         exit 1
     fi
+fi
+
+# --- private mount namespace ------------------------------------------------------------------
+# Re-run in a private mount namespace (the daemon's network namespace comes below). Mounts made
+# there vanish with it, so nothing the daemon writes under /run or /etc/docker reaches the host.
+if [ -z "${CAPSA_DOCKER_INNER:-}" ]; then
+    export CAPSA_DOCKER_INNER=1
+    exec unshare -m --propagation private bash "${BASH_SOURCE[0]}" "$runtime"
+fi
+mount -t tmpfs -o mode=0755 tmpfs /run || exit 1
+# dockerd 20.10 writes its trust key to /etc/docker/key.json (no option moves it). An existing
+# /etc/docker gets a tmpfs over it; a missing one cannot be a mount point without creating it on
+# the host, so then /etc as a whole becomes a copy-on-write overlay whose upper layer is a tmpfs.
+if [ -d /etc/docker ]; then
+    mount -t tmpfs -o mode=0755 tmpfs /etc/docker || exit 1
+else
+    etcrw=$(mktemp -d /tmp/capsa-docker-etc.XXXXXX) || exit 1
+    mount -t tmpfs -o mode=0755 tmpfs "$etcrw" && mkdir "$etcrw/up" "$etcrw/work" &&
+        mount -t overlay -o "lowerdir=/etc,upperdir=$etcrw/up,workdir=$etcrw/work" overlay /etc || exit 1
+    # The overlay keeps the tmpfs alive; detach it so that its mount point can go at once.
+    umount -l "$etcrw" && rmdir "$etcrw"
+fi
+# crun 1.8 refuses to start while the v2 hierarchy at /sys/fs/cgroup/unified carries a controller
+# (hugetlb here). For the crun comparison only, that mount is removed in this namespace; capsa must
+# pass without it.
+if [ "$(basename "$runtime")" = crun ] &&
+    [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]; then
+    umount /sys/fs/cgroup/unified || exit 1
 fi
 
 # --- private daemon -------------------------------------------------------------------------
@@ -210,15 +230,21 @@ run --rm capsa-test sh -c 'exit 42' >/dev/null 2>&1
 check "exit code 42 propagates" "42" "$?"
 
 # A runtime error reaches docker through the JSON log (--log-format json) and names the missing
-# program. docker 20.10 turns it into 127 only for runc's lowercase "no such file or directory"
-# text; crun (and capsa) say "No such file or directory", which docker reports as 125.
+# program. docker 20.10 maps it to 127 only when the text has runc's lowercase form
+# (`exec: "/nonexistent": stat /nonexistent: no such file or directory`), which capsa writes;
+# crun says "No such file or directory" and gets 125, so comparison runs accept that.
 out=$(run --rm capsa-test /nonexistent 2>&1)
 rc=$?
-if { [ "$rc" = 125 ] || [ "$rc" = 127 ]; } &&
-    printf '%s\n' "$out" | grep -qi 'OCI runtime create failed:.*/nonexistent.*no such file'; then
-    ok "runtime error for a missing program reaches docker ($rc)"
+if [ "$(basename "$runtime")" = capsa ]; then
+    want_rc=127 want_text='exec: "/nonexistent": stat /nonexistent: no such file or directory'
 else
-    notok "runtime error for a missing program reaches docker" "rc $rc" "$out"
+    want_rc=125 want_text=/nonexistent
+fi
+if [ "$rc" = "$want_rc" ] && printf '%s\n' "$out" | grep -q 'OCI runtime create failed:' &&
+    printf '%s\n' "$out" | grep -qF "$want_text"; then
+    ok "runtime error for a missing program reaches docker ($want_rc)"
+else
+    notok "runtime error for a missing program reaches docker ($want_rc)" "rc $rc" "$out"
 fi
 
 out=$(printf 'line one\nline two\n' | run --rm -i capsa-test cat 2>&1)
@@ -270,7 +296,12 @@ if dk pause "$cid" >/dev/null 2>&1 && wait_status "$cid" paused; then
     a=$(cnt)
     sleep 1
     b=$(cnt)
-    check "pause: no progress while paused" "paused $a" "$(inspect '{{.State.Status}}' "$cid") $b"
+    if [ -z "$a" ]; then
+        # Both readings empty would compare equal: a counter that never ran proves nothing.
+        notok "pause: no progress while paused" "the counter never started" "$(dk logs "$cid" 2>&1 | tail -5)"
+    else
+        check "pause: no progress while paused" "paused $a" "$(inspect '{{.State.Status}}' "$cid") $b"
+    fi
     if dk unpause "$cid" >/dev/null 2>&1 && wait_status "$cid" running; then
         moved=
         for _ in $(seq 1 150); do

@@ -57,6 +57,9 @@ fi
 
 rtname=$(basename "$RUNTIME")
 W=$(mktemp -d /var/tmp/capsa-podman.XXXXXX)
+# conmon 2.1.6 records an OOM kill by creating a file named "oom" in its working directory, which
+# it inherits from podman: work from W so that no such file lands in the caller's directory.
+cd "$W" || exit 1
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 ip link set lo up
@@ -72,7 +75,8 @@ cleanup() {
     # Kill anything still in this mount namespace (conmon, container processes), by pid.
     local me ns pid
     me=$(readlink /proc/self/ns/mnt)
-    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    for pid in /proc/[0-9]*; do
+        pid=${pid#/proc/}
         [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ] && continue
         ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null) || continue
         [ "$ns" = "$me" ] && kill -9 "$pid" 2>/dev/null
@@ -174,8 +178,7 @@ in_tty() {
 }
 # wait_for CMD... : poll CMD until it succeeds, at most 100 times 0.1 s apart.
 wait_for() {
-    local i
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         "$@" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
@@ -199,6 +202,21 @@ fi
 
 expect "echo" 0 "hello" podman run --rm "$IMG" echo hello
 expect "exit code 42 propagates" 42 "" podman run --rm "$IMG" sh -c 'exit 42'
+# A runtime error reaches podman through the JSON log (conmon's --log-format=json, enabled by the
+# runtime_supports_json entry): podman maps a missing program to 127 and prints the runtime's text.
+if [ "$rtname" = capsa ]; then
+    want='exec: "/nonexistent": stat /nonexistent: no such file or directory'
+else
+    want=/nonexistent
+fi
+out=$(podman run --rm "$IMG" /nonexistent 2>&1)
+rc=$?
+if [ "$rc" = 127 ] && [[ $out == *"$want"* ]]; then
+    pass "missing program: 127 and the runtime's error text"
+else
+    fail "missing program: 127 and the runtime's error text" "want rc 127, got $rc" \
+        "want text: $want" "got: $out"
+fi
 expect "stdin (-i)" 0 "hi" bash -c "echo hi | podman run --rm -i $IMG cat"
 expect "--user 1000:1000" 0 "uid=1000(user) gid=1000(user) groups=1000(user)" \
     podman run --rm --user 1000:1000 "$IMG" id
@@ -272,6 +290,21 @@ expect "--memory 32m visible inside" 0 "33554432" \
     podman run --rm --memory 32m "$IMG" cat /sys/fs/cgroup/memory/memory.limit_in_bytes
 expect "allocation past --memory 32m is OOM-killed (137)" 137 "" \
     podman run --rm --memory 32m "$IMG" dd if=/dev/zero of=/dev/null bs=128M count=1
+# 137 could be any SIGKILL: conmon's OOM notification (memory.oom_control eventfd on v1) must mark
+# the container OOMKilled too. podman 4.3 looks for conmon's "oom" file in the container's static
+# dir but starts conmon in its own working directory, so OOMKilled stays false for every runtime
+# unless conmon starts there: create, then `podman start -a` from that directory.
+podman create --name oom --memory 32m "$IMG" dd if=/dev/zero of=/dev/null bs=128M count=1 \
+    >/dev/null 2>"$W/stderr"
+sdir=$(podman inspect --format '{{.StaticDir}}' oom 2>/dev/null)
+if [ -d "$sdir" ]; then
+    (cd "$sdir" && podman start -a oom >/dev/null 2>&1)
+    expect "OOM kill: inspect says ExitCode 137, OOMKilled true" 0 "137 true" \
+        podman inspect --format '{{.State.ExitCode}} {{.State.OOMKilled}}' oom
+else
+    fail "OOM kill: inspect says ExitCode 137, OOMKilled true" "create: $(tail -5 "$W/stderr")"
+fi
+podman rm -f -t 0 oom >/dev/null 2>&1
 
 # Pids limit: visible and enforced (the fork past it fails).
 expect "--pids-limit 10 visible inside" 0 "10" \
@@ -316,6 +349,22 @@ expect "--network none: only lo" 0 "lo" podman run --rm --network none "$IMG" ls
 expect_match "default bridge network: eth0 with an address" 0 \
     $'^eth0 lo\ninet 10\\.88\\.[0-9]+\\.[0-9]+/16$' podman run --rm "$IMG" \
     sh -c 'echo $(ls /sys/class/net); ip -4 -o addr show dev eth0 | awk "{print \$3, \$4}"'
+# The address inside is the one podman assigned, and the bridge's gateway answers.
+if podman run -d --name br "$IMG" sleep 1000 >/dev/null 2>"$W/stderr" && wait_for state_is br running; then
+    want=$(podman inspect --format '{{.NetworkSettings.IPAddress}}/{{.NetworkSettings.IPPrefixLen}}' br 2>&1)
+    gw=$(podman inspect --format '{{.NetworkSettings.Gateway}}' br 2>&1)
+    if [ "$want" != / ] && [ "${want#/}" = "$want" ]; then
+        expect "default bridge: eth0 has the address podman inspect reports" 0 "$want" \
+            podman exec br sh -c 'ip -o -4 addr show dev eth0 | awk "{print \$4}"'
+    else
+        fail "default bridge: eth0 has the address podman inspect reports" "inspect: $want"
+    fi
+    expect_match "default bridge: the gateway $gw answers ping" 0 '1 packets received' \
+        podman exec br ping -c 1 -W 5 "$gw"
+else
+    fail "default bridge: detached container" "stderr: $(tail -5 "$W/stderr")"
+fi
+podman rm -f -t 0 br >/dev/null 2>&1
 
 # `podman update` does not exist in podman 4.3 (it came in 4.4): nothing to check here.
 echo "# skip: podman update (not in podman 4.3)"
