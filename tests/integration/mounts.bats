@@ -215,3 +215,107 @@ propagation_probe() {
     propagation_probe private
     [ "$PROP" = unseen ]
 }
+
+@test "every mount option features advertises is accepted by the parser" {
+    # An option the parser does not know is passed to the filesystem as data, which tmpfs refuses
+    # ("Unknown parameter"), and is silently dropped on a bind: one container with one mount per
+    # advertised option catches both.
+    host=$(mktemp -d "$BATS_TEST_TMPDIR/opts.XXXXXX")
+    mapfile -t opts < <("$CAPSA" features | jq -r '.mountOptions[]')
+    [ "${#opts[@]}" -gt 10 ]
+    m='[]'
+    i=0
+    for o in "${opts[@]}"; do
+        i=$((i + 1))
+        case $o in
+        bind | rbind)
+            m=$(jq --arg o "$o" --arg s "$host" --arg d "/o/$i" \
+                '. + [{destination: $d, type: "bind", source: $s, options: [$o]}]' <<<"$m") ;;
+        remount)
+            # A remount needs a mount to change: the tmpfs made just before.
+            m=$(jq --arg d "/o/$i" '. + [{destination: $d, type: "tmpfs", source: "tmpfs"},
+                {destination: $d, type: "tmpfs", source: "tmpfs", options: ["remount", "ro"]}]' \
+                <<<"$m") ;;
+        *)
+            m=$(jq --arg o "$o" --arg d "/o/$i" \
+                '. + [{destination: $d, type: "tmpfs", source: "tmpfs", options: [$o]}]' <<<"$m") ;;
+        esac
+    done
+    update_config ".mounts += $m"
+    run_bg_container c1 "sleep 1000; : $MARK"
+    [ "$(awk '$5 ~ "^/o/" { n++ } END { print n }' "/proc/$PID/mountinfo")" -ge "$i" ]
+}
+
+@test "nosymfollow on a bind and a tmpfs: in mountinfo, symlinks under it unfollowable" {
+    host=$(mktemp -d "$BATS_TEST_TMPDIR/sym.XXXXXX")
+    echo target >"$host/file"
+    ln -s file "$host/link"
+    update_config ".mounts += [{\"destination\": \"/nsf\", \"type\": \"bind\", \"source\": \"$host\",
+        \"options\": [\"rbind\", \"nosymfollow\"]},
+        {\"destination\": \"/tnsf\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",
+         \"options\": [\"nosymfollow\", \"defaults\"]},
+        {\"destination\": \"/sf\", \"type\": \"bind\", \"source\": \"$host\",
+         \"options\": [\"rbind\", \"nosymfollow\", \"symfollow\"]}]"
+    run_bg_container c1 "sleep 1000; : $MARK"
+    has_opt "$(mnt_opts "$PID" /nsf)" nosymfollow
+    has_opt "$(mnt_opts "$PID" /tnsf)" nosymfollow
+    ! has_opt "$(mnt_opts "$PID" /sf)" nosymfollow
+    # From the host through the container's root: the lookup crosses the container's mount.
+    [ "$(cat "/proc/$PID/root/sf/link")" = target ]
+    run cat "/proc/$PID/root/nsf/link"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Too many levels of symbolic links"* ]]
+    # readlink still works: only following is refused.
+    [ "$(readlink "/proc/$PID/root/nsf/link")" = file ]
+    run capsa exec c1 cat /nsf/link
+    [ "$status" -ne 0 ]
+}
+
+@test "rnosymfollow applies to submounts, rsymfollow clears it" {
+    host=$(mktemp -d "$BATS_TEST_TMPDIR/rsym.XXXXXX")
+    mkdir "$host/sub"
+    mount -t tmpfs tmpfs "$host/sub"
+    defer "umount -l '$host/sub'"
+    echo target >"$host/sub/file"
+    ln -s file "$host/sub/link"
+    update_config ".mounts += [{\"destination\": \"/r\", \"type\": \"bind\", \"source\": \"$host\",
+        \"options\": [\"rbind\", \"rnosymfollow\"]},
+        {\"destination\": \"/rc\", \"type\": \"bind\", \"source\": \"$host\",
+         \"options\": [\"rbind\", \"rnosymfollow\", \"rsymfollow\"]}]"
+    run_bg_container c1 "sleep 1000; : $MARK"
+    has_opt "$(mnt_opts "$PID" /r/sub)" nosymfollow
+    ! has_opt "$(mnt_opts "$PID" /rc/sub)" nosymfollow
+    run cat "/proc/$PID/root/r/sub/link"
+    [ "$status" -ne 0 ]
+    [ "$(cat "/proc/$PID/root/rc/sub/link")" = target ]
+}
+
+@test "atime options per mount show in mountinfo" {
+    update_config '.mounts += [
+        {"destination": "/a1", "type": "tmpfs", "source": "tmpfs", "options": ["noatime"]},
+        {"destination": "/a2", "type": "tmpfs", "source": "tmpfs", "options": ["nodiratime"]},
+        {"destination": "/a3", "type": "tmpfs", "source": "tmpfs", "options": ["strictatime"]},
+        {"destination": "/a4", "type": "tmpfs", "source": "tmpfs", "options": ["relatime"]}]'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    has_opt "$(mnt_opts "$PID" /a1)" noatime
+    ! has_opt "$(mnt_opts "$PID" /a1)" relatime
+    has_opt "$(mnt_opts "$PID" /a2)" nodiratime
+    # strictatime shows as the absence of both noatime and relatime.
+    o=$(mnt_opts "$PID" /a3)
+    ! has_opt "$o" relatime
+    ! has_opt "$o" noatime
+    has_opt "$(mnt_opts "$PID" /a4)" relatime
+}
+
+@test "tmpfs uid, gid, nr_inodes, size and mode show in mountinfo" {
+    update_config '.mounts += [{"destination": "/t", "type": "tmpfs", "source": "tmpfs",
+        "options": ["uid=1234", "gid=2345", "nr_inodes=4321", "size=2m", "mode=1750"]}]'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    o=$(mnt_opts "$PID" /t)
+    has_opt "$o" uid=1234
+    has_opt "$o" gid=2345
+    has_opt "$o" nr_inodes=4321
+    has_opt "$o" size=2048k
+    has_opt "$o" mode=1750
+    [ "$(stat -c '%u %g %a' "/proc/$PID/root/t")" = "1234 2345 1750" ]
+}

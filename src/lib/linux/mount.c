@@ -49,6 +49,7 @@ enum opt_kind {
     OPT_REMOUNT,
     OPT_IDMAP,
     OPT_TMPCOPYUP,
+    OPT_NOOP, /* "defaults": nothing to set (mount(8) vocabulary) */
 };
 
 struct opt_def {
@@ -70,6 +71,11 @@ static const struct opt_def opt_defs[] = {
     {"exec", OPT_CLR, MS_NOEXEC, MOUNT_ATTR_NOEXEC, CAPSA_ATIME_UNSET},
     {"nodiratime", OPT_SET, MS_NODIRATIME, MOUNT_ATTR_NODIRATIME, CAPSA_ATIME_UNSET},
     {"diratime", OPT_CLR, MS_NODIRATIME, MOUNT_ATTR_NODIRATIME, CAPSA_ATIME_UNSET},
+    /* Per-mount since Linux 5.10: no symlink is followed in path lookups
+     * through this mount (readlink still works). */
+    {"nosymfollow", OPT_SET, MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW, CAPSA_ATIME_UNSET},
+    {"symfollow", OPT_CLR, MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW, CAPSA_ATIME_UNSET},
+    {"defaults", OPT_NOOP, 0, 0, CAPSA_ATIME_UNSET},
     {"sync", OPT_SB_SET, MS_SYNCHRONOUS, 0, CAPSA_ATIME_UNSET},
     {"async", OPT_SB_CLR, MS_SYNCHRONOUS, 0, CAPSA_ATIME_UNSET},
     {"dirsync", OPT_SB_SET, MS_DIRSYNC, 0, CAPSA_ATIME_UNSET},
@@ -102,6 +108,8 @@ static const struct opt_def opt_defs[] = {
     {"rexec", OPT_RCLR, 0, MOUNT_ATTR_NOEXEC, CAPSA_ATIME_UNSET},
     {"rnodiratime", OPT_RSET, 0, MOUNT_ATTR_NODIRATIME, CAPSA_ATIME_UNSET},
     {"rdiratime", OPT_RCLR, 0, MOUNT_ATTR_NODIRATIME, CAPSA_ATIME_UNSET},
+    {"rnosymfollow", OPT_RSET, 0, MOUNT_ATTR_NOSYMFOLLOW, CAPSA_ATIME_UNSET},
+    {"rsymfollow", OPT_RCLR, 0, MOUNT_ATTR_NOSYMFOLLOW, CAPSA_ATIME_UNSET},
     {"rnoatime", OPT_RATIME, 0, 0, CAPSA_ATIME_NOATIME},
     {"ratime", OPT_RATIME_CLR, 0, 0, CAPSA_ATIME_NOATIME},
     {"rrelatime", OPT_RATIME, 0, 0, CAPSA_ATIME_RELATIME},
@@ -230,6 +238,8 @@ int capsa_mount_opts_parse(char *const *options, size_t n, struct capsa_mount_op
             break;
         case OPT_TMPCOPYUP:
             out->tmpcopyup = true;
+            break;
+        case OPT_NOOP:
             break;
         case OPT_IDMAP:
             capsa_mount_opts_release(out);
