@@ -148,6 +148,45 @@ static void test_duplicates_large_object(void **state)
     assert_false(agree_s(buf));
 }
 
+/* Parse s, which must fail on a duplicate key; check where and what it says. */
+static void expect_dup(const char *s, int line, int column, const char *text)
+{
+    struct capsa_jdoc doc;
+    struct capsa_jerror e;
+    assert_int_equal(capsa_json_parse(s, strlen(s), 0, &doc, &e), -EINVAL);
+    if (e.line != line || e.column != column || strcmp(e.text, text) != 0)
+        fail_msg("<%s>: got %d:%d \"%s\", want %d:%d \"%s\"", s, e.line, e.column, e.text, line,
+                 column, text);
+}
+
+static void test_duplicate_position_and_path(void **state)
+{
+    (void)state;
+    /* The second occurrence's position, not the end of the enclosing object. */
+    expect_dup("{\n  \"ociVersion\": \"1\",\n  \"ociVersion\": \"2\",\n  \"x\": 1\n}", 3, 3,
+               "ociVersion: duplicate key");
+    expect_dup("{\"process\": {\"cwd\": \"/\",\n \"args\": [\"a\"],\n  \"cwd\": \"/x\"}, \"z\": 0}",
+               3, 3, "process.cwd: duplicate key");
+    /* Array indices in the path; a duplicate after a nested container. */
+    expect_dup(
+        "{\"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"ipc\", \"path\": {},"
+        " \"type\": \"uts\"}]}}",
+        1, 72, "linux.namespaces[1].type: duplicate key");
+    expect_dup("[[1, {\"a\": [], \"a\": 2}]]", 1, 16, "[0][1].a: duplicate key");
+    /* Found before a later syntax error: the duplicate comes first. */
+    expect_dup("{\"a\": 1, \"a\": 2, ]", 1, 10, "a: duplicate key");
+    /* Large objects (checked when complete): the earliest second occurrence,
+     * at its own line and column, whatever the sort order. */
+    char buf[8192];
+    size_t n = 0;
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "{\"o\": {");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"k%02d\": %d", i ? "," : "", i, i);
+    n += (size_t)snprintf(buf + n, sizeof buf - n, ",\n\"k90\": 1,\n  \"k05\": 1, \"k90\": 2}}");
+    expect_dup(buf, 2, 1, "o.k90: duplicate key");
+    assert_false(agree_s(buf));
+}
+
 static void test_depth_and_errors(void **state)
 {
     (void)state;
@@ -224,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_duplicates_large_object),
+        cmocka_unit_test(test_duplicate_position_and_path),
         cmocka_unit_test(test_depth_and_errors),
         cmocka_unit_test(test_uint64),
         cmocka_unit_test(test_get),

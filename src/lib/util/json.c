@@ -51,6 +51,10 @@ void capsa_json_free(struct capsa_jdoc *doc)
     memset(&doc->root, 0, sizeof doc->root);
 }
 
+struct keypos {
+    int line, column;
+};
+
 struct frame {
     bool object;
     size_t base; /* first scratch entry of this container */
@@ -62,7 +66,9 @@ struct parser {
     struct capsa_jdoc *doc;
     struct capsa_jerror *e;
     struct capsa_jmember *scratch; /* members (objects) or values (arrays) being collected */
+    struct keypos *pos;            /* where each scratch entry's key starts (objects) */
     size_t n_scratch, cap_scratch;
+    int key_line, key_column; /* position of the key object_key last read */
     struct frame stack[CAPSA_JSON_MAX_DEPTH];
     int depth;
     int oom;
@@ -385,8 +391,13 @@ static int scratch_push(struct parser *ps, const char *key, uint32_t keylen,
         if (n == NULL)
             return nomem(ps);
         ps->scratch = n;
+        struct keypos *np = realloc(ps->pos, ncap * sizeof *np);
+        if (np == NULL)
+            return nomem(ps);
+        ps->pos = np;
         ps->cap_scratch = ncap;
     }
+    ps->pos[ps->n_scratch] = (struct keypos){.line = ps->key_line, .column = ps->key_column};
     ps->scratch[ps->n_scratch++] = (struct capsa_jmember){.key = key, .keylen = keylen, .v = *v};
     return 0;
 }
@@ -397,20 +408,107 @@ static int cmp_member(const void *a, const void *b)
     const struct capsa_jmember *y = *(const struct capsa_jmember *const *)b;
     if (x->keylen != y->keylen)
         return x->keylen < y->keylen ? -1 : 1;
-    return memcmp(x->key, y->key, x->keylen);
+    int c = memcmp(x->key, y->key, x->keylen);
+    if (c != 0)
+        return c;
+    /* Equal keys in document order (all point into one scratch array), so
+     * that the second occurrence follows the first. */
+    return x < y ? -1 : x > y;
 }
 
+static bool same_key(const struct capsa_jmember *x, const struct capsa_jmember *y)
+{
+    return x->keylen == y->keylen && memcmp(x->key, y->key, x->keylen) == 0;
+}
+
+/* Append s[0..n) to buf at *len, truncating (with "...") when it is full. */
+static void path_put(char *buf, size_t size, size_t *len, const char *s, size_t n)
+{
+    if (*len >= size - 1)
+        return;
+    size_t room = size - 1 - *len;
+    if (n > room) {
+        n = room;
+        if (room >= 3) {
+            memcpy(buf + *len, s, room - 3);
+            memcpy(buf + *len + room - 3, "...", 3);
+            *len += room;
+            buf[*len] = '\0';
+            return;
+        }
+    }
+    memcpy(buf + *len, s, n);
+    *len += n;
+    buf[*len] = '\0';
+}
+
+/* The JSON path (process.args[2].x) of member key of the object that is
+ * frame `depth - 1`: the keys and indices of the enclosing containers sit in
+ * their parents' scratch entries (the placeholders of parse()). */
+static void member_path(const struct parser *ps, int depth, const struct capsa_jmember *key,
+                        char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 1; i < depth; i++) {
+        size_t slot = ps->stack[i].base - 1;
+        const struct frame *parent = &ps->stack[i - 1];
+        if (parent->object) {
+            if (len > 0)
+                path_put(buf, size, &len, ".", 1);
+            path_put(buf, size, &len, ps->scratch[slot].key, ps->scratch[slot].keylen);
+        } else {
+            char ix[32];
+            int n = snprintf(ix, sizeof ix, "[%zu]", slot - parent->base);
+            path_put(buf, size, &len, ix, (size_t)n);
+        }
+    }
+    if (len > 0)
+        path_put(buf, size, &len, ".", 1);
+    path_put(buf, size, &len, key->key, key->keylen);
+}
+
+/* A duplicate key: reported where its second occurrence starts, with its
+ * path, which is what a person editing config.json needs to find it. */
+static int duplicate(struct parser *ps, int depth, const struct capsa_jmember *m,
+                     const struct keypos *at)
+{
+    char path[160];
+    member_path(ps, depth, m, path, sizeof path);
+    ps->e->line = at->line;
+    ps->e->column = at->column;
+    snprintf(ps->e->text, sizeof ps->e->text, "%s: duplicate key", path);
+    return -EINVAL;
+}
+
+/* Objects up to this many members are checked as each key is read (a short
+ * linear scan), so that the error comes at the duplicate itself, before the
+ * rest of the document; larger ones once complete, sorted (no quadratic
+ * blow-up on hostile input). */
+#define DUP_SCAN_MAX 16
+
+/* A key just read by object_key against the earlier members of the same
+ * object (the top frame: all of them are in scratch by then). */
+static int check_new_key(struct parser *ps, const char *key, uint32_t keylen)
+{
+    const struct frame *f = &ps->stack[ps->depth - 1];
+    if (ps->n_scratch - f->base > DUP_SCAN_MAX)
+        return 0; /* left to check_duplicates, at the end of the object */
+    const struct capsa_jmember k = {.key = key, .keylen = keylen};
+    for (size_t j = f->base; j < ps->n_scratch; j++)
+        if (same_key(&ps->scratch[j], &k)) {
+            const struct keypos at = {.line = ps->key_line, .column = ps->key_column};
+            return duplicate(ps, ps->depth, &k, &at);
+        }
+    return 0;
+}
+
+/* The whole object of the top frame, when it is too large for check_new_key. */
 static int check_duplicates(struct parser *ps, const struct capsa_jmember *m, size_t n)
 {
-    if (n <= 16) {
-        for (size_t i = 1; i < n; i++)
-            for (size_t j = 0; j < i; j++)
-                if (m[i].keylen == m[j].keylen && memcmp(m[i].key, m[j].key, m[i].keylen) == 0)
-                    return syntax(ps, "duplicate object key \"%.60s\"", m[i].key);
+    if (n <= DUP_SCAN_MAX)
         return 0;
-    }
-    /* Large objects: sort, then compare neighbours (no quadratic blow-up).
-     * ix is an array of pointers, so sizeof *ix (a pointer) is meant. */
+    /* ix is an array of pointers, so sizeof *ix (a pointer) is meant. */
     // NOLINTNEXTLINE(bugprone-sizeof-expression)
     const struct capsa_jmember **ix = malloc(n * sizeof *ix);
     if (ix == NULL)
@@ -418,12 +516,17 @@ static int check_duplicates(struct parser *ps, const struct capsa_jmember *m, si
     for (size_t i = 0; i < n; i++)
         ix[i] = &m[i];
     qsort(ix, n, sizeof *ix, cmp_member); // NOLINT(bugprone-sizeof-expression): as above
-    int r = 0;
-    for (size_t i = 1; i < n && r == 0; i++)
-        if (cmp_member(&ix[i - 1], &ix[i]) == 0)
-            r = syntax(ps, "duplicate object key \"%.60s\"", ix[i]->key);
+    /* The earliest second occurrence in the document, as a reader going
+     * top to bottom meets it. */
+    const struct capsa_jmember *second = NULL;
+    for (size_t i = 1; i < n; i++)
+        if (same_key(ix[i - 1], ix[i]) && (i < 2 || !same_key(ix[i - 2], ix[i])) &&
+            (second == NULL || ix[i] < second))
+            second = ix[i];
     free(ix);
-    return r;
+    if (second == NULL)
+        return 0;
+    return duplicate(ps, ps->depth, second, &ps->pos[second - ps->scratch]);
 }
 
 /* Move the collected children of the top frame into the arena. */
@@ -469,6 +572,8 @@ static int object_key(struct parser *ps, const char **key, uint32_t *keylen)
         return syntax(ps, "premature end of input, expected a string");
     if (*ps->p != '"')
         return syntax(ps, "string or '}' expected");
+    ps->key_line = ps->line;
+    ps->key_column = (int)(ps->p - ps->line_start) + 1;
     int r = parse_string(ps, key, keylen);
     if (r < 0)
         return r;
@@ -476,6 +581,8 @@ static int object_key(struct parser *ps, const char **key, uint32_t *keylen)
     // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
     if (strlen(*key) != *keylen)
         return syntax(ps, "NUL byte in an object key");
+    if ((r = check_new_key(ps, *key, *keylen)) < 0)
+        return r;
     skip_ws(ps);
     if (ps->p >= ps->end || *ps->p != ':')
         return syntax(ps, "':' expected");
@@ -595,6 +702,7 @@ int capsa_json_parse(const char *buf, size_t len, unsigned flags, struct capsa_j
             r = syntax(ps, "end of input expected");
     }
     free(ps->scratch);
+    free(ps->pos);
     int oom = ps->oom;
     free(ps);
     if (r < 0) {

@@ -72,7 +72,7 @@ struct capsa_jdoc {
  * bytes). */
 struct capsa_jerror {
     int line, column;
-    char text[128];
+    char text[256];
 };
 
 /* Flags. CAPSA_JSON_UINT64: integers up to UINT64_MAX are values (CAPSA_J_UINT
