@@ -47,6 +47,7 @@ struct capsa_create_opts {
     bool no_pivot;              /* MS_MOVE + chroot instead of pivot_root */
     bool no_new_keyring;        /* keep the caller's session keyring */
     int preserve_fds;           /* fds 3..3+N-1 passed to the container */
+    bool keep;                  /* run: do not delete the container once it exits */
 };
 
 /* create: set the container up; its init waits for `start`. */
@@ -60,7 +61,8 @@ int capsa_container_start(const struct capsa_ctx *ctx, const char *id, struct ca
 /* run: create + start + wait in the foreground, forwarding signals (and
  * relaying the terminal when process.terminal is set), then delete.
  * *exit_code receives the process exit status, or 128+N when killed by
- * signal N. With detach, returns after start and leaves the container running. */
+ * signal N. With detach, returns after start and leaves the container running.
+ * With opts->keep, the stopped container is left for `state` and `delete`. */
 int capsa_container_run(const struct capsa_ctx *ctx, const char *id,
                         const struct capsa_create_opts *opts, bool detach, int *exit_code,
                         struct capsa_err *err);

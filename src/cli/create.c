@@ -58,12 +58,16 @@ int cli_parse_create_opts(struct cli *cli, const char *cmd, int argc, char **arg
             *detach = true;
             break;
         case 'k':
+            if (detach == NULL)
+                return cli_usage_error(cli, cmd, "unknown option --keep"), -1;
+            o->keep = true;
+            break;
         case 'S':
             break;
         case 'h':
             printf("usage: capsa %s [--bundle DIR] [--console-socket PATH] [--pid-file PATH]\n"
                    "       [--no-pivot] [--no-new-keyring] [--preserve-fds N]%s ID\n",
-                   cmd, detach ? " [--detach]" : "");
+                   cmd, detach ? " [--detach] [--keep]" : "");
             exit(0);
         case ':':
             return cli_usage_error(cli, cmd, "option %s needs a value", argv[optind - 1]), -1;

@@ -83,3 +83,58 @@ setup() {
     [ "$(cat "$out/t")" = trapped ]
     [ "$rc" -eq 7 ]
 }
+
+@test "SIGTSTP, SIGTTIN and SIGTTOU sent to run reach the container and do not stop run" {
+    out=$(add_host_dir /out)
+    update_config '.process.args = ["sh", "-c",
+        "for s in TSTP TTIN TTOU; do trap \"echo $s >> /out/got\" $s; done; touch /out/ready;
+         while [ ! -e /out/stop ]; do sleep 0.1; done; exit 3"]'
+    "$CAPSA" --root "$CAPSA_ROOT" run --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1 &
+    rpid=$!
+    defer "kill -KILL $rpid 2>/dev/null; touch $out/stop"
+    wait_for 100 test -e "$out/ready"
+    for s in TSTP TTIN TTOU; do
+        kill -"$s" "$rpid"
+        wait_for 100 grep -qx "$s" "$out/got"
+        # Not stopped: a stopped run could neither forward nor reap.
+        [ "$(awk '/^State:/ { print $2 }' "/proc/$rpid/status")" != T ]
+    done
+    touch "$out/stop"
+    rc=0
+    wait "$rpid" || rc=$?
+    [ "$rc" -eq 3 ]
+}
+
+@test "SIGWINCH reaches a container without a terminal" {
+    out=$(add_host_dir /out)
+    update_config '.process.args = ["sh", "-c",
+        "trap \"echo winch > /out/w\" WINCH; touch /out/ready;
+         while [ ! -e /out/w ] && [ ! -e /out/stop ]; do sleep 0.1; done"]'
+    "$CAPSA" --root "$CAPSA_ROOT" run --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1 &
+    rpid=$!
+    defer "kill -KILL $rpid 2>/dev/null"
+    wait_for 100 test -e "$out/ready"
+    kill -WINCH "$rpid"
+    # Bounded: without forwarding the container would loop forever.
+    wait_for 100 test -e "$out/w" || touch "$out/stop"
+    rc=0
+    wait "$rpid" || rc=$?
+    [ "$rc" -eq 0 ]
+    [ "$(cat "$out/w")" = winch ]
+}
+
+@test "run --keep leaves the stopped container: state says stopped, delete removes it" {
+    out=$(add_host_dir /out)
+    update_config '.process.args = ["sh", "-c", "echo ran > /out/ran; exit 4"]'
+    run capsa run --keep --bundle "$BUNDLE" c1
+    [ "$status" -eq 4 ]
+    [ "$(cat "$out/ran")" = ran ]
+    run capsa state c1
+    [ "$status" -eq 0 ] || fail_now "state after run --keep: $output"
+    [ "$(jq -r .status <<<"$output")" = stopped ]
+    [ "$(capsa list -q)" = c1 ]
+    capsa delete c1
+    run capsa state c1
+    [ "$status" -ne 0 ]
+    [ -z "$(capsa list -q)" ]
+}

@@ -22,11 +22,15 @@
 #include "uk/tender.h"
 #include "util/util.h"
 
+/* The signals `run` forwards to the container, as runc does: all of them
+ * except the child's exit (ours to reap) and synchronous faults (raised by
+ * our own code). Job-control stops are forwarded too: a `kill -TSTP` meant
+ * for the container must reach it and not stop the runtime, which would
+ * then neither relay nor reap. SIGWINCH is added once it is known that
+ * there is no terminal (with one, the pty relay resizes the pty instead). */
 static void forwarded_set(sigset_t *set)
 {
     sigfillset(set);
-    /* Not forwarded: job control of our own, the child's exit, terminal
-     * resizes (the relay handles them), and synchronous faults. */
     sigdelset(set, SIGCHLD);
     sigdelset(set, SIGWINCH);
     sigdelset(set, SIGSEGV);
@@ -34,9 +38,6 @@ static void forwarded_set(sigset_t *set)
     sigdelset(set, SIGFPE);
     sigdelset(set, SIGILL);
     sigdelset(set, SIGTRAP);
-    sigdelset(set, SIGTSTP);
-    sigdelset(set, SIGTTIN);
-    sigdelset(set, SIGTTOU);
 }
 
 static void forward_pending(int sfd, int pidfd)
@@ -139,6 +140,14 @@ int capsa_container_run(const struct capsa_ctx *ctx, const char *id,
     int r = capsa_create_internal(ctx, id, opts, true, &c, err);
     if (r < 0)
         goto out_sig;
+    if (c.console_fd < 0) {
+        /* No pty to resize: the container gets SIGWINCH like any other. */
+        sigaddset(&fwd, SIGWINCH);
+        sigprocmask(SIG_BLOCK, &fwd, NULL);
+        if (signalfd(sfd, &fwd, SFD_CLOEXEC | SFD_NONBLOCK) < 0)
+            capsa_log(ctx, CAPSA_LOG_WARNING, "signalfd: SIGWINCH not forwarded: %s",
+                      strerror(errno));
+    }
     r = start_run_mode(&c, err);
     if (r < 0) {
         capsa_create_rollback(&c);
@@ -185,7 +194,9 @@ int capsa_container_run(const struct capsa_ctx *ctx, const char *id,
                   "unikernel %s killed by SIGSYS: a system call outside the tender's allowlist",
                   id);
     capsa_created_release(&c);
-    {
+    /* --keep (runc): the stopped container stays, state says "stopped",
+     * and delete removes it (running the poststop hooks then). */
+    if (!opts->keep) {
         struct capsa_err derr = {0};
         int dr = capsa_container_delete(ctx, id, true, &derr);
         if (dr < 0 && dr != -ENOENT)
