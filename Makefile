@@ -38,6 +38,13 @@ endif
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CPPFLAGS += -DCAPSA_VERSION='"$(VERSION)"' -DCAPSA_GITREV='"$(GITREV)"'
+# The objects that embed them are rebuilt when either changes (a new commit
+# checked out, VERSION edited): the stamp is rewritten, at every make, only
+# when its content differs, so make sees a newer prerequisite exactly then.
+# Without .git (a tarball) GITREV is "unknown" and the stamp stays put.
+VERSION_STAMP := $(BUILD)/version.stamp
+$(shell mkdir -p $(BUILD) && v='$(VERSION) $(GITREV)' && \
+  { [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$$v" ] || echo "$$v" >$(VERSION_STAMP); })
 
 LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
@@ -59,6 +66,9 @@ $(BUILD)/capsa: $(CLI_OBJ) $(BUILD)/libcapsa.a
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/src/cli/main.o $(BUILD)/obj/src/lib/core/misc.o \
+  $(BUILD)/obj/src/lib/core/features.o: $(VERSION_STAMP)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcapsa.a
 	@mkdir -p $(@D)

@@ -1,5 +1,6 @@
 /* list.c - `capsa list [--format table|json] [--quiet]`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "simple.h"
@@ -21,19 +22,18 @@ static int on_opt(void *data, int c, const char *arg)
     return 0;
 }
 
-static void json_str(const char *s)
+/* One container's entry of `list --format json`: its full state document, as
+ * runc prints it (the rootfs as an absolute path, the annotations). A
+ * container deleted since the directory was read is left out. */
+static bool print_state(struct cli *cli, const char *id, bool first)
 {
-    putchar('"');
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
+    char *json = NULL;
+    struct capsa_err err = {0};
+    if (capsa_container_state(&cli->ctx, id, &json, &err) < 0)
+        return false;
+    printf("%s%s", first ? "" : ",", json);
+    free(json);
+    return true;
 }
 
 int cmd_list(struct cli *cli, int argc, char **argv)
@@ -65,19 +65,10 @@ int cmd_list(struct cli *cli, int argc, char **argv)
             puts("null");
         } else {
             putchar('[');
-            for (size_t k = 0; k < n; k++) {
-                printf("%s{\"ociVersion\":\"1.2.0\",\"id\":", k ? "," : "");
-                json_str(e[k].id);
-                printf(",\"pid\":%d,\"status\":", e[k].pid);
-                json_str(e[k].status);
-                printf(",\"bundle\":");
-                json_str(e[k].bundle);
-                printf(",\"rootfs\":\"\",\"created\":");
-                json_str(e[k].created);
-                printf(",\"owner\":");
-                json_str(e[k].owner);
-                putchar('}');
-            }
+            bool first = true;
+            for (size_t k = 0; k < n; k++)
+                if (print_state(cli, e[k].id, first))
+                    first = false;
             puts("]");
         }
     } else {

@@ -265,7 +265,18 @@ int main(int argc, char **argv)
             cli.ctx.systemd_cgroup = true;
             break;
         case OPT_ROOTLESS:
-            cli.ctx.rootless = strcmp(optarg, "true") == 0;
+            /* runc's values; "auto" means: decide from the euid. */
+            if (strcmp(optarg, "true") == 0) {
+                cli.ctx.rootless = true;
+            } else if (strcmp(optarg, "false") == 0) {
+                cli.ctx.rootless = false;
+            } else if (strcmp(optarg, "auto") == 0) {
+                cli.ctx.rootless = geteuid() != 0;
+            } else {
+                fprintf(stderr, "capsa: --rootless: invalid value \"%s\" (true, false or auto)\n",
+                        optarg);
+                return 1;
+            }
             break;
         case OPT_CRIU:
             break;

@@ -80,3 +80,72 @@ load helpers
     run "$CAPSA" --root "$CAPSA_ROOT" state nosuch
     [ "$status" -ne 0 ]
 }
+
+@test "list --format json prints the absolute rootfs and the annotations" {
+    setup_bundle
+    # A relative root.path with a detour: runc prints it resolved against the bundle.
+    update_config '.root.path = "./rootfs/../rootfs" | .annotations = {"org.example.k": "v1", "x": "y"}'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    run capsa list --format json
+    [ "$status" -eq 0 ]
+    [ "$(jq -r 'length' <<<"$output")" = 1 ]
+    [ "$(jq -r '.[0].id' <<<"$output")" = c1 ]
+    [ "$(jq -r '.[0].rootfs' <<<"$output")" = "$(realpath "$ROOTFS")" ]
+    [ "$(jq -r '.[0].annotations["org.example.k"]' <<<"$output")" = v1 ]
+    [ "$(jq -r '.[0].annotations.x' <<<"$output")" = y ]
+    [ "$(jq -r '.[0].pid' <<<"$output")" = "$PID" ]
+    [ "$(jq -r '.[0].status' <<<"$output")" = running ]
+    # The same fields as state.
+    diff <(capsa state c1 | jq -S .) <(jq -S '.[0]' <<<"$output")
+}
+
+@test "duplicate key in config.json: reported at the second occurrence, with its path" {
+    requires_capsa
+    setup_bundle
+    update_config '.process.cwd = "/"'
+    line=$(grep -n '^    "cwd"' "$BUNDLE/config.json" | cut -d: -f1)
+    [ -n "$line" ]
+    sed -i "${line}a\\    \"cwd\": \"/tmp\"," "$BUNDLE/config.json"
+    run capsa create --bundle "$BUNDLE" c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"config.json:$((line + 1)):5: process.cwd: duplicate key"* ]] ||
+        fail_now "unexpected: $output"
+    assert_nothing_left c1
+}
+
+@test "--systemd-cgroup fails clearly and leaves nothing" {
+    setup_bundle
+    update_config ".process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
+    run "$CAPSA" --root "$CAPSA_ROOT" --systemd-cgroup create --bundle "$BUNDLE" c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *systemd* ]]
+    assert_nothing_left c1
+}
+
+@test "--rootless accepts true, false and auto and refuses other values" {
+    for v in true false auto; do
+        run "$CAPSA" --root "$CAPSA_ROOT" --rootless "$v" list -q
+        [ "$status" -eq 0 ] || fail_now "--rootless $v: $output"
+    done
+    run "$CAPSA" --root "$CAPSA_ROOT" --rootless maybe list -q
+    [ "$status" -ne 0 ]
+    [[ "$output" == *rootless* ]]
+}
+
+@test "spec --bundle DIR writes DIR/config.json and nothing in the cwd" {
+    d=$BATS_TEST_TMPDIR/specdir
+    cwd=$BATS_TEST_TMPDIR/cwd
+    mkdir -p "$d" "$cwd"
+    (cd "$cwd" && "$CAPSA" spec --bundle "$d")
+    jq -e '.ociVersion and .root.path == "rootfs"' "$d/config.json"
+    [ -z "$(ls -A "$cwd")" ]
+}
+
+@test "--version names the commit of the checkout" {
+    requires_capsa
+    git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1 || skip "not a git checkout"
+    rev=$(git -C "$REPO" rev-parse --short HEAD)
+    run "$CAPSA" --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"commit: $rev"* ]] || fail_now "--version: $output, HEAD is $rev"
+}
