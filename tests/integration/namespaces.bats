@@ -103,3 +103,37 @@ ns_of() { readlink "/proc/$1/ns/$2"; }
     [ $((inside - host)) -ge 863000 ]
     [ $((inside - host)) -le 864000 ]
 }
+
+# capsa-specific: crun 1.8 fails to set the offsets and runc 1.1 has no time namespace.
+@test "time namespace applies the monotonic offset (timens_offsets read from the host)" {
+    requires_capsa
+    [ -e /proc/self/ns/time ] || skip "no time namespace support"
+    update_config '.linux.namespaces += [{"type":"time"}]
+        | .linux.timeOffsets = {"monotonic": {"secs": 7200, "nanosecs": 5000},
+                                "boottime": {"secs": 60, "nanosecs": 0}}'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    [ "$(readlink "/proc/$PID/ns/time")" != "$(readlink /proc/self/ns/time)" ]
+    grep -Eq '^monotonic +7200 +5000$' "/proc/$PID/timens_offsets"
+    grep -Eq '^boottime +60 +0$' "/proc/$PID/timens_offsets"
+    # The host's own offsets stay zero.
+    grep -Eq '^monotonic +0 +0$' /proc/self/timens_offsets
+}
+
+@test "--no-pivot: the process is chrooted into the rootfs and sees no host file" {
+    host_marker=$BATS_TEST_TMPDIR/host-marker-$MARK
+    touch "$host_marker"
+    echo inside >"$ROOTFS/rootfs-marker"
+    update_config ".process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
+    ctr_create c1 --no-pivot
+    capsa start c1
+    PID=$(container_pid c1)
+    # The process's root is the rootfs directory itself.
+    [ "$(stat -c %d:%i "/proc/$PID/root/rootfs-marker")" = "$(stat -c %d:%i "$ROOTFS/rootfs-marker")" ]
+    [ "$(stat -c %i "/proc/$PID/root/")" = "$(stat -c %i "$ROOTFS/")" ]
+    run capsa exec c1 sh -c "cat /rootfs-marker; ls $host_marker; cd /../../..; ls"
+    [[ "$output" == *inside* ]]
+    [[ "$output" == *"No such file"* ]]
+    [[ "$output" == *rootfs-marker* ]]
+    # The host's mount table was not touched: no mount of the container shows at the rootfs.
+    ! mounts_under "$ROOTFS"
+}
