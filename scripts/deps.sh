@@ -22,6 +22,9 @@ capsa_deps_main() {
         pkgs+=(crun runc)
         # The unikernel net test pings through a TAP device (tests/integration/unikernel.bats).
         pkgs+=(iputils-ping)
+        # The foreground terminal test drives a pty with python3; seccomp.bats checks with
+        # strace that a container without a filter makes no seccomp() call.
+        pkgs+=(python3 strace)
         # Fuzzing (libFuzzer) and static analysis (tests/fuzz, scripts/static-analysis.sh).
         pkgs+=(libclang-rt-14-dev cppcheck clang-tidy)
         # cgroup v2 is tested in a QEMU guest (tests/v2vm, docs/testing-cgroup-v2.md).

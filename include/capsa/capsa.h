@@ -81,7 +81,7 @@ struct capsa_exec_opts {
     uint32_t uid;
     bool has_gid;
     uint32_t gid;
-    const uint32_t *additional_gids; /* --additional-gids (replace the configured ones) */
+    const uint32_t *additional_gids; /* --additional-gids (added to the configured ones, as runc) */
     size_t n_additional_gids;
     char *const *caps; /* --cap NAME: added to bounding, effective, permitted (and ambient
                         * when the process has inheritable capabilities) */

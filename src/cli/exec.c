@@ -97,7 +97,8 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
         OPT_LABEL,
         OPT_PRESERVE,
         OPT_IGNORED,
-        OPT_IGNORED_ARG,
+        OPT_IGNORE_PAUSED,
+        OPT_CGROUP,
     };
     static const struct option opts[] = {
         {"process", required_argument, NULL, 'p'},
@@ -114,10 +115,12 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
         {"apparmor", required_argument, NULL, OPT_APPARMOR},
         {"process-label", required_argument, NULL, OPT_LABEL},
         {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
-        /* runc flags that change nothing here. */
+        /* runc's flag for a subreaper capsa never uses: nothing to change. */
         {"no-subreaper", no_argument, NULL, OPT_IGNORED},
-        {"ignore-paused", no_argument, NULL, OPT_IGNORED},
-        {"cgroup", required_argument, NULL, OPT_IGNORED_ARG},
+        /* runc flags capsa does not implement: refused, never ignored, so
+         * that nobody believes they took effect. */
+        {"ignore-paused", no_argument, NULL, OPT_IGNORE_PAUSED},
+        {"cgroup", required_argument, NULL, OPT_CGROUP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -191,8 +194,18 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
             break;
         }
         case OPT_IGNORED:
-        case OPT_IGNORED_ARG:
             break;
+        case OPT_IGNORE_PAUSED:
+            cli_usage_error(cli, "exec",
+                            "--ignore-paused is not supported: capsa refuses to exec into a "
+                            "paused container (resume it first)");
+            goto out;
+        case OPT_CGROUP:
+            cli_usage_error(cli, "exec",
+                            "--cgroup %s is not supported: the process always joins the "
+                            "container's own cgroup",
+                            optarg);
+            goto out;
         case 'h':
             usage();
             rc = 0;

@@ -1,12 +1,16 @@
 /* seccomp_listener - a minimal seccomp agent for the integration tests (runs
  * on the host, not in the container).
  *
- *   seccomp_listener SOCKET STATE_OUT LOG_OUT
- * Listens on the unix socket SOCKET, accepts one runtime connection, writes
- * the containerProcessState JSON it receives to STATE_OUT and checks that an
- * fd came with it (SCM_RIGHTS); then answers every notification on that fd
- * with SECCOMP_USER_NOTIF_FLAG_CONTINUE (the syscall runs as if unfiltered),
- * appending "nr=N" per notification to LOG_OUT, until the container is gone. */
+ *   seccomp_listener SOCKET STATE_OUT LOG_OUT [MODE [COUNT]]
+ * Listens on the unix socket SOCKET, accepts COUNT (default 1) runtime
+ * connections, writes the containerProcessState JSON each one sends to
+ * STATE_OUT (the first) or STATE_OUT.N (the Nth, N >= 2) and checks that an
+ * fd came with it (SCM_RIGHTS). Then, per fd, in MODE "continue" (the
+ * default) it answers every notification with
+ * SECCOMP_USER_NOTIF_FLAG_CONTINUE (the syscall runs as if unfiltered),
+ * appending "nr=N" per notification to LOG_OUT, until every process using
+ * the filter is gone; in MODE "hold" it keeps the fd and never answers (an
+ * agent that hangs), until killed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/seccomp.h>
@@ -52,28 +57,9 @@ static void die(const char *what)
     exit(1);
 }
 
-int main(int argc, char **argv)
+/* Receive one containerProcessState and its fd from conn into STATE_OUT. */
+static int receive_one(int conn, const char *state_out)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: seccomp_listener SOCKET STATE_OUT LOG_OUT\n");
-        return 2;
-    }
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (strlen(argv[1]) >= sizeof a.sun_path) {
-        fprintf(stderr, "seccomp_listener: socket path too long\n");
-        return 2;
-    }
-    memcpy(a.sun_path, argv[1], strlen(argv[1]) + 1);
-    int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (ls < 0)
-        die("socket");
-    unlink(argv[1]);
-    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 1) < 0)
-        die(argv[1]);
-    int conn = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
-    if (conn < 0)
-        die("accept");
-
     /* The fd comes with the first bytes; read on until the document is whole. */
     static char buf[1 << 16];
     size_t len = 0;
@@ -95,20 +81,24 @@ int main(int argc, char **argv)
     while (!json_complete(buf, len) && len < sizeof buf - 1 &&
            (n = read(conn, buf + len, sizeof buf - 1 - len)) > 0)
         len += (size_t)n;
-    close(conn);
-    close(ls);
-    FILE *out = fopen(argv[2], "we");
+    FILE *out = fopen(state_out, "we");
     if (out == NULL)
-        die(argv[2]);
+        die(state_out);
     fwrite(buf, 1, len, out);
     fclose(out);
     if (nfd < 0) {
         fprintf(stderr, "seccomp_listener: no fd received\n");
-        return 1;
+        exit(1);
     }
-    FILE *log = fopen(argv[3], "ae");
+    return nfd;
+}
+
+/* Answer every notification on nfd with CONTINUE until nobody uses it. */
+static int serve(int nfd, const char *log_out)
+{
+    FILE *log = fopen(log_out, "ae");
     if (log == NULL)
-        die(argv[3]);
+        die(log_out);
     setvbuf(log, NULL, _IOLBF, 0);
     for (;;) {
         struct pollfd p = {.fd = nfd, .events = POLLIN};
@@ -127,7 +117,7 @@ int main(int argc, char **argv)
                 continue;
             die("SECCOMP_IOCTL_NOTIF_RECV");
         }
-        fprintf(log, "nr=%d\n", req.data.nr);
+        fprintf(log, "nr=%d pid=%u\n", req.data.nr, req.pid);
         struct seccomp_notif_resp resp = {.id = req.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
         /* ENOENT: the task died (or the syscall was interrupted) meanwhile. */
         if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
@@ -135,4 +125,73 @@ int main(int argc, char **argv)
     }
     fclose(log);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4 || argc > 6) {
+        fprintf(stderr,
+                "usage: seccomp_listener SOCKET STATE_OUT LOG_OUT [continue|hold [COUNT]]\n");
+        return 2;
+    }
+    int hold = argc >= 5 && strcmp(argv[4], "hold") == 0;
+    if (argc >= 5 && !hold && strcmp(argv[4], "continue") != 0) {
+        fprintf(stderr, "seccomp_listener: MODE is continue or hold\n");
+        return 2;
+    }
+    int count = argc == 6 ? atoi(argv[5]) : 1;
+    if (count < 1 || count > 16) {
+        fprintf(stderr, "seccomp_listener: COUNT is 1..16\n");
+        return 2;
+    }
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(argv[1]) >= sizeof a.sun_path) {
+        fprintf(stderr, "seccomp_listener: socket path too long\n");
+        return 2;
+    }
+    memcpy(a.sun_path, argv[1], strlen(argv[1]) + 1);
+    int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (ls < 0)
+        die("socket");
+    unlink(argv[1]);
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, count) < 0)
+        die(argv[1]);
+    int held[16];
+    int rc = 0;
+    for (int i = 0; i < count; i++) {
+        int conn = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0)
+            die("accept");
+        char path[4096];
+        if (i == 0)
+            snprintf(path, sizeof path, "%s", argv[2]);
+        else
+            snprintf(path, sizeof path, "%s.%d", argv[2], i + 1);
+        int nfd = receive_one(conn, path);
+        close(conn);
+        if (hold) {
+            held[i] = nfd; /* kept open, never read: the agent hangs */
+            continue;
+        }
+        /* One server per fd, so that a later connection is still accepted. */
+        pid_t pid = fork();
+        if (pid < 0)
+            die("fork");
+        if (pid == 0) {
+            close(ls);
+            _exit(serve(nfd, argv[3]));
+        }
+        close(nfd);
+    }
+    close(ls);
+    if (hold) {
+        (void)held;
+        for (;;)
+            pause();
+    }
+    int st;
+    while (wait(&st) > 0)
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            rc = 1;
+    return rc;
 }

@@ -216,3 +216,147 @@ EOF
     run capsa exec sce1 touch /tmp/allowed
     [ "$status" -eq 0 ]
 }
+
+# start_listener MODE COUNT: the seccomp test agent on $SOCK; the Nth state message goes to
+# $AGENT_OUT (N = 1) or $AGENT_OUT.N.
+start_listener() {
+    LISTENER=$REPO/build/helpers/seccomp_listener
+    [ -x "$LISTENER" ] || skip "needs build/helpers/seccomp_listener (make helpers)"
+    SOCK=$BATS_TEST_TMPDIR/agent.sock
+    AGENT_OUT=$BATS_TEST_TMPDIR/agent.json
+    "$LISTENER" "$SOCK" "$AGENT_OUT" "$BATS_TEST_TMPDIR/agent.log" "$@" \
+        2>"$BATS_TEST_TMPDIR/agent.err" &
+    LPID=$!
+    defer "kill -KILL $LPID 2>/dev/null"
+    wait_for 50 test -S "$SOCK"
+}
+
+@test "exec: a notify filter's message carries the exec'd pid, and the init's in state.pid" {
+    start_listener continue 2
+    update_config ".root.readonly = false | .linux.seccomp = {\"defaultAction\": \"SCMP_ACT_ALLOW\",
+        \"listenerPath\": \"$SOCK\",
+        \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_NOTIFY\"}]}"
+    start_c1
+    [ "$(jq -r .pid "$AGENT_OUT")" = "$PID" ]
+    run timeout -k 5 30 "$CAPSA" --root "$CAPSA_ROOT" exec --pid-file "$BATS_TEST_TMPDIR/pid" \
+        "$CID" mkdir /tmp/x
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ -d "$ROOTFS/tmp/x" ]
+    epid=$(cat "$BATS_TEST_TMPDIR/pid")
+    [ "$epid" != "$PID" ]
+    [ "$(jq -r .pid "$AGENT_OUT.2")" = "$epid" ]
+    [ "$(jq -r .state.pid "$AGENT_OUT.2")" = "$PID" ]
+    [ "$(jq -r .state.id "$AGENT_OUT.2")" = "$CID" ]
+}
+
+@test "exec: with noNewPrivileges, notify rules on the runtime's own calls do not block it" {
+    start_listener hold 2
+    update_config ".process.noNewPrivileges = true | .linux.seccomp = {
+        \"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerPath\": \"$SOCK\", \"syscalls\": [{\"names\":
+        [\"setresuid\", \"setresgid\", \"setgroups\", \"capset\", \"fchdir\"],
+        \"action\": \"SCMP_ACT_NOTIFY\"}]} | .process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
+    ctr_create "$CID"
+    # The agent never answers: a notified call made by the runtime would hang start or exec (-k:
+    # the init of a pid namespace ignores the forwarded SIGTERM).
+    run timeout -k 5 20 "$CAPSA" --root "$CAPSA_ROOT" start "$CID"
+    [ "$status" -eq 0 ]
+    run timeout -k 5 20 "$CAPSA" --root "$CAPSA_ROOT" exec "$CID" echo ran
+    [ "$status" -eq 0 ]
+    [ "$output" = ran ]
+    [ -s "$AGENT_OUT.2" ]
+}
+
+@test "exec: with noNewPrivileges, a kill rule on the runtime's own calls spares it" {
+    update_config '.process.noNewPrivileges = true | .linux.seccomp = {
+        "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["capset", "setresuid",
+        "setresgid", "setgroups", "fchdir", "mkdir", "mkdirat"], "action": "SCMP_ACT_KILL_PROCESS"}]}'
+    start_c1
+    run capsa exec "$CID" echo ran
+    [ "$status" -eq 0 ]
+    [ "$output" = ran ]
+    run capsa exec --user 1000:1000 --cwd /tmp "$CID" echo ran-as-1000
+    [ "$status" -eq 0 ]
+    [ "$output" = ran-as-1000 ]
+    # The filter is in the exec'd process.
+    run capsa exec "$CID" sysprobe mkdir /tmp/x
+    [ "$status" -eq 159 ]
+}
+
+# capsa-specific wording; runc warns as well, in its own words.
+@test "exec: unknown syscall names in the container's filter are reported" {
+    requires_capsa
+    update_config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["capsa_no_such_syscall", "mkdir"], "action": "SCMP_ACT_ERRNO"}]}'
+    start_c1
+    run capsa exec "$CID" echo ran
+    [ "$status" -eq 0 ]
+    [[ "$output" == *capsa_no_such_syscall* ]]
+    [[ "$output" == *ran* ]]
+}
+
+@test "exec --user UID keeps the configured gid; --additional-gids adds to the configured ones" {
+    update_config '.process.user = {"uid": 0, "gid": 7, "additionalGids": [20]}'
+    start_c1
+    run capsa exec --user 1000 "$CID" sh -c 'id -u; id -g; id -G'
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = 1000 ]
+    [ "${lines[1]}" = 7 ]
+    [[ " ${lines[2]} " == *" 20 "* ]]
+    run capsa exec --additional-gids 5 "$CID" id -G
+    [ "$status" -eq 0 ]
+    [[ " $output " == *" 20 "* ]]
+    [[ " $output " == *" 5 "* ]]
+    run capsa exec --user 1000:1001 "$CID" id -g
+    [ "$output" = 1001 ]
+}
+
+@test "exec --ignore-paused and --cgroup are refused, not ignored" {
+    start_c1
+    run capsa exec --ignore-paused "$CID" echo never
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"--ignore-paused"*"not supported"* ]]
+    [[ "$output" != *never* ]]
+    run capsa exec --cgroup sub "$CID" echo never
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"--cgroup"*"not supported"* ]]
+    [[ "$output" != *never* ]]
+}
+
+@test "exec joins the container's user namespace" {
+    update_config '.linux.namespaces += [{"type":"user"}]
+        | .linux.uidMappings = [{"containerID":0,"hostID":100000,"size":65536}]
+        | .linux.gidMappings = [{"containerID":0,"hostID":200000,"size":65536}]'
+    chown -R 100000:200000 "$ROOTFS"
+    start_c1
+    [ "$(readlink "/proc/$PID/ns/user")" != "$(readlink /proc/self/ns/user)" ]
+    run capsa exec "$CID" readlink /proc/self/ns/user
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(readlink "/proc/$PID/ns/user")" ]
+    run capsa exec "$CID" sh -c 'id -u; cat /proc/self/uid_map'
+    [ "${lines[0]}" = 0 ]
+    [[ "${lines[1]}" == *100000* ]]
+}
+
+@test "exec: the container's rlimits apply to the exec'd process" {
+    update_config '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}]'
+    start_c1
+    run capsa exec "$CID" sh -c 'grep "Max open files" /proc/self/limits'
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"321"*"654"* ]]
+}
+
+@test "exec --apparmor and --process-label are refused without the LSM" {
+    [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" != Y ] ||
+        skip "AppArmor is enabled here"
+    [ ! -d /sys/fs/selinux ] || skip "SELinux is enabled here"
+    start_c1
+    run capsa exec --apparmor x "$CID" echo never
+    [ "$status" -ne 0 ]
+    [[ "$output" == *AppArmor* ]]
+    [[ "$output" != *never* ]]
+    run capsa exec --process-label x "$CID" echo never
+    [ "$status" -ne 0 ]
+    [[ "$output" == *SELinux* ]]
+    [[ "$output" != *never* ]]
+}

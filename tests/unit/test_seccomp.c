@@ -1,4 +1,4 @@
-/* test_seccomp.c - linux.seccomp: compiling specs with libseccomp (dlopen'ed),
+/* test_seccomp.c - linux.seccomp: compiling specs with libseccomp (linked in),
  * installing the exported program in forked children and checking its
  * effects (errno, kill, argument filters, user notification), and the
  * containerProcessState message sent to a seccomp agent. */
@@ -590,6 +590,23 @@ static void test_send_listener(void **state)
     assert_true(got_fd >= 0);
     close(got_fd);
     assert_int_equal(read(conn, buf, sizeof buf), 0);
+    close(conn);
+
+    /* An exec'd process: "pid" is that process, "state.pid" stays the init's. */
+    assert_int_equal(capsa_seccomp_send_listener_pid(path, NULL, st, 9876, pfd[0], &err), 0);
+    conn = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(conn >= 0);
+    n = recv_with_fd(conn, buf, sizeof buf - 1, &got_fd);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    doc = json_loads(buf, 0, &jerr);
+    if (doc == NULL)
+        fail_msg("bad JSON %s: %s", buf, jerr.text);
+    assert_int_equal(json_integer_value(json_object_get(doc, "pid")), 9876);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "state"), "pid")),
+                     4321);
+    json_decref(doc);
+    close(got_fd);
     close(conn);
 
     /* Errors name the path; a state without pid is refused. */

@@ -25,10 +25,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -86,22 +87,24 @@ struct exec_child {
 /* Seccomp for exec'd processes: linux.seccomp of the container applies to
  * them too (a process joining the container must not escape its filter).
  * The program was compiled by the runtime before the fork, outside the
- * container (the process only installs a ready array). Called twice, as init.c
- * orders it: late == false while still privileged (before the user switch:
- * without no_new_privs a filter needs CAP_SYS_ADMIN, and a listener fd must
- * reach the runtime), late == true right before execve (with no_new_privs,
- * so that the filter sees as few runtime syscalls as possible). */
+ * container (the process only installs a ready array). Called twice:
+ * late == false while still privileged, before the user switch, and
+ * late == true right before execve. The filter goes in at one of them:
+ *  - with no_new_privs, late (as runc does), notify or not: the runtime's
+ *    own setgroups/setresuid/capset/fchdir never meet the filter, so a
+ *    notify rule on them cannot leave us waiting on an agent, and a kill
+ *    rule on them cannot kill us. The runtime (P) reads our socket until
+ *    execve, so a listener fd sent this late still reaches the agent;
+ *  - without no_new_privs, early: installing a filter then needs
+ *    CAP_SYS_ADMIN, which a non-root user no longer has after the switch. */
 static int apply_seccomp(const struct exec_child *c, bool late, struct capsa_err *err)
 {
     const struct capsa_seccomp_prog *prog = c->seccomp;
     const struct capsa_process *p = c->spec->process;
     if (prog == NULL)
         return 0;
-    bool want_late = p->no_new_privileges && !prog->uses_notify;
-    if (late != want_late)
+    if (late != p->no_new_privileges)
         return 0;
-    if (prog->uses_notify && p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        return capsa_err_set(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
     int nfd = -1;
     int r = capsa_seccomp_load(prog, prog->uses_notify ? &nfd : NULL, err);
     if (r < 0 || nfd < 0)
@@ -433,18 +436,27 @@ static int apply_flags(struct capsa_process *p, const struct capsa_exec_opts *o,
         return r;
     if (o->n_env > 0 && (r = add_env(p, o->env, o->n_env, err)) < 0)
         return r;
+    /* As runc: --user UID alone keeps the configured gid (not 0), and
+     * --additional-gids adds to the configured groups rather than replacing
+     * them (a group the config grants is never silently dropped). */
     if (o->has_user) {
         p->user.uid = o->uid;
-        p->user.gid = o->has_gid ? o->gid : 0;
+        if (o->has_gid)
+            p->user.gid = o->gid;
     }
     if (o->n_additional_gids > 0) {
-        uint32_t *g = calloc(o->n_additional_gids, sizeof *g);
+        size_t have = p->user.n_additional_gids;
+        if (o->n_additional_gids > SIZE_MAX / sizeof(uint32_t) - have)
+            return capsa_err_setx(err, EINVAL, "--additional-gids: too many");
+        uint32_t *g = calloc(have + o->n_additional_gids, sizeof *g);
         if (g == NULL)
             return capsa_err_set(err, ENOMEM, "--additional-gids");
-        memcpy(g, o->additional_gids, o->n_additional_gids * sizeof *g);
+        if (have > 0)
+            memcpy(g, p->user.additional_gids, have * sizeof *g);
+        memcpy(g + have, o->additional_gids, o->n_additional_gids * sizeof *g);
         free(p->user.additional_gids);
         p->user.additional_gids = g;
-        p->user.n_additional_gids = o->n_additional_gids;
+        p->user.n_additional_gids = have + o->n_additional_gids;
     }
     if ((r = add_caps(p, o->caps, o->n_caps, err)) < 0)
         return r;
@@ -714,8 +726,8 @@ static int check_container(const struct capsa_ctx *ctx, const char *id, struct e
 
 /* Fork S, get the final process' pid, put it in the cgroup, release it, and
  * collect its messages until it executes (EOF) or fails. */
-static int spawn(const struct capsa_exec_opts *o, struct exec_run *x, int sfd,
-                 struct capsa_err *err)
+static int spawn(const struct capsa_ctx *ctx, const struct capsa_exec_opts *o, struct exec_run *x,
+                 int sfd, struct capsa_err *err)
 {
     struct exec_child c = {
         .spec = x->spec,
@@ -740,7 +752,10 @@ static int spawn(const struct capsa_exec_opts *o, struct exec_run *x, int sfd,
     capsa_signals_ignored(&c.sig_ignored);
     struct capsa_seccomp_prog *prog = NULL;
     if (x->spec->linux_cfg.seccomp) {
-        int sr = capsa_seccomp_compile(x->spec->linux_cfg.seccomp, &prog, NULL, NULL, err);
+        /* Unknown syscall names are skipped with the same warning as at
+         * create: a profile that silently lost a rule is worth a line. */
+        int sr = capsa_seccomp_compile(x->spec->linux_cfg.seccomp, &prog, capsa_log_warning_cb,
+                                       (void *)ctx, err);
         if (sr < 0) {
             capsa_cgroup_join_close(&join);
             return sr;
@@ -814,9 +829,12 @@ static int spawn(const struct capsa_exec_opts *o, struct exec_run *x, int sfd,
             r = m.fd >= 0 && sc
                     ? capsa_state_to_json(&x->st, CAPSA_STATUS_RUNNING, false, &json, err)
                     : capsa_err_setx(err, EPROTO, "seccomp: no listener fd");
+            /* The message's "pid" is this process, "state.pid" the init
+             * (runc does the same): the agent must know whose syscalls the
+             * notifications on this fd are. */
             if (r == 0)
-                r = capsa_seccomp_send_listener(sc->listener_path, sc->listener_metadata, json,
-                                                m.fd, err);
+                r = capsa_seccomp_send_listener_pid(sc->listener_path, sc->listener_metadata, json,
+                                                    (int)x->pid, m.fd, err);
             capsa_sync_msg_clear(&m);
             if (r < 0)
                 return r;
@@ -896,7 +914,7 @@ static int exec_locked(const struct capsa_ctx *ctx, const char *id, const struct
                                   "runtime's own fd took its place)",
                                   o->preserve_fds, ours[i]);
     }
-    r = spawn(o, x, sfd, err);
+    r = spawn(ctx, o, x, sfd, err);
     if (r < 0)
         return r;
     if (o->pid_file) {

@@ -13,7 +13,11 @@
  *  6. Console, masked/readonly paths, read-only root, createContainer hooks.
  *  7. CREATED; wait for start (exec fifo, or SYNC_START for `run`).
  *  8. startContainer hooks, LSM labels, user/capabilities/no_new_privs,
- *     close every fd but stdio and preserved ones, execve.
+ *     close every fd but stdio and preserved ones, seccomp, execve.
+ *     A seccomp filter with a listener must go in before CREATED (its fd
+ *     travels over the sync socket); with no_new_privs the work of step 8
+ *     up to seccomp then moves before CREATED too, as in runc, so that the
+ *     runtime's own calls never pass through the filter (see below).
  * Every fd the runtime opens is O_CLOEXEC, and before exec all fds above the
  * preserved range are marked close-on-exec, so no host fd reaches the
  * container (CVE-2024-21626 class).
@@ -102,6 +106,43 @@ static int wait_for_start(struct init_ctx *c, struct capsa_err *err)
     int r = capsa_write_all(fd, "", 1);
     if (r < 0)
         return capsa_err_set(err, -r, "write exec fifo");
+    return 0;
+}
+
+/* fds, LSM label, then the user and capabilities of process, then its cwd
+ * again as that user. A filter without a listener and without
+ * no_new_privs goes in just before the switch (it needs CAP_SYS_ADMIN). */
+static int become_user(struct init_ctx *c, struct capsa_err *err)
+{
+    const struct capsa_init_args *a = c->a;
+    const struct capsa_process *p = a->spec->process;
+    /* Before any filter goes in: close_range may not be in its allowlist. */
+    int r = capsa_process_prepare_fds(a->preserve_fds, err);
+    if (r < 0)
+        return r;
+    if ((r = capsa_lsm_apply(p, c->procfd, err)) < 0)
+        return r;
+    if (a->seccomp && !a->seccomp->uses_notify && !p->no_new_privileges &&
+        (r = capsa_seccomp_load(a->seccomp, NULL, err)) < 0)
+        return r;
+    /* Switching before start (listener with no_new_privs): the exec fifo
+     * is 0600 and owned by the container's root, and we reopen it after the
+     * switch; hand it to the process user, who then may open it. Only we
+     * can reach it (through our own fd table) until execve closes it. */
+    if (c->start_fd < 0 && a->fifo_fd >= 0 && p->user.uid != 0) {
+        char path[64];
+        snprintf(path, sizeof path, "self/fd/%d", a->fifo_fd);
+        if (fchownat(c->procfd, path, p->user.uid, (gid_t)-1, 0) < 0)
+            return capsa_err_set(err, errno, "hand the exec fifo to uid %u", p->user.uid);
+    }
+    if ((r = capsa_process_switch_user(p, err)) < 0)
+        return r;
+    /* Again as the user, through the same fd (never the path again): a
+     * directory only root could enter is refused now rather than leaving
+     * the process somewhere it cannot be. */
+    if (c->cwd_fd >= 0 && fchdir(c->cwd_fd) < 0 && errno != EACCES)
+        return capsa_err_set(err, errno, "process.cwd: chdir %s", p->cwd);
+    capsa_close(&c->cwd_fd);
     return 0;
 }
 
@@ -256,13 +297,28 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         capsa_err_set(&err, errno, "prctl(PR_SET_PDEATHSIG)");
         fail(&c, &err);
     }
-    /* A filter with a listener goes in now: the parent must hand the
-     * listener fd to the agent before create returns. */
-    if (a->seccomp && a->seccomp->uses_notify) {
-        if (p && p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-            capsa_err_set(&err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+    /* When the filter goes in (the listener fd, if any, must reach the
+     * parent over the sync socket, which nobody reads after CREATED when
+     * create and start are separate commands):
+     *  - no listener, no_new_privs: last, right before execve;
+     *  - no listener, no no_new_privs: before the user switch, while
+     *    CAP_SYS_ADMIN (needed then) is still held;
+     *  - listener, no no_new_privs: here, before CREATED, for the same
+     *    reason (the switch comes only after start);
+     *  - listener, no_new_privs: as runc does, the user switch and the
+     *    capability drop come forward to before CREATED and the filter
+     *    follows them, so a notify rule on setresuid or capset never makes
+     *    the runtime's own calls wait on an agent. */
+    bool has_filter = a->seccomp != NULL;
+    bool notify = has_filter && a->seccomp->uses_notify;
+    bool nnp = p != NULL && p->no_new_privileges;
+    bool user_done = false;
+    if (notify && nnp) {
+        if (become_user(&c, &err) < 0)
             fail(&c, &err);
-        }
+        user_done = true;
+    }
+    if (notify) {
         int nfd = -1;
         if (capsa_seccomp_load(a->seccomp, &nfd, &err) < 0)
             fail(&c, &err);
@@ -285,29 +341,15 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         capsa_err_setx(&err, EINVAL, "process: the config has none, nothing to start");
         fail(&c, &err);
     }
-    /* Before any filter goes in: close_range may not be in its allowlist. */
-    if (capsa_process_prepare_fds(a->preserve_fds, &err) < 0)
-        fail(&c, &err);
-    if (capsa_lsm_apply(p, c.procfd, &err) < 0)
-        fail(&c, &err);
-    bool seccomp_late = a->seccomp && !a->seccomp->uses_notify && p->no_new_privileges;
-    /* Without no_new_privs, install while CAP_SYS_ADMIN is still held. */
-    if (a->seccomp && !a->seccomp->uses_notify && !seccomp_late &&
-        capsa_seccomp_load(a->seccomp, NULL, &err) < 0)
-        fail(&c, &err);
-    if (capsa_process_switch_user(p, &err) < 0)
-        fail(&c, &err);
-    /* Again as the user, through the same fd (never the path again): a
-     * directory only root could enter is refused now rather than leaving
-     * the process somewhere it cannot be. */
-    if (c.cwd_fd >= 0 && fchdir(c.cwd_fd) < 0 && errno != EACCES) {
-        capsa_err_set(&err, errno, "process.cwd: chdir %s", p->cwd);
-        fail(&c, &err);
+    if (!user_done) {
+        /* Without no_new_privs, install while CAP_SYS_ADMIN is still held:
+         * become_user loads it between the LSM label and the switch. */
+        if (become_user(&c, &err) < 0)
+            fail(&c, &err);
     }
-    capsa_close(&c.cwd_fd);
     capsa_close(&c.procfd);
     /* no_new_privs is set: the filter can be the very last step. */
-    if (seccomp_late && capsa_seccomp_load(a->seccomp, NULL, &err) < 0)
+    if (has_filter && !notify && nnp && capsa_seccomp_load(a->seccomp, NULL, &err) < 0)
         fail(&c, &err);
 
     if (unikernel) {

@@ -61,8 +61,18 @@ void capsa_seccomp_prog_free(struct capsa_seccomp_prog *p);
  * listener_path (AF_UNIX, SOCK_STREAM): one message whose payload is
  * {"ociVersion","fds":["seccompFd"],"pid","metadata","state"} and whose
  * SCM_RIGHTS carries notify_fd. state_json is the container's OCI state
- * document (its "pid" becomes the message's "pid"); metadata may be NULL. */
+ * document (its "pid" is the init's, and becomes the message's "pid" too);
+ * metadata may be NULL. */
 int capsa_seccomp_send_listener(const char *listener_path, const char *metadata,
                                 const char *state_json, int notify_fd, struct capsa_err *err);
+
+/* The same for a process other than the init (exec): the message's
+ * top-level "pid" is process_pid, the process the filter was installed in,
+ * while "state.pid" stays the init's, as runc sends it (the runtime-spec:
+ * "pid" is the container process the notifications come from). A
+ * process_pid <= 0 takes the state's pid. */
+int capsa_seccomp_send_listener_pid(const char *listener_path, const char *metadata,
+                                    const char *state_json, int process_pid, int notify_fd,
+                                    struct capsa_err *err);
 
 #endif

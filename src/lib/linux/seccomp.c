@@ -446,9 +446,11 @@ int capsa_seccomp_load(const struct capsa_seccomp_prog *p, int *notify_fd_out,
 }
 
 /* {"ociVersion","fds":["seccompFd"],"pid","metadata","state"}: the
- * runtime-spec's containerProcessState. "pid" is the container process. */
-static int build_process_state(const char *metadata, const char *state_json, char **out,
-                               struct capsa_err *err)
+ * runtime-spec's containerProcessState. "pid" is the container process the
+ * filter belongs to: process_pid when > 0 (an exec'd process), else the
+ * init's pid from the state. */
+static int build_process_state(const char *metadata, const char *state_json, int process_pid,
+                               char **out, struct capsa_err *err)
 {
     json_error_t jerr;
     json_t *state = json_loads(state_json, JSON_REJECT_DUPLICATES, &jerr);
@@ -462,8 +464,9 @@ static int build_process_state(const char *metadata, const char *state_json, cha
         json_decref(state);
         return capsa_err_setx(err, EINVAL, "seccomp listener: container state has no pid");
     }
+    json_int_t msg_pid = process_pid > 0 ? (json_int_t)process_pid : json_integer_value(pid);
     json_t *msg = json_pack("{s:s, s:[s], s:I}", "ociVersion", SC_OCI_VERSION, "fds", "seccompFd",
-                            "pid", (json_int_t)json_integer_value(pid));
+                            "pid", msg_pid);
     if (msg == NULL) {
         json_decref(state);
         return capsa_err_set(err, ENOMEM, "seccomp listener: build the message");
@@ -484,6 +487,13 @@ static int build_process_state(const char *metadata, const char *state_json, cha
 int capsa_seccomp_send_listener(const char *listener_path, const char *metadata,
                                 const char *state_json, int notify_fd, struct capsa_err *err)
 {
+    return capsa_seccomp_send_listener_pid(listener_path, metadata, state_json, 0, notify_fd, err);
+}
+
+int capsa_seccomp_send_listener_pid(const char *listener_path, const char *metadata,
+                                    const char *state_json, int process_pid, int notify_fd,
+                                    struct capsa_err *err)
+{
     if (listener_path == NULL || listener_path[0] == '\0')
         return capsa_err_setx(err, EINVAL, "linux.seccomp.listenerPath: not set");
     if (notify_fd < 0)
@@ -497,7 +507,7 @@ int capsa_seccomp_send_listener(const char *listener_path, const char *metadata,
     memcpy(addr.sun_path, listener_path, plen + 1);
 
     cleanup_free char *payload = NULL;
-    int r = build_process_state(metadata, state_json, &payload, err);
+    int r = build_process_state(metadata, state_json, process_pid, &payload, err);
     if (r < 0)
         return r;
     size_t len = strlen(payload);
