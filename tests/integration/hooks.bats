@@ -108,3 +108,26 @@ add_all_hooks() {
     [ "$status" -ne 0 ]
     [ -z "$(ls -A "$CAPSA_ROOT")" ]
 }
+
+# The spec: createContainer hooks run before pivot_root, their path resolved in the runtime
+# namespace. A hook that exists only on the host (CDI and GPU hooks do) must run; and it may
+# still write into the rootfs of a read-only-root container (the root goes read-only after it).
+@test "createContainer: a host-only hook path runs, before the root is made read-only" {
+    hostonly=$(mktemp -d /tmp/capsa-hook.XXXXXX)
+    defer "rm -rf '$hostonly'"
+    cat >"$hostonly/hook.sh" <<HOOKEOF
+#!/bin/sh
+touch "$ROOTFS/made-by-hook"
+readlink /proc/self/ns/mnt > "$hostonly/mntns"
+HOOKEOF
+    chmod +x "$hostonly/hook.sh"
+    update_config ".root.readonly = true
+        | .hooks.createContainer = [{\"path\": \"$hostonly/hook.sh\"}]
+        | .process.args = [\"sh\", \"-c\", \"ls /made-by-hook; sleep 1000; : $MARK\"]"
+    ctr_create c1
+    [ -e "$ROOTFS/made-by-hook" ]
+    PID=$(container_pid c1)
+    # ... and it ran in the container's mount namespace, not the runtime's.
+    [ "$(cat "$hostonly/mntns")" = "$(readlink "/proc/$PID/ns/mnt")" ]
+    [ "$(cat "$hostonly/mntns")" != "$(readlink /proc/self/ns/mnt)" ]
+}

@@ -8,9 +8,10 @@
  *  3. cgroup namespace (after the parent placed us), keyring, hostname.
  *  4. Mounts while host paths are still reachable; then PREPIVOT so that the
  *     parent runs prestart/createRuntime hooks in the runtime namespace.
- *  5. pivot_root; sysctl and other /proc writes go through a private,
+ *  5. createContainer hooks (host paths, before pivot_root, as the spec
+ *     says); pivot_root; sysctl and other /proc writes go through a private,
  *     detached procfs that the container cannot tamper with.
- *  6. Console, masked/readonly paths, read-only root, createContainer hooks.
+ *  6. Console, masked/readonly paths, read-only root.
  *  7. CREATED; wait for start (exec fifo, or SYNC_START for `run`).
  *  8. startContainer hooks, LSM labels, user/capabilities/no_new_privs,
  *     close every fd but stdio and preserved ones, seccomp, execve.
@@ -234,6 +235,15 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         fail(&c, &err);
     capsa_sync_msg_clear(&ack);
 
+    /* createContainer hooks: in the container's namespaces, before
+     * pivot_root (the spec), so their path resolves in the runtime's view of
+     * the filesystem (a hook such as a CDI or GPU one lives on the host),
+     * and before the root is made read-only and paths are masked, so they
+     * may still change the rootfs (runc's order). */
+    if (capsa_hooks_run("createContainer", spec->hooks.create_container,
+                        spec->hooks.n_create_container, c.hook_state, &err) < 0)
+        fail(&c, &err);
+
     if (capsa_rootfs_pivot(&rc, &err) < 0)
         fail(&c, &err);
     c.procfd = capsa_proc_open_private(&err);
@@ -254,10 +264,6 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
     }
 
     if (capsa_rootfs_finalize(&rc, &err) < 0)
-        fail(&c, &err);
-
-    if (capsa_hooks_run("createContainer", spec->hooks.create_container,
-                        spec->hooks.n_create_container, c.hook_state, &err) < 0)
         fail(&c, &err);
 
     if (spec->linux_cfg.has_personality &&
