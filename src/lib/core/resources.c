@@ -207,28 +207,35 @@ static void fill_pair(json_t *upd, const json_t *stored, const char *obj, const 
         json_object_set(u, a, json_object_get(s, a));
 }
 
-/* The stored values of the keys upd sets: what to put back when an update
- * fails half-way. Keys the stored config never set cannot be restored. */
+/* The stored values of the keys upd sets, one level into each group
+ * (memory.limit, cpu.quota, ...; deeper values such as device lists are
+ * taken whole): what to put back when an update fails half-way. Keys the
+ * stored config never set cannot be restored. */
 static json_t *stored_subset(const json_t *upd, const json_t *stored)
 {
     json_t *out = json_object();
-    const char *k;
-    json_t *v;
+    const char *k, *k2;
+    json_t *v, *v2;
     if (out == NULL)
         return NULL;
     json_object_foreach ((json_t *)upd, k, v) {
-        const json_t *sv = json_object_get(stored, k);
+        json_t *sv = json_object_get(stored, k);
         if (sv == NULL)
             continue;
-        if (json_is_object(v) && json_is_object(sv)) {
-            json_t *sub = stored_subset(v, sv);
-            if (sub != NULL && json_object_size(sub) > 0)
-                json_object_set_new(out, k, sub);
-            else
-                json_decref(sub);
-        } else {
-            json_object_set(out, k, (json_t *)sv);
+        if (!json_is_object(v) || !json_is_object(sv)) {
+            json_object_set(out, k, sv);
+            continue;
         }
+        json_t *sub = json_object();
+        json_object_foreach (v, k2, v2) {
+            json_t *s2 = json_object_get(sv, k2);
+            if (s2 != NULL)
+                json_object_set(sub, k2, s2);
+        }
+        if (sub != NULL && json_object_size(sub) > 0)
+            json_object_set_new(out, k, sub);
+        else
+            json_decref(sub);
     }
     return out;
 }
@@ -398,7 +405,8 @@ static void u64_fixup(char *text)
 {
     size_t sl = strlen(U64_SENTINEL), ml = strlen(U64_MAX_TEXT);
     for (char *p = text; (p = strstr(p, U64_SENTINEL)) != NULL;) {
-        memcpy(p, U64_MAX_TEXT, ml);
+        /* Overwrites part of the text; the terminator is moved below. */
+        memcpy(p, U64_MAX_TEXT, ml); // NOLINT(bugprone-not-null-terminated-result)
         memmove(p + ml, p + sl, strlen(p + sl) + 1);
         p += ml;
     }

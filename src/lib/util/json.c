@@ -519,10 +519,16 @@ static int check_duplicates(struct parser *ps, const struct capsa_jmember *m, si
     /* The earliest second occurrence in the document, as a reader going
      * top to bottom meets it. */
     const struct capsa_jmember *second = NULL;
-    for (size_t i = 1; i < n; i++)
-        if (same_key(ix[i - 1], ix[i]) && (i < 2 || !same_key(ix[i - 2], ix[i])) &&
-            (second == NULL || ix[i] < second))
-            second = ix[i];
+    for (size_t i = 0; i + 1 < n;) {
+        /* A run of equal keys: its second member is that key's second
+         * occurrence (cmp_member orders equal keys by position). */
+        size_t j = i + 1;
+        if (same_key(ix[i], ix[j]) && (second == NULL || ix[j] < second))
+            second = ix[j];
+        while (j < n && same_key(ix[i], ix[j]))
+            j++;
+        i = j;
+    }
     free(ix);
     if (second == NULL)
         return 0;
