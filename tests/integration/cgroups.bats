@@ -56,6 +56,15 @@ cgfile() {
     grep -qx "$PID" $CG/unified$CGPATH/cgroup.procs
 }
 
+# The same limit where hugetlb is a v1 controller (the usual hybrid layout; not this VM's).
+@test "hugetlb on a v1 hierarchy gets hugetlb.2MB.limit_in_bytes" {
+    [ -d $CG/hugetlb ] && grep -q " - cgroup .*hugetlb" /proc/self/mountinfo || skip "no v1 hugetlb here"
+    update_config '.linux.resources = {"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    [ "$(cat "$(cgfile hugetlb hugetlb.2MB.limit_in_bytes)")" = 4194304 ]
+    grep -qx "$PID" "$(cgfile hugetlb cgroup.procs)"
+}
+
 @test "a memory-hungry container is OOM-killed and the kill is counted" {
     update_config '.linux.resources = {"memory": {"limit": 16777216, "swap": 16777216}}
         | .process.args = ["sh", "-c", "x=$(head -c 100000000 /dev/zero | tr \"\\\\0\" a); echo survived"]'
