@@ -228,7 +228,38 @@ static int open_host_devnull(struct capsa_err *err)
     return steal_fd(fd);
 }
 
-static void unescape_mountinfo(char *s);
+/* Unescape the octal escapes (\040 etc.) of a mountinfo field in place. */
+static void unescape_mountinfo(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 3;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+/* The next mount point of a /proc/self/mountinfo stream (field 5,
+ * unescaped, inside *line's buffer), or NULL at its end. */
+static const char *next_mount_point(FILE *f, char **line, size_t *cap)
+{
+    while (getline(line, cap, f) > 0) {
+        char *save = NULL;
+        char *tok = strtok_r(*line, " ", &save);
+        for (int i = 0; tok && i < 4; i++)
+            tok = strtok_r(NULL, " ", &save);
+        if (tok != NULL) {
+            unescape_mountinfo(tok);
+            return tok;
+        }
+    }
+    return NULL;
+}
 
 /* Make the mount that holds path (the longest mount point above it in
  * /proc/self/mountinfo) private, not recursively: runc's
@@ -243,14 +274,7 @@ static int parent_mount_private(const char *path, struct capsa_err *err)
         return capsa_err_set(err, errno, "open /proc/self/mountinfo");
     cleanup_free char *line = NULL, *best = NULL;
     size_t cap = 0, best_len = 0;
-    while (getline(&line, &cap, f) > 0) {
-        char *save = NULL;
-        char *tok = strtok_r(line, " ", &save);
-        for (int i = 0; tok && i < 4; i++)
-            tok = strtok_r(NULL, " ", &save);
-        if (tok == NULL)
-            continue;
-        unescape_mountinfo(tok);
+    for (const char *tok; (tok = next_mount_point(f, &line, &cap)) != NULL;) {
         size_t tl = strlen(tok);
         bool above = strcmp(tok, "/") == 0 ||
                      (strncmp(rp, tok, tl) == 0 && (rp[tl] == '\0' || rp[tl] == '/'));
@@ -535,22 +559,6 @@ out:
     return r;
 }
 
-/* Unescape the octal escapes (\040 etc.) of a mountinfo field in place. */
-static void unescape_mountinfo(char *s)
-{
-    char *w = s;
-    for (char *r = s; *r; r++) {
-        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-            r[3] >= '0' && r[3] <= '7') {
-            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-            r += 3;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
-}
-
 int capsa_rootfs_unmount_all(const char *rootfs, struct capsa_err *err)
 {
     size_t rl = strlen(rootfs);
@@ -565,14 +573,7 @@ int capsa_rootfs_unmount_all(const char *rootfs, struct capsa_err *err)
         size_t cap = 0;
         char *best = NULL;
         size_t best_len = 0;
-        while (getline(&line, &cap, f) > 0) {
-            char *save = NULL;
-            char *tok = strtok_r(line, " ", &save);
-            for (int i = 0; tok && i < 4; i++)
-                tok = strtok_r(NULL, " ", &save);
-            if (tok == NULL)
-                continue;
-            unescape_mountinfo(tok);
+        for (const char *tok; (tok = next_mount_point(f, &line, &cap)) != NULL;) {
             size_t tl = strlen(tok);
             if (strncmp(tok, rootfs, rl) != 0 || (tok[rl] != '\0' && tok[rl] != '/'))
                 continue;
