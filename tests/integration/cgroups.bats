@@ -6,28 +6,14 @@
 
 load helpers
 
-CG=/sys/fs/cgroup
-
 setup() {
     setup_common
-    [ "$(stat -f -c %T $CG)" != cgroup2fs ] || skip "pure cgroup v2 host: see tests/v2vm"
-    [ -d $CG/memory ] || skip "no v1 memory hierarchy"
-    CGPATH=/capsa-test-$MARK/c1
-    setup_bundle
-    update_config ".linux.cgroupsPath = \"$CGPATH\""
+    cg_require_v1
+    cg_setup capsa-test
 }
 
 teardown() {
-    teardown_common
-    local rc=$?
-    # delete removes the container's cgroup; the parent made for the test is ours to remove.
-    rmdir $CG/*/capsa-test-"$MARK" 2>/dev/null || true
-    return $rc
-}
-
-# cgfile CONTROLLER FILE: path of FILE in the container's cgroup on the v1 hierarchy.
-cgfile() {
-    echo "$CG/$1$CGPATH/$2"
+    cg_teardown
 }
 
 @test "memory, cpu, pids and cpuset limits are written to the v1 cgroup files" {

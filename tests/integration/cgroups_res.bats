@@ -8,29 +8,14 @@
 
 load helpers
 
-CG=/sys/fs/cgroup
-
 setup() {
     setup_common
-    [ "$(stat -f -c %T $CG)" != cgroup2fs ] || skip "pure cgroup v2 host: see tests/v2vm"
-    [ -d $CG/memory ] || skip "no v1 memory hierarchy"
-    # Unique to this file (cgroups.bats uses /capsa-test-*), so the two can run side by side.
-    CGPATH=/capsa-res-$MARK/c1
-    setup_bundle
-    update_config ".linux.cgroupsPath = \"$CGPATH\""
+    cg_require_v1
+    cg_setup capsa-res
 }
 
 teardown() {
-    teardown_common
-    local rc=$?
-    # delete removes the container's cgroup; the parents made for the test are ours to remove.
-    rmdir $CG/*/capsa-res-"$MARK" 2>/dev/null || true
-    return $rc
-}
-
-# cgfile CONTROLLER FILE: path of FILE in the container's cgroup on the v1 hierarchy.
-cgfile() {
-    echo "$CG/$1$CGPATH/$2"
+    cg_teardown
 }
 
 # cgval CONTROLLER FILE: the file's content (fails the test when it cannot be read).

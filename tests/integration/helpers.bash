@@ -213,3 +213,36 @@ setup() {
 teardown() {
     teardown_common
 }
+
+# --- per-test v1 cgroups (cgroups.bats, cgroups_res.bats, promises.bats) ---
+CG=/sys/fs/cgroup
+
+# cg_setup PREFIX: a bundle whose cgroupsPath is private to this test, /PREFIX-$MARK/c1 (CGPATH),
+# so that the host side can find (and miss) its directories, and files running side by side
+# never share one.
+cg_setup() {
+    CG_PREFIX=$1
+    CGPATH=/$1-$MARK/c1
+    setup_bundle
+    update_config ".linux.cgroupsPath = \"$CGPATH\""
+}
+
+# cg_require_v1: skip unless the host has v1 hierarchies (a pure v2 host is tests/v2vm's).
+cg_require_v1() {
+    [ "$(stat -f -c %T $CG)" != cgroup2fs ] || skip "pure cgroup v2 host: see tests/v2vm"
+    [ -d $CG/memory ] || skip "no v1 memory hierarchy"
+}
+
+# cg_teardown: teardown_common, then the parents cg_setup's path made (delete removes only the
+# container's own cgroup).
+cg_teardown() {
+    teardown_common
+    local rc=$?
+    rmdir $CG/*/"$CG_PREFIX-$MARK" 2>/dev/null || true
+    return $rc
+}
+
+# cgfile CONTROLLER FILE: path of FILE in the container's cgroup on the v1 hierarchy.
+cgfile() {
+    echo "$CG/$1$CGPATH/$2"
+}

@@ -8,26 +8,13 @@
 
 load helpers
 
-CG=/sys/fs/cgroup
-
 setup() {
     setup_common
-    setup_bundle
-    # A cgroup path private to this test, so the host side can find (and miss) its directories.
-    CGPATH=/capsa-test-$MARK/c1
-    update_config ".linux.cgroupsPath = \"$CGPATH\""
+    cg_setup capsa-test
 }
 
 teardown() {
-    teardown_common
-    local rc=$?
-    rmdir $CG/*/capsa-test-"$MARK" 2>/dev/null || true
-    return $rc
-}
-
-# Path of FILE in the container's cgroup of the v1 CONTROLLER.
-cgfile() {
-    echo "$CG/$1$CGPATH/$2"
+    cg_teardown
 }
 
 # Fail unless no directory of cgroup path $1 exists in any hierarchy (v1 controllers and unified).
