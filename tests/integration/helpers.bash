@@ -246,3 +246,13 @@ cg_teardown() {
 cgfile() {
     echo "$CG/$1$CGPATH/$2"
 }
+
+# shared_host_dir: hostdir, a fresh host directory with a sub/ directory, made a shared mount of
+# its own (unmounted at teardown); for tests of propagation between host and container.
+shared_host_dir() {
+    hostdir=$(mktemp -d "$BATS_TEST_TMPDIR/shared.XXXXXX")
+    mkdir "$hostdir/sub"
+    mount --bind "$hostdir" "$hostdir"
+    defer "umount -R '$hostdir' 2>/dev/null"
+    mount --make-shared "$hostdir"
+}

@@ -186,11 +186,7 @@ has_opt() { [[ ",$1," == *",$2,"* ]]; }
 # A shared host dir bound into the container; then the host mounts a tmpfs below it. Whether that
 # mount shows up inside depends on rootfsPropagation. Sets PROP to "seen" or "unseen".
 propagation_probe() {
-    hostdir=$(mktemp -d "$BATS_TEST_TMPDIR/prop.XXXXXX")
-    mkdir "$hostdir/sub"
-    mount --bind "$hostdir" "$hostdir"
-    defer "umount -R '$hostdir'"
-    mount --make-shared "$hostdir"
+    shared_host_dir
     update_config ".linux.rootfsPropagation = \"$1\"
         | .mounts += [{\"destination\": \"/prop\", \"type\": \"bind\", \"source\": \"$hostdir\",
             \"options\": [\"rbind\"]}]"

@@ -15,15 +15,6 @@ teardown() {
     teardown_common
 }
 
-# A host dir made a shared mount of its own, bound into the container at /bidir.
-shared_host_dir() {
-    hostdir=$(mktemp -d "$BATS_TEST_TMPDIR/bidir.XXXXXX")
-    mkdir "$hostdir/sub"
-    mount --bind "$hostdir" "$hostdir"
-    defer "umount -R '$hostdir' 2>/dev/null"
-    mount --make-shared "$hostdir"
-}
-
 # The container mounts a tmpfs at /bidir/sub and keeps running; was it seen on the host?
 container_mounts_into_bidir() {
     run_bg_container c1 "mount -t tmpfs none /bidir/sub && touch /bidir/sub/made-inside; sleep 1000; : $MARK"
