@@ -48,6 +48,10 @@ struct capsa_create_opts {
     bool no_new_keyring;        /* keep the caller's session keyring */
     int preserve_fds;           /* fds 3..3+N-1 passed to the container */
     bool keep;                  /* run: do not delete the container once it exits */
+    /* systemd socket activation (the caller's LISTEN_FDS, for this pid): fds
+     * 3..3+N-1 are passed first, then the preserved ones, and the process
+     * gets LISTEN_FDS=N and LISTEN_PID=<its pid>, as runc does. */
+    int listen_fds;
 };
 
 /* create: set the container up; its init waits for `start`. */

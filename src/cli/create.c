@@ -2,8 +2,27 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+
+/* systemd socket activation, as runc: LISTEN_FDS=N fds from 3 are ours to
+ * pass on when LISTEN_PID names this process (a stale pair inherited from
+ * an activated parent names another). Anything malformed means none. */
+static int listen_fds(void)
+{
+    const char *n = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+    if (n == NULL || pid == NULL)
+        return 0;
+    char *end = NULL;
+    long p = strtol(pid, &end, 10);
+    if (*pid == '\0' || *end != '\0' || p != (long)getpid())
+        return 0;
+    long v = strtol(n, &end, 10);
+    if (*n == '\0' || *end != '\0' || v < 1 || v > 1024)
+        return 0;
+    return (int)v;
+}
 
 int cli_parse_create_opts(struct cli *cli, const char *cmd, int argc, char **argv,
                           struct capsa_create_opts *o, bool *detach)
@@ -77,6 +96,7 @@ int cli_parse_create_opts(struct cli *cli, const char *cmd, int argc, char **arg
     }
     if (optind != argc - 1)
         return cli_usage_error(cli, cmd, "expects exactly one container ID"), -1;
+    o->listen_fds = listen_fds();
     return optind;
 }
 

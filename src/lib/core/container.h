@@ -35,12 +35,35 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
 /* Kill (SIGKILL) a created-but-failed container and remove its state. */
 void capsa_create_rollback(struct capsa_created *c);
 
+/* An existing container, its state directory locked. */
+struct capsa_opened {
+    int rootfd;
+    int dirfd; /* locked */
+    struct capsa_state st;
+    enum capsa_status status; /* live; paused when its cgroup is frozen (CAPSA_OPEN_CGROUP) */
+    struct capsa_cgroup *cg;  /* with CAPSA_OPEN_CGROUP: NULL when it has none */
+};
+#define CAPSA_OPEN_CGROUP 1u
+
+/* Open and lock the container id under ctx->root, read its state and live
+ * status (and its cgroup with CAPSA_OPEN_CGROUP). Errors name the id. */
+int capsa_container_open(const struct capsa_ctx *ctx, const char *id, unsigned flags,
+                         struct capsa_opened *o, struct capsa_err *err);
+void capsa_opened_release(struct capsa_opened *o);
+
+/* The fds 3..3+passed-1 are the caller's, handed to the container process
+ * (--preserve-fds, LISTEN_FDS): none of ours[0..n) may sit there, or a
+ * runtime fd would reach the container. */
+int capsa_check_passed_fds(const int *ours, size_t n, int passed, struct capsa_err *err);
+
 /* Log through ctx->log. */
 void capsa_log(const struct capsa_ctx *ctx, enum capsa_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A warn callback for capsa_hooks_run_all: opaque is the struct capsa_ctx. */
+/* Warning and debug callbacks for the linux/ and spec/ code: opaque is the
+ * struct capsa_ctx. */
 void capsa_log_warning_cb(void *opaque, const char *msg);
+void capsa_log_debug_cb(void *opaque, const char *msg);
 
 /* pidfd for st->pid, verified against the recorded start time (so a reused
  * pid is never signalled). -ESRCH when the container's init is gone. */
@@ -55,6 +78,6 @@ int capsa_state_cgroup(const struct capsa_state *st, struct capsa_cgroup **out,
                        struct capsa_err *err);
 
 /* Wait until pidfd's process is gone (bounded), reaping it when it is our child. */
-void capsa_wait_gone(int pidfd, pid_t pid);
+void capsa_wait_gone(int pidfd);
 
 #endif

@@ -1,29 +1,36 @@
-/* create.c - the parent side of `create`: load and check the bundle, make the
- * state directory, clone the init into its namespaces (joining existing ones
- * through an intermediate process), write id maps, run the runtime-namespace
- * hooks, hand the console over, and record the state.
+/* create.c - the runtime's side of `create` (and of the create half of
+ * `run`), in the order of its steps:
+ *   load_bundle   read config.json once, parse and check it, find the rootfs;
+ *   make_state    the locked state directory, the config copy, the cgroup,
+ *                 a first state.json, the exec fifo;
+ *   prepare       the sync socket, the init's arguments, the seccomp program;
+ *   spawn         clone the init (core/spawn.c);
+ *   handshake     start time, id maps, cgroups, the fds the init needs from
+ *                 us (rootfs, bind sources), GO, then serve the init until
+ *                 CREATED (hooks, console, seccomp listener, log lines);
+ *   finish        state "created", the pid file.
  *
  * A failed create leaves nothing behind: the init (and with it its mount
- * namespace) is killed and the state directory removed. */
+ * namespace) is killed, the cgroup and the state directory removed. */
 #include "core/container.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/init.h"
+#include "core/spawn.h"
 #include "core/sync.h"
+#include "linux/devices.h"
 #include "linux/hooks.h"
 #include "linux/ns.h"
 #include "linux/process.h"
@@ -32,23 +39,6 @@
 #include "linux/terminal.h"
 #include "sys/sys.h"
 #include "util/util.h"
-
-void capsa_log(const struct capsa_ctx *ctx, enum capsa_log_level level, const char *fmt, ...)
-{
-    if (ctx == NULL || ctx->log == NULL || level > ctx->log_level)
-        return;
-    char buf[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    ctx->log(ctx->log_opaque, level, buf);
-}
-
-void capsa_log_warning_cb(void *opaque, const char *msg)
-{
-    capsa_log(opaque, CAPSA_LOG_WARNING, "%s", msg);
-}
 
 void capsa_created_release(struct capsa_created *c)
 {
@@ -64,26 +54,11 @@ void capsa_created_release(struct capsa_created *c)
     c->cg = NULL;
 }
 
-void capsa_wait_gone(int pidfd, pid_t pid)
-{
-    (void)pid;
-    if (pidfd < 0)
-        return;
-    /* A pidfd turns readable when its process has exited, child or not.
-     * Bounded: a process stuck in the kernel must not hang us forever. */
-    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
-    while (poll(&pfd, 1, 30000) < 0 && errno == EINTR)
-        ;
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
-}
-
 void capsa_create_rollback(struct capsa_created *c)
 {
     if (c->pidfd >= 0) {
         capsa_pidfd_send_signal(c->pidfd, SIGKILL, 0);
-        capsa_wait_gone(c->pidfd, c->pid);
+        capsa_wait_gone(c->pidfd);
     }
     if (c->cg) {
         capsa_cgroup_signal_all(c->cg, SIGKILL, NULL);
@@ -95,16 +70,52 @@ void capsa_create_rollback(struct capsa_created *c)
         capsa_state_dir_remove(c->rootfd, c->dirfd, c->st.id, NULL);
 }
 
-/* Checks that need the whole spec and the host, before anything is made. */
-static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec,
-                      const struct capsa_create_opts *opts, bool run_mode, struct capsa_err *err)
+/* Everything create builds on its way, released by job_release. */
+struct job {
+    const struct capsa_ctx *ctx;
+    const char *id;
+    const struct capsa_create_opts *opts;
+    bool run_mode;
+    struct capsa_created *c;
+    char *bundle;
+    char *rootfs;
+    char *raw; /* config.json as read */
+    size_t rawlen;
+    int fifo;       /* O_PATH exec fifo (create mode) */
+    int child_sock; /* the init's end of the sync socket */
+    int cgroup_fd;  /* v2 directory for CLONE_INTO_CGROUP */
+    struct capsa_cgroup_join join;
+    struct capsa_seccomp_prog *seccomp;
+    bool new_ns[CAPSA_NS_COUNT];
+    int *mount_fds; /* the init's slots (capsa_init_args.mount_fds) */
+    struct capsa_init_args init;
+    struct capsa_spawn spawn;
+    char *hook_state;
+};
+
+static void job_release(struct job *j)
 {
-    if (ctx->systemd_cgroup)
+    free(j->bundle);
+    free(j->rootfs);
+    free(j->raw);
+    capsa_close(&j->fifo);
+    capsa_close(&j->child_sock);
+    capsa_close(&j->cgroup_fd);
+    capsa_cgroup_join_close(&j->join);
+    capsa_seccomp_prog_free(j->seccomp);
+    free(j->mount_fds);
+    free(j->hook_state);
+}
+
+/* Checks that need the whole spec and the host, before anything is made. */
+static int check_spec(const struct job *j, const struct capsa_spec *spec, struct capsa_err *err)
+{
+    if (j->ctx->systemd_cgroup)
         return capsa_err_setx(err, ENOTSUP,
                               "--systemd-cgroup: the systemd cgroup manager is not supported yet");
     /* The spec makes process optional at create and required at start
      * (runc and crun refuse it at create). `run` needs it now. */
-    if (spec->process == NULL && run_mode)
+    if (spec->process == NULL && j->run_mode)
         return capsa_err_setx(err, EINVAL, "process: required to run a container");
     if (spec->root_path == NULL)
         return capsa_err_setx(err, EINVAL, "root.path: required");
@@ -127,7 +138,8 @@ static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec
         return capsa_err_setx(err, EINVAL, "linux.timeOffsets: need a new time namespace");
     static const struct capsa_process none;
     const struct capsa_process *p = spec->process ? spec->process : &none;
-    if (p->terminal && !opts->console_socket && !run_mode)
+    const struct capsa_create_opts *opts = j->opts;
+    if (p->terminal && !opts->console_socket && !j->run_mode)
         return capsa_err_setx(err, EINVAL,
                               "process.terminal: --console-socket is required when the "
                               "container has a terminal");
@@ -135,6 +147,10 @@ static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec
         return capsa_err_setx(err, EINVAL,
                               "--console-socket: the container has no terminal "
                               "(process.terminal is false)");
+    if (opts->preserve_fds < 0)
+        return capsa_err_setx(err, EINVAL, "--preserve-fds: negative");
+    if (opts->listen_fds < 0 || opts->listen_fds > 4096 - opts->preserve_fds)
+        return capsa_err_setx(err, EINVAL, "LISTEN_FDS %d: out of range", opts->listen_fds);
     if (p->apparmor_profile && !capsa_lsm_apparmor_enabled())
         return capsa_err_setx(err, ENOTSUP,
                               "process.apparmorProfile: AppArmor is not enabled on this host");
@@ -142,122 +158,6 @@ static int check_spec(const struct capsa_ctx *ctx, const struct capsa_spec *spec
         return capsa_err_setx(err, ENOTSUP,
                               "process.selinuxLabel: SELinux is not enabled on this host");
     return capsa_sysctl_validate(spec, err);
-}
-
-struct spawn {
-    const struct capsa_spec *spec;
-    struct capsa_init_args init;
-    uint64_t clone_flags; /* new namespaces created at clone time */
-    bool stage1;          /* join namespaces / time offsets in an intermediate process */
-    int parent_sock;      /* closed in the children */
-    int cgroup_fd;        /* v2 directory for CLONE_INTO_CGROUP, or -1 */
-    bool into_cgroup;     /* out: clone3 placed the child in cgroup_fd */
-};
-
-__attribute__((noreturn)) static void stage1_main(struct spawn *s)
-{
-    struct capsa_err err = {0};
-    for (size_t i = 0; i < ARRAY_SIZE(s->init.close_fds); i++) {
-        if (s->init.close_fds[i] >= 0)
-            close(s->init.close_fds[i]);
-    }
-    const struct capsa_linux *l = &s->spec->linux_cfg;
-    /* The user namespace first: the others may belong to it. */
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < l->n_namespaces; i++) {
-            const struct capsa_namespace *ns = &l->namespaces[i];
-            if (!ns->path || (pass == 0) != (ns->type == CAPSA_NS_USER))
-                continue;
-            if (capsa_ns_join(ns, i, &err) < 0) {
-                capsa_sync_send_err(s->init.sync_fd, &err);
-                _exit(1);
-            }
-        }
-    }
-    const struct capsa_namespace *tns = capsa_spec_namespace(s->spec, CAPSA_NS_TIME);
-    uint64_t flags = s->clone_flags;
-    if (tns && !tns->path) {
-        /* Offsets can only be written before any process lives in the new
-         * time namespace: unshare here, write them, then clone into it. */
-        if (unshare(CLONE_NEWTIME) < 0) {
-            capsa_err_set(&err, errno, "unshare the time namespace");
-            capsa_sync_send_err(s->init.sync_fd, &err);
-            _exit(1);
-        }
-        if (capsa_timens_write_offsets(s->spec, &err) < 0) {
-            capsa_sync_send_err(s->init.sync_fd, &err);
-            _exit(1);
-        }
-        flags &= ~(uint64_t)CLONE_NEWTIME;
-    }
-    /* CLONE_PARENT: the init becomes our parent's child (so `run` can wait for
-     * it); it inherits our exit signal (SIGCHLD), clone3 wants 0 here. */
-    struct clone_args ca = {.flags = flags | CLONE_PARENT};
-    pid_t pid = capsa_clone3(&ca);
-    if (pid < 0) {
-        capsa_err_set(&err, errno, "clone the container init");
-        capsa_sync_send_err(s->init.sync_fd, &err);
-        _exit(1);
-    }
-    if (pid == 0)
-        capsa_init_main(&s->init);
-    capsa_sync_send(s->init.sync_fd, CAPSA_SYNC_PID, pid, NULL, 0, -1, NULL);
-    _exit(0);
-}
-
-static int spawn_init(struct spawn *s, pid_t *pid_out, int *pidfd_out, struct capsa_err *err)
-{
-    if (!s->stage1) {
-        int pidfd = -1;
-        struct clone_args ca = {.flags = s->clone_flags | CLONE_PIDFD,
-                                .pidfd = (uint64_t)(uintptr_t)&pidfd,
-                                .exit_signal = SIGCHLD};
-        /* Born in its v2 cgroup: not a single instruction runs outside it. */
-        if (s->cgroup_fd >= 0) {
-            ca.flags |= CLONE_INTO_CGROUP;
-            ca.cgroup = (uint64_t)s->cgroup_fd;
-        }
-        pid_t pid = capsa_clone3(&ca);
-        if (pid < 0 && s->cgroup_fd >= 0 && (errno == EINVAL || errno == ENOSYS)) {
-            /* Older kernel: the parent writes cgroup.procs before GO instead. */
-            ca.flags &= ~CLONE_INTO_CGROUP;
-            ca.cgroup = 0;
-            pid = capsa_clone3(&ca);
-        }
-        if (pid < 0)
-            return capsa_err_set(err, errno, "clone the container init");
-        if (pid == 0) {
-            close(s->parent_sock);
-            capsa_init_main(&s->init);
-        }
-        s->into_cgroup = (ca.flags & CLONE_INTO_CGROUP) != 0;
-        *pid_out = pid;
-        *pidfd_out = pidfd;
-        return 0;
-    }
-    struct clone_args ca = {.exit_signal = SIGCHLD};
-    pid_t st1 = capsa_clone3(&ca);
-    if (st1 < 0)
-        return capsa_err_set(err, errno, "clone the namespace-joining process");
-    if (st1 == 0) {
-        close(s->parent_sock);
-        stage1_main(s);
-    }
-    struct capsa_sync_msg m;
-    int r = capsa_sync_expect(s->parent_sock, CAPSA_SYNC_PID, &m, err);
-    int status = 0;
-    while (waitpid(st1, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (r < 0)
-        return r;
-    pid_t pid = m.value;
-    capsa_sync_msg_clear(&m);
-    int pidfd = capsa_pidfd_open(pid, 0);
-    if (pidfd < 0)
-        return capsa_err_set(err, errno, "pidfd_open of the container init");
-    *pid_out = pid;
-    *pidfd_out = pidfd;
-    return 0;
 }
 
 /* root.path, relative to the (already resolved, absolute) bundle. */
@@ -284,6 +184,36 @@ static int resolve_rootfs(const char *bundle, const struct capsa_spec *spec, cha
     return 0;
 }
 
+/* Step 1: the bundle. Nothing exists yet, so an error leaves nothing behind. */
+static int load_bundle(struct job *j, struct capsa_err *err)
+{
+    const char *b = j->opts->bundle ? j->opts->bundle : ".";
+    j->bundle = realpath(b, NULL);
+    if (j->bundle == NULL)
+        return capsa_err_set(err, errno, "bundle %s", b);
+    cleanup_free char *cfgpath = NULL;
+    int r;
+    if (j->opts->config)
+        r = capsa_strdup(j->opts->config, &cfgpath, err);
+    else
+        r = capsa_asprintf(&cfgpath, err, "%s/config.json", j->bundle);
+    if (r < 0)
+        return r;
+    r = capsa_read_file_at(AT_FDCWD, cfgpath, 16 << 20, &j->raw, &j->rawlen, err);
+    if (r < 0)
+        return r;
+    r = capsa_spec_parse(j->raw, j->rawlen, &j->c->spec, err);
+    if (r < 0)
+        return capsa_err_wrap(err, "%s", cfgpath);
+    r = check_spec(j, j->c->spec, err);
+    if (r == 0)
+        r = resolve_rootfs(j->bundle, j->c->spec, &j->rootfs, err);
+    if (r == 0)
+        capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: bundle %s, rootfs %s", j->id, j->bundle,
+                  j->rootfs);
+    return r;
+}
+
 static int dup_annotations(const struct capsa_spec *spec, struct capsa_state *st,
                            struct capsa_err *err)
 {
@@ -305,20 +235,19 @@ static int dup_annotations(const struct capsa_spec *spec, struct capsa_state *st
 /* Make the container's cgroup and apply linux.resources. An unprivileged
  * runtime without delegation goes on without cgroups when no limits were
  * asked for (as runc does rootless), with a warning. */
-static int setup_cgroup(const struct capsa_ctx *ctx, const struct capsa_spec *spec, const char *id,
-                        struct capsa_cgroup **out, struct capsa_err *err)
+static int setup_cgroup(const struct job *j, struct capsa_cgroup **out, struct capsa_err *err)
 {
     *out = NULL;
-    const struct capsa_linux *l = &spec->linux_cfg;
+    const struct capsa_linux *l = &j->c->spec->linux_cfg;
     const struct capsa_resources *res = l->has_resources ? &l->resources : NULL;
     struct capsa_cgroup_host host = {0};
     int r = capsa_cgroup_host_load(&host, err);
     if (r == 0)
-        r = capsa_cgroup_resolve(&host, l->cgroups_path, id, out, err);
+        r = capsa_cgroup_resolve(&host, l->cgroups_path, j->id, out, err);
     capsa_cgroup_host_free(&host);
     if (r < 0)
         return r;
-    r = capsa_cgroup_create(*out, res, capsa_log_warning_cb, (void *)ctx, err);
+    r = capsa_cgroup_create(*out, res, capsa_log_warning_cb, (void *)j->ctx, err);
     if (r < 0) {
         capsa_cgroup_free(*out);
         *out = NULL;
@@ -327,41 +256,15 @@ static int setup_cgroup(const struct capsa_ctx *ctx, const struct capsa_spec *sp
             (res == NULL ||
              (!res->has_memory && !res->has_cpu && !res->has_pids && !res->has_blkio &&
               res->n_hugepage_limits == 0 && res->n_unified == 0))) {
-            capsa_log(ctx, CAPSA_LOG_DEBUG, "no cgroup for %s (%s): running without one", id,
+            capsa_log(j->ctx, CAPSA_LOG_DEBUG, "no cgroup for %s (%s): running without one", j->id,
                       err->msg);
             capsa_err_clear(err);
             return 0;
         }
         return capsa_err_wrap(err, "cgroup");
     }
-    return 0;
-}
-
-/* Open dir (O_PATH) as seen from the mount namespace of pid: enter it, open,
- * come back. The fd then belongs to that namespace's copy of the mount,
- * which the new mount API requires. We are single-threaded here. */
-static int open_in_mntns(pid_t pid, const char *dir, int *out, struct capsa_err *err)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
-    cleanup_close int self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-    cleanup_close int target = open(path, O_RDONLY | O_CLOEXEC);
-    cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (self < 0 || target < 0 || cwd < 0)
-        return capsa_err_set(err, errno, "open mount namespaces");
-    if (setns(target, CLONE_NEWNS) < 0)
-        return capsa_err_set(err, errno, "enter the container's mount namespace");
-    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    int e = errno;
-    if (setns(self, CLONE_NEWNS) < 0 || fchdir(cwd) < 0) {
-        /* We cannot stay in the container's namespace: give up entirely. */
-        if (fd >= 0)
-            close(fd);
-        return capsa_err_set(err, errno, "return to the runtime's mount namespace");
-    }
-    if (fd < 0)
-        return capsa_err_set(err, e, "open rootfs %s", dir);
-    *out = fd;
+    for (size_t i = 0; i < (*out)->n; i++)
+        capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: cgroup %s", j->id, (*out)->d[i].path);
     return 0;
 }
 
@@ -375,18 +278,261 @@ static uint32_t host_id(const struct capsa_idmap *m, size_t n)
     return 0;
 }
 
+static int make_fifo(struct job *j, struct capsa_err *err)
+{
+    struct capsa_created *c = j->c;
+    if (mkfifoat(c->dirfd, CAPSA_FIFO_FILE, 0600) < 0)
+        return capsa_err_set(err, errno, "create exec fifo");
+    j->fifo = openat(c->dirfd, CAPSA_FIFO_FILE, O_PATH | O_CLOEXEC);
+    if (j->fifo < 0)
+        return capsa_err_set(err, errno, "open exec fifo");
+    /* In a new user namespace the init reopens the fifo as the container's
+     * root: that host id must own it. */
+    const struct capsa_spec *spec = c->spec;
+    const struct capsa_namespace *uns = capsa_spec_namespace(spec, CAPSA_NS_USER);
+    if (uns && !uns->path) {
+        uid_t hu = host_id(spec->linux_cfg.uid_mappings, spec->linux_cfg.n_uid_mappings);
+        gid_t hg = host_id(spec->linux_cfg.gid_mappings, spec->linux_cfg.n_gid_mappings);
+        if (fchownat(c->dirfd, CAPSA_FIFO_FILE, hu, hg, AT_SYMLINK_NOFOLLOW) < 0)
+            return capsa_err_set(err, errno, "chown exec fifo");
+    }
+    return 0;
+}
+
+/* Step 2: the state directory (from here on, failure must undo). */
+static int make_state(struct job *j, struct capsa_err *err)
+{
+    struct capsa_created *c = j->c;
+    const struct capsa_spec *spec = c->spec;
+    int r = capsa_state_root_open(j->ctx->root, &c->rootfd, err);
+    if (r == 0)
+        r = capsa_state_dir_create(c->rootfd, j->id, &c->dirfd, err);
+    if (r < 0)
+        return r;
+    struct capsa_state *st = &c->st;
+    if ((r = capsa_strdup(j->id, &st->id, err)) < 0 ||
+        (r = capsa_strdup(spec->oci_version, &st->oci_version, err)) < 0 ||
+        (r = capsa_strdup(j->bundle, &st->bundle, err)) < 0 ||
+        (r = capsa_strdup(j->rootfs, &st->rootfs, err)) < 0 ||
+        (r = capsa_timestamp_now(&st->created, err)) < 0 ||
+        (r = dup_annotations(spec, st, err)) < 0)
+        return r;
+    st->saved = CAPSA_STATUS_CREATING;
+    st->hooks_known = true;
+    st->has_poststart = spec->hooks.n_poststart > 0;
+    st->has_poststop = spec->hooks.n_poststop > 0;
+    const struct capsa_namespace *pidns = capsa_spec_namespace(spec, CAPSA_NS_PID);
+    st->new_pidns = pidns && !pidns->path;
+    st->shared_mntns = capsa_spec_namespace(spec, CAPSA_NS_MNT) == NULL;
+    /* A fresh directory that we hold locked: nobody can see a partial file,
+     * so no temporary file and rename (a new inode each) is needed. */
+    {
+        cleanup_close int cfd = openat(c->dirfd, CAPSA_CONFIG_FILE,
+                                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        r = cfd < 0 ? -errno : capsa_write_all(cfd, j->raw, j->rawlen);
+        if (r < 0)
+            return capsa_err_set(err, -r, "write %s", CAPSA_CONFIG_FILE);
+    }
+    if ((r = setup_cgroup(j, &c->cg, err)) < 0)
+        return r;
+    if (c->cg && (r = capsa_cgroup_encode(c->cg, &st->cgroup, err)) < 0)
+        return r;
+    if ((r = capsa_state_write(c->dirfd, st, err)) < 0)
+        return r;
+    return j->run_mode ? 0 : make_fifo(j, err);
+}
+
+/* Which namespaces are new, which joined, and what that asks of the clone. */
+static void plan_namespaces(struct job *j)
+{
+    const struct capsa_spec *spec = j->c->spec;
+    const struct capsa_linux *l = &spec->linux_cfg;
+    struct capsa_spawn *s = &j->spawn;
+    for (size_t i = 0; i < l->n_namespaces; i++) {
+        const struct capsa_namespace *ns = &l->namespaces[i];
+        if (ns->path) {
+            s->join_paths = spec;
+            capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: join %s namespace %s", j->id,
+                      capsa_ns_type_name(ns->type), ns->path);
+            continue;
+        }
+        j->new_ns[ns->type] = true;
+        if (ns->type == CAPSA_NS_CGROUP)
+            continue; /* unshared by the init once it is in its cgroup */
+        if (ns->type == CAPSA_NS_TIME && (l->time_monotonic.set || l->time_boottime.set))
+            s->timens_offsets = spec;
+        s->clone_flags |= (uint64_t)capsa_ns_clone_flag(ns->type);
+    }
+}
+
+/* Step 3: the sync socket, the init's arguments, the seccomp program. */
+static int prepare(struct job *j, struct capsa_err *err)
+{
+    struct capsa_created *c = j->c;
+    const struct capsa_spec *spec = c->spec;
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        return capsa_err_set(err, errno, "socketpair");
+    c->sync_fd = sp[0];
+    j->child_sock = sp[1];
+    /* The init clears close-on-exec on fds 3..3+N-1: none of ours may sit
+     * there, or it would reach the container. */
+    int passed = j->opts->listen_fds + j->opts->preserve_fds;
+    int ours[] = {c->rootfd, c->dirfd, j->fifo, sp[0], sp[1]};
+    int r = capsa_check_passed_fds(ours, ARRAY_SIZE(ours), passed, err);
+    if (r < 0)
+        return r;
+    if (c->cg && (capsa_cgroup_v2_fd(c->cg, &j->cgroup_fd, err) < 0 ||
+                  capsa_cgroup_join_open(c->cg, &j->join, err) < 0))
+        return capsa_err_wrap(err, "cgroup");
+    if (spec->n_mounts > 0) {
+        j->mount_fds = calloc(spec->n_mounts, sizeof *j->mount_fds);
+        if (j->mount_fds == NULL)
+            return capsa_err_set(err, ENOMEM, "mounts");
+    }
+    /* Compiled here, before clone: the init gets the program as plain
+     * inherited memory and never allocates for it. */
+    if (spec->linux_cfg.seccomp &&
+        (r = capsa_seccomp_compile(spec->linux_cfg.seccomp, &j->seccomp, capsa_log_warning_cb,
+                                   (void *)j->ctx, err)) < 0)
+        return r;
+
+    struct capsa_spawn *s = &j->spawn;
+    capsa_spawn_init(s);
+    plan_namespaces(j);
+    /* A joined netns (podman, CNI: namespaces[].path) is as much the
+     * container's own as a new one: sysfs must be mounted fresh there too,
+     * or the container sees the host's /sys/class/net (runc mounts it fresh
+     * and falls back to the host's only on EPERM, as mount.c does). */
+    const struct capsa_namespace *netns = capsa_spec_namespace(spec, CAPSA_NS_NET);
+    j->init = (struct capsa_init_args){
+        .spec = spec,
+        .id = j->id,
+        .rootfs = j->rootfs,
+        .bundle = j->bundle,
+        .sync_fd = j->child_sock,
+        .fifo_fd = j->fifo,
+        .no_pivot = j->opts->no_pivot,
+        .no_new_keyring = j->opts->no_new_keyring,
+        .listen_fds = j->opts->listen_fds,
+        .preserve_fds = passed,
+        .new_userns = j->new_ns[CAPSA_NS_USER],
+        .new_netns = netns != NULL,
+        .new_cgroupns = j->new_ns[CAPSA_NS_CGROUP],
+        .shared_mntns = c->st.shared_mntns,
+        .mount_fds = j->mount_fds,
+        .seccomp = j->seccomp,
+        .cg = c->cg,
+        .join = j->join.n > 0 ? &j->join : NULL,
+        .log = {.sock = j->ctx->log ? j->child_sock : -1, .max = j->ctx->log_level},
+    };
+    capsa_signals_ignored(&j->init.sig_ignored);
+    s->cgroup_fd = j->cgroup_fd;
+    s->child_sock = j->child_sock;
+    s->parent_sock = c->sync_fd;
+    s->close_fds[0] = c->dirfd;
+    s->close_fds[1] = c->rootfd;
+    s->child_main = capsa_init_main;
+    s->child_arg = &j->init;
+    return 0;
+}
+
+/* Open dir (O_PATH) and each bind source as seen from the mount namespace of
+ * pid, with our credentials: enter it, open, come back. The fds then belong
+ * to that namespace's copies of the mounts, which the new mount API
+ * requires, and the root of a new user namespace need not be able to walk
+ * the host paths (a 0700 parent directory, a root-only bind source). We are
+ * single-threaded here. */
+static int open_in_mntns(struct job *j, int *rootfs_fd, struct capsa_err *err)
+{
+    const struct capsa_spec *spec = j->c->spec;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)j->c->pid);
+    cleanup_close int self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    cleanup_close int target = open(path, O_RDONLY | O_CLOEXEC);
+    cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (self < 0 || target < 0 || cwd < 0)
+        return capsa_err_set(err, errno, "open mount namespaces");
+    if (setns(target, CLONE_NEWNS) < 0)
+        return capsa_err_set(err, errno, "enter the container's mount namespace");
+    int r = 0;
+    *rootfs_fd = open(j->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (*rootfs_fd < 0)
+        r = capsa_err_set(err, errno, "open rootfs %s", j->rootfs);
+    for (size_t i = 0; r == 0 && i < spec->n_mounts; i++) {
+        const struct capsa_mount *m = &spec->mounts[i];
+        if (!capsa_mount_is_bind(m) || m->source == NULL)
+            continue;
+        /* Relative sources are relative to the bundle. A source that does
+         * not open here is left to the init, which reports it. */
+        cleanup_free char *abs = NULL;
+        const char *src = m->source;
+        if (src[0] != '/') {
+            if ((r = capsa_asprintf(&abs, err, "%s/%s", j->bundle, src)) < 0)
+                break;
+            src = abs;
+        }
+        j->mount_fds[i] = open(src, O_PATH | O_CLOEXEC);
+    }
+    if (setns(self, CLONE_NEWNS) < 0 || fchdir(cwd) < 0) {
+        /* We cannot stay in the container's namespace: give up entirely. */
+        capsa_close(rootfs_fd);
+        return capsa_err_set(err, errno, "return to the runtime's mount namespace");
+    }
+    if (r < 0)
+        capsa_close(rootfs_fd);
+    return r;
+}
+
+/* Send the bind sources (MOUNT_FD) and GO with the hook state and rootfs. */
+static int send_go(struct job *j, struct capsa_err *err)
+{
+    struct capsa_created *c = j->c;
+    const struct capsa_spec *spec = c->spec;
+    cleanup_close int rootfs_fd = -1;
+    if (j->new_ns[CAPSA_NS_USER] && !c->st.shared_mntns && geteuid() == 0) {
+        for (size_t i = 0; i < spec->n_mounts; i++)
+            j->mount_fds[i] = -1;
+        int r = open_in_mntns(j, &rootfs_fd, err);
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+            if (r == 0 && j->mount_fds[i] >= 0)
+                r = capsa_sync_send(c->sync_fd, CAPSA_SYNC_MOUNT_FD, (int32_t)i, NULL, 0,
+                                    j->mount_fds[i], err);
+            capsa_close(&j->mount_fds[i]);
+        }
+        if (r < 0)
+            return r;
+    }
+    return capsa_sync_send(c->sync_fd, CAPSA_SYNC_GO, 0, j->hook_state, strlen(j->hook_state) + 1,
+                           rootfs_fd, err);
+}
+
+/* PREPIVOT: the init's mounts are done; the runtime-namespace hooks run. */
+static int run_prepivot_hooks(void *opaque, struct capsa_err *err)
+{
+    const struct job *j = opaque;
+    const struct capsa_hooks *h = &j->c->spec->hooks;
+    capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: %zu prestart and %zu createRuntime hooks", j->id,
+              h->n_prestart, h->n_create_runtime);
+    int r = capsa_hooks_run("prestart", h->prestart, h->n_prestart, j->hook_state, err);
+    if (r == 0)
+        r = capsa_hooks_run("createRuntime", h->create_runtime, h->n_create_runtime, j->hook_state,
+                            err);
+    return r;
+}
+
 /* The init closed the sync socket without a word: it died. Say how, and
  * name the likely culprit when it was SIGKILLed with a memory limit set (the
  * OOM killer, a limit too small for even the setup). */
-static void explain_init_death(const struct capsa_created *c, const struct capsa_spec *spec,
-                               struct capsa_err *err)
+static void explain_init_death(const struct capsa_created *c, struct capsa_err *err)
 {
     siginfo_t si;
     memset(&si, 0, sizeof si);
     if (c->pidfd < 0 || waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOWAIT) < 0)
         return;
-    const struct capsa_resources *res = &spec->linux_cfg.resources;
-    if (si.si_code == CLD_KILLED && si.si_status == SIGKILL && spec->linux_cfg.has_resources &&
+    const struct capsa_linux *l = &c->spec->linux_cfg;
+    const struct capsa_resources *res = &l->resources;
+    if (si.si_code == CLD_KILLED && si.si_status == SIGKILL && l->has_resources &&
         res->has_memory && res->memory.has_limit)
         capsa_err_setx(err, EPIPE,
                        "container init was killed (SIGKILL) during setup: "
@@ -401,75 +547,67 @@ static void explain_init_death(const struct capsa_created *c, const struct capsa
                        si.si_status);
 }
 
-static int message_loop(const struct capsa_ctx *ctx, const struct capsa_create_opts *opts,
-                        bool run_mode, struct capsa_created *c, const char *hook_state,
-                        struct capsa_err *err)
+/* Step 5: from the clone to CREATED. */
+static int handshake(struct job *j, struct capsa_err *err)
 {
+    struct capsa_created *c = j->c;
     const struct capsa_spec *spec = c->spec;
-    (void)ctx;
-    for (;;) {
-        struct capsa_sync_msg m;
-        int r = capsa_sync_recv(c->sync_fd, &m, err);
+    struct capsa_state *st = &c->st;
+    st->pid = c->pid;
+    int r = capsa_proc_start_time(c->pid, &st->start, NULL);
+    if (r < 0)
+        return capsa_err_set(err, -r, "read the start time of the container init");
+    capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: init pid %d", j->id, (int)c->pid);
+    /* The pid reaches state.json with CREATED below: until then we hold the
+     * lock (no other command looks), and the init dies with us
+     * (PR_SET_PDEATHSIG) if we die first. */
+    if (j->new_ns[CAPSA_NS_USER] && (r = capsa_idmap_write(c->pid, spec, err)) < 0)
+        return r;
+    /* Into the cgroup before any user code runs (the init waits for GO): v2
+     * already at clone time, v1 by the init itself right after GO; here only
+     * what those could not do. */
+    if (c->cg) {
+        r = capsa_cgroup_enter(c->cg, c->pid, false, !j->spawn.into_cgroup, err);
+        if (r == 0) {
+            const struct capsa_resources *res = &spec->linux_cfg.resources;
+            r = capsa_cgroup_devices_apply(c->cg, res->devices, res->n_devices, err);
+        }
         if (r < 0)
-            return r;
-        switch ((enum capsa_sync_type)m.type) {
-        case CAPSA_SYNC_PREPIVOT:
-            capsa_sync_msg_clear(&m);
-            r = capsa_hooks_run("prestart", spec->hooks.prestart, spec->hooks.n_prestart,
-                                hook_state, err);
-            if (r == 0)
-                r = capsa_hooks_run("createRuntime", spec->hooks.create_runtime,
-                                    spec->hooks.n_create_runtime, hook_state, err);
-            if (r < 0)
-                return r;
-            r = capsa_sync_send(c->sync_fd, CAPSA_SYNC_PREPIVOT_ACK, 0, NULL, 0, -1, err);
-            if (r < 0)
-                return r;
-            break;
-        case CAPSA_SYNC_CONSOLE:
-            if (m.fd < 0) {
-                capsa_sync_msg_clear(&m);
-                return capsa_err_setx(err, EPROTO, "console: no pty received from init");
-            }
-            if (opts->console_socket) {
-                r = capsa_console_socket_send(opts->console_socket, m.fd, err);
-                capsa_sync_msg_clear(&m);
-                if (r < 0)
-                    return capsa_err_wrap(err, "--console-socket %s", opts->console_socket);
-            } else if (run_mode) {
-                c->console_fd = steal_fd(m.fd);
-                capsa_sync_msg_clear(&m);
-            } else {
-                capsa_sync_msg_clear(&m);
-            }
-            break;
-        case CAPSA_SYNC_SECCOMP: {
-            const struct capsa_seccomp *sc = spec->linux_cfg.seccomp;
-            if (m.fd < 0 || sc == NULL) {
-                capsa_sync_msg_clear(&m);
-                return capsa_err_setx(err, EPROTO, "seccomp: no listener fd received from init");
-            }
-            r = capsa_seccomp_send_listener(sc->listener_path, sc->listener_metadata, hook_state,
-                                            m.fd, err);
-            capsa_sync_msg_clear(&m);
-            if (r < 0)
-                return r;
-            break;
-        }
-        case CAPSA_SYNC_CREATED:
-            capsa_sync_msg_clear(&m);
-            return 0;
-        case CAPSA_SYNC_ERROR:
-            return capsa_sync_take_err(&m, "container init", err);
-        case CAPSA_SYNC_GO:
-        case CAPSA_SYNC_PID:
-        case CAPSA_SYNC_PREPIVOT_ACK:
-        case CAPSA_SYNC_START:
-        default:
-            capsa_sync_msg_clear(&m);
-            return capsa_err_setx(err, EPROTO, "sync: unexpected message from init");
-        }
+            return capsa_err_wrap(err, "cgroup");
     }
+    if ((r = capsa_state_to_json(st, CAPSA_STATUS_CREATED, false, &j->hook_state, err)) < 0 ||
+        (r = send_go(j, err)) < 0)
+        return r;
+    const struct capsa_seccomp *sc = spec->linux_cfg.seccomp;
+    struct capsa_sync_peer peer = {
+        .ctx = j->ctx,
+        .sock = c->sync_fd,
+        .who = "container init",
+        .allowed = CAPSA_SYNC_BIT(CAPSA_SYNC_PREPIVOT) | CAPSA_SYNC_BIT(CAPSA_SYNC_CONSOLE) |
+                   CAPSA_SYNC_BIT(CAPSA_SYNC_SECCOMP) | CAPSA_SYNC_BIT(CAPSA_SYNC_LOG),
+        .console_socket = j->opts->console_socket,
+        .console_fd = j->run_mode ? &c->console_fd : NULL,
+        .listener_path = sc ? sc->listener_path : NULL,
+        .listener_metadata = sc ? sc->listener_metadata : NULL,
+        .state_json = j->hook_state,
+        .prepivot = run_prepivot_hooks,
+        .opaque = j,
+    };
+    r = capsa_sync_serve(&peer, CAPSA_SYNC_CREATED, err);
+    if (r == -EPIPE)
+        explain_init_death(c, err);
+    return r;
+}
+
+/* Step 6: the container is created. */
+static int finish(struct job *j, struct capsa_err *err)
+{
+    struct capsa_created *c = j->c;
+    c->st.saved = CAPSA_STATUS_CREATED;
+    int r = capsa_state_write(c->dirfd, &c->st, err);
+    if (r == 0 && j->opts->pid_file)
+        r = capsa_write_pid_file(j->opts->pid_file, c->pid, err);
+    return r;
 }
 
 int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
@@ -483,270 +621,44 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
                               "invalid container id \"%s\": use 1-255 characters from "
                               "[A-Za-z0-9_+.-], not \".\" or \"..\"",
                               id ? id : "");
-
-    /* The bundle: read the config bytes once, parse them, keep a copy. */
-    cleanup_free char *bundle = NULL;
-    cleanup_free char *rootfs = NULL;
-    {
-        const char *b = opts->bundle ? opts->bundle : ".";
-        bundle = realpath(b, NULL);
-        if (bundle == NULL)
-            return capsa_err_set(err, errno, "bundle %s", b);
-    }
-    cleanup_free char *cfgpath = NULL;
-    int r;
-    if (opts->config)
-        r = capsa_strdup(opts->config, &cfgpath, err);
-    else
-        r = capsa_asprintf(&cfgpath, err, "%s/config.json", bundle);
-    if (r < 0)
-        return r;
-    cleanup_free char *raw = NULL;
-    size_t rawlen = 0;
-    r = capsa_read_file_at(AT_FDCWD, cfgpath, 16 << 20, &raw, &rawlen, err);
-    if (r < 0)
-        return r;
-    r = capsa_spec_parse(raw, rawlen, &c->spec, err);
-    if (r < 0)
-        return capsa_err_wrap(err, "%s", cfgpath);
-    const struct capsa_spec *spec = c->spec;
-    r = check_spec(ctx, spec, opts, run_mode, err);
-    if (r < 0)
-        return r;
-    r = resolve_rootfs(bundle, spec, &rootfs, err);
-    if (r < 0)
-        return r;
-
-    /* Everything with a cleanup attribute is declared before the first
-     * goto: jumping past such a declaration would free garbage. */
-    cleanup_close int fifo = -1;
-    cleanup_close int child_sock = -1;
-    cleanup_close int cgroup_fd = -1;
-    cleanup_close int rootfs_fd = -1;
-    cleanup_free char *hook_state = NULL;
-    struct capsa_cgroup_join join = {.n = 0};
-    r = capsa_state_root_open(ctx->root, &c->rootfd, err);
-    if (r < 0)
-        return r;
-    r = capsa_state_dir_create(c->rootfd, id, &c->dirfd, err);
-    if (r < 0)
-        return r;
-    /* From here on, failure must undo: capsa_create_rollback. */
-    struct capsa_state *st = &c->st;
-    if ((r = capsa_strdup(id, &st->id, err)) < 0 ||
-        (r = capsa_strdup(spec->oci_version, &st->oci_version, err)) < 0 ||
-        (r = capsa_strdup(bundle, &st->bundle, err)) < 0 ||
-        (r = capsa_strdup(rootfs, &st->rootfs, err)) < 0 ||
-        (r = capsa_timestamp_now(&st->created, err)) < 0 ||
-        (r = dup_annotations(spec, st, err)) < 0)
-        goto fail;
-    st->saved = CAPSA_STATUS_CREATING;
-    st->hooks_known = true;
-    st->has_poststart = spec->hooks.n_poststart > 0;
-    st->has_poststop = spec->hooks.n_poststop > 0;
-    const struct capsa_namespace *pidns = capsa_spec_namespace(spec, CAPSA_NS_PID);
-    st->new_pidns = pidns && !pidns->path;
-    st->shared_mntns = capsa_spec_namespace(spec, CAPSA_NS_MNT) == NULL;
-    /* A fresh directory that we hold locked: nobody can see a partial file,
-     * so no temporary file and rename (a new inode each) is needed. */
-    {
-        cleanup_close int cfd = openat(c->dirfd, CAPSA_CONFIG_FILE,
-                                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        r = cfd < 0 ? -errno : capsa_write_all(cfd, raw, rawlen);
-        if (r < 0) {
-            r = capsa_err_set(err, -r, "write %s", CAPSA_CONFIG_FILE);
-            goto fail;
-        }
-    }
-    r = setup_cgroup(ctx, spec, id, &c->cg, err);
-    if (r < 0)
-        goto fail;
-    if (c->cg) {
-        r = capsa_cgroup_encode(c->cg, &st->cgroup, err);
-        if (r < 0)
-            goto fail;
-    }
-    r = capsa_state_write(c->dirfd, st, err);
-    if (r < 0)
-        goto fail;
-
-    if (!run_mode) {
-        if (mkfifoat(c->dirfd, CAPSA_FIFO_FILE, 0600) < 0) {
-            r = capsa_err_set(err, errno, "create exec fifo");
-            goto fail;
-        }
-        fifo = openat(c->dirfd, CAPSA_FIFO_FILE, O_PATH | O_CLOEXEC);
-        if (fifo < 0) {
-            r = capsa_err_set(err, errno, "open exec fifo");
-            goto fail;
-        }
-        /* In a new user namespace the init reopens the fifo as the
-         * container's root: that host id must own it. */
-        const struct capsa_namespace *uns = capsa_spec_namespace(spec, CAPSA_NS_USER);
-        if (uns && !uns->path) {
-            uid_t hu = host_id(spec->linux_cfg.uid_mappings, spec->linux_cfg.n_uid_mappings);
-            gid_t hg = host_id(spec->linux_cfg.gid_mappings, spec->linux_cfg.n_gid_mappings);
-            if (fchownat(c->dirfd, CAPSA_FIFO_FILE, hu, hg, AT_SYMLINK_NOFOLLOW) < 0) {
-                r = capsa_err_set(err, errno, "chown exec fifo");
-                goto fail;
-            }
-        }
-    }
-    int sp[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-        r = capsa_err_set(err, errno, "socketpair");
-        goto fail;
-    }
-    c->sync_fd = sp[0];
-    child_sock = sp[1];
-    /* The init clears close-on-exec on fds 3..3+preserve_fds-1: none of ours
-     * may sit there, or it would reach the container. */
-    {
-        int ours[] = {c->rootfd, c->dirfd, fifo, sp[0], sp[1]};
-        for (size_t i = 0; i < ARRAY_SIZE(ours); i++) {
-            if (ours[i] >= 0 && ours[i] < 3 + opts->preserve_fds) {
-                r = capsa_err_setx(err, EBADF,
-                                   "--preserve-fds %d: fd %d is not open in the caller "
-                                   "(the runtime's own fd took its place)",
-                                   opts->preserve_fds, ours[i]);
-                goto fail;
-            }
-        }
-    }
-
-    if (c->cg) {
-        struct capsa_err e2 = {0};
-        cgroup_fd = capsa_cgroup_v2_fd(c->cg, &e2);
-        r = capsa_cgroup_join_open(c->cg, &join, err);
-        if (r < 0) {
-            capsa_err_wrap(err, "cgroup");
-            goto fail;
-        }
-    }
-    struct spawn s = {.spec = spec, .parent_sock = c->sync_fd, .cgroup_fd = cgroup_fd};
-    const struct capsa_linux *l = &spec->linux_cfg;
-    bool new_ns[CAPSA_NS_COUNT] = {0};
-    /* A joined netns (podman, CNI: namespaces[].path) is as much the
-     * container's own as a new one: sysfs must be mounted fresh there too,
-     * or the container sees the host's /sys/class/net (runc mounts it fresh
-     * and falls back to the host's only on EPERM, as mount.c does). */
-    bool joined_netns = false;
-    for (size_t i = 0; i < l->n_namespaces; i++) {
-        const struct capsa_namespace *ns = &l->namespaces[i];
-        if (ns->path) {
-            s.stage1 = true;
-            if (ns->type == CAPSA_NS_NET)
-                joined_netns = true;
-            continue;
-        }
-        new_ns[ns->type] = true;
-        if (ns->type == CAPSA_NS_CGROUP)
-            continue; /* unshared by the init once it is in its cgroup */
-        if (ns->type == CAPSA_NS_TIME && (l->time_monotonic.set || l->time_boottime.set))
-            s.stage1 = true;
-        s.clone_flags |= (uint64_t)capsa_ns_clone_flag(ns->type);
-    }
-    s.init = (struct capsa_init_args){
-        .spec = spec,
-        .id = id,
-        .rootfs = rootfs,
-        .bundle = bundle,
-        .sync_fd = child_sock,
-        .fifo_fd = fifo,
-        .rootfs_fd = -1,
-        .no_pivot = opts->no_pivot,
-        .no_new_keyring = opts->no_new_keyring,
-        .preserve_fds = opts->preserve_fds,
-        .new_userns = new_ns[CAPSA_NS_USER],
-        .new_netns = new_ns[CAPSA_NS_NET] || joined_netns,
-        .new_cgroupns = new_ns[CAPSA_NS_CGROUP],
-        .shared_mntns = st->shared_mntns,
-        .close_fds = {c->dirfd, c->rootfd, -1, -1},
-        .cg = c->cg,
-        .join = join.n > 0 ? &join : NULL,
-    };
-    capsa_signals_ignored(&s.init.sig_ignored);
-    /* Compiled here, before clone: the init gets the program as plain
-     * inherited memory and never allocates for it. */
-    struct capsa_seccomp_prog *sc_prog = NULL;
-    if (spec->linux_cfg.seccomp) {
-        r = capsa_seccomp_compile(spec->linux_cfg.seccomp, &sc_prog, capsa_log_warning_cb,
-                                  (void *)ctx, err);
-        if (r < 0)
-            goto fail;
-        s.init.seccomp = sc_prog;
-    }
-    r = spawn_init(&s, &c->pid, &c->pidfd, err);
-    capsa_seccomp_prog_free(sc_prog);
-    capsa_cgroup_join_close(&join);
-    if (r < 0)
-        goto fail;
-    capsa_close(&child_sock);
-    capsa_close(&fifo);
-
-    st->pid = c->pid;
-    r = capsa_proc_start_time(c->pid, &st->start, NULL);
+    struct job j = {.ctx = ctx,
+                    .id = id,
+                    .opts = opts,
+                    .run_mode = run_mode,
+                    .c = c,
+                    .fifo = -1,
+                    .child_sock = -1,
+                    .cgroup_fd = -1};
+    int r = load_bundle(&j, err);
     if (r < 0) {
-        r = capsa_err_set(err, -r, "read the start time of the container init");
+        /* Nothing made yet: only memory to release. */
+        job_release(&j);
+        capsa_created_release(c);
+        return r;
+    }
+    if ((r = make_state(&j, err)) < 0 || (r = prepare(&j, err)) < 0)
         goto fail;
-    }
-    /* The pid reaches state.json with CREATED below: until then we hold the
-     * lock (no other command looks), and the init dies with us
-     * (PR_SET_PDEATHSIG) if we die first. */
-    if (new_ns[CAPSA_NS_USER]) {
-        r = capsa_idmap_write(c->pid, spec, err);
-        if (r < 0)
-            goto fail;
-    }
-    /* Into the cgroup before any user code runs (the init waits for GO): v2
-     * already at clone time, v1 by the init itself right after GO; here only
-     * what those could not do. */
-    if (c->cg) {
-        r = capsa_cgroup_enter(c->cg, c->pid, false, !s.into_cgroup, err);
-        if (r == 0) {
-            const struct capsa_resources *res = &spec->linux_cfg.resources;
-            r = capsa_cgroup_devices_apply(c->cg, res->devices, res->n_devices, err);
-        }
-        if (r < 0) {
-            capsa_err_wrap(err, "cgroup");
-            goto fail;
-        }
-    }
-    r = capsa_state_to_json(st, CAPSA_STATUS_CREATED, false, &hook_state, err);
+    r = capsa_spawn_child(&j.spawn, err);
+    /* The init has its copies; ours go now. */
+    capsa_seccomp_prog_free(j.seccomp);
+    j.seccomp = NULL;
+    capsa_cgroup_join_close(&j.join);
+    capsa_close(&j.cgroup_fd);
     if (r < 0)
         goto fail;
-    /* The root of a new user namespace may not be able to walk the host path
-     * to the rootfs (a 0700 parent directory): hand it an fd opened by us,
-     * inside its mount namespace. */
-    if (new_ns[CAPSA_NS_USER] && !st->shared_mntns && geteuid() == 0) {
-        r = open_in_mntns(c->pid, rootfs, &rootfs_fd, err);
-        if (r < 0)
-            goto fail;
-    }
-    r = capsa_sync_send(c->sync_fd, CAPSA_SYNC_GO, 0, hook_state, strlen(hook_state) + 1, rootfs_fd,
-                        err);
-    if (r < 0)
+    c->pid = j.spawn.pid;
+    c->pidfd = j.spawn.pidfd;
+    capsa_close(&j.child_sock);
+    capsa_close(&j.fifo);
+    if ((r = handshake(&j, err)) < 0 || (r = finish(&j, err)) < 0)
         goto fail;
-    r = message_loop(ctx, opts, run_mode, c, hook_state, err);
-    if (r == -EPIPE)
-        explain_init_death(c, spec, err);
-    if (r < 0)
-        goto fail;
-    st->saved = CAPSA_STATUS_CREATED;
-    r = capsa_state_write(c->dirfd, st, err);
-    if (r < 0)
-        goto fail;
-    if (opts->pid_file) {
-        r = capsa_write_pid_file(opts->pid_file, c->pid, err);
-        if (r < 0)
-            goto fail;
-    }
+    job_release(&j);
     return 0;
 
 fail:
-    capsa_cgroup_join_close(&join);
     capsa_create_rollback(c);
     capsa_created_release(c);
+    job_release(&j);
     return r;
 }
 

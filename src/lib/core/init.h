@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "core/sync.h"
 #include "spec/spec.h"
 
 struct capsa_seccomp_prog;
@@ -19,18 +20,19 @@ struct capsa_init_args {
     const char *rootfs; /* absolute */
     const char *bundle; /* absolute */
     int sync_fd;        /* our end of the socketpair */
-    int rootfs_fd;      /* O_PATH fd of the rootfs, opened before any user namespace */
     int fifo_fd;        /* O_PATH fd of the exec fifo; -1 in run mode (wait for SYNC_START) */
     bool no_pivot;
     bool no_new_keyring;
-    int preserve_fds;
+    int listen_fds;   /* LISTEN_FDS passed first (fds 3..3+N-1) */
+    int preserve_fds; /* every fd passed: 3..3+preserve_fds-1 (listen fds included) */
     bool new_userns;
     bool new_netns;
     bool new_cgroupns; /* unshared by the init once the parent has placed it */
     bool shared_mntns; /* no mount namespace of its own (chroot, no propagation change) */
-    /* Runtime fds the init must close at once: the locked state directory
-     * above all, whose flock would otherwise outlive the create command. */
-    int close_fds[4];
+    /* One slot per spec->mounts entry, memory of the runtime's: the runtime
+     * may send a bind source it opened (MOUNT_FD) for the mount of that
+     * index. NULL when the spec has no mounts. */
+    int *mount_fds;
     /* linux.seccomp compiled by the runtime before clone; NULL when absent. */
     const struct capsa_seccomp_prog *seccomp;
     /* The container's cgroup (for the /sys/fs/cgroup mount); NULL if none. */
@@ -40,10 +42,12 @@ struct capsa_init_args {
     const struct capsa_cgroup_join *join;
     /* Signals the runtime ignores (capsa_signals_ignored): reset in the init. */
     sigset_t sig_ignored;
+    /* Where the init's log lines go (the runtime's logger, over sync_fd). */
+    struct capsa_sync_log log;
 };
 
 /* Never returns: execs the user process or exits non-zero after reporting
  * the error to the parent (or to `start` through the fifo). */
-__attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a);
+__attribute__((noreturn)) void capsa_init_main(void *init_args);
 
 #endif

@@ -20,91 +20,24 @@
 #include "sys/sys.h"
 #include "util/util.h"
 
-struct opened {
-    int rootfd;
-    int dirfd;
-    struct capsa_state st;
-};
-
-static void opened_release(struct opened *o)
-{
-    capsa_close(&o->dirfd);
-    capsa_close(&o->rootfd);
-    capsa_state_clear(&o->st);
-}
-
-static int open_container(const struct capsa_ctx *ctx, const char *id, struct opened *o,
-                          struct capsa_err *err)
-{
-    memset(o, 0, sizeof *o);
-    o->rootfd = o->dirfd = -1;
-    if (!capsa_id_valid(id))
-        return capsa_err_setx(err, EINVAL, "invalid container id \"%s\"", id ? id : "");
-    int r = capsa_state_root_open(ctx->root, &o->rootfd, err);
-    if (r < 0)
-        return r;
-    r = capsa_state_dir_open(o->rootfd, id, &o->dirfd, err);
-    if (r < 0) {
-        opened_release(o);
-        return r;
-    }
-    r = capsa_state_read(o->dirfd, &o->st, err);
-    if (r < 0) {
-        capsa_err_wrap(err, "container %s", id);
-        opened_release(o);
-        return r;
-    }
-    return 0;
-}
-
-int capsa_state_pidfd(const struct capsa_state *st)
-{
-    if (st->pid <= 0)
-        return -ESRCH;
-    int fd = capsa_pidfd_open(st->pid, 0);
-    if (fd < 0)
-        return -errno;
-    /* The pidfd pins the process: if the start time still matches now, the
-     * fd refers to the container's init and not to a reused pid. */
-    unsigned long long start = 0;
-    bool dead = false;
-    if (capsa_proc_start_time(st->pid, &start, &dead) < 0 || start != st->start) {
-        close(fd);
-        return -ESRCH;
-    }
-    return fd;
-}
-
-int capsa_state_cgroup(const struct capsa_state *st, struct capsa_cgroup **out,
-                       struct capsa_err *err)
-{
-    *out = NULL;
-    if (st->cgroup == NULL || st->cgroup[0] == '\0')
-        return 0;
-    int r = capsa_cgroup_decode(st->cgroup, out, err);
-    if (r < 0)
-        return capsa_err_wrap(err, "container %s: cgroup in state", st->id);
-    return 0;
-}
-
 int capsa_container_start(const struct capsa_ctx *ctx, const char *id, struct capsa_err *err)
 {
-    struct opened o;
-    int r = open_container(ctx, id, &o, err);
+    struct capsa_opened o;
+    int r = capsa_container_open(ctx, id, 0, &o, err);
     if (r < 0)
         return r;
-    enum capsa_status status = capsa_state_status(o.dirfd, &o.st);
+    enum capsa_status status = o.status;
     if (status != CAPSA_STATUS_CREATED) {
         r = capsa_err_setx(err, EINVAL, "cannot start container %s: it is %s, not created", id,
                            capsa_status_name(status));
-        opened_release(&o);
+        capsa_opened_release(&o);
         return r;
     }
     cleanup_close int pidfd = capsa_state_pidfd(&o.st);
     cleanup_close int fifo = openat(o.dirfd, CAPSA_FIFO_FILE, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fifo < 0 || pidfd < 0) {
         r = capsa_err_set(err, fifo < 0 ? errno : ESRCH, "start %s: open exec fifo", id);
-        opened_release(&o);
+        capsa_opened_release(&o);
         return r;
     }
     /* The init opens the write end (it was waiting for a reader), writes one
@@ -170,7 +103,7 @@ int capsa_container_start(const struct capsa_ctx *ctx, const char *id, struct ca
             }
         }
     }
-    opened_release(&o);
+    capsa_opened_release(&o);
     return r;
 }
 
@@ -205,13 +138,17 @@ static int kill_all_in_pidns(const struct capsa_state *st, int sig, struct capsa
 
 /* Without a pid namespace of its own (and until cgroups say which processes
  * are the container's), the container is the init and its descendants:
- * signal every process whose parent chain leads to the init. Pids are
- * checked through pidfds so that none that exited meanwhile is hit. */
+ * signal every process whose parent chain leads to the init. The tree comes
+ * from a snapshot of /proc (pid, parent, start time); each process is then
+ * pinned with a pidfd and signalled only if its start time still matches
+ * the snapshot, read after the pidfd was opened: a pid that exited and was
+ * reused in between belongs to another process, which is never hit. */
 static void kill_descendants(pid_t init, int sig)
 {
     size_t n = 0, cap = 0;
     struct pp {
         pid_t pid, ppid;
+        unsigned long long start;
     } *v = NULL;
     cleanup_dir DIR *d = opendir("/proc");
     if (d == NULL)
@@ -219,22 +156,9 @@ static void kill_descendants(pid_t init, int sig)
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         int64_t pid;
-        if (capsa_parse_int64(de->d_name, 1, 0x3fffffff, &pid) < 0)
-            continue;
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        ssize_t r = capsa_read_all(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (r <= 0)
-            continue;
-        buf[r] = '\0';
-        char *p = strrchr(buf, ')');
-        int ppid = 0;
-        // NOLINTNEXTLINE(cert-err34-c): the kernel prints ppid as a pid_t, which fits int
-        if (p == NULL || sscanf(p + 2, "%*c %d", &ppid) != 1)
+        struct capsa_proc_stat ps;
+        if (capsa_parse_int64(de->d_name, 1, 0x3fffffff, &pid) < 0 ||
+            capsa_proc_stat((pid_t)pid, &ps) < 0)
             continue;
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 256;
@@ -245,7 +169,8 @@ static void kill_descendants(pid_t init, int sig)
             cap = nc;
         }
         v[n].pid = (pid_t)pid;
-        v[n].ppid = ppid;
+        v[n].ppid = ps.ppid;
+        v[n].start = ps.start;
         n++;
     }
     /* Breadth-first from the init; v is small (one entry per process). */
@@ -260,10 +185,12 @@ static void kill_descendants(pid_t init, int sig)
                     continue;
                 queue[tail++] = v[i].pid;
                 int pfd = capsa_pidfd_open(v[i].pid, 0);
-                if (pfd >= 0) {
+                if (pfd < 0)
+                    continue;
+                struct capsa_proc_stat now;
+                if (capsa_proc_stat(v[i].pid, &now) == 0 && now.start == v[i].start)
                     capsa_pidfd_send_signal(pfd, sig, 0);
-                    close(pfd);
-                }
+                close(pfd);
             }
         }
         free(queue);
@@ -274,11 +201,11 @@ static void kill_descendants(pid_t init, int sig)
 int capsa_container_kill(const struct capsa_ctx *ctx, const char *id, int sig, bool all,
                          struct capsa_err *err)
 {
-    struct opened o;
-    int r = open_container(ctx, id, &o, err);
+    struct capsa_opened o;
+    int r = capsa_container_open(ctx, id, 0, &o, err);
     if (r < 0)
         return r;
-    enum capsa_status status = capsa_state_status(o.dirfd, &o.st);
+    enum capsa_status status = o.status;
     cleanup_close int pidfd = -1;
     if (status == CAPSA_STATUS_STOPPED || (pidfd = capsa_state_pidfd(&o.st)) < 0) {
         /* As runc: --all also works once the init is gone, to reach what
@@ -318,7 +245,7 @@ int capsa_container_kill(const struct capsa_ctx *ctx, const char *id, int sig, b
     if (capsa_pidfd_send_signal(pidfd, sig, 0) < 0)
         r = capsa_err_set(err, errno, "kill container %s with signal %d", id, sig);
 out:
-    opened_release(&o);
+    capsa_opened_release(&o);
     return r;
 }
 
@@ -400,7 +327,7 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
             if (!st.new_pidns)
                 kill_descendants(st.pid, SIGKILL);
             capsa_pidfd_send_signal(pidfd, SIGKILL, 0);
-            capsa_wait_gone(pidfd, st.pid);
+            capsa_wait_gone(pidfd);
             close(pidfd);
         }
     }
@@ -437,14 +364,14 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
 int capsa_container_state(const struct capsa_ctx *ctx, const char *id, char **json_out,
                           struct capsa_err *err)
 {
-    struct opened o;
-    int r = open_container(ctx, id, &o, err);
+    struct capsa_opened o;
+    int r = capsa_container_open(ctx, id, 0, &o, err);
     if (r < 0)
         return r;
-    enum capsa_status status = capsa_state_status(o.dirfd, &o.st);
+    enum capsa_status status = o.status;
     capsa_state_fill_owner(o.dirfd, &o.st);
     r = capsa_state_to_json(&o.st, status, true, json_out, err);
-    opened_release(&o);
+    capsa_opened_release(&o);
     return r;
 }
 

@@ -14,47 +14,20 @@
 #include "linux/cgroup.h"
 #include "util/util.h"
 
-/* A live container with its state and cgroup, locked. */
-struct live {
-    int rootfd;
-    int dirfd;
-    struct capsa_state st;
-    struct capsa_cgroup *cg;
-    enum capsa_status status;
-};
-
-static void live_release(struct live *l)
+/* A live container with its state and cgroup, locked: what names the
+ * command in errors. */
+static int open_live(const struct capsa_ctx *ctx, const char *id, const char *what,
+                     struct capsa_opened *l, struct capsa_err *err)
 {
-    capsa_close(&l->dirfd);
-    capsa_close(&l->rootfd);
-    capsa_state_clear(&l->st);
-    capsa_cgroup_free(l->cg);
-    l->cg = NULL;
-}
-
-static int open_live(const struct capsa_ctx *ctx, const char *id, const char *what, struct live *l,
-                     struct capsa_err *err)
-{
-    memset(l, 0, sizeof *l);
-    l->rootfd = l->dirfd = -1;
-    if (!capsa_id_valid(id))
-        return capsa_err_setx(err, EINVAL, "invalid container id \"%s\"", id ? id : "");
-    int r = capsa_state_root_open(ctx->root, &l->rootfd, err);
-    if (r == 0)
-        r = capsa_state_dir_open(l->rootfd, id, &l->dirfd, err);
-    if (r == 0)
-        r = capsa_state_read(l->dirfd, &l->st, err);
-    if (r == 0) {
-        l->status = capsa_state_status(l->dirfd, &l->st);
-        if (l->status == CAPSA_STATUS_STOPPED)
-            r = capsa_err_setx(err, ESRCH, "%s: container %s is not running", what, id);
-    }
-    if (r == 0)
-        r = capsa_state_cgroup(&l->st, &l->cg, err);
-    if (r == 0 && l->cg == NULL)
+    int r = capsa_container_open(ctx, id, CAPSA_OPEN_CGROUP, l, err);
+    if (r < 0)
+        return r;
+    if (l->status == CAPSA_STATUS_STOPPED)
+        r = capsa_err_setx(err, ESRCH, "%s: container %s is not running", what, id);
+    else if (l->cg == NULL)
         r = capsa_err_setx(err, ENOTSUP, "%s: container %s has no cgroup", what, id);
     if (r < 0)
-        live_release(l);
+        capsa_opened_release(l);
     return r;
 }
 
@@ -286,7 +259,7 @@ int capsa_container_update(const struct capsa_ctx *ctx, const char *id, const ch
         r = capsa_spec_parse_resources(text, strlen(text), &check, err);
     free(text);
     capsa_resources_free(check);
-    struct live l;
+    struct capsa_opened l;
     if (r == 0)
         r = open_live(ctx, id, "update", &l, err);
     if (r != 0) { /* l is set only when open_live ran and returned 0 */
@@ -323,7 +296,7 @@ int capsa_container_update(const struct capsa_ctx *ctx, const char *id, const ch
         capsa_err_wrap(err, "update %s", id);
     json_decref(cfg);
     json_decref(upd);
-    live_release(&l);
+    capsa_opened_release(&l);
     return r;
 }
 
@@ -332,7 +305,7 @@ int capsa_container_update(const struct capsa_ctx *ctx, const char *id, const ch
 static int set_frozen(const struct capsa_ctx *ctx, const char *id, bool frozen,
                       struct capsa_err *err)
 {
-    struct live l;
+    struct capsa_opened l;
     int r = open_live(ctx, id, frozen ? "pause" : "resume", &l, err);
     if (r < 0)
         return r;
@@ -350,7 +323,7 @@ static int set_frozen(const struct capsa_ctx *ctx, const char *id, bool frozen,
         l.st.saved = frozen ? CAPSA_STATUS_PAUSED : CAPSA_STATUS_RUNNING;
         r = capsa_state_write(l.dirfd, &l.st, err);
     }
-    live_release(&l);
+    capsa_opened_release(&l);
     return r;
 }
 
@@ -369,7 +342,7 @@ int capsa_container_resume(const struct capsa_ctx *ctx, const char *id, struct c
 int capsa_container_pids(const struct capsa_ctx *ctx, const char *id, int **pids, size_t *n,
                          struct capsa_err *err)
 {
-    struct live l;
+    struct capsa_opened l;
     *pids = NULL;
     *n = 0;
     int r = open_live(ctx, id, "ps", &l, err);
@@ -377,7 +350,7 @@ int capsa_container_pids(const struct capsa_ctx *ctx, const char *id, int **pids
         return r;
     pid_t *p = NULL;
     r = capsa_cgroup_pids(l.cg, &p, n, err);
-    live_release(&l);
+    capsa_opened_release(&l);
     if (r < 0)
         return r;
     *pids = (int *)p;
@@ -534,12 +507,12 @@ static int take_stats(const struct capsa_cgroup *cg, const char *id, char **out,
 int capsa_container_stats(const struct capsa_ctx *ctx, const char *id, char **json_out,
                           struct capsa_err *err)
 {
-    struct live l;
+    struct capsa_opened l;
     int r = open_live(ctx, id, "events", &l, err);
     if (r < 0)
         return r;
     r = take_stats(l.cg, id, json_out, NULL, err);
-    live_release(&l);
+    capsa_opened_release(&l);
     return r;
 }
 
@@ -547,7 +520,7 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
                            int (*emit)(void *opaque, const char *json), void *opaque,
                            struct capsa_err *err)
 {
-    struct live l;
+    struct capsa_opened l;
     int r = open_live(ctx, id, "events", &l, err);
     if (r < 0)
         return r;
@@ -555,7 +528,7 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
     capsa_close(&l.dirfd);
     cleanup_close int pidfd = capsa_state_pidfd(&l.st);
     if (pidfd < 0) {
-        live_release(&l);
+        capsa_opened_release(&l);
         return capsa_err_setx(err, ESRCH, "events: container %s is not running", id);
     }
     struct oom_mark last = {0, false};
@@ -590,6 +563,6 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
         if (emit(opaque, ev) < 0)
             break;
     }
-    live_release(&l);
+    capsa_opened_release(&l);
     return r;
 }

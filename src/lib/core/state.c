@@ -439,7 +439,7 @@ int capsa_state_parse(const char *buf, size_t len, struct capsa_state *st, struc
     return r;
 }
 
-int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead)
+int capsa_proc_stat(pid_t pid, struct capsa_proc_stat *out)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -456,19 +456,32 @@ int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead)
     if (p == NULL || p[1] != ' ')
         return -EINVAL;
     p += 2;
-    char state = *p;
-    /* p now at field 3 (state); start time is field 22. */
+    out->state = *p;
+    /* p at field 3 (state); ppid is field 4, the start time field 22. */
     int field = 3;
     while (*p && field < 22) {
-        if (*p == ' ')
+        if (*p == ' ') {
             field++;
+            if (field == 4)
+                out->ppid = (pid_t)strtol(p + 1, NULL, 10);
+        }
         p++;
     }
     if (field != 22)
         return -EINVAL;
-    *start = strtoull(p, NULL, 10);
+    out->start = strtoull(p, NULL, 10);
+    return 0;
+}
+
+int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead)
+{
+    struct capsa_proc_stat ps;
+    int r = capsa_proc_stat(pid, &ps);
+    if (r < 0)
+        return r;
+    *start = ps.start;
     if (dead)
-        *dead = state == 'Z' || state == 'X' || state == 'x';
+        *dead = ps.state == 'Z' || ps.state == 'X' || ps.state == 'x';
     return 0;
 }
 

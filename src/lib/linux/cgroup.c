@@ -1088,15 +1088,17 @@ void capsa_cgroup_join_close(struct capsa_cgroup_join *j)
     j->n = 0;
 }
 
-int capsa_cgroup_v2_fd(const struct capsa_cgroup *cg, struct capsa_err *err)
+int capsa_cgroup_v2_fd(const struct capsa_cgroup *cg, int *fd_out, struct capsa_err *err)
 {
+    *fd_out = -1;
     const struct capsa_cgroup_dir *d = capsa_cg_v2_dir(cg);
     if (d == NULL)
-        return -ENOENT;
+        return 0;
     int fd = open(d->path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return capsa_err_set(err, errno, "open %s", d->path);
-    return fd;
+    *fd_out = fd;
+    return 0;
 }
 
 /* The directory whose cgroup.procs lists the container's processes. */

@@ -122,9 +122,10 @@ int capsa_cgroup_join_open(const struct capsa_cgroup *cg, struct capsa_cgroup_jo
 int capsa_cgroup_join_self(const struct capsa_cgroup_join *j, struct capsa_err *err);
 void capsa_cgroup_join_close(struct capsa_cgroup_join *j);
 
-/* O_PATH|O_DIRECTORY fd of the v2 directory for clone3(CLONE_INTO_CGROUP),
- * or -ENOENT when the container has no v2 directory. */
-int capsa_cgroup_v2_fd(const struct capsa_cgroup *cg, struct capsa_err *err);
+/* *fd_out: an O_PATH|O_DIRECTORY fd of the v2 directory for
+ * clone3(CLONE_INTO_CGROUP), or -1 when the container has no v2 directory
+ * (0 returned either way). An error opening an existing one is an error. */
+int capsa_cgroup_v2_fd(const struct capsa_cgroup *cg, int *fd_out, struct capsa_err *err);
 
 /* Every pid in the container's cgroup and its sub-cgroups (from the v2
  * directory if any, else the first v1 hierarchy in the order pids, freezer,

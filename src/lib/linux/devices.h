@@ -70,6 +70,9 @@ int capsa_mount_opts_data(const struct capsa_mount_opts *o, char **out, struct c
  * it is recursive. -EINVAL when unknown. */
 int capsa_mount_propagation_parse(const char *name, uint64_t *prop, bool *rec);
 
+/* Whether m is a bind mount (type "bind", or a bind/rbind option). */
+bool capsa_mount_is_bind(const struct capsa_mount *m);
+
 /* Perform spec->mounts[index] below rootfd (the rootfs bind mount). */
 int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t index,
                          struct capsa_err *err);

@@ -782,6 +782,17 @@ static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
                                    err);
 }
 
+bool capsa_mount_is_bind(const struct capsa_mount *m)
+{
+    if (m->type != NULL && strcmp(m->type, "bind") == 0)
+        return true;
+    for (size_t i = 0; i < m->n_options; i++) {
+        if (strcmp(m->options[i], "bind") == 0 || strcmp(m->options[i], "rbind") == 0)
+            return true;
+    }
+    return false;
+}
+
 int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t index,
                          struct capsa_err *err)
 {
@@ -799,7 +810,10 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
     const char *type = m->type;
     bool bind = o.bind || (type != NULL && strcmp(type, "bind") == 0);
 
-    if (bind) {
+    if (bind && ctx->mount_fds && ctx->mount_fds[index] >= 0) {
+        /* Opened by the runtime, outside our user namespace. */
+        r = do_bind(rootfd, ctx->mount_fds[index], dest, &o, o.rbind, err);
+    } else if (bind) {
         cleanup_close int srcfd = open_bind_source(ctx, m->source, err);
         if (srcfd < 0)
             r = srcfd;
@@ -838,5 +852,11 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
     if (r < 0)
         return capsa_err_wrap(err, "mounts[%zu] (%s on %s)", index, type != NULL ? type : "bind",
                               dest);
+    if (ctx->log) {
+        char line[512];
+        snprintf(line, sizeof line, "mounts[%zu]: %s %s on %s", index, type != NULL ? type : "bind",
+                 m->source ? m->source : "-", dest);
+        ctx->log(ctx->log_opaque, line);
+    }
     return 0;
 }

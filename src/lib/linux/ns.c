@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,5 +207,34 @@ int capsa_timens_write_offsets(const struct capsa_spec *spec, struct capsa_err *
     ssize_t wr = write(fd, buf, len);
     if (wr < 0 || (size_t)wr != len)
         return capsa_err_set(err, wr < 0 ? errno : EIO, "linux.timeOffsets: write offsets");
+    return 0;
+}
+
+/* The order setns(2) applies them in: user first (the others may belong to
+ * it), mount last. */
+static const struct {
+    const char *proc_name; /* /proc/<pid>/ns/<name> */
+    enum capsa_ns_type type;
+} ns_files[] = {
+    {"user", CAPSA_NS_USER}, {"ipc", CAPSA_NS_IPC}, {"uts", CAPSA_NS_UTS},
+    {"net", CAPSA_NS_NET},   {"pid", CAPSA_NS_PID}, {"cgroup", CAPSA_NS_CGROUP},
+    {"time", CAPSA_NS_TIME}, {"mnt", CAPSA_NS_MNT},
+};
+
+int capsa_ns_differing(pid_t pid, int *flags, struct capsa_err *err)
+{
+    char path[64], self[64];
+    *flags = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(ns_files); i++) {
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns_files[i].proc_name);
+        snprintf(self, sizeof self, "/proc/self/ns/%s", ns_files[i].proc_name);
+        struct stat theirs, ours;
+        if (stat(self, &ours) < 0)
+            continue; /* a namespace type this kernel does not have */
+        if (stat(path, &theirs) < 0)
+            return capsa_err_set(err, errno, "%s", path);
+        if (ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)
+            *flags |= capsa_ns_clone_flag(ns_files[i].type);
+    }
     return 0;
 }

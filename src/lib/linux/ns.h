@@ -15,6 +15,12 @@ int capsa_ns_clone_flag(enum capsa_ns_type type);
  * the file is a namespace of the expected type. */
 int capsa_ns_join(const struct capsa_namespace *ns, size_t index, struct capsa_err *err);
 
+/* The CLONE_NEW* flags of every namespace of pid that differs from the
+ * caller's (the ones to setns() into to join pid). The caller proves
+ * afterwards that pid was the process it meant (start time, pidfd).
+ * -errno with err set when pid's namespaces cannot be read (ENOENT: gone). */
+int capsa_ns_differing(pid_t pid, int *flags, struct capsa_err *err);
+
 /* Write /proc/<pid>/uid_map and gid_map from the spec. */
 int capsa_idmap_write(pid_t pid, const struct capsa_spec *spec, struct capsa_err *err);
 

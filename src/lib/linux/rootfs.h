@@ -45,6 +45,13 @@ struct capsa_rootfs_ctx {
     /* The container's cgroup (NULL without one): a "cgroup" mount shows the
      * container's own directories, as runc does, not the host's tree. */
     const struct capsa_cgroup *cg;
+    /* One per spec->mounts entry (or NULL): an O_PATH fd of the bind source
+     * opened by the runtime before the user namespace (>= 0), used instead
+     * of opening the source path here. Not closed here. */
+    const int *mount_fds;
+    /* Debug lines (one per mount made), or NULL. */
+    void (*log)(void *opaque, const char *msg);
+    void *log_opaque;
 };
 
 /* Before pivot_root. Makes the mount tree rprivate (rslave when

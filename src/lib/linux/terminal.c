@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -66,21 +67,34 @@ static int bind_console(int slave, struct capsa_err *err)
     return 0;
 }
 
-int capsa_terminal_setup_console(uint32_t height, uint32_t width, struct capsa_err *err)
+/* A new pty from the container's devpts: the master must be the ptmx
+ * character device (5:2), whatever the container placed at /dev/ptmx; the
+ * slave is opened from the master (TIOCGPTPEER, relative to the master's
+ * devpts instance), so no path in the container can redirect it. Returns
+ * the master, the slave in *slave_out. */
+static int open_pty(uint32_t height, uint32_t width, int *slave_out, struct capsa_err *err)
 {
-    cleanup_close int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    static const char *const paths[] = {"/dev/pts/ptmx", "/dev/ptmx"};
+    cleanup_close int master = -1;
+    int e = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(paths) && master < 0; i++) {
+        master = open(paths[i], O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0) {
+            e = errno;
+            continue;
+        }
+        struct stat sb;
+        if (fstat(master, &sb) < 0 || !S_ISCHR(sb.st_mode) || major(sb.st_rdev) != 5 ||
+            minor(sb.st_rdev) != 2) {
+            capsa_close(&master);
+            e = ENOTTY;
+        }
+    }
     if (master < 0)
-        return capsa_err_set(err, errno, "open /dev/ptmx");
-    struct stat st;
-    if (fstat(master, &st) < 0)
-        return capsa_err_set(err, errno, "stat /dev/ptmx");
-    if (!S_ISCHR(st.st_mode))
-        return capsa_err_setx(err, ENOTTY, "/dev/ptmx is not a character device");
+        return capsa_err_set(err, e, "open the container's /dev/pts/ptmx");
     int unlock = 0;
     if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
         return capsa_err_set(err, errno, "unlock the pty (TIOCSPTLCK)");
-    /* TIOCGPTPEER opens the slave relative to the master's devpts instance,
-     * so a container cannot trick us into opening another pts by name. */
     cleanup_close int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0)
         return capsa_err_set(err, errno, "open the pty slave (TIOCGPTPEER)");
@@ -89,11 +103,14 @@ int capsa_terminal_setup_console(uint32_t height, uint32_t width, struct capsa_e
         if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
             return capsa_err_set(err, errno, "process.consoleSize: TIOCSWINSZ");
     }
-    int r = bind_console(slave, err);
-    if (r < 0)
-        return r;
-    /* A new session so the slave can become our controlling terminal; we are
-     * already a session leader only if the caller made us one. */
+    *slave_out = steal_fd(slave);
+    return steal_fd(master);
+}
+
+/* The slave becomes our controlling terminal and stdin, stdout, stderr. */
+static int take_pty(int slave, struct capsa_err *err)
+{
+    /* A session of our own (the runtime's children start one anyway). */
     if (setsid() < 0 && !(errno == EPERM && getsid(0) == getpid()))
         return capsa_err_set(err, errno, "setsid");
     if (ioctl(slave, TIOCSCTTY, 0) < 0)
@@ -101,7 +118,29 @@ int capsa_terminal_setup_console(uint32_t height, uint32_t width, struct capsa_e
     for (int fd = 0; fd < 3; fd++)
         if (dup2(slave, fd) < 0)
             return capsa_err_set(err, errno, "dup2 the pty slave to fd %d", fd);
-    return steal_fd(master);
+    return 0;
+}
+
+int capsa_terminal_setup_console(uint32_t height, uint32_t width, struct capsa_err *err)
+{
+    cleanup_close int slave = -1;
+    cleanup_close int master = open_pty(height, width, &slave, err);
+    if (master < 0)
+        return master;
+    int r = bind_console(slave, err);
+    if (r == 0)
+        r = take_pty(slave, err);
+    return r < 0 ? r : steal_fd(master);
+}
+
+int capsa_terminal_open_exec_pty(uint32_t height, uint32_t width, struct capsa_err *err)
+{
+    cleanup_close int slave = -1;
+    cleanup_close int master = open_pty(height, width, &slave, err);
+    if (master < 0)
+        return capsa_err_wrap(err, "--tty");
+    int r = take_pty(slave, err);
+    return r < 0 ? capsa_err_wrap(err, "--tty") : steal_fd(master);
 }
 
 /* One sendmsg carrying data (at least one byte: a zero-length stream

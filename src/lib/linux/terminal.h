@@ -17,6 +17,10 @@
  * (O_CLOEXEC) or -errno. */
 int capsa_terminal_setup_console(uint32_t height, uint32_t width, struct capsa_err *err);
 
+/* For `exec --tty`: the same pty, without touching /dev/console (as runc).
+ * Returns the master fd (O_CLOEXEC) or -errno. */
+int capsa_terminal_open_exec_pty(uint32_t height, uint32_t width, struct capsa_err *err);
+
 /* Send fd over the unix stream socket at path (connecting first), as runc:
  * one byte of data naming the pty, the fd in SCM_RIGHTS. Paths longer than
  * sun_path are reached through /proc/self/fd/<dirfd>/<name>. */

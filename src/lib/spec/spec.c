@@ -633,18 +633,18 @@ static int parse_io_priority(const struct capsa_jv *o, const char *path,
     return f_int(o, "priority", path, 0, 0, 7, &io->priority, NULL, err);
 }
 
-static int parse_process(const struct capsa_jv *root, struct capsa_spec *spec,
-                         struct capsa_err *err)
+/* The process object o, at JSON path p, into a new *out (set before any
+ * error, so that the caller frees what was parsed). */
+static int parse_process_obj(const struct capsa_jv *o, const char *p, struct capsa_process **out,
+                             struct capsa_err *err)
 {
-    const struct capsa_jv *o, *sub;
-    char p[JP], ps[JP];
-    int r = f_sub(root, "process", "", p, &o, err);
-    if (r <= 0)
-        return r;
+    const struct capsa_jv *sub;
+    char ps[JP];
+    int r;
     struct capsa_process *pr = calloc(1, sizeof *pr);
     if (pr == NULL)
         return nomem(err, p);
-    spec->process = pr;
+    *out = pr;
 
     if ((r = f_bool(o, "terminal", p, 0, &pr->terminal, NULL, err)) < 0)
         return r;
@@ -729,6 +729,17 @@ static int parse_process(const struct capsa_jv *root, struct capsa_spec *spec,
         pr->has_io_priority = true;
     }
     return 0;
+}
+
+static int parse_process(const struct capsa_jv *root, struct capsa_spec *spec,
+                         struct capsa_err *err)
+{
+    const struct capsa_jv *o;
+    char p[JP];
+    int r = f_sub(root, "process", "", p, &o, err);
+    if (r <= 0)
+        return r;
+    return parse_process_obj(o, p, &spec->process, err);
 }
 
 /* --- linux --- */
@@ -1327,6 +1338,32 @@ void capsa_resources_free(struct capsa_resources *res)
     free(res);
 }
 
+struct process_doc {
+    const char *name;
+    struct capsa_process **out;
+};
+
+static int process_root(const struct capsa_jv *root, void *arg, struct capsa_err *err)
+{
+    const struct process_doc *d = arg;
+    int r = parse_process_obj(root, "process", d->out, err);
+    if (r < 0) {
+        capsa_process_free(*d->out);
+        *d->out = NULL;
+        /* Syntax errors already say "NAME:LINE:COL"; these name the file too. */
+        capsa_err_wrap(err, "%s", d->name);
+    }
+    return r;
+}
+
+int capsa_spec_parse_process(const char *json, size_t len, const char *name,
+                             struct capsa_process **out, struct capsa_err *err)
+{
+    *out = NULL;
+    struct process_doc d = {.name = name, .out = out};
+    return parse_json_doc(json, len, name, process_root, &d, err);
+}
+
 int capsa_spec_parse(const char *json, size_t len, struct capsa_spec **out, struct capsa_err *err)
 {
     return parse_named(json, len, "config.json", out, err);
@@ -1368,7 +1405,7 @@ static void free_hooks(struct capsa_hook *h, size_t n)
     free(h);
 }
 
-static void free_process(struct capsa_process *p)
+void capsa_process_free(struct capsa_process *p)
 {
     if (p == NULL)
         return;
@@ -1476,7 +1513,7 @@ void capsa_spec_free(struct capsa_spec *spec)
         free(m->gid_mappings);
     }
     free(spec->mounts);
-    free_process(spec->process);
+    capsa_process_free(spec->process);
     free_hooks(spec->hooks.prestart, spec->hooks.n_prestart);
     free_hooks(spec->hooks.create_runtime, spec->hooks.n_create_runtime);
     free_hooks(spec->hooks.create_container, spec->hooks.n_create_container);

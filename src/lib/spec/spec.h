@@ -412,6 +412,29 @@ const struct capsa_namespace *capsa_spec_namespace(const struct capsa_spec *spec
 const char *capsa_spec_annotation(const struct capsa_spec *spec, const char *key);
 const char *capsa_ns_type_name(enum capsa_ns_type type); /* "pid", "network", ... */
 
+/* A bare OCI process object (the file of `exec --process`), parsed as the
+ * process of config.json is: errors name "process.<field>", syntax errors
+ * "NAME:LINE:COL". *out is freed with capsa_process_free. */
+int capsa_spec_parse_process(const char *json, size_t len, const char *name,
+                             struct capsa_process **out, struct capsa_err *err);
+void capsa_process_free(struct capsa_process *p);
+
+struct capsa_exec_opts;
+/* Reports something skipped (an unknown capability), as a warning. */
+typedef void (*capsa_warn_fn)(void *opaque, const char *msg);
+
+/* The process of `exec`, made in spec->process (the container's stored
+ * config): with proc_json (the bytes of --process FILE, named proc_name in
+ * errors) that object replaces it (--tty still sets terminal); otherwise
+ * the container's process, or runc's defaults (cwd "/") when the config
+ * has none, gets runc's exec flags: args, cwd, env (a key already set is
+ * replaced), user and additional gids (added), capabilities (added; an
+ * unknown name is skipped with a warning, as runc), no_new_privs, LSM
+ * labels, terminal. Fails when there is no command. */
+int capsa_spec_exec_process(struct capsa_spec *spec, const char *proc_json, size_t proc_len,
+                            const char *proc_name, const struct capsa_exec_opts *o,
+                            capsa_warn_fn warn, void *opaque, struct capsa_err *err);
+
 /* Capability name <-> number ("CAP_CHOWN" <-> 0). -1 when unknown. */
 int capsa_cap_from_name(const char *name);
 const char *capsa_cap_name(int cap);
