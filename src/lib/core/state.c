@@ -68,7 +68,12 @@ int capsa_state_root_open(const char *root, int *fd_out, struct capsa_err *err)
     /* Somebody else's directory (a /tmp/capsa-UID planted by another user)
      * must not hold our state and locks. */
     struct stat sb;
-    if (fstat(fd, &sb) < 0 || (sb.st_uid != geteuid() && sb.st_uid != 0)) {
+    if (fstat(fd, &sb) < 0) {
+        int e = errno;
+        close(fd);
+        return capsa_err_set(err, e, "stat state root %s", root);
+    }
+    if (sb.st_uid != geteuid() && sb.st_uid != 0) {
         close(fd);
         return capsa_err_setx(err, EPERM, "state root %s: owned by uid %u, not by us", root,
                               (unsigned int)sb.st_uid);
@@ -99,14 +104,30 @@ int capsa_state_dir_create(int rootfd, const char *id, int *dirfd_out, struct ca
             return capsa_err_setx(err, EEXIST, "container with id %s already exists", id);
         return capsa_err_set(err, errno, "create state directory for %s", id);
     }
+    /* From here on the directory is ours: on failure it goes again, or the
+     * next create of this id would find it and fail with EEXIST. */
     cleanup_close int fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return capsa_err_set(err, errno, "open state directory for %s", id);
+    if (fd < 0) {
+        int r = capsa_err_set(err, errno, "open state directory for %s", id);
+        /* Still empty: only another runtime could have put anything there,
+         * and rmdir of a non-empty directory fails. */
+        unlinkat(rootfd, id, AT_REMOVEDIR);
+        return r;
+    }
     /* Nobody else can hold the lock of a directory we just made except a
      * concurrent delete/state that opened it after our mkdir: we still wait. */
     int r = lock_dir(fd, id, err);
-    if (r < 0)
+    if (r < 0) {
+        /* Remove it unless a concurrent delete already did (ENOENT), and
+         * only if the name still is our directory (a new create may have
+         * made another one since). */
+        struct stat ours, now;
+        if (r != -ENOENT && fstat(fd, &ours) == 0 &&
+            fstatat(rootfd, id, &now, AT_SYMLINK_NOFOLLOW) == 0 && ours.st_ino == now.st_ino &&
+            ours.st_dev == now.st_dev)
+            unlinkat(rootfd, id, AT_REMOVEDIR);
         return r;
+    }
     *dirfd_out = steal_fd(fd);
     return 0;
 }
