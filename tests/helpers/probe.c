@@ -5,6 +5,8 @@
  *   probe write PATH   open PATH O_WRONLY and print "ok" or the errno name (EROFS, EACCES...)
  *   probe read PATH    open PATH O_RDONLY and print "ok" or the errno name
  *   probe nnp          prints NoNewPrivs from prctl(PR_GET_NO_NEW_PRIVS)
+ *   probe tiocsti TEXT push TEXT into the input of the terminal on fd 0 (TIOCSTI) and print
+ *                      "ok" or the errno name of the first refused byte
  * Exit status: 0 when the operation ran (whatever errno it reported), 2 on usage errors. */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -25,6 +28,8 @@ static const char *errname(int e)
         return "EACCES";
     case EPERM:
         return "EPERM";
+    case EIO:
+        return "EIO";
     case ENOENT:
         return "ENOENT";
     case ETXTBSY:
@@ -90,6 +95,18 @@ static int do_open(const char *path, int flags)
     return 0;
 }
 
+static int do_tiocsti(const char *text)
+{
+    for (const char *c = text; *c; c++) {
+        if (ioctl(0, TIOCSTI, c) < 0) {
+            printf("%s\n", errname(errno));
+            return 0;
+        }
+    }
+    printf("ok\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "fds") == 0)
@@ -104,6 +121,8 @@ int main(int argc, char **argv)
         return do_open(argv[2], O_WRONLY);
     if (argc == 3 && strcmp(argv[1], "read") == 0)
         return do_open(argv[2], O_RDONLY);
-    fprintf(stderr, "usage: probe fds|caps|nnp|write PATH|read PATH\n");
+    if (argc == 3 && strcmp(argv[1], "tiocsti") == 0)
+        return do_tiocsti(argv[2]);
+    fprintf(stderr, "usage: probe fds|caps|nnp|write PATH|read PATH|tiocsti TEXT\n");
     return 2;
 }
