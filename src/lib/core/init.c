@@ -288,6 +288,7 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
     bool unikernel = false;
     struct capsa_uk_setup uk;
     memset(&uk, 0, sizeof uk);
+    uk.inherited_fds = a->preserve_fds; /* a net device may be a handed-in TAP fd */
     if (capsa_uk_wanted(spec, &unikernel, &err) < 0)
         fail(&c, &err);
     if (p && unikernel &&
