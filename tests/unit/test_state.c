@@ -71,9 +71,9 @@ static int create_with_failing(int nr, int argn, uint64_t val)
 static void test_open_failure_leaves_no_dir(void **state)
 {
     (void)state;
-    assert_int_equal(create_with_failing(SCMP_SYS(openat), 2,
-                                         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW),
-                     0);
+    assert_int_equal(
+        create_with_failing(SCMP_SYS(openat), 2, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW),
+        0);
     char path[128];
     snprintf(path, sizeof path, "%s/c1", tmpdir);
     struct stat sb;
@@ -177,9 +177,8 @@ static void test_exec_process_file(void **state)
     assert_true(spec->process->terminal);
     /* A field error names the file and the field. */
     const char *bad = "{\"args\":[],\"cwd\":\"/\"}";
-    assert_true(
-        capsa_spec_exec_process(spec, bad, strlen(bad), "--process p.json", &o, NULL, NULL, &err) <
-        0);
+    assert_true(capsa_spec_exec_process(spec, bad, strlen(bad), "--process p.json", &o, NULL, NULL,
+                                        &err) < 0);
     assert_non_null(strstr(err.msg, "--process p.json"));
     assert_non_null(strstr(err.msg, "process.args"));
     /* A syntax error names the file with its line and column. */

@@ -66,7 +66,8 @@ void uk_exit(int status) __attribute__((noreturn));
 
 /* ---- block devices ---- */
 enum uk_result uk_block_acquire(const char *name, uk_handle_t *handle, struct uk_block_info *info);
-/* offset and size must be multiples of block_size and lie within capacity. */
+/* offset and size must be multiples of block_size and lie within capacity;
+ * the host sees one call per block. */
 enum uk_result uk_block_read(uk_handle_t handle, uint64_t offset, void *buf, size_t size);
 enum uk_result uk_block_write(uk_handle_t handle, uint64_t offset, const void *buf, size_t size);
 
@@ -88,6 +89,9 @@ int strncmp(const char *a, const char *b, size_t n);
 /* The raw syscall entry, exported for tests of the tender's seccomp filter
  * (uk/examples/forbidden.c): the real guest API never needs it. */
 long uk_raw_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+/* The host fd behind an attached device handle (-1 for none), for the same
+ * tests: raw block I/O the library itself would refuse (uk/examples/blkraw.c). */
+int uk_raw_hostfd(uk_handle_t handle);
 
 /* ---- the manifest ----
  *

@@ -34,8 +34,7 @@ int capsa_child_begin(int sock, const sigset_t *ignored, const struct capsa_cgro
             (size_t)go->value >= n_mount_fds || mount_fds[go->value] >= 0) {
             uint32_t t = go->type;
             capsa_sync_msg_clear(go);
-            return capsa_err_setx(err, EPROTO, "sync: unexpected %s before GO",
-                                  capsa_sync_name(t));
+            return capsa_err_setx(err, EPROTO, "sync: unexpected %s before GO", capsa_sync_name(t));
         }
         mount_fds[go->value] = steal_fd(go->fd);
         capsa_sync_msg_clear(go);

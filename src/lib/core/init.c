@@ -327,6 +327,7 @@ __attribute__((noreturn)) void capsa_init_main(void *init_args)
                          .cwd_fd = -1,
                          .rootfs_fd = -1};
     memset(&c.uk, 0, sizeof c.uk);
+    c.uk.inherited_fds = a->preserve_fds; /* a net device may be a handed-in TAP fd */
     struct capsa_err err = {0};
     if (step_begin(&c, &err) < 0 || step_namespaces(&c, &err) < 0 || step_mounts(&c, &err) < 0 ||
         step_process(&c, &err) < 0 || step_created(&c, &err) < 0)

@@ -90,14 +90,13 @@ int capsa_container_run(const struct capsa_ctx *ctx, const char *id,
     siginfo_t si;
     r = capsa_relay_wait(&relay, c.pidfd, &c.console_fd, exit_code, &si, err);
     /* A unikernel dies of SIGSYS exactly when it makes a system call its
-     * tender did not allow: say so, it is the whole security model. */
+     * tender did not allow, of SIGSEGV and the like when it faults: say so. */
     bool unikernel = false;
     struct capsa_err uerr = {0};
-    if ((si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) && si.si_status == SIGSYS &&
+    const char *signame = NULL, *why = capsa_uk_death_reason(si.si_status, &signame);
+    if ((si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) && why != NULL &&
         capsa_uk_wanted(c.spec, &unikernel, &uerr) == 0 && unikernel)
-        capsa_log(ctx, CAPSA_LOG_WARNING,
-                  "unikernel %s killed by SIGSYS: a system call outside the tender's allowlist",
-                  id);
+        capsa_log(ctx, CAPSA_LOG_WARNING, "unikernel %s killed by %s: %s", id, signame, why);
     capsa_created_release(&c);
     /* --keep (runc): the stopped container stays, state says "stopped",
      * and delete removes it (running the poststop hooks then). */

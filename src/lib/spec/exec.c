@@ -146,8 +146,8 @@ static int add_gids(struct capsa_process *p, const uint32_t *gids, size_t n, str
 }
 
 /* runc's exec flags onto the container's process. */
-static int apply_flags(struct capsa_process *p, const struct capsa_exec_opts *o,
-                       capsa_warn_fn warn, void *opaque, struct capsa_err *err)
+static int apply_flags(struct capsa_process *p, const struct capsa_exec_opts *o, capsa_warn_fn warn,
+                       void *opaque, struct capsa_err *err)
 {
     int r = 0;
     if (o->n_args > 0 && (r = set_args(p, o->args, o->n_args, err)) < 0)
