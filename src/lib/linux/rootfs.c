@@ -37,19 +37,156 @@ static int open_in_root(int rootfd, const char *path, int flags)
     return capsa_open_in_root(rootfd, path, flags | O_PATH);
 }
 
-/* Create one missing component "name" below the resolved directory parent. */
+/* Create one missing component "name" below the resolved directory parent
+ * (O_EXCL semantics: -EEXIST when something is there). */
 static int create_component(int parent, const char *name, bool file)
 {
     if (file) {
         int fd = openat(parent, name,
                         O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
         if (fd < 0)
-            return errno == EEXIST ? 0 : -errno;
+            return -errno;
         close(fd);
         return 0;
     }
-    if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+    if (mkdirat(parent, name, 0755) < 0)
         return -errno;
+    return 0;
+}
+
+/* Open what create_component just made, without following a link: swapped
+ * for a symlink meanwhile (a volume shared with a running container)?
+ * O_NOFOLLOW with O_DIRECTORY, or the type check, refuses it. */
+static int open_made(int parent, const char *name, bool file)
+{
+    int fd = openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | (file ? 0 : O_DIRECTORY));
+    struct stat st;
+    if (fd >= 0 && file && (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode))) {
+        close(fd);
+        errno = ELOOP;
+        return -1;
+    }
+    return fd;
+}
+
+/* The usual case: only the last component is missing. Resolve the parent in
+ * root, create the component there with O_EXCL semantics, and open what we
+ * made without following a link. Returns the fd, -EAGAIN when the walk must
+ * decide (the parent is missing too, or the name is a dangling symlink:
+ * EEXIST), or another -errno with err set. */
+static int mkdir_last(int rootfd, const char *path, bool want_file, struct capsa_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0;
+    if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 || dlen >= 4096)
+        return -EAGAIN;
+    char dir[4096];
+    memcpy(dir, path, dlen);
+    dir[dlen] = '\0';
+    cleanup_close int parent = open_in_root(rootfd, dlen ? dir : "/", O_DIRECTORY);
+    if (parent < 0)
+        return -EAGAIN;
+    int r = create_component(parent, base, want_file);
+    if (r == 0) {
+        int fd = open_made(parent, base, want_file);
+        return fd >= 0 ? fd : capsa_err_set(err, errno, "resolve %s in rootfs", path);
+    }
+    if (r != -EEXIST)
+        return capsa_err_set(err, -r, "create %s in rootfs", path);
+    return -EAGAIN;
+}
+
+/* The state of a component-by-component walk: done is the prefix known to
+ * exist, always re-resolved by the kernel in root (a component that is a
+ * symlink is followed, clamped, rather than trusted); todo holds what is
+ * left, from rest. */
+struct walk {
+    int rootfd;
+    const char *path;
+    char *done;
+    char *todo;
+    char *rest;
+    int links;
+};
+
+/* Take the next component off w->rest; NULL at the end. *last says whether
+ * nothing follows it. */
+static char *next_component(struct walk *w, bool *last)
+{
+    for (;;) {
+        while (*w->rest == '/')
+            w->rest++;
+        if (*w->rest == '\0')
+            return NULL;
+        char *comp = w->rest;
+        char *slash = strchr(w->rest, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            w->rest = slash + 1;
+        } else {
+            w->rest = comp + strlen(comp);
+        }
+        const char *after = w->rest;
+        while (*after == '/')
+            after++;
+        *last = *after == '\0';
+        if (strcmp(comp, ".") != 0)
+            return comp;
+    }
+}
+
+/* A dangling symlink comp (target read below done): go on with its target,
+ * still inside root; an absolute target starts from the root again. */
+static int follow_dangling(struct walk *w, const char *target, struct capsa_err *err)
+{
+    if (++w->links > MAX_SYMLINKS)
+        return capsa_err_set(err, ELOOP, "resolve %s in rootfs", w->path);
+    char *ntodo = NULL;
+    if (capsa_asprintf(&ntodo, err, "%s/%s", target, w->rest) < 0)
+        return -ENOMEM;
+    free(w->todo);
+    w->todo = ntodo;
+    w->rest = ntodo;
+    if (target[0] == '/')
+        w->done[0] = '\0';
+    return 0;
+}
+
+/* One component: existing (descend), a dangling symlink (follow it), or
+ * missing (create it: a file when it is the last and want_file). */
+static int walk_component(struct walk *w, const char *comp, bool last, bool want_file,
+                          struct capsa_err *err)
+{
+    cleanup_free char *cand = NULL;
+    if (capsa_asprintf(&cand, err, "%s/%s", w->done, comp) < 0)
+        return -ENOMEM;
+    int fd = open_in_root(w->rootfd, cand, 0);
+    if (fd < 0 && fd != -ENOENT)
+        return capsa_err_set(err, -fd, "resolve %s in rootfs", cand);
+    if (fd < 0) {
+        const char *dir = w->done[0] ? w->done : "/";
+        cleanup_close int parent = open_in_root(w->rootfd, dir, O_DIRECTORY);
+        if (parent < 0)
+            return capsa_err_set(err, -parent, "resolve %s in rootfs", dir);
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(parent, comp, target, sizeof target - 1);
+        if (n >= 0) {
+            target[n] = '\0';
+            return follow_dangling(w, target, err);
+        }
+        if (errno != EINVAL && errno != ENOENT)
+            return capsa_err_set(err, errno, "readlink %s in rootfs", cand);
+        int r = create_component(parent, comp, last && want_file);
+        if (r < 0 && r != -EEXIST)
+            return capsa_err_set(err, -r, "create %s in rootfs", cand);
+        fd = open_in_root(w->rootfd, cand, 0);
+        if (fd < 0)
+            return capsa_err_set(err, -fd, "resolve %s in rootfs", cand);
+    }
+    close(fd);
+    free(w->done);
+    w->done = steal_ptr(cand);
     return 0;
 }
 
@@ -62,132 +199,25 @@ int capsa_resolve_mkdir_in_root(int rootfd, const char *path, bool want_file, st
         return fd;
     if (fd != -ENOENT)
         return capsa_err_set(err, -fd, "resolve %s in rootfs", path);
+    fd = mkdir_last(rootfd, path, want_file, err);
+    if (fd != -EAGAIN)
+        return fd;
 
-    /* The usual case: only the last component is missing. Resolve the parent
-     * in root, create the component there with O_EXCL semantics, and open
-     * what we made without following a link (O_NOFOLLOW): a name that is a
-     * dangling symlink fails with EEXIST and takes the walk below. */
-    {
-        const char *slash = strrchr(path, '/');
-        const char *base = slash ? slash + 1 : path;
-        size_t dlen = slash ? (size_t)(slash - path) : 0;
-        if (base[0] != '\0' && strcmp(base, ".") != 0 && strcmp(base, "..") != 0 && dlen < 4096) {
-            char dir[4096];
-            memcpy(dir, path, dlen);
-            dir[dlen] = '\0';
-            cleanup_close int parent = open_in_root(rootfd, dlen ? dir : "/", O_DIRECTORY);
-            if (parent >= 0) {
-                int made;
-                if (want_file) {
-                    made = openat(parent, base,
-                                  O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
-                                  0644);
-                    if (made >= 0)
-                        close(made);
-                } else {
-                    made = mkdirat(parent, base, 0755);
-                }
-                if (made >= 0) {
-                    /* Swapped for a symlink meanwhile (a volume shared with
-                     * a running container)? O_NOFOLLOW with O_DIRECTORY, or
-                     * the type check, refuses it. */
-                    fd = openat(parent, base,
-                                O_PATH | O_NOFOLLOW | O_CLOEXEC | (want_file ? 0 : O_DIRECTORY));
-                    struct stat st;
-                    if (fd >= 0 && want_file && (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode))) {
-                        close(fd);
-                        fd = -1;
-                        errno = ELOOP;
-                    }
-                    if (fd < 0)
-                        return capsa_err_set(err, errno, "resolve %s in rootfs", path);
-                    return fd;
-                }
-                if (errno != EEXIST)
-                    return capsa_err_set(err, errno, "create %s in rootfs", path);
-            }
-        }
-    }
-
-    /* Walk component by component. "done" is the prefix known to exist; it
-     * is always re-resolved by the kernel in root, so a component that is a
-     * symlink is followed (clamped) rather than trusted. A dangling symlink
-     * is followed textually: its target (inside the root) is created. */
-    cleanup_free char *done = strdup("");
-    cleanup_free char *todo = strdup(path);
-    if (done == NULL || todo == NULL)
-        return capsa_err_set(err, ENOMEM, "resolve %s", path);
-    char *rest = todo;
-    int links = 0;
-    for (;;) {
-        while (*rest == '/')
-            rest++;
-        if (*rest == '\0')
-            break;
-        char *comp = rest;
-        char *slash = strchr(rest, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-            rest = slash + 1;
-        } else {
-            rest = comp + strlen(comp);
-        }
-        const char *after = rest;
-        while (*after == '/')
-            after++;
-        bool last = *after == '\0';
-        if (strcmp(comp, ".") == 0)
-            continue;
-
-        cleanup_free char *cand = NULL;
-        if (capsa_asprintf(&cand, err, "%s/%s", done, comp) < 0)
-            return -ENOMEM;
-        fd = open_in_root(rootfd, cand, 0);
-        if (fd >= 0) {
-            close(fd);
-            free(done);
-            done = steal_ptr(cand);
-            continue;
-        }
-        if (fd != -ENOENT)
-            return capsa_err_set(err, -fd, "resolve %s in rootfs", cand);
-
-        cleanup_close int parent = open_in_root(rootfd, done[0] ? done : "/", O_DIRECTORY);
-        if (parent < 0)
-            return capsa_err_set(err, -parent, "resolve %s in rootfs", done[0] ? done : "/");
-        char target[PATH_MAX];
-        ssize_t n = readlinkat(parent, comp, target, sizeof target - 1);
-        if (n >= 0) {
-            /* Dangling symlink: continue with its target, still inside root. */
-            if (++links > MAX_SYMLINKS)
-                return capsa_err_set(err, ELOOP, "resolve %s in rootfs", path);
-            target[n] = '\0';
-            char *ntodo = NULL;
-            if (capsa_asprintf(&ntodo, err, "%s/%s", target, rest) < 0)
-                return -ENOMEM;
-            free(todo);
-            todo = ntodo;
-            rest = todo;
-            if (target[0] == '/')
-                done[0] = '\0';
-            continue;
-        }
-        if (errno != EINVAL && errno != ENOENT)
-            return capsa_err_set(err, errno, "readlink %s in rootfs", cand);
-        int r = create_component(parent, comp, last && want_file);
+    struct walk w = {.rootfd = rootfd, .path = path, .done = strdup(""), .todo = strdup(path)};
+    int r = w.done && w.todo ? 0 : capsa_err_set(err, ENOMEM, "resolve %s", path);
+    w.rest = w.todo;
+    bool last = false;
+    char *comp;
+    while (r == 0 && (comp = next_component(&w, &last)) != NULL)
+        r = walk_component(&w, comp, last, want_file, err);
+    if (r == 0) {
+        r = open_in_root(rootfd, w.done[0] ? w.done : "/", 0);
         if (r < 0)
-            return capsa_err_set(err, -r, "create %s in rootfs", cand);
-        fd = open_in_root(rootfd, cand, 0);
-        if (fd < 0)
-            return capsa_err_set(err, -fd, "resolve %s in rootfs", cand);
-        close(fd);
-        free(done);
-        done = steal_ptr(cand);
+            capsa_err_set(err, -r, "resolve %s in rootfs", path);
     }
-    fd = open_in_root(rootfd, done[0] ? done : "/", 0);
-    if (fd < 0)
-        return capsa_err_set(err, -fd, "resolve %s in rootfs", path);
-    return fd;
+    free(w.done);
+    free(w.todo);
+    return r;
 }
 
 /* Propagation applied to the host's "/" before anything else, always
