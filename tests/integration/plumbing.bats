@@ -111,8 +111,10 @@ stat_field() {
     [ "$output" = reached ]
 }
 
-@test "--debug logs the steps of create, the cgroup and the init's own steps and mounts" {
+@test "--debug logs the steps of create, the cgroup, the hooks, the init's own steps and mounts" {
     requires_capsa
+    update_config '.hooks = {"prestart": [{"path": "/bin/true"}],
+        "createContainer": [{"path": "/bin/true"}]}'
     run "$CAPSA" --root "$CAPSA_ROOT" --debug --log "$BATS_TEST_TMPDIR/log" \
         run --bundle "$BUNDLE" c1
     [ "$status" -eq 0 ]
@@ -124,6 +126,8 @@ stat_field() {
     grep -q 'msg="container init: init: root changed to ' "$log"
     grep -q 'msg="container init: mounts\[0\]: proc proc on /proc"' "$log"
     grep -q 'msg="container init: init: process /bin/true ready"' "$log"
+    grep -q 'msg="create c1: prestart hook #0: /bin/true"' "$log"
+    grep -q 'msg="container init: init: createContainer hook #0: /bin/true"' "$log"
     # Without --debug, none of them.
     rm -f "$log"
     run "$CAPSA" --root "$CAPSA_ROOT" --log "$log" run --bundle "$BUNDLE" c2

@@ -512,8 +512,12 @@ static int run_prepivot_hooks(void *opaque, struct capsa_err *err)
 {
     const struct job *j = opaque;
     const struct capsa_hooks *h = &j->c->spec->hooks;
-    capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: %zu prestart and %zu createRuntime hooks", j->id,
-              h->n_prestart, h->n_create_runtime);
+    for (size_t i = 0; i < h->n_prestart; i++)
+        capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: prestart hook #%zu: %s", j->id, i,
+                  h->prestart[i].path);
+    for (size_t i = 0; i < h->n_create_runtime; i++)
+        capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: createRuntime hook #%zu: %s", j->id, i,
+                  h->create_runtime[i].path);
     int r = capsa_hooks_run("prestart", h->prestart, h->n_prestart, j->hook_state, err);
     if (r == 0)
         r = capsa_hooks_run("createRuntime", h->create_runtime, h->n_create_runtime, j->hook_state,

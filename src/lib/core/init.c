@@ -72,6 +72,15 @@ struct init_ctx {
 
 #define LOG(c, ...) capsa_sync_log(&(c)->a->log, CAPSA_LOG_DEBUG, __VA_ARGS__)
 
+/* Run one kind of hook here, in the container's namespaces, saying which. */
+static int run_hooks(struct init_ctx *c, const char *kind, const struct capsa_hook *h, size_t n,
+                     struct capsa_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        LOG(c, "init: %s hook #%zu: %s", kind, i, h[i].path);
+    return capsa_hooks_run(kind, h, n, c->hook_state, err);
+}
+
 /* Report err where somebody listens: the fifo after start (the `start`
  * command reads it), the sync socket before. */
 __attribute__((noreturn)) static void fail(struct init_ctx *c, struct capsa_err *err)
@@ -166,9 +175,8 @@ static int step_mounts(struct init_ctx *c, struct capsa_err *err)
      * the filesystem (a hook such as a CDI or GPU one lives on the host),
      * and before the root is made read-only and paths are masked, so they
      * may still change the rootfs (runc's order). */
-    LOG(c, "init: %zu createContainer hooks", spec->hooks.n_create_container);
-    if ((r = capsa_hooks_run("createContainer", spec->hooks.create_container,
-                             spec->hooks.n_create_container, c->hook_state, err)) < 0 ||
+    if ((r = run_hooks(c, "createContainer", spec->hooks.create_container,
+                       spec->hooks.n_create_container, err)) < 0 ||
         (r = capsa_rootfs_pivot(&rc, err)) < 0)
         return r;
     LOG(c, "init: root changed to %s", a->rootfs);
@@ -288,9 +296,9 @@ static int step_created(struct init_ctx *c, struct capsa_err *err)
     if ((r = capsa_sync_send(a->sync_fd, CAPSA_SYNC_CREATED, 0, NULL, 0, -1, err)) < 0 ||
         (r = wait_for_start(c, err)) < 0)
         return r;
-    LOG(c, "init: started; %zu startContainer hooks", c->spec->hooks.n_start_container);
-    return capsa_hooks_run("startContainer", c->spec->hooks.start_container,
-                           c->spec->hooks.n_start_container, c->hook_state, err);
+    LOG(c, "init: started");
+    return run_hooks(c, "startContainer", c->spec->hooks.start_container,
+                     c->spec->hooks.n_start_container, err);
 }
 
 /* Step 6. */
