@@ -70,7 +70,12 @@ struct init_ctx {
     struct capsa_uk_setup uk;
 };
 
-#define LOG(c, ...) capsa_sync_log(&(c)->a->log, CAPSA_LOG_DEBUG, __VA_ARGS__)
+/* Debug lines; their arguments are not even computed without --debug. */
+#define LOG(c, ...)                                                                                \
+    do {                                                                                           \
+        if ((c)->a->log.sock >= 0 && (c)->a->log.max >= CAPSA_LOG_DEBUG)                           \
+            capsa_sync_log(&(c)->a->log, CAPSA_LOG_DEBUG, __VA_ARGS__);                            \
+    } while (0)
 
 /* Run one kind of hook here, in the container's namespaces, saying which. */
 static int run_hooks(struct init_ctx *c, const char *kind, const struct capsa_hook *h, size_t n,
