@@ -1,0 +1,39 @@
+#!/usr/bin/env bats
+# compat.bats - behaviours users meet that runc and crun share: loopback up in a new network
+# namespace, procfs/sysfs refused on a symlink, unknown capabilities skipped, HOME from
+# /etc/passwd, cwd made before the root goes read-only, hooks with the runtime's environment,
+# sysctl rules, kill 0, a read-only /dev with submounts, --no-pivot without a bare /proc, the
+# terminal owned by the process user, ps of a stopped container, device access strings.
+
+load helpers
+
+setup() {
+    setup_common
+    setup_bundle
+}
+
+@test "a new network namespace has lo up: the host sees it UP, a connection to 127.0.0.1 inside works" {
+    requires_cmd ip nsenter
+    out=$(add_host_dir /out)
+    run_bg_container c1 "sleep 1000 | nc -l -p 7777 >/out/got & sleep 1000; : $MARK"
+    run nsenter -t "$PID" -n ip -o link show lo
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"<LOOPBACK,UP,LOWER_UP>"* ]]
+    # A connection to the listener inside the container, over the container's loopback; what it
+    # received lands in a host directory.
+    wait_for 100 capsa exec c1 sh -c 'echo hi-over-lo | nc 127.0.0.1 7777' 2>/dev/null
+    wait_for 100 grep -q hi-over-lo "$out/got"
+}
+
+@test "a joined network namespace keeps its loopback as it was (down)" {
+    requires_cmd ip
+    local nsname=capsa-compat-$$-$RANDOM
+    ip netns add "$nsname"
+    defer "ip netns delete $nsname"
+    update_config ".linux.namespaces |= map(select(.type != \"network\"))
+        | .linux.namespaces += [{\"type\": \"network\", \"path\": \"/run/netns/$nsname\"}]"
+    run_bg_container c1 "sleep 1000; : $MARK"
+    run ip -n "$nsname" -o link show lo
+    [ "$status" -eq 0 ]
+    [[ "$output" != *",UP"* ]]
+}
