@@ -39,6 +39,7 @@
 #include "core/sync.h"
 #include "linux/cgroup.h"
 #include "linux/hooks.h"
+#include "linux/net.h"
 #include "linux/process.h"
 #include "linux/rootfs.h"
 #include "linux/scmp.h"
@@ -209,6 +210,8 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         }
     }
     if (setup_hostname(spec, &err) < 0)
+        fail(&c, &err);
+    if (capsa_net_setup(spec, &err) < 0)
         fail(&c, &err);
 
     struct capsa_rootfs_ctx rc = {
