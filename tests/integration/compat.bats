@@ -37,3 +37,36 @@ setup() {
     [ "$status" -eq 0 ]
     [[ "$output" != *",UP"* ]]
 }
+
+@test "/proc as a symlink in the image is refused, naming the mount, and nothing is left" {
+    mkdir "$ROOTFS/fakeproc"
+    rmdir "$ROOTFS/proc"
+    ln -s /fakeproc "$ROOTFS/proc"
+    update_config ".process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
+    run ctr_create c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"proc on /proc"* ]]
+    [[ "$output" == *"must be mounted on ordinary directory"* ]]
+    assert_nothing_left c1
+    # Nothing was mounted on the link's target either.
+    [ -z "$(ls -A "$ROOTFS/fakeproc")" ]
+}
+
+@test "/sys as a symlink, or a /proc that is a file, is refused the same way" {
+    mkdir "$ROOTFS/fakesys"
+    rmdir "$ROOTFS/sys"
+    ln -s fakesys "$ROOTFS/sys"
+    update_config ".process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
+    run ctr_create c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"sysfs on /sys"* && "$output" == *"is a symlink"* ]]
+    assert_nothing_left c1
+    rm "$ROOTFS/sys"
+    mkdir "$ROOTFS/sys"
+    rmdir "$ROOTFS/proc"
+    : >"$ROOTFS/proc"
+    run ctr_create c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"proc on /proc"* && "$output" == *"not a directory"* ]]
+    assert_nothing_left c1
+}

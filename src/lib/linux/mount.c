@@ -442,6 +442,77 @@ static int check_proc_dest(int destfd, const char *dest, struct capsa_err *err)
     return capsa_err_setx(err, EPERM, "destination is on procfs and not in the allowed list");
 }
 
+/* Go's filepath.Clean of an absolute path, into out (size n): repeated and
+ * trailing slashes, "." and ".." resolved lexically (".." never above "/").
+ * -ENAMETOOLONG when it does not fit. */
+static int clean_abs_path(const char *path, char *out, size_t n)
+{
+    size_t len = 0;
+    if (n < 2)
+        return -ENAMETOOLONG;
+    out[len++] = '/';
+    for (const char *p = path; *p != '\0';) {
+        while (*p == '/')
+            p++;
+        const char *end = strchrnul(p, '/');
+        size_t cl = (size_t)(end - p);
+        if (cl == 0 || (cl == 1 && p[0] == '.')) {
+            /* nothing */
+        } else if (cl == 2 && p[0] == '.' && p[1] == '.') {
+            while (len > 1 && out[len - 1] != '/')
+                len--;
+            if (len > 1)
+                len--; /* the slash before the dropped component */
+        } else {
+            if (len + (len > 1) + cl + 1 > n)
+                return -ENAMETOOLONG;
+            if (len > 1)
+                out[len++] = '/';
+            memcpy(out + len, p, cl);
+            len += cl;
+        }
+        p = end;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+/* runc's rule for procfs and sysfs: an existing destination must be an
+ * ordinary directory, not a symlink (nor a file). Following a link planted
+ * in the image would put the filesystem somewhere else than the path that
+ * masked and read-only paths, LSM profiles and the runtime's own checks name
+ * (CVE-2019-16884, CVE-2023-27561, CVE-2023-28642). The last component is
+ * looked at without following it, inside its parent resolved in the root; a
+ * missing one is created by the mount as usual. */
+static int check_ordinary_dir(int rootfd, const char *type, const char *dest, struct capsa_err *err)
+{
+    char clean[PATH_MAX];
+    if (clean_abs_path(dest, clean, sizeof clean) < 0)
+        return capsa_err_setx(err, ENAMETOOLONG, "destination too long");
+    if (strcmp(clean, "/") == 0)
+        return capsa_err_setx(err, EINVAL, "filesystem \"%s\" cannot be mounted on /", type);
+    char *slash = strrchr(clean, '/');
+    const char *base = slash + 1;
+    *slash = '\0';
+    cleanup_close int parent =
+        capsa_open_in_root(rootfd, clean[0] ? clean : "/", O_PATH | O_DIRECTORY);
+    if (parent == -ENOENT)
+        return 0;
+    if (parent < 0)
+        return capsa_err_set(err, -parent, "resolve %s in rootfs", clean[0] ? clean : "/");
+    struct stat st;
+    if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return capsa_err_set(err, errno, "stat %s in rootfs", dest);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return capsa_err_setx(err, ENOTDIR,
+                              "filesystem \"%s\" must be mounted on ordinary directory (%s is %s)",
+                              type, dest, S_ISLNK(st.st_mode) ? "a symlink" : "not a directory");
+    return 0;
+}
+
 static int open_bind_source(const struct capsa_rootfs_ctx *ctx, const char *src,
                             struct capsa_err *err)
 {
@@ -809,6 +880,10 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
         r = do_remount(rootfd, dest, &o, err);
     } else if (type == NULL || type[0] == '\0') {
         r = capsa_err_setx(err, EINVAL, "no type and not a bind mount");
+    } else if (strcmp(type, "proc") == 0) {
+        r = check_ordinary_dir(rootfd, type, dest, err);
+        if (r == 0)
+            r = do_fresh(rootfd, type, m, &o, err);
     } else if (strcmp(type, "sysfs") == 0) {
         /* A new sysfs instance shows the network devices of the mounter's
          * netns, which is the container's even when it shares the
@@ -816,7 +891,9 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
          * host's /sys would show another netns's devices. Only where the
          * kernel refuses a new instance (EPERM in a userns not owning the
          * netns) reuse the host's, read-only (as runc). */
-        r = do_fresh(rootfd, type, m, &o, err);
+        r = check_ordinary_dir(rootfd, type, dest, err);
+        if (r == 0)
+            r = do_fresh(rootfd, type, m, &o, err);
         if (r == -EPERM) {
             if (err != NULL)
                 capsa_err_clear(err);
