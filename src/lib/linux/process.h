@@ -66,4 +66,11 @@ int capsa_process_prepare_fds(int preserve_fds, struct capsa_err *err);
 /* The highest capability number the running kernel knows. */
 int capsa_caps_last_cap(void);
 
+/* One warning through warn naming the capabilities of p (any set) that the
+ * running kernel does not have: capsa_process_switch_user skips them, as
+ * runc does ("ignoring unknown or unavailable capabilities"). Called by the
+ * runtime at create and exec, where a warning can be logged; nothing when
+ * all are available or p is NULL. */
+void capsa_caps_warn_unavailable(const struct capsa_process *p, capsa_warn_fn warn, void *opaque);
+
 #endif

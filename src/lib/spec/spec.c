@@ -517,8 +517,11 @@ static int parse_hooks(const struct capsa_jv *root, struct capsa_hooks *h, struc
 
 /* --- process --- */
 
+/* An unknown name is skipped with a warning, as runc does ("ignoring
+ * unknown or unavailable capabilities"): skipping can only withhold a
+ * capability, never grant one. */
 static int f_capset(const struct capsa_jv *obj, const char *key, const char *path, uint64_t *mask,
-                    struct capsa_err *err)
+                    struct capsa_spec_warnings *w, struct capsa_err *err)
 {
     char **names = NULL;
     size_t n = 0;
@@ -526,10 +529,11 @@ static int f_capset(const struct capsa_jv *obj, const char *key, const char *pat
     int r = f_strv(obj, key, path, 0, &names, &n, err);
     jp_key(p, sizeof p, path, key);
     for (size_t i = 0; r == 0 && i < n; i++) {
-        int c = capsa_cap_from_name(names[i]);
-        if (c < 0) {
+        int c = capsa_cap_parse_name(names[i], false);
+        if (c == CAPSA_CAP_UNKNOWN) {
             jp_idx(pi, sizeof pi, p, i);
-            r = fail(err, pi, "unknown capability \"%.64s\"", names[i]);
+            if (capsa_spec_warn(w, "%s: ignoring unknown capability \"%.64s\"", pi, names[i]) < 0)
+                r = nomem(err, pi);
         } else {
             *mask |= UINT64_C(1) << c;
         }
@@ -698,11 +702,11 @@ static int parse_process(const struct capsa_jv *root, struct capsa_spec *spec,
     if (r > 0) {
         struct capsa_caps *c = &pr->capabilities;
         pr->has_capabilities = true;
-        if ((r = f_capset(sub, "bounding", ps, &c->bounding, err)) < 0 ||
-            (r = f_capset(sub, "effective", ps, &c->effective, err)) < 0 ||
-            (r = f_capset(sub, "inheritable", ps, &c->inheritable, err)) < 0 ||
-            (r = f_capset(sub, "permitted", ps, &c->permitted, err)) < 0 ||
-            (r = f_capset(sub, "ambient", ps, &c->ambient, err)) < 0)
+        if ((r = f_capset(sub, "bounding", ps, &c->bounding, &spec->warnings, err)) < 0 ||
+            (r = f_capset(sub, "effective", ps, &c->effective, &spec->warnings, err)) < 0 ||
+            (r = f_capset(sub, "inheritable", ps, &c->inheritable, &spec->warnings, err)) < 0 ||
+            (r = f_capset(sub, "permitted", ps, &c->permitted, &spec->warnings, err)) < 0 ||
+            (r = f_capset(sub, "ambient", ps, &c->ambient, &spec->warnings, err)) < 0)
             return r;
     }
     uint64_t seen = 0;
@@ -1458,10 +1462,52 @@ static void free_linux(struct capsa_linux *l)
     }
 }
 
+int capsa_spec_warn(struct capsa_spec_warnings *w, const char *fmt, ...)
+{
+    if (w->n >= CAPSA_SPEC_MAX_WARNINGS) {
+        w->n_dropped++;
+        return 0;
+    }
+    if (w->v == NULL && (w->v = calloc(CAPSA_SPEC_MAX_WARNINGS, sizeof *w->v)) == NULL)
+        return -ENOMEM;
+    char *line = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -ENOMEM;
+    w->v[w->n++] = line;
+    return 0;
+}
+
+void capsa_spec_warnings_free(struct capsa_spec_warnings *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        free(w->v[i]);
+    free(w->v);
+    memset(w, 0, sizeof *w);
+}
+
+void capsa_spec_warnings_report(const struct capsa_spec *spec, capsa_warn_fn warn, void *opaque)
+{
+    if (spec == NULL || warn == NULL)
+        return;
+    const struct capsa_spec_warnings *w = &spec->warnings;
+    for (size_t i = 0; i < w->n; i++)
+        warn(opaque, w->v[i]);
+    if (w->n_dropped > 0) {
+        char line[96];
+        snprintf(line, sizeof line, "config: %zu more warnings not shown", w->n_dropped);
+        warn(opaque, line);
+    }
+}
+
 void capsa_spec_free(struct capsa_spec *spec)
 {
     if (spec == NULL)
         return;
+    capsa_spec_warnings_free(&spec->warnings);
     free(spec->oci_version);
     free(spec->root_path);
     free(spec->hostname);
