@@ -510,6 +510,8 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     if (r < 0)
         return capsa_err_wrap(err, "%s", cfgpath);
     const struct capsa_spec *spec = c->spec;
+    capsa_spec_warnings_report(spec, capsa_log_warning_cb, (void *)ctx);
+    capsa_caps_warn_unavailable(spec->process, capsa_log_warning_cb, (void *)ctx);
     r = check_spec(ctx, spec, opts, run_mode, err);
     if (r < 0)
         return r;

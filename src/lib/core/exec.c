@@ -504,10 +504,14 @@ static int load_process_file(const char *path, struct capsa_spec *spec, struct c
         capsa_spec_free(ps);
         return capsa_err_setx(err, EINVAL, "--process %s: not a process object", path);
     }
-    /* Swap: the container's process is freed with ps. */
+    /* Swap: the container's process is freed with ps, and so are the
+     * container's warnings; those of the process file are reported. */
     struct capsa_process *tmp = spec->process;
     spec->process = ps->process;
     ps->process = tmp;
+    struct capsa_spec_warnings tw = spec->warnings;
+    spec->warnings = ps->warnings;
+    ps->warnings = tw;
     capsa_spec_free(ps);
     return 0;
 }
@@ -880,6 +884,8 @@ static int exec_locked(const struct capsa_ctx *ctx, const char *id, const struct
     r = build_process(x->dirfd, o, &x->spec, err);
     if (r < 0)
         return r;
+    capsa_spec_warnings_report(x->spec, capsa_log_warning_cb, (void *)ctx);
+    capsa_caps_warn_unavailable(x->spec->process, capsa_log_warning_cb, (void *)ctx);
     bool unikernel = false;
     r = capsa_uk_wanted(x->spec, &unikernel, err);
     if (r < 0)
