@@ -70,3 +70,25 @@ setup() {
     [[ "$output" == *"proc on /proc"* && "$output" == *"not a directory"* ]]
     assert_nothing_left c1
 }
+
+@test "unknown capability names in the config are warned about and skipped, the known ones apply" {
+    update_config '.process.capabilities.bounding = ["CAP_KILL", "CAP_UNKNOWN", "UNKNOWN_CAP"]
+        | .process.capabilities.permitted = ["CAP_KILL", "CAP_UNKNOWN"]
+        | .process.capabilities.effective = ["CAP_KILL"]'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    # CAP_KILL is 5: exactly that bit, seen from the host.
+    [ "$(awk '/^CapBnd:/ { print $2 }' "/proc/$PID/status")" = 0000000000000020 ]
+    [ "$(awk '/^CapPrm:/ { print $2 }' "/proc/$PID/status")" = 0000000000000020 ]
+    grep -q 'bounding\[1\]: ignoring unknown capability "CAP_UNKNOWN"' "$BATS_TEST_TMPDIR/c1.err"
+    grep -q 'bounding\[2\]: ignoring unknown capability "UNKNOWN_CAP"' "$BATS_TEST_TMPDIR/c1.err"
+}
+
+@test "exec --cap with an unknown name warns and runs with the known ones" {
+    update_config '.process.noNewPrivileges = false'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    run capsa exec --cap CAP_SYS_ADMIN --cap CAP_NOSUCH c1 grep '^CapEff:' /proc/self/status
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'ignoring unknown capability "CAP_NOSUCH"'* ]]
+    eff=$(awk '/^CapEff:/ { print $2 }' <<<"$output")
+    [ $((0x$eff & (1 << 21))) -ne 0 ]
+}

@@ -392,7 +392,8 @@ static int add_env(struct capsa_process *p, char *const *env, size_t n, struct c
     return 0;
 }
 
-static int add_caps(struct capsa_process *p, char *const *caps, size_t n, struct capsa_err *err)
+static int add_caps(struct capsa_process *p, char *const *caps, size_t n,
+                    struct capsa_spec_warnings *w, struct capsa_err *err)
 {
     if (n == 0)
         return 0;
@@ -402,15 +403,13 @@ static int add_caps(struct capsa_process *p, char *const *caps, size_t n, struct
         p->has_capabilities = true;
     }
     for (size_t i = 0; i < n; i++) {
-        char name[64];
-        const char *s = caps[i];
-        if (strncasecmp(s, "CAP_", 4) != 0) {
-            snprintf(name, sizeof name, "CAP_%s", s);
-            s = name;
+        /* Unknown: skipped with a warning, as runc does. */
+        int cap = capsa_cap_parse_name(caps[i], true);
+        if (cap == CAPSA_CAP_UNKNOWN) {
+            if (capsa_spec_warn(w, "--cap: ignoring unknown capability \"%.64s\"", caps[i]) < 0)
+                return capsa_err_set(err, ENOMEM, "--cap");
+            continue;
         }
-        int cap = capsa_cap_from_name(s);
-        if (cap < 0)
-            return capsa_err_setx(err, EINVAL, "--cap %s: unknown capability", caps[i]);
         uint64_t bit = 1ULL << cap;
         c->bounding |= bit;
         c->effective |= bit;
@@ -426,9 +425,10 @@ static int add_caps(struct capsa_process *p, char *const *caps, size_t n, struct
 }
 
 /* Overrides of runc's exec flags onto the container's process. */
-static int apply_flags(struct capsa_process *p, const struct capsa_exec_opts *o,
+static int apply_flags(struct capsa_spec *spec, const struct capsa_exec_opts *o,
                        struct capsa_err *err)
 {
+    struct capsa_process *p = spec->process;
     int r = 0;
     if (o->n_args > 0 && (r = set_args(p, o->args, o->n_args, err)) < 0)
         return r;
@@ -458,7 +458,7 @@ static int apply_flags(struct capsa_process *p, const struct capsa_exec_opts *o,
         p->user.additional_gids = g;
         p->user.n_additional_gids = have + o->n_additional_gids;
     }
-    if ((r = add_caps(p, o->caps, o->n_caps, err)) < 0)
+    if ((r = add_caps(p, o->caps, o->n_caps, &spec->warnings, err)) < 0)
         return r;
     if (o->no_new_privs)
         p->no_new_privileges = true;
@@ -547,7 +547,7 @@ static int build_process(int dirfd, const struct capsa_exec_opts *o, struct caps
         if (spec->process == NULL)
             r = empty_process(spec, err);
         if (r == 0)
-            r = apply_flags(spec->process, o, err);
+            r = apply_flags(spec, o, err);
     }
     if (r == 0 && (spec->process->args == NULL || spec->process->n_args == 0))
         r = capsa_err_setx(err, EINVAL,
