@@ -92,3 +92,36 @@ setup() {
     eff=$(awk '/^CapEff:/ { print $2 }' <<<"$output")
     [ $((0x$eff & (1 << 21))) -ne 0 ]
 }
+
+# HOME of a process, read from the host in /proc/PID/environ.
+home_of() {
+    tr '\0' '\n' <"/proc/$1/environ" | sed -n 's/^HOME=//p'
+}
+
+@test "without HOME in its env the process gets its uid's home from the image's /etc/passwd, or /" {
+    update_config '.process.env = ["PATH=/bin:/usr/bin", "HOME="] | .process.user = {"uid": 1000, "gid": 1000}'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    [ "$(home_of "$PID")" = /home/user ]
+    # exec: as root of the container, then as a uid without an entry.
+    "$CAPSA" --root "$CAPSA_ROOT" exec c1 sh -c "sleep 1000; : $MARK" </dev/null >/dev/null 2>&1 &
+    xpid=$!
+    # The exec'd process is the child of `capsa exec`; once it runs sleep it has executed.
+    wait_for 100 bash -c "pgrep -x sleep -P \$(pgrep -P $xpid) >/dev/null"
+    [ "$(home_of "$(pgrep -P $xpid)")" = /home/user ]
+    run capsa exec --user 0 c1 sh -c 'echo "[$HOME]"'
+    [ "$output" = "[/root]" ]
+    run capsa exec --user 4242 c1 sh -c 'echo "[$HOME]"'
+    [ "$output" = "[/]" ]
+    capsa kill c1 KILL
+}
+
+@test "a HOME in the config is kept, and a missing /etc/passwd gives /" {
+    update_config '.process.env = ["PATH=/bin:/usr/bin", "HOME=/custom"]'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    [ "$(home_of "$PID")" = /custom ]
+    capsa delete --force c1
+    rm "$ROOTFS/etc/passwd"
+    update_config '.process.env = ["PATH=/bin:/usr/bin"] | .process.user = {"uid": 1000, "gid": 1000}'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    [ "$(home_of "$PID")" = / ]
+}

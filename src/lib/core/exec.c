@@ -238,6 +238,9 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
     cleanup_free char *exe = NULL;
     if (capsa_process_find_exec(p, &exe, &err) < 0)
         child_fail(sock, &err);
+    cleanup_strv char **env = NULL;
+    if (capsa_process_env_home(p, &env, &err) < 0)
+        child_fail(sock, &err);
     /* Before any filter goes in: close_range may not be in its allowlist. */
     if (capsa_process_prepare_fds(c->preserve_fds, &err) < 0)
         child_fail(sock, &err);
@@ -259,7 +262,7 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
     prctl(PR_SET_PDEATHSIG, 0);
     if (apply_seccomp(c, true, &err) < 0)
         child_fail(sock, &err);
-    execve(exe, p->args, p->env ? p->env : (char *[]){NULL});
+    execve(exe, p->args, env ? env : p->env ? p->env : (char *[]){NULL});
     char eb[128];
     int e = errno;
     capsa_err_setx(&err, e, "exec: \"%s\": %s", p->args[0], capsa_strerror_lower(e, eb, sizeof eb));

@@ -299,6 +299,10 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         fail(&c, &err);
     if (p && !unikernel && capsa_process_find_exec(p, &exe, &err) < 0)
         fail(&c, &err);
+    /* HOME from the image's /etc/passwd when the config has none. */
+    cleanup_strv char **env = NULL;
+    if (p && !unikernel && capsa_process_env_home(p, &env, &err) < 0)
+        fail(&c, &err);
 
     /* Clear the death signal before telling the parent we are ready: the
      * parent exits right after, and we must outlive it. */
@@ -365,7 +369,7 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
         capsa_uk_exec(p->args[0], p->args, &uk, &err); /* returns only on error */
         fail(&c, &err);
     }
-    execve(exe, p->args, p->env ? p->env : (char *[]){NULL});
+    execve(exe, p->args, env ? env : p->env ? p->env : (char *[]){NULL});
     char eb[128];
     int e = errno;
     capsa_err_setx(&err, e, "exec: \"%s\": %s", p->args[0], capsa_strerror_lower(e, eb, sizeof eb));
