@@ -125,3 +125,15 @@ home_of() {
     run_bg_container c1 "sleep 1000; : $MARK"
     [ "$(home_of "$PID")" = / ]
 }
+
+@test "a missing process.cwd is created even with a read-only root (crun's base config)" {
+    update_config '.root.readonly = true | .process.cwd = "/doesnotexist/sub"
+        | .process.user = {"uid": 1000, "gid": 1000}'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    [ "$(readlink "/proc/$PID/cwd")" = /doesnotexist/sub ]
+    [ -d "$ROOTFS/doesnotexist/sub" ]
+    # The root is still read-only.
+    run capsa exec c1 touch /newfile
+    [ "$status" -ne 0 ]
+    [ ! -e "$ROOTFS/newfile" ]
+}

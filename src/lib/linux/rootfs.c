@@ -487,6 +487,18 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
         r = capsa_err_set(err, errno, "open /");
         goto out;
     }
+    /* A missing process.cwd is made now, before anything becomes read-only
+     * (runc makes it right after pivot_root too): with root.readonly it could
+     * not be made later. The init enters it after the attributes. */
+    const struct capsa_process *proc = ctx->spec->process;
+    if (proc != NULL && proc->cwd != NULL && proc->cwd[0] == '/') {
+        int cfd = capsa_resolve_mkdir_in_root(rootfd, proc->cwd, false, err);
+        if (cfd < 0) {
+            r = capsa_err_wrap(err, "process.cwd");
+            goto out;
+        }
+        close(cfd);
+    }
     for (size_t i = 0; l != NULL && i < l->n_masked_paths; i++) {
         const char *p = l->masked_paths[i];
         cleanup_close int fd = -1;

@@ -65,8 +65,9 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
  * On return the cwd is "/" of the container. */
 int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
 
-/* After pivot_root: linux.maskedPaths (file -> bind of /dev/null, dir ->
- * read-only tmpfs), linux.readonlyPaths (recursive read-only bind), then
+/* After pivot_root: a missing process.cwd is created first (while nothing
+ * is read-only yet), then linux.maskedPaths (file -> bind of /dev/null, dir
+ * -> read-only tmpfs), linux.readonlyPaths (recursive read-only bind), then
  * root.readonly, then rootfsPropagation of "/". */
 int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
 
