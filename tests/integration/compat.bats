@@ -10,6 +10,8 @@ load helpers
 setup() {
     setup_common
     setup_bundle
+    # A cgroup of this test's own: suites running side by side all name their containers c1.
+    update_config ".linux.cgroupsPath = \"/capsa-compat-$MARK\""
 }
 
 @test "a new network namespace has lo up: the host sees it UP, a connection to 127.0.0.1 inside works" {
@@ -136,4 +138,15 @@ home_of() {
     run capsa exec c1 touch /newfile
     [ "$status" -ne 0 ]
     [ ! -e "$ROOTFS/newfile" ]
+}
+
+@test "a hook without env runs with the runtime's environment, one with env gets only that" {
+    out=$(mktemp -d "$BATS_TEST_TMPDIR/hk.XXXXXX")
+    update_config ".hooks = {\"prestart\": [
+        {\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"echo \\\"\$COMPAT_VAR|\$PATH\\\" > $out/noenv\"]},
+        {\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"echo \\\"\$COMPAT_VAR|\$ONLY\\\" > $out/env\"],
+         \"env\": [\"ONLY=this\"]}]}"
+    COMPAT_VAR=inherited ctr_create c1
+    [ "$(cat "$out/noenv")" = "inherited|$PATH" ]
+    [ "$(cat "$out/env")" = "|this" ]
 }
