@@ -150,3 +150,31 @@ home_of() {
     [ "$(cat "$out/noenv")" = "inherited|$PATH" ]
     [ "$(cat "$out/env")" = "|this" ]
 }
+
+@test "sysctl kernel.hostname is refused even with a uts namespace; kernel.domainname needs one" {
+    update_config ".process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]
+        | .linux.sysctl = {\"kernel.hostname\": \"from-sysctl\"}"
+    run ctr_create c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *'"kernel.hostname" is not allowed'* ]]
+    assert_nothing_left c1
+    host_domain=$(cat /proc/sys/kernel/domainname)
+    update_config 'del(.hostname) | .linux.namespaces |= map(select(.type != "uts"))
+        | .linux.sysctl = {"kernel.domainname": "compat-test"}'
+    run ctr_create c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *'"kernel.domainname" needs a uts namespace'* ]]
+    assert_nothing_left c1
+    [ "$(cat /proc/sys/kernel/domainname)" = "$host_domain" ]
+}
+
+@test "sysctl net.* with a joined network namespace that is the runtime's own is refused" {
+    update_config ".process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]
+        | .linux.namespaces |= map(select(.type != \"network\"))
+        | .linux.namespaces += [{\"type\": \"network\", \"path\": \"/proc/$$/ns/net\"}]
+        | .linux.sysctl = {\"net.ipv4.ip_forward\": \"$(cat /proc/sys/net/ipv4/ip_forward)\"}"
+    run ctr_create c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"is the runtime's own"* ]]
+    assert_nothing_left c1
+}

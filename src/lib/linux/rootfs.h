@@ -91,9 +91,12 @@ int capsa_proc_openat(int procfd, const char *path, int flags, struct capsa_err 
  * same checks as capsa_proc_openat, "self" being the only symlink followed. */
 int capsa_proc_open_self(int procfd, const char *rel, int flags, struct capsa_err *err);
 
-/* Validate linux.sysctl against the namespaces the container has (only
- * namespaced keys: kernel.{msg*,sem,shm*}, fs.mqueue.*, net.* with a new
- * network namespace, kernel.hostname/domainname with a new UTS namespace). */
+/* Validate linux.sysctl against the namespaces the container has, as runc
+ * does: only namespaced keys, each with its namespace among the container's
+ * (new or joined): kernel.{msg*,sem,shm*} and fs.mqueue.* with ipc, net.*
+ * with network (a joined one that is the runtime's own refused),
+ * kernel.domainname with uts, user.* with user; kernel.hostname never (the
+ * "hostname" field sets it). */
 int capsa_sysctl_validate(const struct capsa_spec *spec, struct capsa_err *err);
 /* Write linux.sysctl through procfd (after capsa_sysctl_validate). */
 int capsa_sysctl_apply(const struct capsa_spec *spec, int procfd, struct capsa_err *err);
