@@ -178,3 +178,21 @@ home_of() {
     [[ "$output" == *"is the runtime's own"* ]]
     assert_nothing_left c1
 }
+
+@test "kill accepts signal 0: success while the container runs, an error once it stopped (not with --all)" {
+    run_bg_container c1 "sleep 1000; : $MARK"
+    run capsa kill c1 0
+    [ "$status" -eq 0 ]
+    [ "$(container_status c1)" = running ]
+    kill -0 "$PID"
+    run capsa kill --all c1 0
+    [ "$status" -eq 0 ]
+    [ "$(container_status c1)" = running ]
+    capsa kill c1 KILL
+    wait_for 100 status_is c1 stopped
+    run capsa kill c1 0
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"not running"* ]]
+    run capsa kill --all c1 0
+    [ "$status" -eq 0 ]
+}
