@@ -196,3 +196,32 @@ home_of() {
     run capsa kill --all c1 0
     [ "$status" -eq 0 ]
 }
+
+# mount options (field 6) of the mount at $2 in /proc/$1/mountinfo
+mnt_opts() {
+    awk -v p="$2" '$5 == p { o = $6 } END { print o }' "/proc/$1/mountinfo"
+}
+
+@test "a read-only /dev still gets its submounts and devices; it is read-only at the end" {
+    update_config '.mounts |= map(if .destination == "/dev" then .options += ["ro"] else . end)'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    [[ ",$(mnt_opts "$PID" /dev)," == *,ro,* ]]
+    for sub in /dev/pts /dev/shm /dev/mqueue; do
+        [ -n "$(mnt_opts "$PID" $sub)" ] || fail_now "$sub not mounted"
+    done
+    [ -c "/proc/$PID/root/dev/null" ]
+    run capsa exec c1 touch /dev/newfile
+    [ "$status" -ne 0 ]
+}
+
+@test "a read-only tmpfs keeps mounts made below it and tmpcopyup's copy" {
+    mkdir -p "$ROOTFS/data/keep"
+    echo kept >"$ROOTFS/data/keep/file"
+    update_config '.mounts += [{"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+            "options": ["ro", "tmpcopyup", "mode=755"]},
+        {"destination": "/data/sub", "type": "tmpfs", "source": "tmpfs", "options": ["rw"]}]'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    [[ ",$(mnt_opts "$PID" /data)," == *,ro,* ]]
+    [[ ",$(mnt_opts "$PID" /data/sub)," == *,rw,* ]]
+    [ "$(cat "/proc/$PID/root/data/keep/file")" = kept ]
+}

@@ -602,7 +602,8 @@ static int bind_host(int rootfd, const char *hostpath, const char *dest,
  *   the host's tree shows;
  * - no cgroup (rootless without delegation): the host's tree, read-only. */
 static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
-                    const struct capsa_mount_opts *o, struct capsa_err *err);
+                    const struct capsa_mount_opts *o, struct capsa_ro_later *later,
+                    struct capsa_err *err);
 
 static int cgroup_bind_one(int tmpfd, const struct capsa_cgroup_dir *d, struct capsa_err *err)
 {
@@ -649,7 +650,7 @@ static int mount_cgroup_tree(int rootfd, const struct capsa_rootfs_ctx *ctx,
     if (cg == NULL || cg->n == 0)
         return bind_host(rootfd, "/sys/fs/cgroup", m->destination, o, err);
     if (cg->n == 1 && cg->d[0].v2) {
-        int r = do_fresh(rootfd, "cgroup2", m, o, err);
+        int r = do_fresh(rootfd, "cgroup2", m, o, NULL, err);
         if (r == -EPERM || r == -EBUSY) {
             if (err != NULL)
                 capsa_err_clear(err);
@@ -814,8 +815,25 @@ static int copy_tree(int srcdir, int dstdir, int depth, struct capsa_err *err)
     return 0;
 }
 
+/* Whether a fresh mount waits for capsa_rootfs_finalize to become read-only:
+ * "ro" (not "rro", which runc applies at once) on a tmpfs or on /dev, as
+ * runc's mountPropagate and finalizeRootfs do. */
+static bool ro_deferred(const char *type, const char *dest, const struct capsa_mount_opts *o)
+{
+    if (!(o->attr_set & MOUNT_ATTR_RDONLY) || (o->rec_attr_set & MOUNT_ATTR_RDONLY))
+        return false;
+    if (strcmp(type, "tmpfs") == 0)
+        return true;
+    char clean[PATH_MAX];
+    return clean_abs_path(dest, clean, sizeof clean) == 0 && strcmp(clean, "/dev") == 0;
+}
+
+/* A new filesystem instance on m->destination. With later (NULL: never
+ * deferred), a read-only mount that ro_deferred picks is made writable and
+ * recorded there instead. */
 static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
-                    const struct capsa_mount_opts *o, struct capsa_err *err)
+                    const struct capsa_mount_opts *o, struct capsa_ro_later *later,
+                    struct capsa_err *err)
 {
     cleanup_close int destfd = capsa_resolve_mkdir_in_root(rootfd, m->destination, false, err);
     if (destfd < 0)
@@ -826,9 +844,16 @@ static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
         if (r < 0)
             return r;
     }
-    cleanup_close int mfd = fs_create(type, m, o, err);
+    struct capsa_mount_opts rw = *o;
+    bool defer = later != NULL && later->v != NULL && ro_deferred(type, m->destination, o);
+    if (defer) {
+        rw.attr_set &= ~(uint64_t)MOUNT_ATTR_RDONLY;
+        rw.ms_flags &= ~(unsigned long)MS_RDONLY;
+    }
+    cleanup_close int mfd = fs_create(type, m, &rw, err);
     if (mfd == -ENOSYS) {
-        /* No new mount API in this kernel: mount(2) through the fd. */
+        /* No new mount API in this kernel: mount(2) through the fd, with
+         * every flag at once (nothing to defer without a mount fd). */
         return legacy_mount(type, m, o, destfd, err);
     }
     if (mfd < 0)
@@ -849,8 +874,17 @@ static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
         if (r < 0)
             return r;
     }
-    return capsa_mount_apply_attrs(mfd, 0, 0, CAPSA_ATIME_UNSET, o->propagation, o->propagation_rec,
-                                   err);
+    r = capsa_mount_apply_attrs(mfd, 0, 0, CAPSA_ATIME_UNSET, o->propagation, o->propagation_rec,
+                                err);
+    if (r == 0 && defer) {
+        int keep = fcntl(mfd, F_DUPFD_CLOEXEC, 3);
+        if (keep < 0)
+            return capsa_err_set(err, errno, "dup the mount fd");
+        later->v[later->n].fd = keep;
+        later->v[later->n].dest = m->destination;
+        later->n++;
+    }
+    return r;
 }
 
 int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t index,
@@ -883,7 +917,7 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
     } else if (strcmp(type, "proc") == 0) {
         r = check_ordinary_dir(rootfd, type, dest, err);
         if (r == 0)
-            r = do_fresh(rootfd, type, m, &o, err);
+            r = do_fresh(rootfd, type, m, &o, NULL, err);
     } else if (strcmp(type, "sysfs") == 0) {
         /* A new sysfs instance shows the network devices of the mounter's
          * netns, which is the container's even when it shares the
@@ -893,7 +927,7 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
          * netns) reuse the host's, read-only (as runc). */
         r = check_ordinary_dir(rootfd, type, dest, err);
         if (r == 0)
-            r = do_fresh(rootfd, type, m, &o, err);
+            r = do_fresh(rootfd, type, m, &o, NULL, err);
         if (r == -EPERM) {
             if (err != NULL)
                 capsa_err_clear(err);
@@ -902,14 +936,14 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
     } else if (strcmp(type, "cgroup") == 0) {
         r = mount_cgroup_tree(rootfd, ctx, m, &o, err);
     } else if (strcmp(type, "cgroup2") == 0) {
-        r = do_fresh(rootfd, type, m, &o, err);
+        r = do_fresh(rootfd, type, m, &o, NULL, err);
         if (r == -EPERM || r == -EBUSY) {
             if (err != NULL)
                 capsa_err_clear(err);
             r = bind_host(rootfd, "/sys/fs/cgroup", dest, &o, err);
         }
     } else {
-        r = do_fresh(rootfd, type, m, &o, err);
+        r = do_fresh(rootfd, type, m, &o, ctx->ro_later, err);
     }
     capsa_mount_opts_release(&o);
     if (r < 0)

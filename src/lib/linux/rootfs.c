@@ -294,12 +294,42 @@ static int parent_mount_private(const char *path, struct capsa_err *err)
     return 0;
 }
 
+static void ro_later_release(struct capsa_rootfs_ctx *ctx)
+{
+    struct capsa_ro_later *l = ctx->ro_later;
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        close(l->v[i].fd);
+    free(l->v);
+    free(l);
+    ctx->ro_later = NULL;
+}
+
+/* The mounts prepare left writable for later: read-only now, that one
+ * mount (not its submounts), other flags kept. */
+static int ro_later_apply(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
+{
+    struct capsa_ro_later *l = ctx->ro_later;
+    for (size_t i = 0; l != NULL && i < l->n; i++) {
+        struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+        if (capsa_mount_setattr(l->v[i].fd, "", AT_EMPTY_PATH, &a) < 0)
+            return capsa_err_set(err, errno, "make %s read-only", l->v[i].dest);
+    }
+    return 0;
+}
+
 int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
     ctx->devnull_fd = -1;
     ctx->root_mnt_fd = -1;
+    ctx->ro_later = NULL;
     if (ctx->spec == NULL || ctx->rootfs == NULL)
         return capsa_err_setx(err, EINVAL, "rootfs: no spec or rootfs path");
+    ctx->ro_later = calloc(1, sizeof *ctx->ro_later);
+    if (ctx->ro_later == NULL ||
+        (ctx->ro_later->v = calloc(ctx->spec->n_mounts + 1, sizeof *ctx->ro_later->v)) == NULL)
+        return capsa_err_set(err, ENOMEM, "rootfs");
     uint64_t prop;
     bool rec;
     int r = root_propagation(ctx, &prop, &rec, err);
@@ -499,6 +529,9 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
         }
         close(cfd);
     }
+    r = ro_later_apply(ctx, err);
+    if (r < 0)
+        goto out;
     for (size_t i = 0; l != NULL && i < l->n_masked_paths; i++) {
         const char *p = l->masked_paths[i];
         cleanup_close int fd = -1;
@@ -568,6 +601,7 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
     }
 out:
     capsa_close(&ctx->devnull_fd);
+    ro_later_release(ctx);
     return r;
 }
 

@@ -18,6 +18,15 @@
 #include "spec/spec.h"
 #include "util/err.h"
 
+/* Mounts made writable now and read-only at the end (see ro_later below). */
+struct capsa_ro_later {
+    size_t n;
+    struct {
+        int fd;           /* the mount (fsmount fd, attached) */
+        const char *dest; /* its destination, for messages (the spec's string) */
+    } * v;                /* room for one per spec mount */
+};
+
 struct capsa_rootfs_ctx {
     const struct capsa_spec *spec;
     const char *rootfs; /* absolute host path of the rootfs (bundle + root.path resolved) */
@@ -45,6 +54,13 @@ struct capsa_rootfs_ctx {
     /* The container's cgroup (NULL without one): a "cgroup" mount shows the
      * container's own directories, as runc does, not the host's tree. */
     const struct capsa_cgroup *cg;
+    /* Internal (set by capsa_rootfs_prepare, released by
+     * capsa_rootfs_finalize): fresh tmpfs mounts and the mount on /dev that
+     * the spec wants read-only ("ro") are mounted writable, so that the
+     * mount points of later mounts (devpts, mqueue under a read-only /dev),
+     * device nodes, the console and tmpcopyup's files can still be made in
+     * them; finalize makes them read-only (runc's order). */
+    struct capsa_ro_later *ro_later;
 };
 
 /* Before pivot_root. Makes the mount tree rprivate (rslave when
@@ -66,7 +82,8 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
 int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
 
 /* After pivot_root: a missing process.cwd is created first (while nothing
- * is read-only yet), then linux.maskedPaths (file -> bind of /dev/null, dir
+ * is read-only yet), the deferred read-only mounts (ro_later) made
+ * read-only, then linux.maskedPaths (file -> bind of /dev/null, dir
  * -> read-only tmpfs), linux.readonlyPaths (recursive read-only bind), then
  * root.readonly, then rootfsPropagation of "/". */
 int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
