@@ -225,3 +225,19 @@ mnt_opts() {
     [[ ",$(mnt_opts "$PID" /data/sub)," == *,rw,* ]]
     [ "$(cat "/proc/$PID/root/data/keep/file")" = kept ]
 }
+
+@test "--no-pivot: a user namespace inside cannot mount a fresh procfs (no bare /proc left)" {
+    update_config '.process.args = ["unshare", "-mrpf", "sh", "-c",
+            "echo in-userns; mount -t proc none /proc && echo mounted"]
+        | .process.capabilities.bounding += ["CAP_SETFCAP"]
+        | .process.capabilities.permitted += ["CAP_SETFCAP"]'
+    run capsa run --no-pivot --bundle "$BUNDLE" c1
+    # The user namespace was made (the refusal is the mount's), and the mount was refused.
+    [[ "$output" == *in-userns* ]]
+    [[ "$output" != *mounted* ]]
+    [[ "$output" == *"permission denied"* ]]
+    [ "$status" -ne 0 ]
+    # The host's /proc and /sys are untouched.
+    grep -qE '^[^ ]+ [^ ]+ [^ ]+ / /proc ' /proc/self/mountinfo
+    grep -qE '^[^ ]+ [^ ]+ [^ ]+ / /sys ' /proc/self/mountinfo
+}

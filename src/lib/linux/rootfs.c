@@ -390,6 +390,80 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
     return 0;
 }
 
+/* Fields 4 (root), 5 (mount point, unescaped) and the filesystem type of
+ * one /proc/self/mountinfo line, in place. False for a malformed line. */
+static bool mountinfo_fields(char *line, char **root, char **point, char **fstype)
+{
+    char *save = NULL;
+    char *tok = strtok_r(line, " ", &save);
+    for (int i = 1; tok != NULL && i < 4; i++)
+        tok = strtok_r(NULL, " ", &save);
+    *root = tok;
+    *point = tok != NULL ? strtok_r(NULL, " ", &save) : NULL;
+    /* Optional fields up to the "-" separator, then the type. */
+    while ((tok = strtok_r(NULL, " ", &save)) != NULL && strcmp(tok, "-") != 0)
+        ;
+    *fstype = tok != NULL ? strtok_r(NULL, " ", &save) : NULL;
+    if (*root == NULL || *point == NULL || *fstype == NULL)
+        return false;
+    unescape_mountinfo(*root);
+    unescape_mountinfo(*point);
+    return true;
+}
+
+/* --no-pivot leaves the old root in the mount namespace, under the rootfs
+ * moved onto "/". The kernel lets a user namespace mount a new procfs or
+ * sysfs only where one is already fully visible in the mount namespace,
+ * and the host's /proc is, there: a container could mount an unmasked
+ * procfs from a user namespace of its own. As runc's msMoveRoot: every
+ * full (root "/") procfs and sysfs mount outside the rootfs is made rslave
+ * (the detach must not reach the host) and detached, or covered with an
+ * empty tmpfs where it cannot be. */
+static int hide_host_procfs(const char *rootfs, struct capsa_err *err)
+{
+    cleanup_free char *rp = realpath(rootfs, NULL);
+    const char *rfs = rp != NULL ? rp : rootfs;
+    size_t rl = strlen(rfs);
+    cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (f == NULL)
+        return capsa_err_set(err, errno, "open /proc/self/mountinfo");
+    cleanup_free char *line = NULL;
+    size_t cap = 0;
+    cleanup_strv char **todo = NULL;
+    size_t n = 0;
+    while (getline(&line, &cap, f) > 0) {
+        char *root, *point, *fstype;
+        if (!mountinfo_fields(line, &root, &point, &fstype) || strcmp(root, "/") != 0 ||
+            (strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0))
+            continue;
+        if (strncmp(point, rfs, rl) == 0 && (point[rl] == '\0' || point[rl] == '/'))
+            continue; /* the container's own */
+        char **v = realloc(todo, (n + 2) * sizeof *v);
+        if (v == NULL)
+            return capsa_err_set(err, ENOMEM, "mountinfo");
+        todo = v;
+        if ((todo[n] = strdup(point)) == NULL)
+            return capsa_err_set(err, ENOMEM, "mountinfo");
+        todo[++n] = NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *p = todo[i];
+        struct mount_attr slave = {.propagation = MS_SLAVE};
+        if (capsa_mount_setattr(AT_FDCWD, p, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &slave) < 0) {
+            if (errno == ENOENT)
+                continue; /* under one detached before */
+            return capsa_err_set(err, errno, "--no-pivot: make %s rslave", p);
+        }
+        if (umount2(p, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+            continue;
+        if (errno != EINVAL && errno != EPERM)
+            return capsa_err_set(err, errno, "--no-pivot: detach %s", p);
+        if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0)
+            return capsa_err_set(err, errno, "--no-pivot: cover %s", p);
+    }
+    return 0;
+}
+
 int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
     /* The rootfs bind mount made by prepare (by fd: the host path may not be
@@ -411,6 +485,9 @@ int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
         return 0;
     }
     if (ctx->no_pivot) {
+        int r = hide_host_procfs(ctx->rootfs, err);
+        if (r < 0)
+            return r;
         if (capsa_move_mount(rootfd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
             return capsa_err_set(err, errno, "move rootfs onto /");
         if (chroot(".") < 0)
