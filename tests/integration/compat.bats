@@ -241,3 +241,26 @@ mnt_opts() {
     grep -qE '^[^ ]+ [^ ]+ [^ ]+ / /proc ' /proc/self/mountinfo
     grep -qE '^[^ ]+ [^ ]+ [^ ]+ / /sys ' /proc/self/mountinfo
 }
+
+@test "the terminal of a process running as a non-root uid is owned by that uid (run and exec --tty)" {
+    RECVTTY=$REPO/build/helpers/recvtty
+    [ -x "$RECVTTY" ] || skip "build/helpers/recvtty not built (make helpers)"
+    SOCK=$BATS_TEST_TMPDIR/console.sock
+    "$RECVTTY" "$SOCK" >"$BATS_TEST_TMPDIR/tty.out" 2>"$BATS_TEST_TMPDIR/tty.err" &
+    defer "kill $! 2>/dev/null"
+    wait_for 100 test -S "$SOCK"
+    out=$(add_host_dir /out)
+    update_config ".process.terminal = true | .process.user = {\"uid\": 1000, \"gid\": 1000}
+        | .process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
+    ctr_create c1 --console-socket "$SOCK"
+    capsa start c1
+    pid=$(container_pid c1)
+    # From the host: the pty on the init's stdin belongs to uid 1000 (the group stays tty's).
+    [ "$(stat -L -c %u "/proc/$pid/fd/0")" = 1000 ]
+    # exec --tty: a new pty each time; the process writes its owner to a host directory.
+    capsa exec --tty --user 1000 c1 sh -c 'stat -c %u /proc/self/fd/0 >/out/u1000' </dev/null
+    [ "$(cat "$out/u1000")" = 1000 ]
+    # Root's terminal stays root's.
+    capsa exec --tty --user 0 c1 sh -c 'stat -c %u /proc/self/fd/0 >/out/u0' </dev/null
+    [ "$(cat "$out/u0")" = 0 ]
+}

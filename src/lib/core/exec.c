@@ -218,7 +218,7 @@ __attribute__((noreturn)) static void final_main(const struct exec_child *c)
 
     if (p->terminal) {
         int master = open_exec_pty(p, &err);
-        if (master < 0)
+        if (master < 0 || capsa_terminal_set_owner(STDIN_FILENO, p->user.uid, &err) < 0)
             child_fail(sock, &err);
         int r = capsa_sync_send(sock, CAPSA_SYNC_CONSOLE, 0, NULL, 0, master, &err);
         close(master);

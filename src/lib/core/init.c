@@ -262,7 +262,7 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
             fail(&c, &err);
         r = capsa_sync_send(a->sync_fd, CAPSA_SYNC_CONSOLE, 0, NULL, 0, master, &err);
         close(master);
-        if (r < 0)
+        if (r < 0 || capsa_terminal_set_owner(STDIN_FILENO, p->user.uid, &err) < 0)
             fail(&c, &err);
     }
 
