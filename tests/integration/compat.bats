@@ -264,3 +264,22 @@ mnt_opts() {
     capsa exec --tty --user 0 c1 sh -c 'stat -c %u /proc/self/fd/0 >/out/u0' </dev/null
     [ "$(cat "$out/u0")" = 0 ]
 }
+
+@test "ps of a container whose init has exited lists nothing and succeeds (runc)" {
+    run_bg_container c1 "sleep 1000; : $MARK"
+    run capsa ps --format json c1
+    [ "$status" -eq 0 ]
+    echo "$output" | jq -e "index($PID) != null"
+    capsa kill c1 KILL
+    wait_for 100 status_is c1 stopped
+    run capsa ps --format json c1
+    [ "$status" -eq 0 ]
+    [ "$(echo "$output" | jq length)" -eq 0 ]
+    run capsa ps c1
+    [ "$status" -eq 0 ]
+    [[ "${lines[0]}" == *PID* ]]
+    [ "${#lines[@]}" -eq 1 ]
+    # An unknown container is still an error.
+    run capsa ps nosuch
+    [ "$status" -ne 0 ]
+}

@@ -32,8 +32,8 @@ static void live_release(struct live *l)
     l->cg = NULL;
 }
 
-static int open_live(const struct capsa_ctx *ctx, const char *id, const char *what, struct live *l,
-                     struct capsa_err *err)
+static int open_state(const struct capsa_ctx *ctx, const char *id, const char *what,
+                      bool stopped_ok, struct live *l, struct capsa_err *err)
 {
     memset(l, 0, sizeof *l);
     l->rootfd = l->dirfd = -1;
@@ -46,7 +46,7 @@ static int open_live(const struct capsa_ctx *ctx, const char *id, const char *wh
         r = capsa_state_read(l->dirfd, &l->st, err);
     if (r == 0) {
         l->status = capsa_state_status(l->dirfd, &l->st);
-        if (l->status == CAPSA_STATUS_STOPPED)
+        if (l->status == CAPSA_STATUS_STOPPED && !stopped_ok)
             r = capsa_err_setx(err, ESRCH, "%s: container %s is not running", what, id);
     }
     if (r == 0)
@@ -56,6 +56,12 @@ static int open_live(const struct capsa_ctx *ctx, const char *id, const char *wh
     if (r < 0)
         live_release(l);
     return r;
+}
+
+static int open_live(const struct capsa_ctx *ctx, const char *id, const char *what, struct live *l,
+                     struct capsa_err *err)
+{
+    return open_state(ctx, id, what, false, l, err);
 }
 
 /* --- update --- */
@@ -372,11 +378,17 @@ int capsa_container_pids(const struct capsa_ctx *ctx, const char *id, int **pids
     struct live l;
     *pids = NULL;
     *n = 0;
-    int r = open_live(ctx, id, "ps", &l, err);
+    /* A stopped container too, as runc: whatever is left in its cgroup
+     * (nothing once the cgroup is gone). */
+    int r = open_state(ctx, id, "ps", true, &l, err);
     if (r < 0)
         return r;
     pid_t *p = NULL;
     r = capsa_cgroup_pids(l.cg, &p, n, err);
+    if (r == -ENOENT && l.status == CAPSA_STATUS_STOPPED) {
+        capsa_err_clear(err);
+        r = 0;
+    }
     live_release(&l);
     if (r < 0)
         return r;
