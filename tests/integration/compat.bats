@@ -283,3 +283,24 @@ mnt_opts() {
     run capsa ps nosuch
     [ "$status" -ne 0 ]
 }
+
+@test "device access strings as runc reads them: any order, repeats, other letters ignored" {
+    # Major 240 has no driver: an allowed open fails with ENXIO, a denied one with EPERM first.
+    update_config '.linux.resources.devices = [{"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 240, "minor": 0, "access": "wwra"}]
+        | .linux.devices = [{"path": "/dev/test240", "type": "c", "major": 240, "minor": 0, "fileMode": 438}]
+        | .process.args = ["sh", "-c", "cat /dev/test240"]'
+    run capsa run --bundle "$BUNDLE" c1
+    [[ "$output" != *"not permitted"* ]]
+    [[ "$output" == *"No such device"* ]]
+    # Only letters that mean nothing: allows nothing.
+    update_config '.linux.resources.devices[1].access = "ax"'
+    run capsa run --bundle "$BUNDLE" c2
+    [[ "$output" == *"not permitted"* ]]
+    # An empty string is refused, as runc does, naming the field.
+    update_config '.linux.resources.devices[1].access = ""'
+    run capsa run --bundle "$BUNDLE" c3
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"linux.resources.devices[1].access"* ]]
+    assert_nothing_left c3
+}

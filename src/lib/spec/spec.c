@@ -813,10 +813,12 @@ static int parse_devrule(const struct capsa_jv *o, const char *path, void *elem,
         jp_key(p, sizeof p, path, "type");
         return fail(err, p, "unknown device type \"%.64s\" (want a, c or b)", d->type);
     }
-    if (d->access != NULL &&
-        (d->access[0] == '\0' || strspn(d->access, "rwm") != strlen(d->access))) {
+    /* As runc: any order, repeats, and letters other than r, w and m are
+     * accepted (the others mean nothing and are ignored: "rwa" is "rw");
+     * only an empty string is refused. */
+    if (d->access != NULL && d->access[0] == '\0') {
         jp_key(p, sizeof p, path, "access");
-        return fail(err, p, "must be a non-empty combination of r, w and m");
+        return fail(err, p, "must not be empty (a combination of r, w and m)");
     }
     return 0;
 }
