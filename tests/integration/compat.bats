@@ -47,8 +47,9 @@ setup() {
     update_config ".process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
     run ctr_create c1
     [ "$status" -ne 0 ]
-    [[ "$output" == *"proc on /proc"* ]]
-    [[ "$output" == *"must be mounted on ordinary directory"* ]]
+    # runc's wording, which capsa keeps and completes with the mount (crun 1.8 words it otherwise).
+    ! is_capsa || [[ "$output" == *"must be mounted on ordinary directory"* ]]
+    ! is_capsa || [[ "$output" == *"proc on /proc"* ]]
     assert_nothing_left c1
     # Nothing was mounted on the link's target either.
     [ -z "$(ls -A "$ROOTFS/fakeproc")" ]
@@ -61,7 +62,8 @@ setup() {
     update_config ".process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
     run ctr_create c1
     [ "$status" -ne 0 ]
-    [[ "$output" == *"sysfs on /sys"* && "$output" == *"is a symlink"* ]]
+    ! is_capsa || [[ "$output" == *"must be mounted on ordinary directory"* ]]
+    ! is_capsa || [[ "$output" == *"sysfs on /sys"* && "$output" == *"is a symlink"* ]]
     assert_nothing_left c1
     rm "$ROOTFS/sys"
     mkdir "$ROOTFS/sys"
@@ -69,7 +71,8 @@ setup() {
     : >"$ROOTFS/proc"
     run ctr_create c1
     [ "$status" -ne 0 ]
-    [[ "$output" == *"proc on /proc"* && "$output" == *"not a directory"* ]]
+    ! is_capsa || [[ "$output" == *"must be mounted on ordinary directory"* ]]
+    ! is_capsa || [[ "$output" == *"proc on /proc"* && "$output" == *"not a directory"* ]]
     assert_nothing_left c1
 }
 
@@ -81,8 +84,12 @@ setup() {
     # CAP_KILL is 5: exactly that bit, seen from the host.
     [ "$(awk '/^CapBnd:/ { print $2 }' "/proc/$PID/status")" = 0000000000000020 ]
     [ "$(awk '/^CapPrm:/ { print $2 }' "/proc/$PID/status")" = 0000000000000020 ]
-    grep -q 'bounding\[1\]: ignoring unknown capability "CAP_UNKNOWN"' "$BATS_TEST_TMPDIR/c1.err"
-    grep -q 'bounding\[2\]: ignoring unknown capability "UNKNOWN_CAP"' "$BATS_TEST_TMPDIR/c1.err"
+    # A warning names each one (runc: "ignoring unknown or unavailable capabilities: [...]";
+    # crun 1.8 skips them silently).
+    if is_capsa; then
+        grep -q 'bounding\[1\]: ignoring unknown capability "CAP_UNKNOWN"' "$BATS_TEST_TMPDIR/c1.err"
+        grep -q 'bounding\[2\]: ignoring unknown capability "UNKNOWN_CAP"' "$BATS_TEST_TMPDIR/c1.err"
+    fi
 }
 
 @test "exec --cap with an unknown name warns and runs with the known ones" {
@@ -90,7 +97,7 @@ setup() {
     run_bg_container c1 "sleep 1000; : $MARK"
     run capsa exec --cap CAP_SYS_ADMIN --cap CAP_NOSUCH c1 grep '^CapEff:' /proc/self/status
     [ "$status" -eq 0 ]
-    [[ "$output" == *'ignoring unknown capability "CAP_NOSUCH"'* ]]
+    ! is_capsa || [[ "$output" == *'ignoring unknown capability "CAP_NOSUCH"'* ]]
     eff=$(awk '/^CapEff:/ { print $2 }' <<<"$output")
     [ $((0x$eff & (1 << 21))) -ne 0 ]
 }
@@ -101,7 +108,10 @@ home_of() {
 }
 
 @test "without HOME in its env the process gets its uid's home from the image's /etc/passwd, or /" {
-    update_config '.process.env = ["PATH=/bin:/usr/bin", "HOME="] | .process.user = {"uid": 1000, "gid": 1000}'
+    # An empty HOME counts as none for capsa and runc (crun 1.8 keeps it).
+    local envs='"PATH=/bin:/usr/bin"'
+    ! is_capsa || envs+=', "HOME="'
+    update_config ".process.env = [$envs] | .process.user = {\"uid\": 1000, \"gid\": 1000}"
     run_bg_container c1 "sleep 1000; : $MARK"
     [ "$(home_of "$PID")" = /home/user ]
     # exec: as root of the container, then as a uid without an entry.
@@ -156,14 +166,14 @@ home_of() {
         | .linux.sysctl = {\"kernel.hostname\": \"from-sysctl\"}"
     run ctr_create c1
     [ "$status" -ne 0 ]
-    [[ "$output" == *'"kernel.hostname" is not allowed'* ]]
+    [[ "$output" == *kernel.hostname* ]]
     assert_nothing_left c1
     host_domain=$(cat /proc/sys/kernel/domainname)
     update_config 'del(.hostname) | .linux.namespaces |= map(select(.type != "uts"))
         | .linux.sysctl = {"kernel.domainname": "compat-test"}'
     run ctr_create c1
     [ "$status" -ne 0 ]
-    [[ "$output" == *'"kernel.domainname" needs a uts namespace'* ]]
+    [[ "$output" == *kernel.domainname* ]]
     assert_nothing_left c1
     [ "$(cat /proc/sys/kernel/domainname)" = "$host_domain" ]
 }
@@ -175,7 +185,7 @@ home_of() {
         | .linux.sysctl = {\"net.ipv4.ip_forward\": \"$(cat /proc/sys/net/ipv4/ip_forward)\"}"
     run ctr_create c1
     [ "$status" -ne 0 ]
-    [[ "$output" == *"is the runtime's own"* ]]
+    [[ "$output" == *net.ipv4.ip_forward* ]]
     assert_nothing_left c1
 }
 
@@ -192,7 +202,7 @@ home_of() {
     wait_for 100 status_is c1 stopped
     run capsa kill c1 0
     [ "$status" -ne 0 ]
-    [[ "$output" == *"not running"* ]]
+    ! is_capsa || [[ "$output" == *"not running"* ]]
     run capsa kill --all c1 0
     [ "$status" -eq 0 ]
 }
@@ -257,11 +267,18 @@ mnt_opts() {
     pid=$(container_pid c1)
     # From the host: the pty on the init's stdin belongs to uid 1000 (the group stays tty's).
     [ "$(stat -L -c %u "/proc/$pid/fd/0")" = 1000 ]
-    # exec --tty: a new pty each time; the process writes its owner to a host directory.
-    capsa exec --tty --user 1000 c1 sh -c 'stat -c %u /proc/self/fd/0 >/out/u1000' </dev/null
+    # exec --tty: a new pty each time (served by recvtty too); the process writes its owner to a
+    # host directory.
+    for u in 1000 0; do
+        "$RECVTTY" "$SOCK.$u" >/dev/null 2>&1 &
+        defer "kill $! 2>/dev/null"
+        wait_for 100 test -S "$SOCK.$u"
+        capsa exec -d --tty --console-socket "$SOCK.$u" --user $u c1 \
+            sh -c "stat -c %u /proc/self/fd/0 >/out/u$u.tmp; mv /out/u$u.tmp /out/u$u"
+        wait_for 100 test -e "$out/u$u"
+    done
     [ "$(cat "$out/u1000")" = 1000 ]
     # Root's terminal stays root's.
-    capsa exec --tty --user 0 c1 sh -c 'stat -c %u /proc/self/fd/0 >/out/u0' </dev/null
     [ "$(cat "$out/u0")" = 0 ]
 }
 
@@ -293,14 +310,17 @@ mnt_opts() {
     run capsa run --bundle "$BUNDLE" c1
     [[ "$output" != *"not permitted"* ]]
     [[ "$output" == *"No such device"* ]]
-    # Only letters that mean nothing: allows nothing.
-    update_config '.linux.resources.devices[1].access = "ax"'
-    run capsa run --bundle "$BUNDLE" c2
-    [[ "$output" == *"not permitted"* ]]
+    # Only letters that mean nothing: capsa allows nothing (runc 1.1 fails the create: its own
+    # check of the cgroup it wrote does not match).
+    if is_capsa; then
+        update_config '.linux.resources.devices[1].access = "ax"'
+        run capsa run --bundle "$BUNDLE" c2
+        [[ "$output" == *"not permitted"* ]]
+    fi
     # An empty string is refused, as runc does, naming the field.
     update_config '.linux.resources.devices[1].access = ""'
     run capsa run --bundle "$BUNDLE" c3
     [ "$status" -ne 0 ]
-    [[ "$output" == *"linux.resources.devices[1].access"* ]]
+    ! is_capsa || [[ "$output" == *"linux.resources.devices[1].access"* ]]
     assert_nothing_left c3
 }
