@@ -120,8 +120,10 @@ home_of() {
     # The exec'd process is the child of `capsa exec`; once it runs sleep it has executed.
     wait_for 100 bash -c "pgrep -x sleep -P \$(pgrep -P $xpid) >/dev/null"
     [ "$(home_of "$(pgrep -P $xpid)")" = /home/user ]
+    # shellcheck disable=SC2016 # expanded inside the container
     run capsa exec --user 0 c1 sh -c 'echo "[$HOME]"'
     [ "$output" = "[/root]" ]
+    # shellcheck disable=SC2016 # expanded inside the container
     run capsa exec --user 4242 c1 sh -c 'echo "[$HOME]"'
     [ "$output" = "[/]" ]
     capsa kill c1 KILL
