@@ -176,7 +176,9 @@ int capsa_default_spec(bool rootless, char **json_out, struct capsa_err *err);
 /* The OCI features document (what this build really implements). */
 int capsa_features(char **json_out, struct capsa_err *err);
 
-/* Parse a signal: "TERM", "SIGTERM", "15", "SIGRTMIN+3". -EINVAL when unknown. */
+/* Parse a signal: "TERM", "SIGTERM", "15", "SIGRTMIN+3", or "0" (no signal:
+ * `kill ID 0` only checks that the container runs, as with runc). -EINVAL
+ * when unknown. */
 int capsa_signal_parse(const char *s, int *sig);
 
 /* Protect the running binary against being overwritten from a container

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct capsa_exec_opts o = {.process_file = "fuzz"};
     struct capsa_err err = {0};
     const char *json = size > 0 ? (const char *)data : "";
-    if (capsa_spec_exec_process(spec, json, size, "--process fuzz", &o, NULL, NULL, &err) == 0) {
+    if (capsa_spec_exec_process(spec, json, size, "--process fuzz", &o, &err) == 0) {
         /* A process to execute: at least one argument. */
         FUZZ_CHECK(spec->process != NULL && spec->process->n_args > 0 &&
                    spec->process->args[0] != NULL);

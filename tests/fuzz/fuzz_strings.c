@@ -52,10 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     int sig = 0;
     if (capsa_signal_parse(s, &sig) == 0)
-        FUZZ_CHECK(sig >= 1 && sig <= SIGRTMAX);
+        FUZZ_CHECK(sig >= 0 && sig <= SIGRTMAX);
     int cap = capsa_cap_from_name(s);
     if (cap >= 0)
         FUZZ_CHECK(strcmp(capsa_cap_name(cap), s) == 0);
+    int loose = capsa_cap_parse_name(s, true);
+    FUZZ_CHECK(loose == CAPSA_CAP_UNKNOWN || capsa_cap_name(loose) != NULL);
+    FUZZ_CHECK(cap < 0 || loose == cap);
     (void)capsa_rlimit_from_name(s);
     int64_t i64 = 0;
     if (capsa_parse_int64(s, -1000, 1000, &i64) == 0)

@@ -191,6 +191,31 @@ static void test_args_env(void **state)
     assert_null(strstr(got, "HOME="));
 }
 
+/* A hook without "env" runs with the runtime's environment (runc, crun);
+ * an empty "env" array is an empty environment. */
+static void test_env_inherited(void **state)
+{
+    (void)state;
+    cleanup_free char *out = path_in_tmp("envinh");
+    cleanup_free char *script = NULL;
+    assert_int_equal(capsa_asprintf(&script, NULL, "/usr/bin/env > '%s'", out), 0);
+    char *argv[] = {(char *)"sh", (char *)"-c", script, NULL};
+    assert_int_equal(setenv("CAPSA_HOOK_INHERIT", "from-runtime", 1), 0);
+    struct capsa_hook h = {.path = (char *)"/bin/sh", .args = argv, .n_args = 3};
+    struct capsa_err err = {0};
+    assert_int_equal(capsa_hooks_run("prestart", &h, 1, "{}", &err), 0);
+    cleanup_free char *got = slurp(out);
+    assert_non_null(got);
+    assert_non_null(strstr(got, "CAPSA_HOOK_INHERIT=from-runtime\n"));
+    char *none[] = {NULL};
+    h.env = none;
+    assert_int_equal(capsa_hooks_run("prestart", &h, 1, "{}", &err), 0);
+    cleanup_free char *got2 = slurp(out);
+    assert_non_null(got2);
+    assert_null(strstr(got2, "CAPSA_HOOK_INHERIT"));
+    unsetenv("CAPSA_HOOK_INHERIT");
+}
+
 static void test_no_leaked_fds(void **state)
 {
     (void)state;
@@ -245,8 +270,8 @@ int main(void)
         cmocka_unit_test(test_state_on_stdin), cmocka_unit_test(test_large_state),
         cmocka_unit_test(test_exit_status),    cmocka_unit_test(test_signal),
         cmocka_unit_test(test_timeout),        cmocka_unit_test(test_missing_path),
-        cmocka_unit_test(test_args_env),       cmocka_unit_test(test_no_leaked_fds),
-        cmocka_unit_test(test_order_and_stop),
+        cmocka_unit_test(test_args_env),       cmocka_unit_test(test_env_inherited),
+        cmocka_unit_test(test_no_leaked_fds),  cmocka_unit_test(test_order_and_stop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -482,6 +482,111 @@ static void test_lsm_not_enabled(void **state)
     assert_int_equal(capsa_lsm_apply(&none, -1, &err), 0);
 }
 
+static void test_passwd_home(void **state)
+{
+    (void)state;
+    static const char pw[] = "root:x:0:0:root:/root:/bin/sh\n"
+                             "# a comment line\n"
+                             "\n"
+                             "  user:x:1000:1000:User,,,:/home/user:/bin/sh  \r\n"
+                             "bad:x:12x:1:bad:/bad:/bin/false\n"
+                             "short:x:7:7\n"
+                             "nohome:x:8:8:nohome::/bin/false\n"
+                             "dup:x:1000:1000:dup:/second:/bin/sh\n"
+                             "last:x:4294967295:1:last:/last:/bin/sh";
+    char home[64];
+    assert_int_equal(capsa_passwd_home(pw, sizeof pw - 1, 0, home, sizeof home), 1);
+    assert_string_equal(home, "/root");
+    /* white space and a CR around the line are not part of it; first match wins */
+    assert_int_equal(capsa_passwd_home(pw, sizeof pw - 1, 1000, home, sizeof home), 1);
+    assert_string_equal(home, "/home/user");
+    /* a field that is not a number, or a line too short, matches nothing */
+    assert_int_equal(capsa_passwd_home(pw, sizeof pw - 1, 12, home, sizeof home), 0);
+    assert_int_equal(capsa_passwd_home(pw, sizeof pw - 1, 7, home, sizeof home), 0);
+    assert_int_equal(capsa_passwd_home(pw, sizeof pw - 1, 8, home, sizeof home), 1);
+    assert_string_equal(home, "");
+    /* the last line needs no newline */
+    assert_int_equal(capsa_passwd_home(pw, sizeof pw - 1, 4294967295u, home, sizeof home), 1);
+    assert_string_equal(home, "/last");
+    assert_int_equal(capsa_passwd_home(pw, sizeof pw - 1, 4242, home, sizeof home), 0);
+    /* too long for the buffer: not used */
+    assert_int_equal(capsa_passwd_home(pw, sizeof pw - 1, 1000, home, 5), 0);
+    /* a NUL inside the text is not a home directory */
+    static const char nul[] = "n:x:5:5:n:/a\0b:/bin/sh\n";
+    assert_int_equal(capsa_passwd_home(nul, sizeof nul - 1, 5, home, sizeof home), 0);
+    assert_int_equal(capsa_passwd_home("", 0, 0, home, sizeof home), 0);
+}
+
+/* In a child chrooted into a directory with its own etc/passwd (as root):
+ * HOME comes from that file, an empty HOME counts as none, a set one stays,
+ * a uid without an entry gets "/", and a passwd that is a symlink out of
+ * the root or a FIFO is not followed or waited on. */
+static int env_home_child(void)
+{
+    struct capsa_err err = {0};
+    char **out = NULL;
+    char *env1[] = {(char *)"PATH=/bin", (char *)"HOME=", NULL};
+    struct capsa_process p = {.env = env1, .n_env = 2};
+    p.user.uid = 1000;
+    if (capsa_process_env_home(&p, &out, &err) < 0 || out == NULL || !out[0] || !out[1] || out[2] ||
+        strcmp(out[0], "PATH=/bin") != 0 || strcmp(out[1], "HOME=/home/u") != 0)
+        return 1;
+    capsa_strv_free(out);
+    p.user.uid = 4000;
+    if (capsa_process_env_home(&p, &out, &err) < 0 || strcmp(out[1], "HOME=/") != 0)
+        return 2;
+    capsa_strv_free(out);
+    struct capsa_process q = {0};
+    if (capsa_process_env_home(&q, &out, &err) < 0 || strcmp(out[0], "HOME=/r00t") != 0 || out[1])
+        return 3;
+    capsa_strv_free(out);
+    char *env2[] = {(char *)"HOME=/custom", NULL};
+    struct capsa_process r = {.env = env2, .n_env = 1};
+    if (capsa_process_env_home(&r, &out, &err) < 0 || out != NULL)
+        return 4;
+    /* /etc/passwd -> /../../../etc/passwd stays in the root: missing, "/" */
+    if (unlink("/etc/passwd") < 0 || symlink("/../../../etc/passwd", "/etc/passwd") < 0)
+        return 5;
+    if (capsa_process_env_home(&q, &out, &err) < 0 || strcmp(out[0], "HOME=/") != 0)
+        return 6;
+    capsa_strv_free(out);
+    /* a FIFO: not opened for reading (it would block), "/" */
+    if (unlink("/etc/passwd") < 0 || mkfifo("/etc/passwd", 0644) < 0)
+        return 7;
+    if (capsa_process_env_home(&q, &out, &err) < 0 || strcmp(out[0], "HOME=/") != 0)
+        return 8;
+    capsa_strv_free(out);
+    return 0;
+}
+
+static void test_env_home(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    char *etc = NULL, *pw = NULL;
+    assert_int_equal(capsa_asprintf(&etc, NULL, "%s/root/etc", tmpdir), 0);
+    assert_int_equal(capsa_asprintf(&pw, NULL, "%s/passwd", etc), 0);
+    char *root = strndup(etc, strlen(etc) - 4);
+    assert_int_equal(mkdir(root, 0755), 0);
+    assert_int_equal(mkdir(etc, 0755), 0);
+    FILE *f = fopen(pw, "w");
+    assert_non_null(f);
+    fputs("root:x:0:0:root:/r00t:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n", f);
+    assert_int_equal(fclose(f), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(chroot(root) < 0 || chdir("/") < 0 ? 100 : env_home_child());
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    free(root);
+    free(pw);
+    free(etc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +600,8 @@ int main(void)
         cmocka_unit_test(test_last_cap),
         cmocka_unit_test(test_personality),
         cmocka_unit_test(test_lsm_not_enabled),
+        cmocka_unit_test(test_passwd_home),
+        cmocka_unit_test(test_env_home),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -272,9 +272,9 @@ static void test_sysctl_validate(void **state)
     spec.linux_cfg.sysctl = kv;
     spec.linux_cfg.n_sysctl = 1;
     struct capsa_err err = {0};
-    static const char *const ok[] = {
-        "kernel.msgmax",       "kernel.shm_rmid_forced", "kernel.sem",       "fs.mqueue.msg_max",
-        "net.ipv4.ip_forward", "kernel.hostname",        "kernel.domainname"};
+    static const char *const ok[] = {"kernel.msgmax",       "kernel.shm_rmid_forced",
+                                     "kernel.sem",          "fs.mqueue.msg_max",
+                                     "net.ipv4.ip_forward", "kernel.domainname"};
     for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
         kv[0] = (struct capsa_kv){(char *)ok[i], (char *)"1"};
         if (capsa_sysctl_validate(&spec, &err) != 0)
@@ -291,12 +291,57 @@ static void test_sysctl_validate(void **state)
     kv[0] = (struct capsa_kv){(char *)"kernel.printk", (char *)"1"};
     capsa_sysctl_validate(&spec, &err);
     assert_string_equal(err.msg, "linux.sysctl: \"kernel.printk\" is not namespaced");
+    /* kernel.hostname: never, even with a uts namespace (runc) */
+    kv[0] = (struct capsa_kv){(char *)"kernel.hostname", (char *)"x"};
+    assert_int_not_equal(capsa_sysctl_validate(&spec, &err), 0);
+    assert_string_equal(err.msg, "linux.sysctl: \"kernel.hostname\" is not allowed: it conflicts "
+                                 "with the \"hostname\" field");
+    /* user.* only with a user namespace */
+    kv[0] = (struct capsa_kv){(char *)"user.max_user_namespaces", (char *)"0"};
+    assert_int_not_equal(capsa_sysctl_validate(&spec, &err), 0);
+    assert_non_null(strstr(err.msg, "needs a user namespace"));
+    struct capsa_namespace ns4[] = {{CAPSA_NS_USER, NULL}};
+    spec.linux_cfg.namespaces = ns4;
+    spec.linux_cfg.n_namespaces = 1;
+    assert_int_equal(capsa_sysctl_validate(&spec, &err), 0);
+    spec.linux_cfg.namespaces = ns;
+    spec.linux_cfg.n_namespaces = 3;
 
     /* net.* needs a network namespace of the container's: a joined one
-     * (podman and CNI pass a path) counts, none (the host's) is refused */
-    ns[1].path = (char *)"/proc/1/ns/net";
+     * (podman and CNI pass a path) counts, unless it is the runtime's own
+     * (runc); none (the host's) is refused */
     kv[0] = (struct capsa_kv){(char *)"net.ipv4.ip_forward", (char *)"1"};
-    assert_int_equal(capsa_sysctl_validate(&spec, &err), 0);
+    ns[1].path = (char *)"/proc/self/ns/net";
+    assert_int_not_equal(capsa_sysctl_validate(&spec, &err), 0);
+    assert_non_null(strstr(err.msg, "is the runtime's own"));
+    ns[1].path = (char *)"/nonexistent/netns";
+    assert_int_not_equal(capsa_sysctl_validate(&spec, &err), 0);
+    if (geteuid() == 0) {
+        /* another network namespace, held by a child */
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            close(pfd[1]);
+            char c;
+            _exit(unshare(CLONE_NEWNET) < 0 || read(pfd[0], &c, 1) < 0);
+        }
+        close(pfd[0]);
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/net", (int)child);
+        struct stat a, b;
+        int tries = 0;
+        while (stat(path, &a) == 0 && stat("/proc/self/ns/net", &b) == 0 && a.st_ino == b.st_ino &&
+               tries++ < 1000)
+            usleep(1000);
+        ns[1].path = path;
+        int r = capsa_sysctl_validate(&spec, &err);
+        close(pfd[1]);
+        waitpid(child, NULL, 0);
+        assert_int_equal(r, 0);
+    }
+    ns[1].path = NULL;
     spec.linux_cfg.n_namespaces = 1; /* ipc only */
     assert_int_not_equal(capsa_sysctl_validate(&spec, &err), 0);
     assert_non_null(strstr(err.msg, "net.ipv4.ip_forward"));
@@ -338,8 +383,8 @@ static void test_proc_private(void **state)
     close(procfd);
 }
 
-/* Write kernel.hostname through the private procfs in a new UTS namespace
- * (child process) and read it back with gethostname. */
+/* Write kernel.domainname through the private procfs in a new UTS namespace
+ * (child process) and read it back with getdomainname. */
 static void test_sysctl_apply(void **state)
 {
     (void)state;
@@ -351,7 +396,7 @@ static void test_sysctl_apply(void **state)
         if (unshare(CLONE_NEWUTS | CLONE_NEWIPC) < 0)
             _exit(1);
         struct capsa_namespace ns[] = {{CAPSA_NS_UTS, NULL}, {CAPSA_NS_IPC, NULL}};
-        struct capsa_kv kv[] = {{(char *)"kernel.hostname", (char *)"capsa-sysctl"},
+        struct capsa_kv kv[] = {{(char *)"kernel.domainname", (char *)"capsa-sysctl"},
                                 {(char *)"kernel.shmmni", (char *)"1234"}};
         struct capsa_spec spec = {0};
         spec.has_linux = true;
@@ -366,7 +411,7 @@ static void test_sysctl_apply(void **state)
         if (procfd < 0 || capsa_sysctl_apply(&spec, procfd, &err) < 0)
             _exit(3);
         char host[64] = {0};
-        if (gethostname(host, sizeof host - 1) < 0 || strcmp(host, "capsa-sysctl") != 0)
+        if (getdomainname(host, sizeof host - 1) < 0 || strcmp(host, "capsa-sysctl") != 0)
             _exit(4);
         char *v = NULL;
         if (capsa_read_file_at(procfd, "sys/kernel/shmmni", 64, &v, NULL, &err) < 0 ||

@@ -423,12 +423,42 @@ static void test_setup_console(void **state)
     rmdir(root);
 }
 
+/* The pty slave changes owner (not group); a non-terminal is left alone. */
+static void test_set_owner(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    int master = -1, slave = -1;
+    assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    struct stat before, after;
+    assert_int_equal(fstat(slave, &before), 0);
+    struct capsa_err err = {0};
+    assert_int_equal(capsa_terminal_set_owner(slave, 4321, &err), 0);
+    assert_int_equal(fstat(slave, &after), 0);
+    assert_int_equal(after.st_uid, 4321);
+    assert_int_equal(after.st_gid, before.st_gid);
+    /* already the owner: nothing to do, still fine */
+    assert_int_equal(capsa_terminal_set_owner(slave, 4321, &err), 0);
+    close(slave);
+    close(master);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(fstat(p[0], &before), 0);
+    assert_int_equal(capsa_terminal_set_owner(p[0], 4321, &err), 0);
+    assert_int_equal(fstat(p[0], &after), 0);
+    assert_int_equal(after.st_uid, before.st_uid);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_roundtrip),       cmocka_unit_test(test_console_socket),
         cmocka_unit_test(test_relay_stop_fd),      cmocka_unit_test(test_relay_hangup),
         cmocka_unit_test(test_relay_backpressure), cmocka_unit_test(test_setup_console),
+        cmocka_unit_test(test_set_owner),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -142,17 +142,22 @@ static int env_set(char **v, size_t *len, const char *key, long value, struct ca
 int capsa_child_env(const struct capsa_process *p, int listen_fds, char ***out,
                     struct capsa_err *err)
 {
-    size_t have = p->env ? capsa_strv_len(p->env) : 0;
+    /* HOME from the image's /etc/passwd when the config has none. */
+    cleanup_strv char **home = NULL;
+    int r = capsa_process_env_home(p, &home, err);
+    if (r < 0)
+        return r;
+    char *const *base = home ? home : p->env;
+    size_t have = base ? capsa_strv_len(base) : 0;
     cleanup_strv char **v = calloc(have + 3, sizeof *v);
     if (v == NULL)
         return capsa_err_set(err, ENOMEM, "process.env");
     for (size_t i = 0; i < have; i++) {
-        v[i] = strdup(p->env[i]);
+        v[i] = strdup(base[i]);
         if (v[i] == NULL)
             return capsa_err_set(err, ENOMEM, "process.env");
     }
     size_t len = have;
-    int r;
     if (listen_fds > 0 && ((r = env_set(v, &len, "LISTEN_FDS", listen_fds, err)) < 0 ||
                            (r = env_set(v, &len, "LISTEN_PID", (long)getpid(), err)) < 0))
         return r;

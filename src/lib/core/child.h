@@ -59,9 +59,11 @@ struct capsa_child_confine {
  * runtime as SECCOMP. */
 int capsa_child_confine(const struct capsa_child_confine *c, struct capsa_err *err);
 
-/* The environment of the user program: p->env, with LISTEN_FDS=N and
+/* The environment of the user program: p->env, with HOME from the image's
+ * /etc/passwd (or "/") when it has none, as runc, and LISTEN_FDS=N and
  * LISTEN_PID=<our pid> when listen_fds > 0 (systemd socket activation).
- * A heap vector (NULL-terminated). */
+ * Inside the container's root, before the user switch. A heap vector
+ * (NULL-terminated). */
 int capsa_child_env(const struct capsa_process *p, int listen_fds, char ***out,
                     struct capsa_err *err);
 

@@ -205,6 +205,10 @@ static int load_bundle(struct job *j, struct capsa_err *err)
     r = capsa_spec_parse(j->raw, j->rawlen, &j->c->spec, err);
     if (r < 0)
         return capsa_err_wrap(err, "%s", cfgpath);
+    /* What the config asks and cannot have (unknown or unavailable
+     * capabilities), as runc: warned about, skipped. */
+    capsa_spec_warnings_report(j->c->spec, capsa_log_warning_cb, (void *)j->ctx);
+    capsa_caps_warn_unavailable(j->c->spec->process, capsa_log_warning_cb, (void *)j->ctx);
     r = check_spec(j, j->c->spec, err);
     if (r == 0)
         r = resolve_rootfs(j->bundle, j->c->spec, &j->rootfs, err);

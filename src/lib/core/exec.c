@@ -99,7 +99,7 @@ __attribute__((noreturn)) static void exec_child_main(void *arg)
             child_fail(sock, &err);
         int r = capsa_sync_send(sock, CAPSA_SYNC_CONSOLE, 0, NULL, 0, master, &err);
         close(master);
-        if (r < 0)
+        if (r < 0 || capsa_terminal_set_owner(STDIN_FILENO, p->user.uid, &err) < 0)
             child_fail(sock, &err);
     }
     int cwd_fd = -1;
@@ -217,10 +217,13 @@ static int build_process(struct exec_job *x, struct capsa_err *err)
         if ((r = capsa_asprintf(&name, err, "--process %s", o->process_file)) < 0)
             return r;
     }
-    r = capsa_spec_exec_process(x->spec, proc, proc_len, name, o, capsa_log_warning_cb,
-                                (void *)x->ctx, err);
+    r = capsa_spec_exec_process(x->spec, proc, proc_len, name, o, err);
     if (r < 0)
         return r;
+    /* What exec was given and cannot honour (unknown or unavailable
+     * capabilities), as runc: warned about, skipped. */
+    capsa_spec_warnings_report(x->spec, capsa_log_warning_cb, (void *)x->ctx);
+    capsa_caps_warn_unavailable(x->spec->process, capsa_log_warning_cb, (void *)x->ctx);
     const struct capsa_process *p = x->spec->process;
     if (p->apparmor_profile && !capsa_lsm_apparmor_enabled())
         return capsa_err_setx(err, ENOTSUP,

@@ -43,6 +43,7 @@
 #include "core/child.h"
 #include "linux/cgroup.h"
 #include "linux/hooks.h"
+#include "linux/net.h"
 #include "linux/process.h"
 #include "linux/rootfs.h"
 #include "linux/scmp.h"
@@ -65,6 +66,7 @@ struct init_ctx {
     int rootfs_fd; /* from GO: the rootfs opened by the runtime (new user namespace) */
     char *hook_state;
     char *exe;
+    char **env; /* the user program's environment */
     bool unikernel;
     bool confined; /* capsa_child_confine done (before CREATED, with a listener) */
     struct capsa_uk_setup uk;
@@ -142,7 +144,8 @@ static int step_namespaces(struct init_ctx *c, struct capsa_err *err)
         return capsa_err_set(err, errno, "hostname: sethostname %s", spec->hostname);
     if (spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
         return capsa_err_set(err, errno, "domainname: setdomainname %s", spec->domainname);
-    return 0;
+    /* lo up in a new network namespace (runc). */
+    return capsa_net_setup(spec, err);
 }
 
 /* Step 3. */
@@ -198,7 +201,8 @@ static int step_mounts(struct init_ctx *c, struct capsa_err *err)
             return master;
         r = capsa_sync_send(a->sync_fd, CAPSA_SYNC_CONSOLE, 0, NULL, 0, master, err);
         close(master);
-        if (r < 0)
+        /* The process user's terminal, as in runc. */
+        if (r < 0 || (r = capsa_terminal_set_owner(STDIN_FILENO, p->user.uid, err)) < 0)
             return r;
     }
     r = capsa_rootfs_finalize(&rc, err);
@@ -225,6 +229,8 @@ static int step_process(struct init_ctx *c, struct capsa_err *err)
         return r;
     if (c->unikernel && ((r = capsa_uk_open_devices(c->spec, &c->uk, err)) < 0 ||
                          (r = capsa_uk_validate(p->args[0], &c->uk, err)) < 0))
+        return r;
+    if (!c->unikernel && (r = capsa_child_env(p, c->a->listen_fds, &c->env, err)) < 0)
         return r;
     LOG(c, "init: process %s ready", c->unikernel ? p->args[0] : c->exe);
     return 0;
@@ -322,10 +328,7 @@ __attribute__((noreturn)) static void step_exec(struct init_ctx *c)
         capsa_uk_exec(p->args[0], p->args, &c->uk, &err); /* returns only on error */
         fail(c, &err);
     }
-    cleanup_strv char **env = NULL;
-    if (capsa_child_env(p, c->a->listen_fds, &env, &err) < 0)
-        fail(c, &err);
-    capsa_child_execve(p, c->exe, env, &err);
+    capsa_child_execve(p, c->exe, c->env, &err);
     fail(c, &err);
 }
 

@@ -42,7 +42,9 @@ int capsa_signal_parse(const char *s, int *sig)
     if (s == NULL || *s == '\0')
         return -EINVAL;
     int64_t n;
-    if (capsa_parse_int64(s, 1, SIGRTMAX, &n) == 0) {
+    /* 0 too, as runc: no signal, only the checks (is the container
+     * running, may we signal it). */
+    if (capsa_parse_int64(s, 0, SIGRTMAX, &n) == 0) {
         *sig = (int)n;
         return 0;
     }

@@ -14,21 +14,27 @@
 #include "linux/cgroup.h"
 #include "util/util.h"
 
-/* A live container with its state and cgroup, locked: what names the
- * command in errors. */
-static int open_live(const struct capsa_ctx *ctx, const char *id, const char *what,
-                     struct capsa_opened *l, struct capsa_err *err)
+/* A container with its state and cgroup, locked, running unless
+ * stopped_ok: what names the command in errors. */
+static int open_state(const struct capsa_ctx *ctx, const char *id, const char *what,
+                      bool stopped_ok, struct capsa_opened *l, struct capsa_err *err)
 {
     int r = capsa_container_open(ctx, id, CAPSA_OPEN_CGROUP, l, err);
     if (r < 0)
         return r;
-    if (l->status == CAPSA_STATUS_STOPPED)
+    if (l->status == CAPSA_STATUS_STOPPED && !stopped_ok)
         r = capsa_err_setx(err, ESRCH, "%s: container %s is not running", what, id);
     else if (l->cg == NULL)
         r = capsa_err_setx(err, ENOTSUP, "%s: container %s has no cgroup", what, id);
     if (r < 0)
         capsa_opened_release(l);
     return r;
+}
+
+static int open_live(const struct capsa_ctx *ctx, const char *id, const char *what,
+                     struct capsa_opened *l, struct capsa_err *err)
+{
+    return open_state(ctx, id, what, false, l, err);
 }
 
 /* --- update --- */
@@ -345,11 +351,17 @@ int capsa_container_pids(const struct capsa_ctx *ctx, const char *id, int **pids
     struct capsa_opened l;
     *pids = NULL;
     *n = 0;
-    int r = open_live(ctx, id, "ps", &l, err);
+    /* A stopped container too, as runc: whatever is left in its cgroup
+     * (nothing once the cgroup is gone). */
+    int r = open_state(ctx, id, "ps", true, &l, err);
     if (r < 0)
         return r;
     pid_t *p = NULL;
     r = capsa_cgroup_pids(l.cg, &p, n, err);
+    if (r == -ENOENT && l.status == CAPSA_STATUS_STOPPED) {
+        capsa_err_clear(err);
+        r = 0;
+    }
     capsa_opened_release(&l);
     if (r < 0)
         return r;

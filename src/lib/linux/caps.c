@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -67,6 +68,32 @@ int capsa_caps_last_cap(void)
         last = c;
     }
     return last;
+}
+
+void capsa_caps_warn_unavailable(const struct capsa_process *p, capsa_warn_fn warn, void *opaque)
+{
+    if (p == NULL || !p->has_capabilities || warn == NULL)
+        return;
+    const struct capsa_caps *c = &p->capabilities;
+    uint64_t all = c->bounding | c->effective | c->permitted | c->inheritable | c->ambient;
+    int last = capsa_caps_last_cap();
+    if (last >= 63 || (all >> (last + 1)) == 0)
+        return;
+    char line[1024];
+    int len = snprintf(line, sizeof line,
+                       "process.capabilities: ignoring capabilities this kernel does not have "
+                       "(cap_last_cap %d):",
+                       last);
+    for (int cap = last + 1; cap < 64 && len > 0 && (size_t)len < sizeof line; cap++) {
+        if (!(all & (UINT64_C(1) << cap)))
+            continue;
+        const char *name = capsa_cap_name(cap);
+        if (name != NULL)
+            len += snprintf(line + len, sizeof line - (size_t)len, " %s", name);
+        else
+            len += snprintf(line + len, sizeof line - (size_t)len, " %d", cap);
+    }
+    warn(opaque, line);
 }
 
 /* Read the current effective/permitted/inheritable sets as 64-bit masks. */

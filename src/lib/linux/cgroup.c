@@ -1338,9 +1338,10 @@ int capsa_cgroup_signal_all(const struct capsa_cgroup *cg, int sig, struct capsa
                 return capsa_err_set(err, -r, "write %s/cgroup.kill", d->path);
         }
     }
-    /* Freeze first so that no process can fork a child we would miss. */
+    /* Freeze first so that no process can fork a child we would miss;
+     * signal 0 (a liveness check) reaches nobody, so no freeze for it. */
     struct capsa_err ferr;
-    bool frozen = capsa_cgroup_freeze(cg, true, &ferr) == 0;
+    bool frozen = sig != 0 && capsa_cgroup_freeze(cg, true, &ferr) == 0;
     pid_t *pids = NULL;
     size_t n = 0;
     int r = capsa_cgroup_pids(cg, &pids, &n, err);

@@ -12,7 +12,9 @@
  *     the container's v2 directory, replacing the program attached before.
  * The device node permission check is a security boundary: a container that
  * can open /dev/sda or /dev/mem owns the host, so every ambiguity fails
- * closed (unknown access bits, malformed rules, rules v1 would ignore).
+ * closed (malformed rules, rules v1 would ignore). Letters other than r, w
+ * and m in an access string mean nothing and are ignored, as runc does
+ * ("rwa" is "rw"): that can never grant more than the letters r, w, m say.
  */
 #include "linux/cgroup.h"
 #include "linux/bpf_devices.h"
@@ -45,30 +47,24 @@ static const struct capsa_devrule default_rules[] = {
     {true, 'c', 5, 2, CAPSA_DEV_ACC_ALL, -1},                    /* /dev/ptmx */
 };
 
-static int parse_access(const char *s, unsigned *out)
+/* runc's reading of an access string: the set of r, w and m it holds, in
+ * any order, repeats allowed, other letters ignored ("rwa" is "rw"). Absent
+ * means "rwm"; an empty string (the parser refuses it in a config) grants
+ * or revokes nothing. */
+static unsigned parse_access(const char *s)
 {
     unsigned a = 0;
-    if (s == NULL) {
-        *out = CAPSA_DEV_ACC_ALL;
-        return 0;
-    }
+    if (s == NULL)
+        return CAPSA_DEV_ACC_ALL;
     for (; *s != '\0'; s++) {
-        switch (*s) {
-        case 'r':
+        if (*s == 'r')
             a |= CAPSA_DEV_ACC_READ;
-            break;
-        case 'w':
+        else if (*s == 'w')
             a |= CAPSA_DEV_ACC_WRITE;
-            break;
-        case 'm':
+        else if (*s == 'm')
             a |= CAPSA_DEV_ACC_MKNOD;
-            break;
-        default:
-            return -EINVAL;
-        }
     }
-    *out = a;
-    return 0;
+    return a;
 }
 
 /* Major/minor: absent or -1 (runc's wildcard) is "*"; the kernel keeps
@@ -119,11 +115,7 @@ int capsa_devices_normalize(const struct capsa_device_rule *rules, size_t n,
             return capsa_err_setx(err, ERANGE,
                                   "linux.resources.devices[%zu].minor: %" PRId64 " out of range", i,
                                   s->minor);
-        if (parse_access(s->access, &d.access) < 0)
-            return capsa_err_setx(err, EINVAL,
-                                  "linux.resources.devices[%zu].access: \"%s\" is not a subset "
-                                  "of \"rwm\"",
-                                  i, s->access);
+        d.access = parse_access(s->access);
         if (d.access == 0)
             continue; /* grants or revokes nothing */
         v[k++] = d;

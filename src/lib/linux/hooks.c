@@ -1,6 +1,8 @@
 /* hooks.c - running OCI hooks: each hook is forked and executed with the
  * container state JSON on its stdin, its stdout and stderr both going to our
- * stderr, an empty (or the spec's) environment and no other inherited file
+ * stderr, the spec's environment (the runtime's own when the hook has no
+ * "env", as runc and crun do: a hook without one finds PATH) and no other
+ * inherited file
  * descriptors; its timeout is enforced with SIGKILL through a pidfd.
  *
  * We are a library, so process-wide state (signal dispositions) is not ours
@@ -39,7 +41,6 @@ struct hook_ctx {
 /* Child side, between fork and execve: only async-signal-safe calls. */
 static __attribute__((noreturn)) void hook_child(const struct capsa_hook *h, int in_r, int err_w)
 {
-    static char *const empty[] = {NULL};
     char *fallback_argv[2] = {h->path, NULL};
     int e;
 
@@ -73,7 +74,8 @@ static __attribute__((noreturn)) void hook_child(const struct capsa_hook *h, int
     sigprocmask(SIG_SETMASK, &none, NULL);
 
     char *const *argv = (h->args != NULL && h->args[0] != NULL) ? h->args : fallback_argv;
-    char *const *envp = h->env != NULL ? h->env : empty;
+    /* No "env" (not an empty one): the runtime's environment. */
+    char *const *envp = h->env != NULL ? h->env : environ;
     execve(h->path, argv, envp);
 fail:
     e = errno;

@@ -442,6 +442,77 @@ static int check_proc_dest(int destfd, const char *dest, struct capsa_err *err)
     return capsa_err_setx(err, EPERM, "destination is on procfs and not in the allowed list");
 }
 
+/* Go's filepath.Clean of an absolute path, into out (size n): repeated and
+ * trailing slashes, "." and ".." resolved lexically (".." never above "/").
+ * -ENAMETOOLONG when it does not fit. */
+static int clean_abs_path(const char *path, char *out, size_t n)
+{
+    size_t len = 0;
+    if (n < 2)
+        return -ENAMETOOLONG;
+    out[len++] = '/';
+    for (const char *p = path; *p != '\0';) {
+        while (*p == '/')
+            p++;
+        const char *end = strchrnul(p, '/');
+        size_t cl = (size_t)(end - p);
+        if (cl == 0 || (cl == 1 && p[0] == '.')) {
+            /* nothing */
+        } else if (cl == 2 && p[0] == '.' && p[1] == '.') {
+            while (len > 1 && out[len - 1] != '/')
+                len--;
+            if (len > 1)
+                len--; /* the slash before the dropped component */
+        } else {
+            if (len + (len > 1) + cl + 1 > n)
+                return -ENAMETOOLONG;
+            if (len > 1)
+                out[len++] = '/';
+            memcpy(out + len, p, cl);
+            len += cl;
+        }
+        p = end;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+/* runc's rule for procfs and sysfs: an existing destination must be an
+ * ordinary directory, not a symlink (nor a file). Following a link planted
+ * in the image would put the filesystem somewhere else than the path that
+ * masked and read-only paths, LSM profiles and the runtime's own checks name
+ * (CVE-2019-16884, CVE-2023-27561, CVE-2023-28642). The last component is
+ * looked at without following it, inside its parent resolved in the root; a
+ * missing one is created by the mount as usual. */
+static int check_ordinary_dir(int rootfd, const char *type, const char *dest, struct capsa_err *err)
+{
+    char clean[PATH_MAX];
+    if (clean_abs_path(dest, clean, sizeof clean) < 0)
+        return capsa_err_setx(err, ENAMETOOLONG, "destination too long");
+    if (strcmp(clean, "/") == 0)
+        return capsa_err_setx(err, EINVAL, "filesystem \"%s\" cannot be mounted on /", type);
+    char *slash = strrchr(clean, '/');
+    const char *base = slash + 1;
+    *slash = '\0';
+    cleanup_close int parent =
+        capsa_open_in_root(rootfd, clean[0] ? clean : "/", O_PATH | O_DIRECTORY);
+    if (parent == -ENOENT)
+        return 0;
+    if (parent < 0)
+        return capsa_err_set(err, -parent, "resolve %s in rootfs", clean[0] ? clean : "/");
+    struct stat st;
+    if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return capsa_err_set(err, errno, "stat %s in rootfs", dest);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return capsa_err_setx(err, ENOTDIR,
+                              "filesystem \"%s\" must be mounted on ordinary directory (%s is %s)",
+                              type, dest, S_ISLNK(st.st_mode) ? "a symlink" : "not a directory");
+    return 0;
+}
+
 static int open_bind_source(const struct capsa_rootfs_ctx *ctx, const char *src,
                             struct capsa_err *err)
 {
@@ -531,7 +602,8 @@ static int bind_host(int rootfd, const char *hostpath, const char *dest,
  *   the host's tree shows;
  * - no cgroup (rootless without delegation): the host's tree, read-only. */
 static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
-                    const struct capsa_mount_opts *o, struct capsa_err *err);
+                    const struct capsa_mount_opts *o, struct capsa_ro_later *later,
+                    struct capsa_err *err);
 
 static int cgroup_bind_one(int tmpfd, const struct capsa_cgroup_dir *d, struct capsa_err *err)
 {
@@ -578,7 +650,7 @@ static int mount_cgroup_tree(int rootfd, const struct capsa_rootfs_ctx *ctx,
     if (cg == NULL || cg->n == 0)
         return bind_host(rootfd, "/sys/fs/cgroup", m->destination, o, err);
     if (cg->n == 1 && cg->d[0].v2) {
-        int r = do_fresh(rootfd, "cgroup2", m, o, err);
+        int r = do_fresh(rootfd, "cgroup2", m, o, NULL, err);
         if (r == -EPERM || r == -EBUSY) {
             if (err != NULL)
                 capsa_err_clear(err);
@@ -743,8 +815,25 @@ static int copy_tree(int srcdir, int dstdir, int depth, struct capsa_err *err)
     return 0;
 }
 
+/* Whether a fresh mount waits for capsa_rootfs_finalize to become read-only:
+ * "ro" (not "rro", which runc applies at once) on a tmpfs or on /dev, as
+ * runc's mountPropagate and finalizeRootfs do. */
+static bool ro_deferred(const char *type, const char *dest, const struct capsa_mount_opts *o)
+{
+    if (!(o->attr_set & MOUNT_ATTR_RDONLY) || (o->rec_attr_set & MOUNT_ATTR_RDONLY))
+        return false;
+    if (strcmp(type, "tmpfs") == 0)
+        return true;
+    char clean[PATH_MAX];
+    return clean_abs_path(dest, clean, sizeof clean) == 0 && strcmp(clean, "/dev") == 0;
+}
+
+/* A new filesystem instance on m->destination. With later (NULL: never
+ * deferred), a read-only mount that ro_deferred picks is made writable and
+ * recorded there instead. */
 static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
-                    const struct capsa_mount_opts *o, struct capsa_err *err)
+                    const struct capsa_mount_opts *o, struct capsa_ro_later *later,
+                    struct capsa_err *err)
 {
     cleanup_close int destfd = capsa_resolve_mkdir_in_root(rootfd, m->destination, false, err);
     if (destfd < 0)
@@ -755,9 +844,16 @@ static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
         if (r < 0)
             return r;
     }
-    cleanup_close int mfd = fs_create(type, m, o, err);
+    struct capsa_mount_opts rw = *o;
+    bool defer = later != NULL && later->v != NULL && ro_deferred(type, m->destination, o);
+    if (defer) {
+        rw.attr_set &= ~(uint64_t)MOUNT_ATTR_RDONLY;
+        rw.ms_flags &= ~(unsigned long)MS_RDONLY;
+    }
+    cleanup_close int mfd = fs_create(type, m, &rw, err);
     if (mfd == -ENOSYS) {
-        /* No new mount API in this kernel: mount(2) through the fd. */
+        /* No new mount API in this kernel: mount(2) through the fd, with
+         * every flag at once (nothing to defer without a mount fd). */
         return legacy_mount(type, m, o, destfd, err);
     }
     if (mfd < 0)
@@ -778,8 +874,17 @@ static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
         if (r < 0)
             return r;
     }
-    return capsa_mount_apply_attrs(mfd, 0, 0, CAPSA_ATIME_UNSET, o->propagation, o->propagation_rec,
-                                   err);
+    r = capsa_mount_apply_attrs(mfd, 0, 0, CAPSA_ATIME_UNSET, o->propagation, o->propagation_rec,
+                                err);
+    if (r == 0 && defer) {
+        int keep = fcntl(mfd, F_DUPFD_CLOEXEC, 3);
+        if (keep < 0)
+            return capsa_err_set(err, errno, "dup the mount fd");
+        later->v[later->n].fd = keep;
+        later->v[later->n].dest = m->destination;
+        later->n++;
+    }
+    return r;
 }
 
 bool capsa_mount_is_bind(const struct capsa_mount *m)
@@ -823,6 +928,10 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
         r = do_remount(rootfd, dest, &o, err);
     } else if (type == NULL || type[0] == '\0') {
         r = capsa_err_setx(err, EINVAL, "no type and not a bind mount");
+    } else if (strcmp(type, "proc") == 0) {
+        r = check_ordinary_dir(rootfd, type, dest, err);
+        if (r == 0)
+            r = do_fresh(rootfd, type, m, &o, NULL, err);
     } else if (strcmp(type, "sysfs") == 0) {
         /* A new sysfs instance shows the network devices of the mounter's
          * netns, which is the container's even when it shares the
@@ -830,7 +939,9 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
          * host's /sys would show another netns's devices. Only where the
          * kernel refuses a new instance (EPERM in a userns not owning the
          * netns) reuse the host's, read-only (as runc). */
-        r = do_fresh(rootfd, type, m, &o, err);
+        r = check_ordinary_dir(rootfd, type, dest, err);
+        if (r == 0)
+            r = do_fresh(rootfd, type, m, &o, NULL, err);
         if (r == -EPERM) {
             if (err != NULL)
                 capsa_err_clear(err);
@@ -839,14 +950,14 @@ int capsa_mount_spec_one(int rootfd, const struct capsa_rootfs_ctx *ctx, size_t 
     } else if (strcmp(type, "cgroup") == 0) {
         r = mount_cgroup_tree(rootfd, ctx, m, &o, err);
     } else if (strcmp(type, "cgroup2") == 0) {
-        r = do_fresh(rootfd, type, m, &o, err);
+        r = do_fresh(rootfd, type, m, &o, NULL, err);
         if (r == -EPERM || r == -EBUSY) {
             if (err != NULL)
                 capsa_err_clear(err);
             r = bind_host(rootfd, "/sys/fs/cgroup", dest, &o, err);
         }
     } else {
-        r = do_fresh(rootfd, type, m, &o, err);
+        r = do_fresh(rootfd, type, m, &o, ctx->ro_later, err);
     }
     capsa_mount_opts_release(&o);
     if (r < 0)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -104,6 +105,21 @@ static bool has_ns(const struct capsa_spec *spec, enum capsa_ns_type type, bool 
     return false;
 }
 
+/* 1 when the namespace file path (of the given /proc/self/ns name) is the
+ * caller's own namespace, 0 when another, -errno (err set) when it cannot be
+ * looked at. */
+static int joined_is_ours(const char *path, const char *name, struct capsa_err *err)
+{
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/ns/%s", name);
+    struct stat ours, theirs;
+    if (stat(self, &ours) < 0)
+        return capsa_err_set(err, errno, "stat %s", self);
+    if (stat(path, &theirs) < 0)
+        return capsa_err_set(err, errno, "stat %s", path);
+    return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
 /* Keys are dot-separated; each segment is a single path component. */
 static bool sysctl_key_valid(const char *key)
 {
@@ -148,15 +164,39 @@ int capsa_sysctl_validate(const struct capsa_spec *spec, struct capsa_err *err)
         }
         if (strncmp(key, "net.", 4) == 0) {
             /* A joined one (podman, CNI) is the container's own too; only
-             * the runtime's own network namespace is off limits. */
+             * the runtime's own network namespace is off limits (runc). */
             if (!has_ns(spec, CAPSA_NS_NET, false))
                 return capsa_err_setx(err, EPERM, "linux.sysctl: \"%s\" needs a network namespace",
                                       key);
+            const struct capsa_namespace *ns = capsa_spec_namespace(spec, CAPSA_NS_NET);
+            int r = ns->path != NULL ? joined_is_ours(ns->path, "net", err) : 0;
+            if (r < 0)
+                return capsa_err_wrap(err, "linux.sysctl: \"%s\"", key);
+            if (r > 0)
+                return capsa_err_setx(err, EPERM,
+                                      "linux.sysctl: \"%s\": the network namespace %s is the "
+                                      "runtime's own (the host's)",
+                                      key, ns->path);
             continue;
         }
-        if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0) {
+        /* Always refused, as runc does: the "hostname" field says it, and
+         * the two would fight (without a uts namespace it is the host's). */
+        if (strcmp(key, "kernel.hostname") == 0)
+            return capsa_err_setx(err, EPERM,
+                                  "linux.sysctl: \"%s\" is not allowed: it conflicts with the "
+                                  "\"hostname\" field",
+                                  key);
+        if (strcmp(key, "kernel.domainname") == 0) {
             if (!has_ns(spec, CAPSA_NS_UTS, false))
                 return capsa_err_setx(err, EPERM, "linux.sysctl: \"%s\" needs a uts namespace",
+                                      key);
+            continue;
+        }
+        /* user.* (ucounts: max_user_namespaces...) is per user namespace:
+         * only with one of the container's (runc). */
+        if (strncmp(key, "user.", 5) == 0) {
+            if (!has_ns(spec, CAPSA_NS_USER, false))
+                return capsa_err_setx(err, EPERM, "linux.sysctl: \"%s\" needs a user namespace",
                                       key);
             continue;
         }

@@ -6,6 +6,8 @@
 #define CAPSA_LINUX_PROCESS_H
 
 #include <signal.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 #include "spec/spec.h"
 #include "util/err.h"
@@ -63,7 +65,26 @@ int capsa_process_find_exec(const struct capsa_process *p, char **out, struct ca
  * fcntl loop where a seccomp profile or an old kernel refuses it. */
 int capsa_process_prepare_fds(int preserve_fds, struct capsa_err *err);
 
+/* process.env with HOME added when it has none (or an empty one): the home
+ * directory of process.user.uid in /etc/passwd of our root, or "/", as runc
+ * and crun do. Call inside the container's root (after pivot_root, or setns
+ * for exec) and before the user switch. *out is a new NULL-terminated heap
+ * vector (capsa_strv_free), or NULL when process.env already has a HOME. */
+int capsa_process_env_home(const struct capsa_process *p, char ***out, struct capsa_err *err);
+
+/* Pure: the home directory (sixth field) of the first entry of the passwd
+ * text buf[0..len) whose uid (third field, decimal) is uid, into out.
+ * 1 when found and it fits, else 0. */
+int capsa_passwd_home(const char *buf, size_t len, uid_t uid, char *out, size_t outlen);
+
 /* The highest capability number the running kernel knows. */
 int capsa_caps_last_cap(void);
+
+/* One warning through warn naming the capabilities of p (any set) that the
+ * running kernel does not have: capsa_process_switch_user skips them, as
+ * runc does ("ignoring unknown or unavailable capabilities"). Called by the
+ * runtime at create and exec, where a warning can be logged; nothing when
+ * all are available or p is NULL. */
+void capsa_caps_warn_unavailable(const struct capsa_process *p, capsa_warn_fn warn, void *opaque);
 
 #endif

@@ -324,12 +324,42 @@ static int parent_mount_private(const char *path, struct capsa_err *err)
     return 0;
 }
 
+static void ro_later_release(struct capsa_rootfs_ctx *ctx)
+{
+    struct capsa_ro_later *l = ctx->ro_later;
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        close(l->v[i].fd);
+    free(l->v);
+    free(l);
+    ctx->ro_later = NULL;
+}
+
+/* The mounts prepare left writable for later: read-only now, that one
+ * mount (not its submounts), other flags kept. */
+static int ro_later_apply(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
+{
+    struct capsa_ro_later *l = ctx->ro_later;
+    for (size_t i = 0; l != NULL && i < l->n; i++) {
+        struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
+        if (capsa_mount_setattr(l->v[i].fd, "", AT_EMPTY_PATH, &a) < 0)
+            return capsa_err_set(err, errno, "make %s read-only", l->v[i].dest);
+    }
+    return 0;
+}
+
 int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
     ctx->devnull_fd = -1;
     ctx->root_mnt_fd = -1;
+    ctx->ro_later = NULL;
     if (ctx->spec == NULL || ctx->rootfs == NULL)
         return capsa_err_setx(err, EINVAL, "rootfs: no spec or rootfs path");
+    ctx->ro_later = calloc(1, sizeof *ctx->ro_later);
+    if (ctx->ro_later == NULL ||
+        (ctx->ro_later->v = calloc(ctx->spec->n_mounts + 1, sizeof *ctx->ro_later->v)) == NULL)
+        return capsa_err_set(err, ENOMEM, "rootfs");
     uint64_t prop;
     bool rec;
     int r = root_propagation(ctx, &prop, &rec, err);
@@ -390,6 +420,80 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
     return 0;
 }
 
+/* Fields 4 (root), 5 (mount point, unescaped) and the filesystem type of
+ * one /proc/self/mountinfo line, in place. False for a malformed line. */
+static bool mountinfo_fields(char *line, char **root, char **point, char **fstype)
+{
+    char *save = NULL;
+    char *tok = strtok_r(line, " ", &save);
+    for (int i = 1; tok != NULL && i < 4; i++)
+        tok = strtok_r(NULL, " ", &save);
+    *root = tok;
+    *point = tok != NULL ? strtok_r(NULL, " ", &save) : NULL;
+    /* Optional fields up to the "-" separator, then the type. */
+    while ((tok = strtok_r(NULL, " ", &save)) != NULL && strcmp(tok, "-") != 0)
+        ;
+    *fstype = tok != NULL ? strtok_r(NULL, " ", &save) : NULL;
+    if (*root == NULL || *point == NULL || *fstype == NULL)
+        return false;
+    unescape_mountinfo(*root);
+    unescape_mountinfo(*point);
+    return true;
+}
+
+/* --no-pivot leaves the old root in the mount namespace, under the rootfs
+ * moved onto "/". The kernel lets a user namespace mount a new procfs or
+ * sysfs only where one is already fully visible in the mount namespace,
+ * and the host's /proc is, there: a container could mount an unmasked
+ * procfs from a user namespace of its own. As runc's msMoveRoot: every
+ * full (root "/") procfs and sysfs mount outside the rootfs is made rslave
+ * (the detach must not reach the host) and detached, or covered with an
+ * empty tmpfs where it cannot be. */
+static int hide_host_procfs(const char *rootfs, struct capsa_err *err)
+{
+    cleanup_free char *rp = realpath(rootfs, NULL);
+    const char *rfs = rp != NULL ? rp : rootfs;
+    size_t rl = strlen(rfs);
+    cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (f == NULL)
+        return capsa_err_set(err, errno, "open /proc/self/mountinfo");
+    cleanup_free char *line = NULL;
+    size_t cap = 0;
+    cleanup_strv char **todo = NULL;
+    size_t n = 0;
+    while (getline(&line, &cap, f) > 0) {
+        char *root, *point, *fstype;
+        if (!mountinfo_fields(line, &root, &point, &fstype) || strcmp(root, "/") != 0 ||
+            (strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0))
+            continue;
+        if (strncmp(point, rfs, rl) == 0 && (point[rl] == '\0' || point[rl] == '/'))
+            continue; /* the container's own */
+        char **v = realloc(todo, (n + 2) * sizeof *v);
+        if (v == NULL)
+            return capsa_err_set(err, ENOMEM, "mountinfo");
+        todo = v;
+        if ((todo[n] = strdup(point)) == NULL)
+            return capsa_err_set(err, ENOMEM, "mountinfo");
+        todo[++n] = NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *p = todo[i];
+        struct mount_attr slave = {.propagation = MS_SLAVE};
+        if (capsa_mount_setattr(AT_FDCWD, p, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &slave) < 0) {
+            if (errno == ENOENT)
+                continue; /* under one detached before */
+            return capsa_err_set(err, errno, "--no-pivot: make %s rslave", p);
+        }
+        if (umount2(p, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+            continue;
+        if (errno != EINVAL && errno != EPERM)
+            return capsa_err_set(err, errno, "--no-pivot: detach %s", p);
+        if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0)
+            return capsa_err_set(err, errno, "--no-pivot: cover %s", p);
+    }
+    return 0;
+}
+
 int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
     /* The rootfs bind mount made by prepare (by fd: the host path may not be
@@ -411,6 +515,9 @@ int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
         return 0;
     }
     if (ctx->no_pivot) {
+        int r = hide_host_procfs(ctx->rootfs, err);
+        if (r < 0)
+            return r;
         if (capsa_move_mount(rootfd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
             return capsa_err_set(err, errno, "move rootfs onto /");
         if (chroot(".") < 0)
@@ -517,6 +624,21 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
         r = capsa_err_set(err, errno, "open /");
         goto out;
     }
+    /* A missing process.cwd is made now, before anything becomes read-only
+     * (runc makes it right after pivot_root too): with root.readonly it could
+     * not be made later. The init enters it after the attributes. */
+    const struct capsa_process *proc = ctx->spec->process;
+    if (proc != NULL && proc->cwd != NULL && proc->cwd[0] == '/') {
+        int cfd = capsa_resolve_mkdir_in_root(rootfd, proc->cwd, false, err);
+        if (cfd < 0) {
+            r = capsa_err_wrap(err, "process.cwd");
+            goto out;
+        }
+        close(cfd);
+    }
+    r = ro_later_apply(ctx, err);
+    if (r < 0)
+        goto out;
     for (size_t i = 0; l != NULL && i < l->n_masked_paths; i++) {
         const char *p = l->masked_paths[i];
         cleanup_close int fd = -1;
@@ -586,6 +708,7 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
     }
 out:
     capsa_close(&ctx->devnull_fd);
+    ro_later_release(ctx);
     return r;
 }
 

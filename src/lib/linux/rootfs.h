@@ -18,6 +18,15 @@
 #include "spec/spec.h"
 #include "util/err.h"
 
+/* Mounts made writable now and read-only at the end (see ro_later below). */
+struct capsa_ro_later {
+    size_t n;
+    struct {
+        int fd;           /* the mount (fsmount fd, attached) */
+        const char *dest; /* its destination, for messages (the spec's string) */
+    } * v;                /* room for one per spec mount */
+};
+
 struct capsa_rootfs_ctx {
     const struct capsa_spec *spec;
     const char *rootfs; /* absolute host path of the rootfs (bundle + root.path resolved) */
@@ -52,6 +61,13 @@ struct capsa_rootfs_ctx {
     /* Debug lines (one per mount made), or NULL. */
     void (*log)(void *opaque, const char *msg);
     void *log_opaque;
+    /* Internal (set by capsa_rootfs_prepare, released by
+     * capsa_rootfs_finalize): fresh tmpfs mounts and the mount on /dev that
+     * the spec wants read-only ("ro") are mounted writable, so that the
+     * mount points of later mounts (devpts, mqueue under a read-only /dev),
+     * device nodes, the console and tmpcopyup's files can still be made in
+     * them; finalize makes them read-only (runc's order). */
+    struct capsa_ro_later *ro_later;
 };
 
 /* Before pivot_root. Makes the mount tree rprivate (rslave when
@@ -72,8 +88,10 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
  * On return the cwd is "/" of the container. */
 int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
 
-/* After pivot_root: linux.maskedPaths (file -> bind of /dev/null, dir ->
- * read-only tmpfs), linux.readonlyPaths (recursive read-only bind), then
+/* After pivot_root: a missing process.cwd is created first (while nothing
+ * is read-only yet), the deferred read-only mounts (ro_later) made
+ * read-only, then linux.maskedPaths (file -> bind of /dev/null, dir
+ * -> read-only tmpfs), linux.readonlyPaths (recursive read-only bind), then
  * root.readonly, then rootfsPropagation of "/". */
 int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
 
@@ -97,9 +115,12 @@ int capsa_proc_openat(int procfd, const char *path, int flags, struct capsa_err 
  * same checks as capsa_proc_openat, "self" being the only symlink followed. */
 int capsa_proc_open_self(int procfd, const char *rel, int flags, struct capsa_err *err);
 
-/* Validate linux.sysctl against the namespaces the container has (only
- * namespaced keys: kernel.{msg*,sem,shm*}, fs.mqueue.*, net.* with a new
- * network namespace, kernel.hostname/domainname with a new UTS namespace). */
+/* Validate linux.sysctl against the namespaces the container has, as runc
+ * does: only namespaced keys, each with its namespace among the container's
+ * (new or joined): kernel.{msg*,sem,shm*} and fs.mqueue.* with ipc, net.*
+ * with network (a joined one that is the runtime's own refused),
+ * kernel.domainname with uts, user.* with user; kernel.hostname never (the
+ * "hostname" field sets it). */
 int capsa_sysctl_validate(const struct capsa_spec *spec, struct capsa_err *err);
 /* Write linux.sysctl through procfd (after capsa_sysctl_validate). */
 int capsa_sysctl_apply(const struct capsa_spec *spec, int procfd, struct capsa_err *err);

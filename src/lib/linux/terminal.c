@@ -143,6 +143,20 @@ int capsa_terminal_open_exec_pty(uint32_t height, uint32_t width, struct capsa_e
     return r < 0 ? capsa_err_wrap(err, "--tty") : steal_fd(master);
 }
 
+int capsa_terminal_set_owner(int fd, uid_t uid, struct capsa_err *err)
+{
+    struct stat st;
+    if (!isatty(fd))
+        return 0;
+    if (fstat(fd, &st) < 0)
+        return capsa_err_set(err, errno, "stat the terminal (fd %d)", fd);
+    if (st.st_uid == uid)
+        return 0;
+    if (fchown(fd, uid, (gid_t)-1) < 0 && errno != EPERM && errno != EROFS)
+        return capsa_err_set(err, errno, "give the terminal to uid %u", (unsigned)uid);
+    return 0;
+}
+
 /* One sendmsg carrying data (at least one byte: a zero-length stream
  * message would not carry the ancillary data) and fd in SCM_RIGHTS. */
 static int send_fd_with(int sock, int fd, const char *data, size_t len, struct capsa_err *err)

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/err.h"
 
@@ -20,6 +21,16 @@ int capsa_terminal_setup_console(uint32_t height, uint32_t width, struct capsa_e
 /* For `exec --tty`: the same pty, without touching /dev/console (as runc).
  * Returns the master fd (O_CLOEXEC) or -errno. */
 int capsa_terminal_open_exec_pty(uint32_t height, uint32_t width, struct capsa_err *err);
+
+/* Make the terminal on fd (the process's stdin once the pty slave is its
+ * stdio: after capsa_terminal_setup_console, or exec's own pty) owned by
+ * uid, as runc does before the user switch: a process running as a non-root
+ * uid can then use its terminal as its own (chmod it, reopen /dev/tty after
+ * a setuid child...). Only the owner changes: the group stays the devpts
+ * gid ("tty"). Nothing when fd is not a terminal or already uid's; EPERM
+ * (the current owner is not mapped in our user namespace) and EROFS are
+ * ignored, as in runc. Call inside the container, before the user switch. */
+int capsa_terminal_set_owner(int fd, uid_t uid, struct capsa_err *err);
 
 /* Send fd over the unix stream socket at path (connecting first), as runc:
  * one byte of data naming the pty, the fd in SCM_RIGHTS. Paths longer than

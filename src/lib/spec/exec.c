@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "capsa/capsa.h"
 #include "spec/spec.h"
@@ -85,32 +84,24 @@ static int add_env(struct capsa_process *p, char *const *env, size_t n, struct c
     return 0;
 }
 
-static void add_caps(struct capsa_process *p, char *const *caps, size_t n, capsa_warn_fn warn,
-                     void *opaque)
+static int add_caps(struct capsa_spec *spec, char *const *caps, size_t n, struct capsa_err *err)
 {
     if (n == 0)
-        return;
+        return 0;
+    struct capsa_process *p = spec->process;
     struct capsa_caps *c = &p->capabilities;
     if (!p->has_capabilities) {
         memset(c, 0, sizeof *c);
         p->has_capabilities = true;
     }
     for (size_t i = 0; i < n; i++) {
-        char name[64];
-        const char *s = caps[i];
-        if (strncasecmp(s, "CAP_", 4) != 0) {
-            snprintf(name, sizeof name, "CAP_%s", s);
-            s = name;
-        }
-        int cap = capsa_cap_from_name(s);
-        if (cap < 0) {
+        int cap = capsa_cap_parse_name(caps[i], true);
+        if (cap == CAPSA_CAP_UNKNOWN) {
             /* runc: an engine may ask for a capability this runtime does
              * not know; it is skipped with a warning, not refused. */
-            if (warn) {
-                char msg[128];
-                snprintf(msg, sizeof msg, "--cap %.64s: unknown capability, skipped", caps[i]);
-                warn(opaque, msg);
-            }
+            if (capsa_spec_warn(&spec->warnings, "--cap: ignoring unknown capability \"%.64s\"",
+                                caps[i]) < 0)
+                return capsa_err_set(err, ENOMEM, "--cap");
             continue;
         }
         uint64_t bit = 1ULL << cap;
@@ -124,6 +115,7 @@ static void add_caps(struct capsa_process *p, char *const *caps, size_t n, capsa
             c->ambient |= bit;
         }
     }
+    return 0;
 }
 
 static int add_gids(struct capsa_process *p, const uint32_t *gids, size_t n, struct capsa_err *err)
@@ -146,9 +138,10 @@ static int add_gids(struct capsa_process *p, const uint32_t *gids, size_t n, str
 }
 
 /* runc's exec flags onto the container's process. */
-static int apply_flags(struct capsa_process *p, const struct capsa_exec_opts *o, capsa_warn_fn warn,
-                       void *opaque, struct capsa_err *err)
+static int apply_flags(struct capsa_spec *spec, const struct capsa_exec_opts *o,
+                       struct capsa_err *err)
 {
+    struct capsa_process *p = spec->process;
     int r = 0;
     if (o->n_args > 0 && (r = set_args(p, o->args, o->n_args, err)) < 0)
         return r;
@@ -166,7 +159,8 @@ static int apply_flags(struct capsa_process *p, const struct capsa_exec_opts *o,
     }
     if ((r = add_gids(p, o->additional_gids, o->n_additional_gids, err)) < 0)
         return r;
-    add_caps(p, o->caps, o->n_caps, warn, opaque);
+    if ((r = add_caps(spec, o->caps, o->n_caps, err)) < 0)
+        return r;
     if (o->no_new_privs)
         p->no_new_privileges = true;
     if (o->apparmor && (r = replace_str(&p->apparmor_profile, o->apparmor, err)) < 0)
@@ -179,12 +173,14 @@ static int apply_flags(struct capsa_process *p, const struct capsa_exec_opts *o,
 
 int capsa_spec_exec_process(struct capsa_spec *spec, const char *proc_json, size_t proc_len,
                             const char *proc_name, const struct capsa_exec_opts *o,
-                            capsa_warn_fn warn, void *opaque, struct capsa_err *err)
+                            struct capsa_err *err)
 {
     int r;
+    /* The stored config's warnings were reported at create. */
+    capsa_spec_warnings_free(&spec->warnings);
     if (proc_json) {
         struct capsa_process *p = NULL;
-        r = capsa_spec_parse_process(proc_json, proc_len, proc_name, &p, err);
+        r = capsa_spec_parse_process(proc_json, proc_len, proc_name, &p, &spec->warnings, err);
         if (r < 0)
             return r;
         capsa_process_free(spec->process);
@@ -201,7 +197,7 @@ int capsa_spec_exec_process(struct capsa_spec *spec, const char *proc_json, size
             if ((r = replace_str(&p->cwd, "/", err)) < 0)
                 return r;
         }
-        if ((r = apply_flags(spec->process, o, warn, opaque, err)) < 0)
+        if ((r = apply_flags(spec, o, err)) < 0)
             return r;
     }
     if (spec->process->args == NULL || spec->process->n_args == 0)

@@ -1,11 +1,12 @@
 /* names.c - the name tables shared by the parser and the runtime: capability
  * names <-> numbers, RLIMIT_* names -> resource numbers, namespace type names.
- * Pure lookups, no state: the config parser rejects any name not listed here,
- * so a typo in config.json fails loudly instead of silently granting or
- * dropping a privilege. */
+ * Pure lookups, no state. The config parser rejects an unknown rlimit or
+ * namespace name; an unknown capability name is skipped with a warning, as
+ * runc does (a capability can only be dropped that way, never granted). */
 #include "spec/spec.h"
 
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 
 #include "util/util.h"
@@ -63,6 +64,19 @@ int capsa_cap_from_name(const char *name)
         if (strcmp(cap_names[i], name) == 0)
             return (int)i;
     return -1;
+}
+
+int capsa_cap_parse_name(const char *name, bool short_ok)
+{
+    if (name == NULL)
+        return CAPSA_CAP_UNKNOWN;
+    if (!short_ok)
+        return capsa_cap_from_name(name);
+    const char *bare = strncasecmp(name, "CAP_", 4) == 0 ? name + 4 : name;
+    for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
+        if (strcasecmp(cap_names[i] + 4, bare) == 0)
+            return (int)i;
+    return CAPSA_CAP_UNKNOWN;
 }
 
 const char *capsa_cap_name(int cap)

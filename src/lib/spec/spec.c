@@ -517,8 +517,11 @@ static int parse_hooks(const struct capsa_jv *root, struct capsa_hooks *h, struc
 
 /* --- process --- */
 
+/* An unknown name is skipped with a warning, as runc does ("ignoring
+ * unknown or unavailable capabilities"): skipping can only withhold a
+ * capability, never grant one. */
 static int f_capset(const struct capsa_jv *obj, const char *key, const char *path, uint64_t *mask,
-                    struct capsa_err *err)
+                    struct capsa_spec_warnings *w, struct capsa_err *err)
 {
     char **names = NULL;
     size_t n = 0;
@@ -526,10 +529,11 @@ static int f_capset(const struct capsa_jv *obj, const char *key, const char *pat
     int r = f_strv(obj, key, path, 0, &names, &n, err);
     jp_key(p, sizeof p, path, key);
     for (size_t i = 0; r == 0 && i < n; i++) {
-        int c = capsa_cap_from_name(names[i]);
-        if (c < 0) {
+        int c = capsa_cap_parse_name(names[i], false);
+        if (c == CAPSA_CAP_UNKNOWN) {
             jp_idx(pi, sizeof pi, p, i);
-            r = fail(err, pi, "unknown capability \"%.64s\"", names[i]);
+            if (capsa_spec_warn(w, "%s: ignoring unknown capability \"%.64s\"", pi, names[i]) < 0)
+                r = nomem(err, pi);
         } else {
             *mask |= UINT64_C(1) << c;
         }
@@ -636,7 +640,7 @@ static int parse_io_priority(const struct capsa_jv *o, const char *path,
 /* The process object o, at JSON path p, into a new *out (set before any
  * error, so that the caller frees what was parsed). */
 static int parse_process_obj(const struct capsa_jv *o, const char *p, struct capsa_process **out,
-                             struct capsa_err *err)
+                             struct capsa_spec_warnings *w, struct capsa_err *err)
 {
     const struct capsa_jv *sub;
     char ps[JP];
@@ -698,11 +702,11 @@ static int parse_process_obj(const struct capsa_jv *o, const char *p, struct cap
     if (r > 0) {
         struct capsa_caps *c = &pr->capabilities;
         pr->has_capabilities = true;
-        if ((r = f_capset(sub, "bounding", ps, &c->bounding, err)) < 0 ||
-            (r = f_capset(sub, "effective", ps, &c->effective, err)) < 0 ||
-            (r = f_capset(sub, "inheritable", ps, &c->inheritable, err)) < 0 ||
-            (r = f_capset(sub, "permitted", ps, &c->permitted, err)) < 0 ||
-            (r = f_capset(sub, "ambient", ps, &c->ambient, err)) < 0)
+        if ((r = f_capset(sub, "bounding", ps, &c->bounding, w, err)) < 0 ||
+            (r = f_capset(sub, "effective", ps, &c->effective, w, err)) < 0 ||
+            (r = f_capset(sub, "inheritable", ps, &c->inheritable, w, err)) < 0 ||
+            (r = f_capset(sub, "permitted", ps, &c->permitted, w, err)) < 0 ||
+            (r = f_capset(sub, "ambient", ps, &c->ambient, w, err)) < 0)
             return r;
     }
     uint64_t seen = 0;
@@ -739,7 +743,7 @@ static int parse_process(const struct capsa_jv *root, struct capsa_spec *spec,
     int r = f_sub(root, "process", "", p, &o, err);
     if (r <= 0)
         return r;
-    return parse_process_obj(o, p, &spec->process, err);
+    return parse_process_obj(o, p, &spec->process, &spec->warnings, err);
 }
 
 /* --- linux --- */
@@ -820,10 +824,12 @@ static int parse_devrule(const struct capsa_jv *o, const char *path, void *elem,
         jp_key(p, sizeof p, path, "type");
         return fail(err, p, "unknown device type \"%.64s\" (want a, c or b)", d->type);
     }
-    if (d->access != NULL &&
-        (d->access[0] == '\0' || strspn(d->access, "rwm") != strlen(d->access))) {
+    /* As runc: any order, repeats, and letters other than r, w and m are
+     * accepted (the others mean nothing and are ignored: "rwa" is "rw");
+     * only an empty string is refused. */
+    if (d->access != NULL && d->access[0] == '\0') {
         jp_key(p, sizeof p, path, "access");
-        return fail(err, p, "must be a non-empty combination of r, w and m");
+        return fail(err, p, "must not be empty (a combination of r, w and m)");
     }
     return 0;
 }
@@ -1341,12 +1347,13 @@ void capsa_resources_free(struct capsa_resources *res)
 struct process_doc {
     const char *name;
     struct capsa_process **out;
+    struct capsa_spec_warnings *warnings;
 };
 
 static int process_root(const struct capsa_jv *root, void *arg, struct capsa_err *err)
 {
     const struct process_doc *d = arg;
-    int r = parse_process_obj(root, "process", d->out, err);
+    int r = parse_process_obj(root, "process", d->out, d->warnings, err);
     if (r < 0) {
         capsa_process_free(*d->out);
         *d->out = NULL;
@@ -1357,10 +1364,11 @@ static int process_root(const struct capsa_jv *root, void *arg, struct capsa_err
 }
 
 int capsa_spec_parse_process(const char *json, size_t len, const char *name,
-                             struct capsa_process **out, struct capsa_err *err)
+                             struct capsa_process **out, struct capsa_spec_warnings *warnings,
+                             struct capsa_err *err)
 {
     *out = NULL;
-    struct process_doc d = {.name = name, .out = out};
+    struct process_doc d = {.name = name, .out = out, .warnings = warnings};
     return parse_json_doc(json, len, name, process_root, &d, err);
 }
 
@@ -1495,10 +1503,52 @@ static void free_linux(struct capsa_linux *l)
     }
 }
 
+int capsa_spec_warn(struct capsa_spec_warnings *w, const char *fmt, ...)
+{
+    if (w->n >= CAPSA_SPEC_MAX_WARNINGS) {
+        w->n_dropped++;
+        return 0;
+    }
+    if (w->v == NULL && (w->v = calloc(CAPSA_SPEC_MAX_WARNINGS, sizeof *w->v)) == NULL)
+        return -ENOMEM;
+    char *line = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -ENOMEM;
+    w->v[w->n++] = line;
+    return 0;
+}
+
+void capsa_spec_warnings_free(struct capsa_spec_warnings *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        free(w->v[i]);
+    free(w->v);
+    memset(w, 0, sizeof *w);
+}
+
+void capsa_spec_warnings_report(const struct capsa_spec *spec, capsa_warn_fn warn, void *opaque)
+{
+    if (spec == NULL || warn == NULL)
+        return;
+    const struct capsa_spec_warnings *w = &spec->warnings;
+    for (size_t i = 0; i < w->n; i++)
+        warn(opaque, w->v[i]);
+    if (w->n_dropped > 0) {
+        char line[96];
+        snprintf(line, sizeof line, "config: %zu more warnings not shown", w->n_dropped);
+        warn(opaque, line);
+    }
+}
+
 void capsa_spec_free(struct capsa_spec *spec)
 {
     if (spec == NULL)
         return;
+    capsa_spec_warnings_free(&spec->warnings);
     free(spec->oci_version);
     free(spec->root_path);
     free(spec->hostname);

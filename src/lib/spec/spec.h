@@ -372,6 +372,20 @@ struct capsa_linux {
     struct capsa_intel_rdt *intel_rdt; /* NULL when absent */
 };
 
+/* What the parser accepted but the user should hear about: an unknown
+ * capability name is skipped with a warning, not refused (runc and crun do
+ * the same: an engine may pass a capability this kernel, or this runtime,
+ * does not know). spec/ cannot log; the runtime reports each line through
+ * its log at create and exec (capsa_spec_warnings_report). At most
+ * CAPSA_SPEC_MAX_WARNINGS lines are kept, n_dropped counts the others, so a
+ * hostile document cannot make the list grow without bound. */
+#define CAPSA_SPEC_MAX_WARNINGS 32
+struct capsa_spec_warnings {
+    char **v; /* n heap strings */
+    size_t n;
+    size_t n_dropped;
+};
+
 struct capsa_spec {
     char *oci_version; /* required */
     char *root_path;   /* root.path as written; NULL when root is absent */
@@ -386,6 +400,7 @@ struct capsa_spec {
     size_t n_annotations;
     bool has_linux;
     struct capsa_linux linux_cfg;
+    struct capsa_spec_warnings warnings;
 };
 
 /* Parse a config.json document held in memory (len bytes, need not be
@@ -412,33 +427,55 @@ const struct capsa_namespace *capsa_spec_namespace(const struct capsa_spec *spec
 const char *capsa_spec_annotation(const struct capsa_spec *spec, const char *key);
 const char *capsa_ns_type_name(enum capsa_ns_type type); /* "pid", "network", ... */
 
+/* Capability name <-> number ("CAP_CHOWN" <-> 0). -1 when unknown. */
+int capsa_cap_from_name(const char *name);
+const char *capsa_cap_name(int cap);
+#define CAPSA_CAP_LAST_KNOWN 40 /* CAP_CHECKPOINT_RESTORE */
+
+/* A capability name as a user writes it: config.json's exact "CAP_CHOWN"
+ * (short false), or, for `exec --cap`, also "chown", "CHOWN", "cap_chown"
+ * (short true). Returns the number, or CAPSA_CAP_UNKNOWN when the name is
+ * no capability this runtime knows: callers skip it with a warning
+ * (capsa_spec_warn), as runc does, rather than refusing. Whether the
+ * running kernel has a known capability is the runtime's question
+ * (capsa_caps_warn_unavailable). */
+#define CAPSA_CAP_UNKNOWN (-1)
+int capsa_cap_parse_name(const char *name, bool short_ok);
+
+/* Add a warning line (printf style) to w; beyond CAPSA_SPEC_MAX_WARNINGS it
+ * is only counted. 0, or -ENOMEM (the line is then lost, nothing else). */
+int capsa_spec_warn(struct capsa_spec_warnings *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void capsa_spec_warnings_free(struct capsa_spec_warnings *w);
+
+/* Hand each warning of spec to warn (a logger), then one line for the
+ * dropped ones if any. Nothing when warn is NULL. */
+typedef void (*capsa_warn_fn)(void *opaque, const char *msg);
+void capsa_spec_warnings_report(const struct capsa_spec *spec, capsa_warn_fn warn, void *opaque);
+
 /* A bare OCI process object (the file of `exec --process`), parsed as the
- * process of config.json is: errors name "process.<field>", syntax errors
- * "NAME:LINE:COL". *out is freed with capsa_process_free. */
+ * process of config.json is: errors name "NAME: process.<field>", syntax
+ * errors "NAME:LINE:COL"; skipped capabilities are added to warnings. *out
+ * is freed with capsa_process_free. */
 int capsa_spec_parse_process(const char *json, size_t len, const char *name,
-                             struct capsa_process **out, struct capsa_err *err);
+                             struct capsa_process **out, struct capsa_spec_warnings *warnings,
+                             struct capsa_err *err);
 void capsa_process_free(struct capsa_process *p);
 
 struct capsa_exec_opts;
-/* Reports something skipped (an unknown capability), as a warning. */
-typedef void (*capsa_warn_fn)(void *opaque, const char *msg);
-
 /* The process of `exec`, made in spec->process (the container's stored
  * config): with proc_json (the bytes of --process FILE, named proc_name in
  * errors) that object replaces it (--tty still sets terminal); otherwise
  * the container's process, or runc's defaults (cwd "/") when the config
  * has none, gets runc's exec flags: args, cwd, env (a key already set is
  * replaced), user and additional gids (added), capabilities (added; an
- * unknown name is skipped with a warning, as runc), no_new_privs, LSM
- * labels, terminal. Fails when there is no command. */
+ * unknown name is skipped, as runc), no_new_privs, LSM labels, terminal.
+ * spec->warnings then holds what exec itself was given and skipped (those
+ * of the stored config were reported at create). Fails when there is no
+ * command. */
 int capsa_spec_exec_process(struct capsa_spec *spec, const char *proc_json, size_t proc_len,
                             const char *proc_name, const struct capsa_exec_opts *o,
-                            capsa_warn_fn warn, void *opaque, struct capsa_err *err);
-
-/* Capability name <-> number ("CAP_CHOWN" <-> 0). -1 when unknown. */
-int capsa_cap_from_name(const char *name);
-const char *capsa_cap_name(int cap);
-#define CAPSA_CAP_LAST_KNOWN 40 /* CAP_CHECKPOINT_RESTORE */
+                            struct capsa_err *err);
 
 /* rlimit name ("RLIMIT_NOFILE") -> RLIMIT_* value, -1 when unknown. */
 int capsa_rlimit_from_name(const char *name);
