@@ -24,10 +24,13 @@ stat_field() {
     [ "$(cat "/proc/$PID/personality")" = 00000008 ]
     # And not on the runtime's side: the host shell keeps the default.
     [ "$(cat /proc/self/personality)" = 00000000 ]
-    # Inside, uname -m answers for a 32-bit personality.
+    # Inside, uname -m answers for a 32-bit personality: what the host's own linux32 answers
+    # (i686 on x86_64, armv8l on arm64).
+    requires_cmd setarch
     run capsa exec c1 uname -m
     [ "$status" -eq 0 ]
-    [[ "$output" == i?86 ]]
+    [ "$output" = "$(setarch linux32 uname -m)" ]
+    [ "$output" != "$(uname -m)" ]
 }
 
 @test "linux.personality LINUX keeps the default" {
@@ -52,6 +55,7 @@ stat_field() {
     update_config '.process.scheduler = {"policy": "SCHED_BATCH", "nice": 7}'
     run_bg_container c1 "sleep 1000; : $MARK"
     run chrt -p "$PID"
+    [ "$status" -eq 0 ]
     [[ "$output" == *"policy: SCHED_BATCH"* ]] || fail_now "$output"
     [ "$(stat_field "$PID" 19)" = 7 ]
 }
@@ -61,6 +65,7 @@ stat_field() {
     update_config '.process.scheduler = {"policy": "SCHED_IDLE"}'
     run_bg_container c1 "sleep 1000; : $MARK"
     run chrt -p "$PID"
+    [ "$status" -eq 0 ]
     [[ "$output" == *"policy: SCHED_IDLE"* ]] || fail_now "$output"
 }
 
@@ -74,6 +79,7 @@ stat_field() {
         | .linux.resources.cpu.realtimeRuntime = 10000'
     run_bg_container c1 "sleep 1000; : $MARK" || skip "SCHED_FIFO refused in the container's cgroup"
     run chrt -p "$PID"
+    [ "$status" -eq 0 ]
     [[ "$output" == *"policy: SCHED_FIFO"* ]] || fail_now "$output"
     [[ "$output" == *"priority: 12"* ]] || fail_now "$output"
 }

@@ -204,7 +204,7 @@ EOF
         [[ "$output" == *destination* || "$output" == *..* ]]
     fi
     [ -z "$(ls -A "$hostdir")" ]
-    ! mounts_under "$hostdir"
+    run -1 mounts_under "$hostdir"
     capsa delete --force dd1 >/dev/null 2>&1 || true
     assert_clean dd1
 }
@@ -218,8 +218,12 @@ EOF
         | .process.args = [\"sh\", \"-c\", \"touch /escape/marker; : $MARK\"]"
     run capsa run --bundle "$BUNDLE" sl1 </dev/null
     echo "$output"
+    # Refused naming the destination, or mounted inside the rootfs: the host dir stays empty.
+    if [ "$status" -ne 0 ]; then
+        [[ "$output" == */escape* ]]
+    fi
     [ -z "$(ls -A "$hostdir")" ]
-    ! mounts_under "$hostdir"
+    run -1 mounts_under "$hostdir"
     capsa delete --force sl1 >/dev/null 2>&1 || true
     assert_clean sl1
 }

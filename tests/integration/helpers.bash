@@ -11,6 +11,9 @@ CAPSA=${CAPSA:-$REPO/build/capsa}
 ROOTFS_CACHE=${CAPSA_TEST_ROOTFS:-$REPO/build/test-rootfs}
 # Commands registered with defer run in teardown, last first.
 DEFERRED=()
+# `run !` and `run -N` (bats >= 1.5) check the status themselves: a bare `! cmd` does not
+# (scripts/check-tests.sh).
+bats_require_minimum_version 1.5.0
 
 is_capsa() {
     "$CAPSA" --version 2>/dev/null | grep -q capsa
@@ -76,6 +79,7 @@ fail_now() {
 
 # setup_bundle [DIR]: fresh bundle with a copy of the rootfs and a config.json from `spec`,
 # terminal=false and args /bin/true. Sets $BUNDLE and $ROOTFS.
+# shellcheck disable=SC2120 # DIR is optional: most callers take the default
 setup_bundle() {
     BUNDLE=${1:-$BATS_TEST_TMPDIR/bundle}
     ROOTFS=$BUNDLE/rootfs
@@ -109,19 +113,26 @@ container_status() {
     capsa state "$1" 2>/dev/null | jq -r .status
 }
 
+# The host pid of the container's init; fails (and prints nothing) when state does.
 container_pid() {
-    capsa state "$1" | jq -r .pid
+    local st pid
+    st=$(capsa state "$1") || return 1
+    pid=$(jq -r .pid <<<"$st")
+    [[ "$pid" =~ ^[1-9][0-9]*$ ]] || fail_now "state of $1 has no pid: $st"
+    echo "$pid"
 }
 
-# wait_for N CMD...: poll CMD up to N times, 0.1 s apart (waits for an effect; no timing asserts).
+# wait_for CMD...: poll CMD 0.1 s apart until it succeeds (waits for an effect; no timing
+# asserts). The bound, $CAPSA_TEST_WAIT seconds (default 120), only turns a hang into a
+# failure: a slow or loaded machine must never fail a test. A leading number (the old
+# "N polls" argument) is accepted and ignored.
 wait_for() {
-    local n=$1 i
-    shift
-    for ((i = 0; i < n; i++)); do
-        "$@" && return 0
+    [[ "$1" =~ ^[0-9]+$ ]] && shift
+    local end=$((SECONDS + ${CAPSA_TEST_WAIT:-120}))
+    until "$@"; do
+        [ "$SECONDS" -lt "$end" ] || return 1
         sleep 0.1
     done
-    return 1
 }
 
 status_is() {
@@ -132,6 +143,7 @@ status_is() {
 # does not own the reaping of a container's init: it was reparented when create returned).
 pid_gone() {
     local st
+    [[ "$1" =~ ^[1-9][0-9]*$ ]] || fail_now "pid_gone: not a pid: '$1'"
     st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
     [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
 }
@@ -157,7 +169,8 @@ run_bg_container() {
     update_config ".process.args = [\"sh\", \"-c\", $(jq -n --arg s "$*" '$s')]"
     ctr_create "$id" || return 1
     capsa start "$id" || return 1
-    PID=$(container_pid "$id")
+    # shellcheck disable=SC2034 # read by the test files
+    PID=$(container_pid "$id") || return 1
 }
 
 # True if any mount under PATH exists in the host mount namespace.
@@ -170,6 +183,7 @@ mounts_under() {
 assert_nothing_left() {
     local id=$1
     run capsa state "$id"
+    # shellcheck disable=SC2154 # set by bats' run
     [ "$status" -ne 0 ] || fail_now "state of $id still exists"
     [ -z "$(ls -A "$CAPSA_ROOT")" ] || fail_now "state root not empty: $(ls -A "$CAPSA_ROOT")"
     ! pgrep -f "$MARK" >/dev/null || fail_now "process with marker $MARK still alive"
@@ -229,8 +243,8 @@ cg_setup() {
 
 # cg_require_v1: skip unless the host has v1 hierarchies (a pure v2 host is tests/v2vm's).
 cg_require_v1() {
-    [ "$(stat -f -c %T $CG)" != cgroup2fs ] || skip "pure cgroup v2 host: see tests/v2vm"
-    [ -d $CG/memory ] || skip "no v1 memory hierarchy"
+    [ "$(stat -f -c %T "$CG")" != cgroup2fs ] || skip "pure cgroup v2 host: see tests/v2vm"
+    [ -d "$CG/memory" ] || skip "no v1 memory hierarchy"
 }
 
 # cg_teardown: teardown_common, then the parents cg_setup's path made (delete removes only the
@@ -238,7 +252,7 @@ cg_require_v1() {
 cg_teardown() {
     teardown_common
     local rc=$?
-    rmdir $CG/*/"$CG_PREFIX-$MARK" 2>/dev/null || true
+    rmdir "$CG"/*/"$CG_PREFIX-$MARK" 2>/dev/null || true
     return $rc
 }
 
