@@ -193,7 +193,7 @@ run_v2vm() {
     # The io checks of cgroup-v2 need a block device: the cloud kernel has loop as a module,
     # so the guest gets the loop.ko of the kernel run.sh boots (the newest cloud one).
     local kernel files=()
-    kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n1 || true)
+    kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*-cloud-amd64' 2>/dev/null | sort -V | tail -n1)
     kernel=${kernel#/boot/vmlinuz-}
     if [ "$1" = cgroup-v2 ] && [ -n "$kernel" ] && [ -z "${V2VM_KERNEL:-}" ]; then
         for f in /lib/modules/"$kernel"/kernel/drivers/block/loop.ko*; do
@@ -225,6 +225,7 @@ run_bench_smoke() {
         return
     fi
     local missing=0 t
+    # shellcheck disable=SC2016 # literal Markdown headings, backquotes included
     for t in '### `run`' '### `lifecycle`' '### `exec`' '| capsa |' '| crun |'; do
         grep -qF "$t" "$log" || { echo "bench smoke: no '$t' in the output"; missing=1; }
     done
