@@ -112,7 +112,10 @@ urt() {
     run urt run --bundle "$BUNDLE" r4
     [ "$status" -ne 0 ]
     [[ "$output" == *uidMappings* ]]
-    [ -z "$(urt list -q)" ]
+    # A failing list would print nothing too: its status first.
+    run urt list -q
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
 }
 
 @test "rootless: another user's state directory is refused" {

@@ -136,5 +136,8 @@ setup() {
     capsa delete c1
     run capsa state c1
     [ "$status" -ne 0 ]
-    [ -z "$(capsa list -q)" ]
+    # A failing list would print nothing too: its status first.
+    run capsa list -q
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
 }
