@@ -91,12 +91,16 @@ run_bats() {
     log=$logs/bats-$name.tap
     note "integration ($name): CAPSA=$runtime"
     env "$@" CAPSA="$runtime" bats --tap tests/integration </dev/null 2>&1 | tee "$log"
-    local ok nok skip
+    local ok nok skip plan
     ok=$(grep -cE '^ok [0-9]+' "$log" || true)
     skip=$(grep -cE '^ok [0-9]+ .*# skip' "$log" || true)
     nok=$(grep -cE '^not ok [0-9]+' "$log" || true)
-    if ! grep -qE '^1\.\.[0-9]+' "$log"; then
+    plan=$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$log" | head -n1)
+    if [ -z "$plan" ]; then
         fail_step "bats ($name) did not produce a TAP plan"
+    elif [ $((ok + nok)) -lt "$plan" ]; then
+        # bats died part-way (or a test killed it): the tests never reported are no passes.
+        fail_step "bats ($name) reported $((ok + nok)) of the $plan tests it planned"
     fi
     passed=$((passed + ok - skip))
     skipped=$((skipped + skip))
