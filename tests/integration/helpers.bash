@@ -70,6 +70,82 @@ setup_common() {
     ensure_rootfs
     # Unique marker for this test: used in container args so that pgrep -f finds stray processes.
     MARK="capsamark$$x$RANDOM$RANDOM"
+    cg_enter_private
+}
+
+# --- cgroups of the test's own ------------------------------------------------------------------
+# A container without linux.cgroupsPath gets the cgroup ID next to its caller's (runc's rule):
+# /c1 for every suite running on this host at once, so a test of one checkout could block or kill
+# another's container. So each test runs in cgroups of its own, TEST_CG below its caller's in
+# every v1 hierarchy, and on cgroup v2 (where the container goes beside its caller) in a leaf
+# TEST_CG/t when the caller sits in the v2 root. cg_leave_private (teardown) moves it back, kills
+# what the test left in them, and fails the test if a container's cgroup was left below.
+
+# cg_mount CTRLS: the mount point of the v1 hierarchy holding CTRLS ("" = the cgroup2 mount).
+cg_mount() {
+    awk -v c="$1" '{
+        for (i = 7; $i != "-"; i++) continue
+        fs = $(i + 1); n = split($(i + 3), o, ","); m = split(c, w, ","); k = 0
+        if (c == "" && fs == "cgroup2") { print $5; exit }
+        if (c == "" || fs != "cgroup") next
+        for (j = 1; j <= m; j++) for (l = 1; l <= n; l++) if (o[l] == w[j]) k++
+        if (k == m) { print $5; exit }
+    }' /proc/self/mountinfo
+}
+
+cg_enter_private() {
+    local hier ctrls path mnt d cgs
+    # A snapshot: /proc/self/cgroup changes as the loop moves this process.
+    cgs=$(cat /proc/self/cgroup)
+    TEST_CG=capsa-bats-$BASHPID-$RANDOM
+    TEST_CG_HOME=()
+    TEST_CG_DIRS=()
+    while IFS=: read -r hier ctrls path; do
+        [[ "$ctrls" != name=* ]] || continue
+        mnt=$(cg_mount "$ctrls")
+        if [ -z "$mnt" ] || [ ! -w "$mnt$path" ]; then continue; fi
+        path=${path%/}
+        d=$mnt$path/$TEST_CG
+        if [ "$hier" = 0 ]; then
+            # v2: a process-free parent for the containers, the test in a leaf below it.
+            [ -z "$path" ] || continue
+            mkdir -p "$d/t" || continue
+            TEST_CG_DIRS+=("$d")
+            d=$d/t
+        else
+            mkdir "$d" || continue
+            TEST_CG_DIRS+=("$d")
+            if [ -e "$d/cpuset.cpus" ]; then
+                cat "$mnt$path/cpuset.cpus" >"$d/cpuset.cpus"
+                cat "$mnt$path/cpuset.mems" >"$d/cpuset.mems"
+            fi
+        fi
+        echo "$BASHPID" >"$d/cgroup.procs" && TEST_CG_HOME+=("$mnt$path")
+    done <<<"$cgs"
+}
+
+cg_leave_private() {
+    local home d p rc=0 left
+    for home in "${TEST_CG_HOME[@]}"; do
+        echo "$BASHPID" >"$home/cgroup.procs" || rc=1
+    done
+    for d in "${TEST_CG_DIRS[@]}"; do
+        # What the test started and left (a helper, a background sleep) dies with it.
+        cat "$d"/cgroup.procs "$d"/t/cgroup.procs 2>/dev/null | while read -r p; do
+            [ "$p" = "$BASHPID" ] || [ "$p" = $$ ] || kill -KILL "$p" 2>/dev/null || true
+        done
+        [ ! -d "$d/t" ] || wait_for rmdir "$d/t" 2>/dev/null || rc=1
+        left=$(find "$d" -mindepth 1 -type d -printf '%P ' 2>/dev/null)
+        if [ -n "$left" ]; then
+            echo "teardown: cgroups left in $d: $left" >&2
+            find "$d" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
+            rc=1
+        fi
+        wait_for rmdir "$d" 2>/dev/null || rc=1
+    done
+    TEST_CG_DIRS=()
+    TEST_CG_HOME=()
+    return "$rc"
 }
 
 fail_now() {
@@ -193,31 +269,33 @@ assert_nothing_left() {
 }
 
 teardown_common() {
-    local i id
+    local i id rc=0 p
     for ((i = ${#DEFERRED[@]} - 1; i >= 0; i--)); do
         eval "${DEFERRED[$i]}" || true
     done
-    [ -n "${CAPSA_ROOT:-}" ] || return 0
-    for id in $(capsa list -q 2>/dev/null); do
-        capsa delete --force "$id" >/dev/null 2>&1 || true
-    done
-    # Whatever a test did, no process carrying its marker may outlive it.
-    if [ -n "${MARK:-}" ] && pgrep -f "$MARK" >/dev/null; then
-        local p
-        for p in $(pgrep -f "$MARK"); do
-            kill -KILL "$p" 2>/dev/null || true
+    if [ -n "${CAPSA_ROOT:-}" ]; then
+        for id in $(capsa list -q 2>/dev/null); do
+            capsa delete --force "$id" >/dev/null 2>&1 || true
         done
-        echo "teardown: killed stray processes with marker $MARK" >&2
-        return 1
+        # Whatever a test did, no process carrying its marker may outlive it.
+        if [ -n "${MARK:-}" ] && pgrep -f "$MARK" >/dev/null; then
+            for p in $(pgrep -f "$MARK"); do
+                kill -KILL "$p" 2>/dev/null || true
+            done
+            echo "teardown: killed stray processes with marker $MARK" >&2
+            rc=1
+        fi
+        if [ -n "$(capsa list -q 2>/dev/null)" ]; then
+            echo "teardown: containers left in $CAPSA_ROOT" >&2
+            rc=1
+        fi
+        if [ -n "${ROOTFS:-}" ] && mounts_under "$ROOTFS"; then
+            echo "teardown: mounts left under $ROOTFS" >&2
+            rc=1
+        fi
     fi
-    if [ -n "$(capsa list -q 2>/dev/null)" ]; then
-        echo "teardown: containers left in $CAPSA_ROOT" >&2
-        return 1
-    fi
-    if [ -n "${ROOTFS:-}" ] && mounts_under "$ROOTFS"; then
-        echo "teardown: mounts left under $ROOTFS" >&2
-        return 1
-    fi
+    cg_leave_private || rc=1
+    return "$rc"
 }
 
 setup() {
