@@ -35,11 +35,12 @@ assert_clean() {
     [ -z "$left" ] || { fail_now "state left under --root: $left"; return 1; }
     for d in "$CG"/*/; do
         # The test's parent dir may be there (a runtime makes parents and need not remove them);
-        # a container cgroup below it may not.
-        left=$(find "$d" -mindepth 1 -maxdepth 3 -type d -path "*$MARK*/*" -print -quit 2>/dev/null)
+        # a container cgroup below it may not. find also walks the cgroups of other suites
+        # running on the host, which may vanish under it (status 1): what it prints is the answer.
+        left=$(find "$d" -mindepth 1 -maxdepth 3 -type d -path "*$MARK*/*" -print -quit 2>/dev/null || true)
         [ -z "$left" ] || { fail_now "cgroup left: $left"; return 1; }
         if [[ "$id" =~ ^[A-Za-z0-9_.-]{3,}$ ]]; then
-            left=$(find "$d" -maxdepth 3 -type d -name "$id" -print -quit 2>/dev/null)
+            left=$(find "$d" -maxdepth 3 -type d -name "$id" -print -quit 2>/dev/null || true)
             [ -z "$left" ] || { fail_now "cgroup named after $id left: $left"; return 1; }
         fi
     done

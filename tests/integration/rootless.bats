@@ -79,9 +79,11 @@ urt() {
     # The process runs as the user on the host.
     [ "$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")" = "$UID_" ]
     # No cgroup was made: the process stays in the cgroups of the shell that started it, and no
-    # cgroup directory is named after the container.
+    # cgroup directory below them is named after the container (the default path is the id, next
+    # to the caller's cgroup: below the test's own, helpers.bash).
     diff "/proc/$pid/cgroup" /proc/self/cgroup
-    [ -z "$(find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -type d -name r2 -print -quit)" ]
+    [ "${#TEST_CG_DIRS[@]}" -gt 0 ]
+    [ -z "$(find "${TEST_CG_DIRS[@]}" -mindepth 1 -type d -name r2 -print -quit)" ]
     urt kill r2 KILL
     wait_for bash -c "[ \"\$(setpriv --reuid $UID_ --regid $GID_ --init-groups $RT --root $UROOT state r2 | jq -r .status)\" = stopped ]"
     urt delete r2
