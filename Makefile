@@ -53,7 +53,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all asan check unit lint format format-check clean helpers
+.PHONY: all asan check unit lint shell-lint format format-check clean helpers
 all: $(BUILD)/capsa helpers unikernels
 
 $(BUILD)/libcapsa.a: $(LIB_OBJ)
@@ -94,7 +94,7 @@ check:
 	$(MAKE) VARIANT=asan unit
 	$(MAKE) fuzz-replay
 
-lint: format-check
+lint: format-check shell-lint
 	scripts/check-layering.sh
 	@# clang refuses a goto that jumps over a cleanup variable: gcc does not.
 	clang -fsyntax-only -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc/lib -Wall -Wextra -Werror \
@@ -102,6 +102,16 @@ lint: format-check
 	  $(shell pkg-config --cflags jansson) $(LIB_SRC) $(CLI_SRC)
 	@! git grep -nE '\b(sprintf|strcpy|strcat|system)\(' -- 'src/*.c' 'src/*.h' || \
 	  (echo "banned function used" >&2; exit 1)
+
+# Shell: shellcheck (Debian's, every check on; each exception is justified inline or in
+# tests/integration/.shellcheckrc) over every tracked script and bats file, then
+# scripts/check-tests.sh for the bats assertions that cannot fail, which shellcheck misses.
+# unikernel.bats is left out of the second step until its owner fixes its two findings
+# (a `run` without a status check, a `[ ] && [ ]` statement): issue 12.
+SHELL_SRC = $(shell git ls-files '*.sh' '*.bash' '*.bats' .ci/run)
+shell-lint:
+	shellcheck $(SHELL_SRC)
+	scripts/check-tests.sh $(filter-out tests/integration/unikernel.bats,$(filter %.bats %.bash,$(SHELL_SRC)))
 
 format:
 	clang-format -i $$(git ls-files '*.[ch]')

@@ -34,7 +34,7 @@ check src/lib/spec "^(spec/|util/|$pub)" ''
 check src/lib/linux '' '^(core/|cli/)'
 check src/lib/uk '' '^(core/|cli/)'
 # The CLI talks to the library only through the public header, plus its own headers.
-cli_own=$(cd src/cli 2>/dev/null && ls -- *.h 2>/dev/null | tr '\n' '|' || true)
+cli_own=$(find src/cli -maxdepth 1 -name '*.h' -printf '%f|' 2>/dev/null)
 cli_own=${cli_own%|}
 check src/cli "^(capsa/[A-Za-z0-9_.-]+\\.h${cli_own:+|${cli_own//./\\.}})\$" ''
 

@@ -25,8 +25,9 @@ capsa_deps_main() {
         # The foreground terminal test drives a pty with python3; seccomp.bats checks with
         # strace that a container without a filter makes no seccomp() call.
         pkgs+=(python3 strace)
-        # Fuzzing (libFuzzer) and static analysis (tests/fuzz, scripts/static-analysis.sh).
-        pkgs+=(libclang-rt-14-dev cppcheck clang-tidy)
+        # Fuzzing (libFuzzer) and static analysis (tests/fuzz, scripts/static-analysis.sh);
+        # `make lint` runs shellcheck over the scripts and the bats suite.
+        pkgs+=(libclang-rt-14-dev cppcheck clang-tidy shellcheck)
         # cgroup v2 is tested in a QEMU guest (tests/v2vm, docs/testing-cgroup-v2.md).
         pkgs+=(qemu-system-x86 linux-image-cloud-amd64 cpio)
         # The OCI conformance suite is built from Debian's Go packages (tests/oci/setup.sh).

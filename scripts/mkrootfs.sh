@@ -59,7 +59,7 @@ chown 1000:1000 home/user
 # Static helpers (recvtty, probe) when the Makefile has built them.
 if [ -d "$repo/build/helpers" ]; then
     for h in "$repo"/build/helpers/*; do
-        [ -f "$h" ] && [ -x "$h" ] || continue
+        if [ ! -f "$h" ] || [ ! -x "$h" ]; then continue; fi
         install -m 0755 "$h" "bin/$(basename "$h")"
     done
 fi

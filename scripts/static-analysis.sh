@@ -35,6 +35,7 @@ run_clang_tidy() {
     # Output of each file is collected and printed whole, so that parallel
     # runs do not interleave.
     local rc=0
+    # shellcheck disable=SC2016 # $2 and $3 are the inner sh's arguments
     find src -name '*.c' -print0 | sort -z |
         xargs -0 -P "$jobs" -n1 sh -c '
             log="$2/$(printf %s "$3" | tr / _).log"

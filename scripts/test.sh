@@ -91,12 +91,16 @@ run_bats() {
     log=$logs/bats-$name.tap
     note "integration ($name): CAPSA=$runtime"
     env "$@" CAPSA="$runtime" bats --tap tests/integration </dev/null 2>&1 | tee "$log"
-    local ok nok skip
+    local ok nok skip plan
     ok=$(grep -cE '^ok [0-9]+' "$log" || true)
     skip=$(grep -cE '^ok [0-9]+ .*# skip' "$log" || true)
     nok=$(grep -cE '^not ok [0-9]+' "$log" || true)
-    if ! grep -qE '^1\.\.[0-9]+' "$log"; then
+    plan=$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$log" | head -n1)
+    if [ -z "$plan" ]; then
         fail_step "bats ($name) did not produce a TAP plan"
+    elif [ $((ok + nok)) -lt "$plan" ]; then
+        # bats died part-way (or a test killed it): the tests never reported are no passes.
+        fail_step "bats ($name) reported $((ok + nok)) of the $plan tests it planned"
     fi
     passed=$((passed + ok - skip))
     skipped=$((skipped + skip))
@@ -193,7 +197,7 @@ run_v2vm() {
     # The io checks of cgroup-v2 need a block device: the cloud kernel has loop as a module,
     # so the guest gets the loop.ko of the kernel run.sh boots (the newest cloud one).
     local kernel files=()
-    kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n1 || true)
+    kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*-cloud-amd64' 2>/dev/null | sort -V | tail -n1)
     kernel=${kernel#/boot/vmlinuz-}
     if [ "$1" = cgroup-v2 ] && [ -n "$kernel" ] && [ -z "${V2VM_KERNEL:-}" ]; then
         for f in /lib/modules/"$kernel"/kernel/drivers/block/loop.ko*; do
@@ -225,6 +229,7 @@ run_bench_smoke() {
         return
     fi
     local missing=0 t
+    # shellcheck disable=SC2016 # literal Markdown headings, backquotes included
     for t in '### `run`' '### `lifecycle`' '### `exec`' '| capsa |' '| crun |'; do
         grep -qF "$t" "$log" || { echo "bench smoke: no '$t' in the output"; missing=1; }
     done

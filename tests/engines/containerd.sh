@@ -14,6 +14,7 @@
 #
 # Host needs reflected in the configuration (not in the runtime): SystemdCgroup = false (cgroupfs,
 # no systemd), restrict_oom_score_adj = true (no CAP_SYS_RESOURCE in the bounding set).
+# shellcheck disable=SC2016 # single-quoted $ belongs to command lines run inside the containers
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -32,12 +33,12 @@ if [ "${CAPSA_CTD_INNER:-}" != 1 ]; then
     done
     if [ ${#need[@]} -gt 0 ]; then
         echo "# installing ${need[*]}" >&2
-        apt-get update -qq >&2 &&
+        if ! { apt-get update -qq >&2 &&
             DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-                "${need[@]}" >&2 || {
+                "${need[@]}" >&2; }; then
             echo "Bail out! apt-get install ${need[*]} failed"
             exit 1
-        }
+        fi
     fi
     if [ "$RUNTIME" = "$repo/build/capsa" ] && [ ! -x "$RUNTIME" ]; then
         make -C "$repo" -j2 build/capsa >&2 || {
@@ -96,7 +97,7 @@ cleanup() {
         p=${p#/proc/}
         [ "$p" = $$ ] && continue
         mnt=$(readlink "/proc/$p/ns/mnt" 2>/dev/null) || continue
-        [ "$mnt" = "$me" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" != bash ] && kill -KILL "$p" 2>/dev/null
+        [ "$mnt" = "$me" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" != bash ] && kill -KILL "$p" 2>/dev/null
     done
     sleep 0.3
     grep -o " ${D}[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
@@ -198,7 +199,7 @@ EOF
 containerd --config "$D/config.toml" --log-level debug >"$D/containerd.log" 2>&1 &
 ctd_pid=$!
 up=
-for _ in $(seq 100); do
+for _ in $(seq 1200); do
     if "${CTR[@]}" version >/dev/null 2>&1; then
         up=1
         break
@@ -263,38 +264,47 @@ check "ctr run: --net-host sees the daemon's netns" "capsa0 lo " "$out"
 hostcg() { # ID FILE... : print cgroup files (ctr puts a container in /<namespace>/<id>)
     local id=$1 f
     shift
-    for _ in $(seq 100); do [ -e "/sys/fs/cgroup/$1" ] && break; sleep 0.1; done
+    for _ in $(seq 1200); do [ -e "/sys/fs/cgroup/$1" ] && break; sleep 0.1; done
     for f in "$@"; do cat "/sys/fs/cgroup/$f" 2>&1; done
 }
-crun_ c9 --memory-limit 67108864 -- sleep 3 </dev/null >/dev/null 2>&1 &
+# The tasks below wait for /tmp/go (made by an exec) instead of sleeping a while: the limits are
+# read while they surely run, however slow the machine.
+WAIT_GO='until [ -e /tmp/go ]; do usleep 20000; done'
+release() { # ID: make /tmp/go in the task
+    for _ in $(seq 1200); do
+        "${TCTR[@]}" task exec --exec-id go "$1" touch /tmp/go </dev/null >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+crun_ c9 --memory-limit 67108864 -- sh -c "$WAIT_GO" </dev/null >/dev/null 2>&1 &
 bgpid=$!
 out=$(hostcg c9 memory/test/c9/memory.limit_in_bytes)
+release c9
 wait "$bgpid"
 check "ctr run: --memory-limit set" 67108864 "$out"
 
 # OOM: the task waits for a go file so the limit can be read back from the host first; then busybox
 # tail buffers /dev/zero (no newline) until the kernel kills it. 137 alone proves nothing (a
 # SIGKILL from anywhere gives it), so containerd's /tasks/oom event for c10 is required as well.
-crun_ c10 --memory-limit 33554432 -- sh -c 'until [ -e /tmp/go ]; do usleep 20000; done; exec tail /dev/zero' \
+crun_ c10 --memory-limit 33554432 -- sh -c "$WAIT_GO; exec tail /dev/zero" \
     </dev/null >/dev/null 2>&1 &
 bgpid=$!
 lim=$(hostcg c10 memory/test/c10/memory.limit_in_bytes)
-for _ in $(seq 100); do
-    "${TCTR[@]}" task exec --exec-id go c10 touch /tmp/go </dev/null >/dev/null 2>&1 && break
-    sleep 0.1
-done
+release c10
 wait "$bgpid"
 check "ctr run: OOM kill exits 137" 137 "$?"
-for _ in $(seq 50); do grep -q '/tasks/exit {"container_id":"c10"' "$D/events.log" && break; sleep 0.1; done
+for _ in $(seq 1200); do grep -q '/tasks/exit {"container_id":"c10"' "$D/events.log" && break; sleep 0.1; done
 oom=$(grep -c '/tasks/oom {"container_id":"c10"}' "$D/events.log")
 ex=$(grep -o '/tasks/exit {"container_id":"c10".*"exit_status":[0-9]*' "$D/events.log" | grep -o '[0-9]*$')
 check "ctr run: OOM seen from the host (limit read back, /tasks/oom event, exit_status)" \
     "33554432 oom 137" "$lim $([ "${oom:-0}" -ge 1 ] && echo oom || echo no-oom-event) $ex" \
     "$(grep '"c10"' "$D/events.log")"
 
-crun_ c11 --cpu-quota 50000 --cpu-period 100000 -- sleep 3 </dev/null >/dev/null 2>&1 &
+crun_ c11 --cpu-quota 50000 --cpu-period 100000 -- sh -c "$WAIT_GO" </dev/null >/dev/null 2>&1 &
 bgpid=$!
 out=$(hostcg c11 cpu/test/c11/cpu.cfs_quota_us cpu/test/c11/cpu.cfs_period_us)
+release c11
 wait "$bgpid"
 check "ctr run: --cpu-quota/--cpu-period" $'50000\n100000' "$out"
 
@@ -315,7 +325,7 @@ if "${CTR[@]}" run -d --runc-binary "$RUNTIME" --runc-root "$RROOT" --config "$D
     check "ctr run --config: pids.limit 10 in the host cgroup, the fork past it fails" "10 2 refused" \
         "$lim $rc $forked" "exec output: $out"
     "${CTR[@]}" task kill -s KILL p1 >/dev/null 2>&1
-    for _ in $(seq 100); do
+    for _ in $(seq 1200); do
         [ "$("${CTR[@]}" task ls 2>/dev/null | awk '$1 == "p1" {print $3}')" = STOPPED ] && break
         sleep 0.1
     done
@@ -350,7 +360,7 @@ mkdir -p "$D/pause"
 counter() { cat "$D/pause/c" 2>/dev/null; }
 counter_past() { # N: wait (at most 10 s) until the counter is past N
     local c
-    for _ in $(seq 100); do
+    for _ in $(seq 1200); do
         c=$(counter)
         [ -n "$c" ] && [ "$c" -gt "$1" ] && return 0
         sleep 0.1
@@ -401,7 +411,7 @@ out=$("${TCTR[@]}" task exec --exec-id e3 bg echo alive </dev/null 2>&1)
 check "ctr task exec after resume" alive "$out"
 
 "${CTR[@]}" task kill -s KILL bg >/dev/null 2>&1
-for _ in $(seq 100); do
+for _ in $(seq 1200); do
     st=$("${CTR[@]}" task ls 2>/dev/null | awk '$1 == "bg" {print $3}')
     [ "$st" = STOPPED ] && break
     sleep 0.1
@@ -417,7 +427,7 @@ kill_check() { # NAME ID SIGNAL EXPECTED
     "${RUN[@]}" "$IMG" "$id" sh -c 'trap "exit 3" TERM; touch /tmp/ready; while :; do sleep 0.1; done' \
         </dev/null >/dev/null 2>&1 &
     local fg=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 1200); do
         if "${TCTR[@]}" task exec --exec-id r "$id" test -f /tmp/ready </dev/null >/dev/null 2>&1; then
             ready=1
             break

@@ -159,7 +159,7 @@ nsenter --net="/run/netns/$netns" /usr/sbin/dockerd --config-file "$work/daemon.
     >"$work/dockerd.log" 2>&1 &
 dockerd_pid=$!
 up=
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
     if [ -S "$sock" ] && dk version >/dev/null 2>&1; then
         up=1
         break
@@ -206,7 +206,7 @@ run() { dk run --runtime capsa "$@"; }
 inspect() { dk inspect -f "$1" "$2" 2>&1; }
 # wait_status ID STATUS: bounded poll of the container's state.
 wait_status() {
-    for _ in $(seq 1 150); do
+    for _ in $(seq 1 600); do
         [ "$(inspect '{{.State.Status}}' "$1")" = "$2" ] && return 0
         sleep 0.2
     done
@@ -214,7 +214,7 @@ wait_status() {
 }
 # wait_log ID TEXT: bounded poll until the container printed TEXT.
 wait_log() {
-    for _ in $(seq 1 150); do
+    for _ in $(seq 1 600); do
         dk logs "$1" 2>&1 | grep -qx "$2" && return 0
         sleep 0.2
     done
@@ -291,7 +291,7 @@ mkdir -p "$work/pause"
 cid=$(run -d -v "$work/pause:/out" capsa-test \
     sh -c 'i=0; while :; do i=$((i+1)); echo $i >/out/c.new; mv /out/c.new /out/c; usleep 50000; done' 2>&1)
 cnt() { cat "$work/pause/c" 2>/dev/null; }
-for _ in $(seq 1 150); do [ -n "$(cnt)" ] && break; sleep 0.2; done
+for _ in $(seq 1 600); do [ -n "$(cnt)" ] && break; sleep 0.2; done
 if dk pause "$cid" >/dev/null 2>&1 && wait_status "$cid" paused; then
     a=$(cnt)
     sleep 1
@@ -304,7 +304,7 @@ if dk pause "$cid" >/dev/null 2>&1 && wait_status "$cid" paused; then
     fi
     if dk unpause "$cid" >/dev/null 2>&1 && wait_status "$cid" running; then
         moved=
-        for _ in $(seq 1 150); do
+        for _ in $(seq 1 1200); do
             [ "$(cnt)" != "$b" ] && moved=1 && break
             sleep 0.1
         done

@@ -12,6 +12,7 @@
 # "cgroupfs" (no systemd here), events_logger "file", log_driver "k8s-file", default_ulimits within
 # the host's hard limits (no CAP_SYS_RESOURCE to raise them), and the runtime's basename added to
 # podman's runtime_supports_json list so that conmon passes --log-format=json.
+# shellcheck disable=SC2016 # single-quoted $ belongs to command lines run inside the containers
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -30,12 +31,12 @@ if [ "${CAPSA_PODMAN_INNER:-}" != 1 ]; then
     done
     if [ ${#need[@]} -gt 0 ]; then
         echo "# installing ${need[*]}" >&2
-        apt-get update -qq >&2 &&
+        if ! { apt-get update -qq >&2 &&
             DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-                "${need[@]}" >&2 || {
+                "${need[@]}" >&2; }; then
             echo "Bail out! apt-get install ${need[*]} failed"
             exit 1
-        }
+        fi
     fi
     if [ "$RUNTIME" = "$repo/build/capsa" ] && [ ! -x "$RUNTIME" ]; then
         make -C "$repo" -j2 build/capsa >&2 || {
@@ -176,13 +177,14 @@ in_tty() {
     script -qefc "$cmd" /dev/null </dev/null | tr -d '\r'
     return "${PIPESTATUS[0]}"
 }
-# wait_for CMD... : poll CMD until it succeeds, at most 100 times 0.1 s apart.
+# wait_for CMD... : poll CMD 0.1 s apart until it succeeds. The bound (120 s) only turns a hang
+# into a failure; a slow machine must not fail a check.
 wait_for() {
-    for _ in $(seq 100); do
-        "$@" >/dev/null 2>&1 && return 0
+    local end=$((SECONDS + 120))
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$end" ] || return 1
         sleep 0.1
     done
-    return 1
 }
 state_is() { [ "$(podman inspect --format '{{.State.Status}}' "$1" 2>/dev/null)" = "$2" ]; }
 logs_have() { podman logs "$1" 2>/dev/null | grep -qx "$2"; }

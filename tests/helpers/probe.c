@@ -38,6 +38,10 @@ static const char *errname(int e)
         return "EISDIR";
     case ENOTDIR:
         return "ENOTDIR";
+    case ELOOP:
+        return "ELOOP";
+    case ENXIO:
+        return "ENXIO";
     default:
         return strerror(e);
     }

@@ -74,6 +74,12 @@ shared_dir() {
     echo "$d"
 }
 
+# The container's sh runs its attack commands, then `sleep 1000`: once that sleep is its child,
+# the attack is over and its effect (or its absence) can be read from the host.
+attack_done() {
+    wait_for pgrep -P "$1" -x sleep
+}
+
 bind_json() {
     echo "{\"destination\": \"$1\", \"type\": \"bind\", \"source\": \"$2\", \"options\": [\"rbind\", \"rw\"]}"
 }
@@ -103,7 +109,7 @@ bind_json() {
             rt delete --force "victim$i" >/dev/null 2>&1 || true
         done
     done
-    wait_for 100 grep -q '^done' "$vol/hunt.log"
+    wait_for grep -q '^done' "$vol/hunt.log"
     cat "$vol/hunt.log"
     [ "$(sha256sum <"$RT")" = "$RT_SUM" ]
     assert_hunter_failed "$vol/hunt.log"
@@ -124,7 +130,7 @@ bind_json() {
         rt exec c1 /bin/true >/dev/null 2>&1 || true
         rt exec c1 sh -c 'exec /proc/self/exe' >/dev/null 2>&1 || true
     done
-    wait_for 120 grep -q '^done' "$vol/hunt.log"
+    wait_for grep -q '^done' "$vol/hunt.log"
     cat "$vol/hunt.log"
     [ "$(sha256sum <"$RT")" = "$RT_SUM" ]
     assert_hunter_failed "$vol/hunt.log"
@@ -137,6 +143,11 @@ bind_json() {
 open_host_dirs() {
     HOST_DIRS=(/ /etc /tmp "$BATS_TEST_TMPDIR" /sys/fs/cgroup /proc /root "$REPO")
     HOST_IDS=$(for d in "${HOST_DIRS[@]}"; do stat -c %d:%i "$d"; done)
+}
+
+# The open fds of a process, seen from the host: "0 1 2 ".
+fds_of() {
+    find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n | tr '\n' ' '
 }
 
 # The process' cwd, seen from the host, is not a host directory and lies in its own root.
@@ -169,12 +180,12 @@ assert_cwd_inside() {
         pid=$(container_pid "c$n")
         assert_cwd_inside "$pid"
         # Only stdio: no host fd reached the container's process.
-        [ "$(ls "/proc/$pid/fd" | sort -n | tr '\n' ' ')" = "0 1 2 " ]
+        [ "$(fds_of "$pid")" = "0 1 2 " ]
         started=$((started + 1))
         capsa delete --force "c$n"
     done
     echo "started with a /proc/self/fd cwd: $started of 8"
-    ! pgrep -f "$MARK" >/dev/null
+    run -1 pgrep -f "$MARK"
 }
 
 @test "CVE-2024-21626: exec --cwd /proc/self/fd/N (N=3..10) with leaked host dirs fails or stays inside" {
@@ -190,11 +201,12 @@ assert_cwd_inside() {
         [ "$rc" -ne 0 ] && continue
         epid=$(cat "$BATS_TEST_TMPDIR/e.pid")
         assert_cwd_inside "$epid"
-        [ "$(ls "/proc/$epid/fd" | sort -n | tr '\n' ' ')" = "0 1 2 " ]
+        [ "$(fds_of "$epid")" = "0 1 2 " ]
         kill -KILL "$epid"
     done
     # A plain exec listing its own fds sees stdio and ls' directory only.
     run capsa exec c1 ls /proc/self/fd 3</ 4</etc 9</root
+    [ "$status" -eq 0 ]
     [ "$(echo "$output" | sort -n | tr '\n' ' ')" = "0 1 2 3 " ]
 }
 
@@ -287,7 +299,7 @@ oom_probe() {
         [ -e "/proc/$PID/root$hostdir/c/canary" ]
     fi
     [ -z "$(ls -A "$hostdir")" ]
-    ! mounts_under "$hostdir"
+    run -1 mounts_under "$hostdir"
     [ -z "$(new_host_mounts "$BATS_TEST_TMPDIR/mounts.before")" ]
     [ "$(ls -A "$src")" = canary ]
 }
@@ -332,8 +344,8 @@ oom_probe() {
         ! mounts_under "$target" || fail_now "after victim $i: a mount under $target"
     done
     touch "$vol/stop"
-    wait_for 100 test -s "$vol/swap1.log"
-    wait_for 100 test -s "$vol/swap2.log"
+    wait_for test -s "$vol/swap1.log"
+    wait_for test -s "$vol/swap2.log"
     echo "victims created: $ok of 50; $(cat "$vol/swap1.log") $(cat "$vol/swap2.log")"
     grep -q '^swaps=[1-9]' "$vol/swap1.log"
     grep -q '^swaps=[1-9]' "$vol/swap2.log"
@@ -368,7 +380,9 @@ cap_of() {
     for k in CapInh CapAmb CapPrm CapEff; do
         [ "$(cap_of "$PID" "$k")" = 0000000000000000 ] || fail_now "init $k = $(cap_of "$PID" "$k")"
     done
-    child=$(pgrep -P "$PID" sleep)
+    # sh forks sleep when it gets there: wait for it.
+    wait_for pgrep -P "$PID" -x sleep
+    child=$(pgrep -P "$PID" -x sleep)
     [ "$(cap_of "$child" CapEff)" = 0000000000000000 ]
     [ "$(cap_of "$child" CapInh)" = 0000000000000000 ]
     capsa exec --detach --pid-file "$BATS_TEST_TMPDIR/e.pid" c1 probe caps
@@ -410,7 +424,7 @@ cap_of() {
     uid=$(id -u "$user")
     gid=$(id -g "$user")
     udir=$(mktemp -d /tmp/capsa-atk.XXXXXX)
-    defer "rm -rf $udir"
+    defer "rm -rf '$udir'"
     chmod 0755 "$udir"
     cp -a "$ROOTFS_CACHE" "$udir/rootfs"
     cp "$(command -v "$CAPSA")" "$udir/capsa"
@@ -419,7 +433,8 @@ cap_of() {
     as_u() { setpriv --reuid "$uid" --regid "$gid" --init-groups --reset-env env PATH=/usr/bin:/bin "$@"; }
     as_u "$udir/capsa" spec --rootless --bundle "$udir"
     jq ".process.terminal = false | .process.args = [\"sh\", \"-c\", \"grep ' /sys/fs/cgroup' /proc/self/mountinfo | grep -c ' rw,' ; mkdir /sys/fs/cgroup/atk-$MARK && echo MKDIR-OK; for d in /sys/fs/cgroup/*; do mkdir \$d/atk-$MARK 2>/dev/null && echo MKDIR-OK; done; echo END\"]" \
-        "$udir/config.json" >"$udir/c.json" && mv "$udir/c.json" "$udir/config.json"
+        "$udir/config.json" >"$udir/c.json"
+    mv "$udir/c.json" "$udir/config.json"
     chown "$uid:$gid" "$udir/config.json"
     run as_u "$udir/capsa" --root "$udir/state" run --bundle "$udir" r1
     echo "$output"
@@ -445,7 +460,7 @@ cap_of() {
     if [ "$rc" -eq 0 ]; then
         capsa start c1
         PID=$(container_pid c1)
-        sleep 0.5
+        attack_done "$PID"
         # Masked paths, read through the container's root from the host, give nothing.
         [ -z "$(head -c 64 "/proc/$PID/root/proc/timer_list")" ]
         [ -z "$(head -c 64 "/proc/$PID/root/proc/kcore" 2>/dev/null)" ]
@@ -472,12 +487,14 @@ cap_of() {
     if [ "$rc" -eq 0 ]; then
         capsa start c1
         PID=$(container_pid c1)
-        sleep 0.5
+        attack_done "$PID"
+        # Masked: the null device is bound there (an empty read of a missing file proves nothing).
+        [ -c "/proc/$PID/root/proc/timer_list" ]
         [ -z "$(head -c 64 "/proc/$PID/root/proc/timer_list")" ]
         [ -z "$(head -c 64 "/proc/$PID/root/proc/keys" 2>/dev/null)" ]
     fi
     [ "$(cat "$hostfile")" = precious ]
-    ! mounts_under "$hostfile"
+    run -1 mounts_under "$hostfile"
 }
 
 @test "CVE-2025-31133: default spec with an image /dev/null symlink: masked paths masked, core_pattern unchanged" {
@@ -485,8 +502,9 @@ cap_of() {
     defer "echo '$before' > /proc/sys/kernel/core_pattern"
     ln -s /proc/sys/kernel/core_pattern "$ROOTFS/dev/null"
     run_bg_container c1 "echo '|/tmp/pwn' > /dev/null; sleep 1000; : $MARK"
-    sleep 0.5
+    attack_done "$PID"
     [ -c "/proc/$PID/root/dev/null" ]
+    [ -c "/proc/$PID/root/proc/timer_list" ]
     [ -z "$(head -c 64 "/proc/$PID/root/proc/timer_list")" ]
     [ "$(cat /proc/sys/kernel/core_pattern)" = "$before" ]
 }
@@ -501,7 +519,7 @@ console_attack() {
     "$RECVTTY" "$SOCK" >"$BATS_TEST_TMPDIR/tty.out" 2>"$BATS_TEST_TMPDIR/tty.err" &
     RPID=$!
     defer "kill $RPID 2>/dev/null"
-    wait_for 100 test -S "$SOCK"
+    wait_for test -S "$SOCK"
     update_config ".process.terminal = true | .root.readonly = false
         | .process.args = [\"sh\", \"-c\", \"echo '|/tmp/pwn' > /dev/console; sleep 1000; : $MARK\"]"
     rc=0
@@ -509,7 +527,7 @@ console_attack() {
     if [ "$rc" -eq 0 ]; then
         capsa start c1
         PID=$(container_pid c1)
-        sleep 0.5
+        attack_done "$PID"
         # Whatever sits at the link's target inside the container, no pty is mounted there.
         ! awk '$5 == "/proc/sys/kernel/core_pattern" || $5 ~ /hostfile/' "/proc/$PID/mountinfo" | grep -q . ||
             fail_now "a mount landed on the console link's target"
@@ -541,7 +559,7 @@ console_attack() {
     update_config '.mounts |= map(select(.destination != "/dev"))'
     console_attack
     [ "$(cat "$hostfile")" = precious ]
-    ! mounts_under "$hostfile"
+    run -1 mounts_under "$hostfile"
 }
 
 @test "CVE-2025-52565: default spec with /dev/console -> core_pattern in the image: host unchanged" {

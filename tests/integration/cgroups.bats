@@ -30,21 +30,30 @@ teardown() {
     [ "$(cat "$(cgfile pids pids.max)")" = 42 ]
     # The init is in every hierarchy's cgroup before it ran user code.
     for c in memory cpu pids cpuset freezer devices; do
-        grep -qx "$PID" "$(cgfile $c cgroup.procs)" || fail_now "$PID not in $c"
+        grep -qx "$PID" "$(cgfile "$c" cgroup.procs)" || fail_now "$PID not in $c"
     done
 }
 
+# The page size is the host's (x86 and arm64 with 4k pages have 2MB ones): probe it.
+requires_2mb_pages() {
+    [ -d /sys/kernel/mm/hugepages/hugepages-2048kB ] || skip "no 2MB huge pages on this host"
+}
+
 @test "hugetlb on the hybrid v2 hierarchy gets hugetlb.2MB.max" {
-    grep -qw hugetlb $CG/unified/cgroup.controllers 2>/dev/null || skip "no hugetlb on v2 here"
+    grep -qw hugetlb "$CG/unified/cgroup.controllers" 2>/dev/null || skip "no hugetlb on v2 here"
+    requires_2mb_pages
     update_config '.linux.resources = {"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}'
     run_bg_container c1 "sleep 1000; : $MARK"
-    [ "$(cat $CG/unified$CGPATH/hugetlb.2MB.max)" = 4194304 ]
-    grep -qx "$PID" $CG/unified$CGPATH/cgroup.procs
+    [ "$(cat "$CG/unified$CGPATH/hugetlb.2MB.max")" = 4194304 ]
+    grep -qx "$PID" "$CG/unified$CGPATH/cgroup.procs"
 }
 
 # The same limit where hugetlb is a v1 controller (the usual hybrid layout; not this VM's).
 @test "hugetlb on a v1 hierarchy gets hugetlb.2MB.limit_in_bytes" {
-    [ -d $CG/hugetlb ] && grep -q " - cgroup .*hugetlb" /proc/self/mountinfo || skip "no v1 hugetlb here"
+    if [ ! -d "$CG/hugetlb" ] || ! grep -q " - cgroup .*hugetlb" /proc/self/mountinfo; then
+        skip "no v1 hugetlb here"
+    fi
+    requires_2mb_pages
     update_config '.linux.resources = {"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}'
     run_bg_container c1 "sleep 1000; : $MARK"
     [ "$(cat "$(cgfile hugetlb hugetlb.2MB.limit_in_bytes)")" = 4194304 ]
@@ -61,18 +70,23 @@ teardown() {
 
 @test "events reports an OOM kill" {
     update_config '.linux.resources = {"memory": {"limit": 16777216, "swap": 16777216}}'
-    run_bg_container c1 "sleep 1; x=\$(head -c 100000000 /dev/zero | tr '\\0' a); sleep 1000; : $MARK"
+    out=$(add_host_dir /out)
+    # events counts the OOMs after its start: the hog waits for /out/go, made once events has
+    # printed its first stats line (so it has read the counters before the OOM).
+    run_bg_container c1 "until [ -e /out/go ]; do sleep 0.1; done; x=\$(head -c 100000000 /dev/zero | tr '\\0' a); sleep 1000; : $MARK"
     capsa events --interval 1s c1 >"$BATS_TEST_TMPDIR/events" 2>&1 &
     evpid=$!
     defer "kill $evpid 2>/dev/null"
-    wait_for 150 grep -q '"type":"oom"' "$BATS_TEST_TMPDIR/events"
+    wait_for grep -q '"type":"stats"' "$BATS_TEST_TMPDIR/events"
+    touch "$out/go"
+    wait_for grep -q '"type":"oom"' "$BATS_TEST_TMPDIR/events"
 }
 
 @test "a fork bomb stops at the pids limit and the host is unharmed" {
     update_config '.linux.resources = {"pids": {"limit": 20}}'
     # The inner shell forks until it cannot and dies; the init then execs (no fork needed).
     run_bg_container c1 "sh -c 'while :; do sleep 1000 & done' 2>/dev/null; exec sleep 1000 # $MARK"
-    wait_for 100 bash -c "[ \$(awk '/max/ {print \$2}' $(cgfile pids pids.events)) -gt 0 ]"
+    wait_for bash -c "[ \$(awk '/max/ {print \$2}' $(cgfile pids pids.events)) -gt 0 ]"
     [ "$(cat "$(cgfile pids pids.current)")" -le 20 ]
     [ "$(cat "$(cgfile pids pids.current)")" -ge 15 ]
     [ "$(container_status c1)" = running ]
@@ -111,12 +125,12 @@ teardown() {
 @test "pause freezes the container (no progress) and resume thaws it" {
     OUT=$(add_host_dir /out)
     run_bg_container c1 "i=0; while :; do i=\$((i+1)); echo \$i > /out/n; sleep 0.05; done; : $MARK"
-    wait_for 100 test -s "$OUT/n"
+    wait_for test -s "$OUT/n"
     run capsa pause c1
     [ "$status" -eq 0 ]
     [ "$(container_status c1)" = paused ]
     # Either freezer may do it: v2 cgroup.freeze (also on the hybrid unified hierarchy) or v1.
-    [ "$(cat $CG/unified$CGPATH/cgroup.freeze 2>/dev/null)" = 1 ] ||
+    [ "$(cat "$CG/unified$CGPATH/cgroup.freeze" 2>/dev/null)" = 1 ] ||
         [ "$(cat "$(cgfile freezer freezer.state)")" = FROZEN ]
     a=$(cat "$OUT/n")
     sleep 0.5
@@ -124,12 +138,12 @@ teardown() {
     run capsa resume c1
     [ "$status" -eq 0 ]
     [ "$(container_status c1)" = running ]
-    wait_for 100 bash -c "[ \$(cat $OUT/n) -gt $a ]"
+    wait_for bash -c "[ \$(cat $OUT/n) -gt $a ]"
 }
 
 @test "ps lists the container's processes in json and table form" {
     run_bg_container c1 "sleep 1000 & sleep 1000; : $MARK"
-    wait_for 100 bash -c "[ \$(wc -l < $(cgfile pids cgroup.procs)) -ge 2 ]"
+    wait_for bash -c "[ \$(wc -l < $(cgfile pids cgroup.procs)) -ge 2 ]"
     run capsa ps --format json c1
     [ "$status" -eq 0 ]
     echo "$output" | jq -e "index($PID) != null"
@@ -154,17 +168,17 @@ teardown() {
 @test "kill --all signals every process in the cgroup, even without a pid namespace" {
     update_config 'del(.hostname) | .linux.namespaces |= map(select(.type != "pid" and .type != "uts"))'
     run_bg_container c1 "sleep 1000 & sleep 1000 & wait; : $MARK"
-    wait_for 100 bash -c "[ \$(wc -l < $(cgfile pids cgroup.procs)) -ge 3 ]"
+    wait_for bash -c "[ \$(wc -l < $(cgfile pids cgroup.procs)) -ge 3 ]"
     run capsa kill --all c1 KILL
     [ "$status" -eq 0 ]
-    wait_for 100 bash -c "[ ! -s $(cgfile pids cgroup.procs) ]"
+    wait_for bash -c "[ ! -s $(cgfile pids cgroup.procs) ]"
 }
 
 @test "delete removes the cgroup, including sub-cgroups the container made" {
     run_bg_container c1 "sleep 1000; : $MARK"
     mkdir "$(cgfile memory sub)" "$(cgfile pids sub)"
     capsa kill c1 KILL
-    wait_for 100 status_is c1 stopped
+    wait_for status_is c1 stopped
     run capsa delete c1
     [ "$status" -eq 0 ]
     for c in memory pids cpu freezer devices cpuset blkio; do
@@ -180,17 +194,19 @@ teardown() {
         | .linux.devices = [{"path": "/dev/test240", "type": "c", "major": 240, "minor": 0, "fileMode": 438}]
         | .process.args = ["sh", "-c", "cat /dev/test240; echo x > /dev/null && echo null-ok"]'
     run capsa run --bundle "$BUNDLE" c1
+    [ "$status" -eq 0 ]
     [[ "$output" == *null-ok* ]]
     [[ "$output" == *"not permitted"* ]]
     # The same with a rule allowing it: the driver answers instead (so the check above can fail).
     update_config '.linux.resources.devices += [{"allow": true, "type": "c", "major": 240, "minor": 0, "access": "rw"}]'
     run capsa run --bundle "$BUNDLE" c2
+    [ "$status" -eq 0 ]
     [[ "$output" != *"not permitted"* ]]
     [[ "$output" == *"No such device"* ]]
 }
 
 @test "a resource the kernel cannot take fails create naming it and leaves no cgroup" {
-    [ ! -e $CG/net_cls ] || skip "net_cls is mounted here"
+    [ ! -e "$CG/net_cls" ] || skip "net_cls is mounted here"
     update_config '.linux.resources = {"network": {"classID": 1048577}}'
     run ctr_create c1
     [ "$status" -ne 0 ]
@@ -205,6 +221,7 @@ teardown() {
     update_config '.linux.resources = {"memory": {"limit": 33554432}, "pids": {"limit": 12}}
         | .process.args = ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; ls /sys/fs/cgroup/memory | grep -c capsa-test; echo 5 > /sys/fs/cgroup/pids/pids.max || echo refused"]'
     run capsa run --bundle "$BUNDLE" c1
+    [ "$status" -eq 0 ]
     [ "${lines[0]}" = 33554432 ]
     [ "${lines[1]}" = 12 ]
     # No host cgroup directory (like the test's own parent) is visible.
@@ -224,7 +241,7 @@ teardown() {
             fail_now "no $ctrl line in: $output"
         [ "${line##*:}" = "$CGPATH" ] || fail_now "$ctrl: expected $CGPATH, got $line"
     done
-    if grep -q hugetlb $CG/unified/cgroup.controllers 2>/dev/null; then
+    if grep -q hugetlb "$CG/unified/cgroup.controllers" 2>/dev/null; then
         line=$(printf '%s\n' "$output" | grep -E '^0::') || fail_now "no v2 line in: $output"
         [ "${line#0::}" = "$CGPATH" ] || fail_now "v2: expected $CGPATH, got $line"
     fi

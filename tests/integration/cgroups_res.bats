@@ -47,7 +47,7 @@ root_disk() {
 }
 
 @test "memory swap -> memory.memsw.limit_in_bytes, reservation -> memory.soft_limit_in_bytes" {
-    [ -e $CG/memory/memory.memsw.limit_in_bytes ] || skip "no swap accounting (memory.memsw.*)"
+    [ -e "$CG/memory/memory.memsw.limit_in_bytes" ] || skip "no swap accounting (memory.memsw.*)"
     update_config '.linux.resources = {"memory": {"limit": 67108864, "swap": 100663296,
         "reservation": 33554432}}'
     run_bg_container c1 "sleep 1000; : $MARK"
@@ -58,7 +58,7 @@ root_disk() {
 }
 
 @test "memory swappiness -> memory.swappiness" {
-    [ -e $CG/memory/memory.swappiness ] || skip "no memory.swappiness"
+    [ -e "$CG/memory/memory.swappiness" ] || skip "no memory.swappiness"
     update_config '.linux.resources = {"memory": {"limit": 67108864, "swappiness": 37}}'
     run_bg_container c1 "sleep 1000; : $MARK"
     expect_val memory memory.swappiness 37
@@ -72,7 +72,7 @@ root_disk() {
 }
 
 @test "cpu burst -> cpu.cfs_burst_us, next to quota and period" {
-    [ -e $CG/cpu/cpu.cfs_burst_us ] || skip "no cpu.cfs_burst_us"
+    [ -e "$CG/cpu/cpu.cfs_burst_us" ] || skip "no cpu.cfs_burst_us"
     update_config '.linux.resources = {"cpu": {"quota": 50000, "period": 100000, "burst": 20000}}'
     run_bg_container c1 "sleep 1000; : $MARK"
     expect_val cpu cpu.cfs_quota_us 50000
@@ -81,14 +81,14 @@ root_disk() {
 }
 
 @test "cpu idle -> cpu.idle" {
-    [ -e $CG/cpu/cpu.idle ] || skip "no cpu.idle"
+    [ -e "$CG/cpu/cpu.idle" ] || skip "no cpu.idle"
     update_config '.linux.resources = {"cpu": {"idle": 1}}'
     run_bg_container c1 "sleep 1000; : $MARK"
     expect_val cpu cpu.idle 1
 }
 
 @test "cpu realtime runtime and period at a top-level path -> cpu.rt_runtime_us, cpu.rt_period_us" {
-    [ -e $CG/cpu/cpu.rt_runtime_us ] || skip "no cpu.rt_runtime_us (no RT group scheduling)"
+    [ -e "$CG/cpu/cpu.rt_runtime_us" ] || skip "no cpu.rt_runtime_us (no RT group scheduling)"
     # A child of the root: the root has realtime time to hand out, a nested parent has 0.
     CGPATH=/capsa-res-$MARK
     update_config ".linux.cgroupsPath = \"$CGPATH\"
@@ -123,7 +123,7 @@ root_disk() {
 }
 
 @test "blkio throttles for the root disk -> blkio.throttle.{read,write}_{bps,iops}_device" {
-    [ -e $CG/blkio/blkio.throttle.read_bps_device ] || skip "no blkio throttling"
+    [ -e "$CG/blkio/blkio.throttle.read_bps_device" ] || skip "no blkio throttling"
     local d maj min
     d=$(root_disk)
     [ -n "$d" ] || skip "no block device found"
@@ -142,7 +142,7 @@ root_disk() {
 
 @test "ps ID -o pid,comm passes the options to ps and lists only the container's processes" {
     run_bg_container c1 "sleep 1000 & sleep 1000; : $MARK"
-    wait_for 100 bash -c "[ \$(wc -l < $(cgfile pids cgroup.procs)) -ge 3 ]"
+    wait_for bash -c "[ \$(wc -l < $(cgfile pids cgroup.procs)) -ge 3 ]"
     run capsa ps c1 -o pid,comm
     [ "$status" -eq 0 ]
     # Exactly two columns: the default -ef (UID PID PPID ... CMD) would have more.
@@ -172,7 +172,7 @@ root_disk() {
 }
 
 @test "update --memory-swap alone uses the stored memory limit" {
-    [ -e $CG/memory/memory.memsw.limit_in_bytes ] || skip "no swap accounting (memory.memsw.*)"
+    [ -e "$CG/memory/memory.memsw.limit_in_bytes" ] || skip "no swap accounting (memory.memsw.*)"
     update_config '.linux.resources = {"memory": {"limit": 67108864, "swap": 134217728}}'
     run_bg_container c1 "sleep 1000; : $MARK"
     run capsa update --memory-swap 268435456 c1
@@ -188,7 +188,7 @@ root_disk() {
 }
 
 @test "a failed update (impossible realtime runtime) leaves cpu shares unchanged" {
-    [ -e $CG/cpu/cpu.rt_runtime_us ] || skip "no cpu.rt_runtime_us (no RT group scheduling)"
+    [ -e "$CG/cpu/cpu.rt_runtime_us" ] || skip "no cpu.rt_runtime_us (no RT group scheduling)"
     # Nested under /capsa-res-*: its parent has 0 realtime time, so any runtime is impossible.
     update_config '.linux.resources = {"cpu": {"shares": 512}}'
     run_bg_container c1 "sleep 1000; : $MARK"
@@ -211,16 +211,22 @@ root_disk() {
     update_config '.linux.resources = {"memory": {"limit": 16777216, "swap": 16777216,
         "disableOOMKiller": true}}'
     # The allocation stops at the limit and waits there (the OOM killer is off): under_oom 1.
-    run_bg_container c1 "sleep 1; x=\$(head -c 100000000 /dev/zero | tr '\\0' a); sleep 1000; : $MARK"
+    # events notices under_oom turning on after its start: the hog waits for /out/go, made once
+    # events has printed its first stats line.
+    local out
+    out=$(add_host_dir /out)
+    run_bg_container c1 "until [ -e /out/go ]; do sleep 0.1; done; x=\$(head -c 100000000 /dev/zero | tr '\\0' a); sleep 1000; : $MARK"
     capsa events --interval 1s c1 >"$BATS_TEST_TMPDIR/events" 2>&1 &
     local evpid=$!
     defer "kill $evpid 2>/dev/null"
-    wait_for 200 grep -qx 'under_oom 1' "$(cgfile memory memory.oom_control)" ||
+    wait_for grep -q '"type":"stats"' "$BATS_TEST_TMPDIR/events"
+    touch "$out/go"
+    wait_for grep -qx 'under_oom 1' "$(cgfile memory memory.oom_control)" ||
         fail_now "never under_oom: $(cgval memory memory.oom_control)"
     # Nothing was killed: the kernel's own record, read from outside.
     grep -qx 'oom_kill 0' "$(cgfile memory memory.oom_control)" ||
         fail_now "a process was OOM-killed: $(cgval memory memory.oom_control)"
-    wait_for 100 grep -q '"type":"oom"' "$BATS_TEST_TMPDIR/events" ||
+    wait_for grep -q '"type":"oom"' "$BATS_TEST_TMPDIR/events" ||
         fail_now "no oom event: $(head -c 600 "$BATS_TEST_TMPDIR/events")"
     [ "$(container_status c1)" = running ]
 }

@@ -11,6 +11,9 @@ CAPSA=${CAPSA:-$REPO/build/capsa}
 ROOTFS_CACHE=${CAPSA_TEST_ROOTFS:-$REPO/build/test-rootfs}
 # Commands registered with defer run in teardown, last first.
 DEFERRED=()
+# `run !` and `run -N` (bats >= 1.5) check the status themselves: a bare `! cmd` does not
+# (scripts/check-tests.sh).
+bats_require_minimum_version 1.5.0
 
 is_capsa() {
     "$CAPSA" --version 2>/dev/null | grep -q capsa
@@ -67,6 +70,82 @@ setup_common() {
     ensure_rootfs
     # Unique marker for this test: used in container args so that pgrep -f finds stray processes.
     MARK="capsamark$$x$RANDOM$RANDOM"
+    cg_enter_private
+}
+
+# --- cgroups of the test's own ------------------------------------------------------------------
+# A container without linux.cgroupsPath gets the cgroup ID next to its caller's (runc's rule):
+# /c1 for every suite running on this host at once, so a test of one checkout could block or kill
+# another's container. So each test runs in cgroups of its own, TEST_CG below its caller's in
+# every v1 hierarchy, and on cgroup v2 (where the container goes beside its caller) in a leaf
+# TEST_CG/t when the caller sits in the v2 root. cg_leave_private (teardown) moves it back, kills
+# what the test left in them, and fails the test if a container's cgroup was left below.
+
+# cg_mount CTRLS: the mount point of the v1 hierarchy holding CTRLS ("" = the cgroup2 mount).
+cg_mount() {
+    awk -v c="$1" '{
+        for (i = 7; $i != "-"; i++) continue
+        fs = $(i + 1); n = split($(i + 3), o, ","); m = split(c, w, ","); k = 0
+        if (c == "" && fs == "cgroup2") { print $5; exit }
+        if (c == "" || fs != "cgroup") next
+        for (j = 1; j <= m; j++) for (l = 1; l <= n; l++) if (o[l] == w[j]) k++
+        if (k == m) { print $5; exit }
+    }' /proc/self/mountinfo
+}
+
+cg_enter_private() {
+    local hier ctrls path mnt d cgs
+    # A snapshot: /proc/self/cgroup changes as the loop moves this process.
+    cgs=$(cat /proc/self/cgroup)
+    TEST_CG=capsa-bats-$BASHPID-$RANDOM
+    TEST_CG_HOME=()
+    TEST_CG_DIRS=()
+    while IFS=: read -r hier ctrls path; do
+        [[ "$ctrls" != name=* ]] || continue
+        mnt=$(cg_mount "$ctrls")
+        if [ -z "$mnt" ] || [ ! -w "$mnt$path" ]; then continue; fi
+        path=${path%/}
+        d=$mnt$path/$TEST_CG
+        if [ "$hier" = 0 ]; then
+            # v2: a process-free parent for the containers, the test in a leaf below it.
+            [ -z "$path" ] || continue
+            mkdir -p "$d/t" || continue
+            TEST_CG_DIRS+=("$d")
+            d=$d/t
+        else
+            mkdir "$d" || continue
+            TEST_CG_DIRS+=("$d")
+            if [ -e "$d/cpuset.cpus" ]; then
+                cat "$mnt$path/cpuset.cpus" >"$d/cpuset.cpus"
+                cat "$mnt$path/cpuset.mems" >"$d/cpuset.mems"
+            fi
+        fi
+        echo "$BASHPID" >"$d/cgroup.procs" && TEST_CG_HOME+=("$mnt$path")
+    done <<<"$cgs"
+}
+
+cg_leave_private() {
+    local home d p rc=0 left
+    for home in "${TEST_CG_HOME[@]}"; do
+        echo "$BASHPID" >"$home/cgroup.procs" || rc=1
+    done
+    for d in "${TEST_CG_DIRS[@]}"; do
+        # What the test started and left (a helper, a background sleep) dies with it.
+        cat "$d"/cgroup.procs "$d"/t/cgroup.procs 2>/dev/null | while read -r p; do
+            [ "$p" = "$BASHPID" ] || [ "$p" = $$ ] || kill -KILL "$p" 2>/dev/null || true
+        done
+        [ ! -d "$d/t" ] || wait_for rmdir "$d/t" 2>/dev/null || rc=1
+        left=$(find "$d" -mindepth 1 -type d -printf '%P ' 2>/dev/null)
+        if [ -n "$left" ]; then
+            echo "teardown: cgroups left in $d: $left" >&2
+            find "$d" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
+            rc=1
+        fi
+        wait_for rmdir "$d" 2>/dev/null || rc=1
+    done
+    TEST_CG_DIRS=()
+    TEST_CG_HOME=()
+    return "$rc"
 }
 
 fail_now() {
@@ -76,6 +155,7 @@ fail_now() {
 
 # setup_bundle [DIR]: fresh bundle with a copy of the rootfs and a config.json from `spec`,
 # terminal=false and args /bin/true. Sets $BUNDLE and $ROOTFS.
+# shellcheck disable=SC2120 # DIR is optional: most callers take the default
 setup_bundle() {
     BUNDLE=${1:-$BATS_TEST_TMPDIR/bundle}
     ROOTFS=$BUNDLE/rootfs
@@ -109,19 +189,26 @@ container_status() {
     capsa state "$1" 2>/dev/null | jq -r .status
 }
 
+# The host pid of the container's init; fails (and prints nothing) when state does.
 container_pid() {
-    capsa state "$1" | jq -r .pid
+    local st pid
+    st=$(capsa state "$1") || return 1
+    pid=$(jq -r .pid <<<"$st")
+    [[ "$pid" =~ ^[1-9][0-9]*$ ]] || fail_now "state of $1 has no pid: $st"
+    echo "$pid"
 }
 
-# wait_for N CMD...: poll CMD up to N times, 0.1 s apart (waits for an effect; no timing asserts).
+# wait_for CMD...: poll CMD 0.1 s apart until it succeeds (waits for an effect; no timing
+# asserts). The bound, $CAPSA_TEST_WAIT seconds (default 120), only turns a hang into a
+# failure: a slow or loaded machine must never fail a test. A leading number (the old
+# "N polls" argument) is accepted and ignored.
 wait_for() {
-    local n=$1 i
-    shift
-    for ((i = 0; i < n; i++)); do
-        "$@" && return 0
+    [[ "$1" =~ ^[0-9]+$ ]] && shift
+    local end=$((SECONDS + ${CAPSA_TEST_WAIT:-120}))
+    until "$@"; do
+        [ "$SECONDS" -lt "$end" ] || return 1
         sleep 0.1
     done
-    return 1
 }
 
 status_is() {
@@ -132,6 +219,7 @@ status_is() {
 # does not own the reaping of a container's init: it was reparented when create returned).
 pid_gone() {
     local st
+    [[ "$1" =~ ^[1-9][0-9]*$ ]] || fail_now "pid_gone: not a pid: '$1'"
     st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
     [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
 }
@@ -157,7 +245,8 @@ run_bg_container() {
     update_config ".process.args = [\"sh\", \"-c\", $(jq -n --arg s "$*" '$s')]"
     ctr_create "$id" || return 1
     capsa start "$id" || return 1
-    PID=$(container_pid "$id")
+    # shellcheck disable=SC2034 # read by the test files
+    PID=$(container_pid "$id") || return 1
 }
 
 # True if any mount under PATH exists in the host mount namespace.
@@ -170,6 +259,7 @@ mounts_under() {
 assert_nothing_left() {
     local id=$1
     run capsa state "$id"
+    # shellcheck disable=SC2154 # set by bats' run
     [ "$status" -ne 0 ] || fail_now "state of $id still exists"
     [ -z "$(ls -A "$CAPSA_ROOT")" ] || fail_now "state root not empty: $(ls -A "$CAPSA_ROOT")"
     ! pgrep -f "$MARK" >/dev/null || fail_now "process with marker $MARK still alive"
@@ -179,31 +269,33 @@ assert_nothing_left() {
 }
 
 teardown_common() {
-    local i id
+    local i id rc=0 p
     for ((i = ${#DEFERRED[@]} - 1; i >= 0; i--)); do
         eval "${DEFERRED[$i]}" || true
     done
-    [ -n "${CAPSA_ROOT:-}" ] || return 0
-    for id in $(capsa list -q 2>/dev/null); do
-        capsa delete --force "$id" >/dev/null 2>&1 || true
-    done
-    # Whatever a test did, no process carrying its marker may outlive it.
-    if [ -n "${MARK:-}" ] && pgrep -f "$MARK" >/dev/null; then
-        local p
-        for p in $(pgrep -f "$MARK"); do
-            kill -KILL "$p" 2>/dev/null || true
+    if [ -n "${CAPSA_ROOT:-}" ]; then
+        for id in $(capsa list -q 2>/dev/null); do
+            capsa delete --force "$id" >/dev/null 2>&1 || true
         done
-        echo "teardown: killed stray processes with marker $MARK" >&2
-        return 1
+        # Whatever a test did, no process carrying its marker may outlive it.
+        if [ -n "${MARK:-}" ] && pgrep -f "$MARK" >/dev/null; then
+            for p in $(pgrep -f "$MARK"); do
+                kill -KILL "$p" 2>/dev/null || true
+            done
+            echo "teardown: killed stray processes with marker $MARK" >&2
+            rc=1
+        fi
+        if [ -n "$(capsa list -q 2>/dev/null)" ]; then
+            echo "teardown: containers left in $CAPSA_ROOT" >&2
+            rc=1
+        fi
+        if [ -n "${ROOTFS:-}" ] && mounts_under "$ROOTFS"; then
+            echo "teardown: mounts left under $ROOTFS" >&2
+            rc=1
+        fi
     fi
-    if [ -n "$(capsa list -q 2>/dev/null)" ]; then
-        echo "teardown: containers left in $CAPSA_ROOT" >&2
-        return 1
-    fi
-    if [ -n "${ROOTFS:-}" ] && mounts_under "$ROOTFS"; then
-        echo "teardown: mounts left under $ROOTFS" >&2
-        return 1
-    fi
+    cg_leave_private || rc=1
+    return "$rc"
 }
 
 setup() {
@@ -229,8 +321,8 @@ cg_setup() {
 
 # cg_require_v1: skip unless the host has v1 hierarchies (a pure v2 host is tests/v2vm's).
 cg_require_v1() {
-    [ "$(stat -f -c %T $CG)" != cgroup2fs ] || skip "pure cgroup v2 host: see tests/v2vm"
-    [ -d $CG/memory ] || skip "no v1 memory hierarchy"
+    [ "$(stat -f -c %T "$CG")" != cgroup2fs ] || skip "pure cgroup v2 host: see tests/v2vm"
+    [ -d "$CG/memory" ] || skip "no v1 memory hierarchy"
 }
 
 # cg_teardown: teardown_common, then the parents cg_setup's path made (delete removes only the
@@ -238,7 +330,7 @@ cg_require_v1() {
 cg_teardown() {
     teardown_common
     local rc=$?
-    rmdir $CG/*/"$CG_PREFIX-$MARK" 2>/dev/null || true
+    rmdir "$CG"/*/"$CG_PREFIX-$MARK" 2>/dev/null || true
     return $rc
 }
 

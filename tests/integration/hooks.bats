@@ -46,7 +46,7 @@ add_all_hooks() {
     ctr_create c1
     [ "$(tr '\n' ' ' <"$LOG")" = "prestart createRuntime createContainer " ]
     capsa start c1
-    wait_for 100 eval "[ \$(wc -l <'$LOG') -ge 5 ]"
+    wait_for eval "[ \$(wc -l <'$LOG') -ge 5 ]"
     # startContainer runs in the container and poststart in the runtime: no order between them.
     [ "$(head -n3 "$LOG" | tr '\n' ' ')" = "prestart createRuntime createContainer " ]
     [ "$(sed -n 4,5p "$LOG" | sort | tr '\n' ' ')" = "poststart startContainer " ]
@@ -70,7 +70,7 @@ add_all_hooks() {
         [ "$(cat "$HK/env.$k")" = "v-$k" ]
     done
     capsa start c1
-    wait_for 100 test -e "$HK/state.poststart.json"
+    wait_for test -e "$HK/state.poststart.json"
     [ "$(jq -r .id "$HK/state.poststart.json")" = c1 ]
     [ "$(jq -r .pid "$HK/state.poststart.json")" = "$pid" ]
     capsa delete --force c1
@@ -95,15 +95,17 @@ add_all_hooks() {
     [ "$status" -ne 0 ]
     assert_nothing_left c1
     hp=$(cat "$BATS_TEST_TMPDIR/hookpid")
-    wait_for 100 pid_gone "$hp"
+    wait_for pid_gone "$hp"
 }
 
 @test "a failing poststop hook does not stop delete" {
     update_config '.hooks.poststop = [{"path": "/bin/false"}] | .process.args = ["true"]'
     ctr_create c1
     capsa start c1
-    wait_for 100 status_is c1 stopped
+    wait_for status_is c1 stopped
+    # The spec: a failing poststop hook is logged, and the lifecycle goes on as if it had passed.
     run capsa delete c1
+    [ "$status" -eq 0 ]
     run capsa state c1
     [ "$status" -ne 0 ]
     [ -z "$(ls -A "$CAPSA_ROOT")" ]

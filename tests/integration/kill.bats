@@ -12,14 +12,14 @@ setup() {
 # Container whose init traps TERM and records it on the host side.
 start_trapper() {
     run_bg_container "$1" "trap 'echo term > /out/got; exit 0' TERM; touch /out/ready; while :; do sleep 0.1; done; : $MARK"
-    wait_for 100 test -e "$OUT/ready"
+    wait_for test -e "$OUT/ready"
 }
 
 @test "kill with TERM" {
     start_trapper c1
     run capsa kill c1 TERM
     [ "$status" -eq 0 ]
-    wait_for 100 status_is c1 stopped
+    wait_for status_is c1 stopped
     [ "$(cat "$OUT/got")" = term ]
 }
 
@@ -27,7 +27,7 @@ start_trapper() {
     start_trapper c1
     run capsa kill c1 SIGTERM
     [ "$status" -eq 0 ]
-    wait_for 100 status_is c1 stopped
+    wait_for status_is c1 stopped
     [ "$(cat "$OUT/got")" = term ]
 }
 
@@ -35,7 +35,7 @@ start_trapper() {
     start_trapper c1
     run capsa kill c1 15
     [ "$status" -eq 0 ]
-    wait_for 100 status_is c1 stopped
+    wait_for status_is c1 stopped
     [ "$(cat "$OUT/got")" = term ]
 }
 
@@ -43,7 +43,7 @@ start_trapper() {
     start_trapper c1
     run capsa kill c1
     [ "$status" -eq 0 ]
-    wait_for 100 status_is c1 stopped
+    wait_for status_is c1 stopped
     [ "$(cat "$OUT/got")" = term ]
 }
 
@@ -54,8 +54,8 @@ start_trapper() {
     [ "$(container_status c1)" = running ]
     run capsa kill c1 KILL
     [ "$status" -eq 0 ]
-    wait_for 100 status_is c1 stopped
-    wait_for 100 pid_gone "$PID"
+    wait_for status_is c1 stopped
+    wait_for pid_gone "$PID"
 }
 
 @test "kill of a created container with KILL stops it" {
@@ -63,8 +63,8 @@ start_trapper() {
     pid=$(container_pid c1)
     run capsa kill c1 KILL
     [ "$status" -eq 0 ]
-    wait_for 100 status_is c1 stopped
-    wait_for 100 pid_gone "$pid"
+    wait_for status_is c1 stopped
+    wait_for pid_gone "$pid"
 }
 
 @test "out-of-range signal numbers are rejected and the container keeps running" {
@@ -93,7 +93,7 @@ start_trapper() {
     update_config '.process.args = ["true"]'
     ctr_create c1
     capsa start c1
-    wait_for 100 status_is c1 stopped
+    wait_for status_is c1 stopped
     run capsa kill c1 TERM
     [ "$status" -ne 0 ]
 }
@@ -107,13 +107,20 @@ start_trapper() {
     # sh is pid 1 of its pid namespace: without a handler it ignores TERM.
     # Its two children do not, so only --all stops them (and then sh).
     run_bg_container c1 "sleep 1000 & sleep 1000 & wait; : $MARK"
-    wait_for 100 bash -c "[ \$(pgrep -c -P $PID sleep) -eq 2 ]"
+    wait_for bash -c "[ \$(pgrep -c -P $PID -x sleep) -eq 2 ]"
+    kids=$(pgrep -P "$PID" -x sleep)
+    # No sleep after the signal: the kernel drops a TERM for a pid-namespace init without a
+    # handler when it is sent, so once kill has returned nothing more can happen.
     capsa kill c1 TERM
-    sleep 0.3
-    [ "$(pgrep -c -P "$PID" sleep)" -eq 2 ]
+    [ "$(pgrep -c -P "$PID" -x sleep)" -eq 2 ]
     [ "$(container_status c1)" = running ]
     run capsa kill --all c1 TERM
     [ "$status" -eq 0 ]
-    wait_for 100 status_is c1 stopped
-    ! pgrep -f "sleep 1000" -P "$PID"
+    wait_for status_is c1 stopped
+    # The children by their own pids: once the init is gone, "children of $PID" finds nothing
+    # whatever happened to them.
+    local k
+    for k in $kids; do
+        wait_for pid_gone "$k" || fail_now "child $k of the init survived kill --all"
+    done
 }

@@ -23,11 +23,11 @@ setup() {
 
     run capsa start c1
     [ "$status" -eq 0 ]
-    wait_for 100 test -e "$out/started"
+    wait_for test -e "$out/started"
     [ "$(container_status c1)" = running ]
 
     touch "$out/go"
-    wait_for 100 status_is c1 stopped
+    wait_for status_is c1 stopped
     pid_gone "$pid"
 
     run capsa delete c1
@@ -63,8 +63,8 @@ setup() {
     kill -0 "$PID"
     run capsa delete --force c1
     [ "$status" -eq 0 ]
-    wait_for 100 pid_gone "$PID"
-    ! pgrep -f "$MARK"
+    wait_for pid_gone "$PID"
+    run -1 pgrep -f "$MARK"
     run capsa state c1
     [ "$status" -ne 0 ]
 }
@@ -75,7 +75,7 @@ setup() {
     kill -0 "$pid"
     run capsa delete --force c1
     [ "$status" -eq 0 ]
-    wait_for 100 pid_gone "$pid"
+    wait_for pid_gone "$pid"
     [ -z "$(ls -A "$CAPSA_ROOT")" ]
 }
 
@@ -95,7 +95,7 @@ setup() {
         [ "$status" -ne 0 ] || fail_now "id '$id' accepted"
         [ -z "$(ls -A "$CAPSA_ROOT")" ] || fail_now "state left for id '$id'"
     done
-    ! mounts_under "$ROOTFS"
+    run -1 mounts_under "$ROOTFS"
 }
 
 @test "create with a missing bundle fails cleanly" {

@@ -45,7 +45,7 @@ ns_of() { readlink "/proc/$1/ns/$2"; }
     unshare --uts sh -c "hostname joined-$$; exec sleep 1000 # $MARK" &
     local upid=$!
     defer "kill -KILL $upid 2>/dev/null"
-    wait_for 100 eval '[ "$(ns_of '$upid' uts)" != "$(ns_of self uts)" ]'
+    wait_for eval '[ "$(ns_of '$upid' uts)" != "$(ns_of self uts)" ]'
     update_config "del(.hostname) | .linux.namespaces |= map(select(.type != \"uts\"))
         | .linux.namespaces += [{\"type\": \"uts\", \"path\": \"/proc/$upid/ns/uts\"}]"
     run_bg_container c1 "hostname > /dev/null; sleep 1000; : $MARK"
@@ -131,9 +131,10 @@ ns_of() { readlink "/proc/$1/ns/$2"; }
     [ "$(stat -c %d:%i "/proc/$PID/root/rootfs-marker")" = "$(stat -c %d:%i "$ROOTFS/rootfs-marker")" ]
     [ "$(stat -c %i "/proc/$PID/root/")" = "$(stat -c %i "$ROOTFS/")" ]
     run capsa exec c1 sh -c "cat /rootfs-marker; ls $host_marker; cd /../../..; ls"
+    [ "$status" -eq 0 ]
     [[ "$output" == *inside* ]]
     [[ "$output" == *"No such file"* ]]
     [[ "$output" == *rootfs-marker* ]]
     # The host's mount table was not touched: no mount of the container shows at the rootfs.
-    ! mounts_under "$ROOTFS"
+    run -1 mounts_under "$ROOTFS"
 }

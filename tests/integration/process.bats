@@ -192,7 +192,7 @@ has_sys_resource() {
     "$rt" --root "$CAPSA_ROOT" run --bundle "$BUNDLE" c1 </dev/null >"$BATS_TEST_TMPDIR/out" 2>&1 || true
     ctr_create c2
     "$rt" --root "$CAPSA_ROOT" start c2 || true
-    wait_for 100 status_is c2 stopped
+    wait_for status_is c2 stopped
     [ "$(sha256sum <"$rt")" = "$before" ]
 }
 
@@ -203,16 +203,21 @@ has_sys_resource() {
     rt=$BATS_TEST_TMPDIR/runtime-copy
     cp "$(command -v "$CAPSA")" "$rt"
     before=$(sha256sum <"$rt")
-    update_config '.process.args = ["sleep", "2"]'
+    out=$(add_host_dir /out)
+    # The container runs until the test says so: the runtime's exe is opened while it runs.
+    update_config '.process.args = ["sh", "-c", "until [ -e /out/go ]; do sleep 0.1; done"]'
     "$rt" --root "$CAPSA_ROOT" run --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1 &
     runpid=$!
-    wait_for 100 test -e "$CAPSA_ROOT/c1/state.json"
+    defer "touch '$out/go'"
+    wait_for status_is c1 running
     exec {held}<"/proc/$runpid/exe"
+    touch "$out/go"
     wait "$runpid"
-    # The executable is no longer running: only the read-only mount stops the write now.
-    run bash -c "echo overwritten >> /proc/self/fd/$held"
+    # The executable is no longer running: only the read-only mount stops the write now. The
+    # helper opens the held file for writing and prints the errno by name.
+    run "$REPO/build/helpers/probe" write "/proc/self/fd/$held"
     exec {held}<&-
-    [ "$status" -ne 0 ]
-    [[ "$output" == *"Read-only file system"* ]]
+    [ "$status" -eq 0 ]
+    [ "$output" = EROFS ]
     [ "$(sha256sum <"$rt")" = "$before" ]
 }

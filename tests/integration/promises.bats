@@ -74,7 +74,7 @@ new_mounts() {
         "inheritable": ["CAP_NET_BIND_SERVICE"], "ambient": ["CAP_NET_BIND_SERVICE"]}'
     touch "$ROOTFS/owned"
     run_bg_container c1 "chown 1000 /owned 2>/dev/null && touch /out/chowned; touch /out/ready; sleep 1000; : $MARK"
-    wait_for 100 test -e "$OUT/ready"
+    wait_for test -e "$OUT/ready"
     local s
     for s in CapBnd CapPrm CapEff CapInh CapAmb; do
         [ "$(awk "/^$s:/ { print \$2 }" "/proc/$PID/status")" = 0000000000000400 ] ||
@@ -114,6 +114,7 @@ new_mounts() {
     update_config ".process.args = [\"sh\", \"-c\", \"probe write $f; echo $new > $f && echo WROTE; cat $f\"]"
     run capsa run --bundle "$BUNDLE" c1
     echo "$output"
+    [ "$status" -eq 0 ]
     [ "${lines[0]}" = EROFS ]
     [[ "$output" != *WROTE* ]]
     [ "$(cat $f)" = "$before" ]
@@ -124,7 +125,7 @@ new_mounts() {
     local mm
     mm=$(stat -c '%Hd:%Ld' /)
     if [ "${mm%%:*}" = 0 ] || [ ! -e "/sys/dev/block/$mm" ]; then
-        mm=$(ls /sys/dev/block | head -n1)
+        mm=$(find /sys/dev/block -mindepth 1 -maxdepth 1 -printf '%f\n' | head -n1)
     fi
     [ -n "$mm" ] || skip "no block device on the host"
     update_config ".process.capabilities.bounding += [\"CAP_MKNOD\"]
@@ -151,12 +152,12 @@ new_mounts() {
     ctr_create c1 --preserve-fds 1 3<"$BATS_TEST_TMPDIR/three" 4</etc/hostname 5</etc/passwd
     capsa start c1
     PID=$(container_pid c1)
-    wait_for 100 test -s "$OUT/fds"
+    wait_for test -s "$OUT/fds"
     # Inside: 0 1 2 and the preserved 3.
     [ "$(awk '{ print $1 }' "$OUT/fds" | sort -n | tr '\n' ' ')" = "0 1 2 3 " ]
     grep -q "^3 -> $BATS_TEST_TMPDIR/three" "$OUT/fds"
     # From the host, on the running process: the same set, nothing of the runtime's.
-    [ "$(ls "/proc/$PID/fd" | sort -n | tr '\n' ' ')" = "0 1 2 3 " ]
+    [ "$(find "/proc/$PID/fd" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n | tr '\n' ' ')" = "0 1 2 3 " ]
     [ "$(readlink "/proc/$PID/fd/3")" = "$BATS_TEST_TMPDIR/three" ]
 }
 
@@ -176,7 +177,7 @@ new_mounts() {
     # Now with create/start: the kill is in the container's cgroup, the runtime still answers.
     ctr_create c1
     capsa start c1
-    wait_for 150 status_is c1 stopped
+    wait_for status_is c1 stopped
     # (v1 memory.failcnt stays 0 on this kernel; oom_kill counts kills in this cgroup.)
     [ "$(awk '/^oom_kill / { print $2 }' "$(cgfile memory memory.oom_control)")" -ge 1 ]
     [ "$(cat "$(cgfile memory memory.max_usage_in_bytes)")" -le 33554432 ]
@@ -195,7 +196,7 @@ new_mounts() {
 @test "fork bomb: pids.current stays at the limit and delete --force removes every process" {
     update_config '.linux.resources = {"pids": {"limit": 20}}'
     run_bg_container c1 "sh -c 'while :; do sleep 1000 & done' 2>/dev/null; exec sleep 1000 # $MARK"
-    wait_for 100 bash -c "[ \$(awk '/max/ {print \$2}' $(cgfile pids pids.events)) -gt 0 ]"
+    wait_for bash -c "[ \$(awk '/max/ {print \$2}' $(cgfile pids pids.events)) -gt 0 ]"
     [ "$(cat "$(cgfile pids pids.current)")" -le 20 ]
     pids=$(cat "$(cgfile pids cgroup.procs)")
     [ "$(wc -w <<<"$pids")" -ge 10 ]
@@ -203,7 +204,7 @@ new_mounts() {
     [ "$status" -eq 0 ]
     local p
     for p in $pids; do
-        wait_for 100 pid_gone "$p" || fail_now "pid $p of the bomb survived delete --force"
+        wait_for pid_gone "$p" || fail_now "pid $p of the bomb survived delete --force"
     done
     assert_no_cgroup "$CGPATH"
     [ -z "$(ls -A "$CAPSA_ROOT")" ]
@@ -212,7 +213,7 @@ new_mounts() {
 @test "a process ignoring SIGTERM: kill KILL and delete --force remove pid, cgroups and state" {
     OUT=$(add_host_dir /out)
     run_bg_container c1 "trap '' TERM; touch /out/ready; while :; do sleep 1; done; : $MARK"
-    wait_for 100 test -e "$OUT/ready"
+    wait_for test -e "$OUT/ready"
     capsa kill c1 TERM
     sleep 0.3
     kill -0 "$PID"
@@ -221,8 +222,8 @@ new_mounts() {
     [ "$status" -eq 0 ]
     run capsa delete --force c1
     [ "$status" -eq 0 ]
-    wait_for 100 pid_gone "$PID"
-    ! pgrep -f "$MARK"
+    wait_for pid_gone "$PID"
+    run -1 pgrep -f "$MARK"
     assert_no_cgroup "$CGPATH"
     [ -z "$(ls -A "$CAPSA_ROOT")" ]
     run capsa state c1
@@ -242,7 +243,7 @@ new_mounts() {
         >"$BATS_TEST_TMPDIR/create.out" 2>&1 &
     cpid=$!
     defer "kill -KILL $cpid 2>/dev/null"
-    wait_for 100 test -e "$HK/ready" || fail_now "hook never ran: $(cat "$BATS_TEST_TMPDIR/create.out")"
+    wait_for test -e "$HK/ready" || fail_now "hook never ran: $(cat "$BATS_TEST_TMPDIR/create.out")"
     hookpid=$(cat "$HK/hookpid")
     defer "kill -KILL $hookpid 2>/dev/null"
     # Every process of the container (in its cgroup) and every descendant of capsa but the hook.
@@ -251,15 +252,16 @@ new_mounts() {
     kill -KILL "$cpid"
     wait "$cpid" 2>/dev/null || true
     kill -KILL "$hookpid"
-    wait_for 100 pid_gone "$hookpid"
+    wait_for pid_gone "$hookpid"
     [ -n "$ctr_pids" ] || fail_now "no container process in $CGPATH at hook time"
 
     run capsa delete --force c1
     echo "delete --force: status $status: $output"
+    [ "$status" -eq 0 ]
     local p
     for p in $ctr_pids $desc; do
         [ "$p" = "$hookpid" ] && continue
-        wait_for 100 pid_gone "$p" || fail_now "pid $p ($(tr '\0' ' ' <"/proc/$p/cmdline")) left"
+        wait_for pid_gone "$p" || fail_now "pid $p ($(tr '\0' ' ' <"/proc/$p/cmdline")) left"
     done
     assert_no_cgroup "$CGPATH"
     [ -z "$(ls -A "$CAPSA_ROOT")" ] || fail_now "state left: $(ls -A "$CAPSA_ROOT")"
@@ -295,8 +297,8 @@ new_mounts() {
     [ "$(cat "$(cgfile pids cgroup.procs)")" = "$pid" ]
     run capsa delete --force same
     [ "$status" -eq 0 ]
-    wait_for 100 pid_gone "$pid"
-    ! pgrep -f "$MARK"
+    wait_for pid_gone "$pid"
+    run -1 pgrep -f "$MARK"
     assert_no_cgroup "$CGPATH"
     [ -z "$(ls -A "$CAPSA_ROOT")" ]
 }

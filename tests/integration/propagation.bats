@@ -16,9 +16,10 @@ teardown() {
 }
 
 # The container mounts a tmpfs at /bidir/sub and keeps running; was it seen on the host?
+# shellcheck disable=SC2154 # hostdir is set by shared_host_dir (helpers.bash)
 container_mounts_into_bidir() {
     run_bg_container c1 "mount -t tmpfs none /bidir/sub && touch /bidir/sub/made-inside; sleep 1000; : $MARK"
-    wait_for 20 test -e "$hostdir/sub/made-inside"
+    wait_for test -e "$hostdir/sub/made-inside"
 }
 
 @test "rootfsPropagation rshared: a mount made inside a shared bind reaches the host" {
@@ -32,7 +33,7 @@ container_mounts_into_bidir() {
     container_mounts_into_bidir
     findmnt -n "$hostdir/sub" >/dev/null
     # The container's own mounts stay in the container: nothing appeared under its rootfs.
-    ! mounts_under "$ROOTFS"
+    run -1 mounts_under "$ROOTFS"
 }
 
 @test "a per-mount shared bind is shared in the container's mountinfo" {
@@ -56,7 +57,7 @@ container_mounts_into_bidir() {
     [ "$status" -eq 0 ]
     [ "$output" = MOUNTED ]
     [ ! -e "$hostdir/sub/made-inside" ]
-    ! findmnt -n "$hostdir/sub" >/dev/null
+    run ! findmnt -n "$hostdir/sub"
 }
 
 @test "readonlyPaths: programs under the path still run, masked files under it still read empty" {

@@ -48,7 +48,8 @@ ip link set lo up 2>/dev/null
 
 # The pure v2 hierarchy. cgroup_no_v1=all on the command line keeps every controller off v1.
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || echo "v2vm-init: mounting cgroup2 failed"
-for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+read -r controllers </sys/fs/cgroup/cgroup.controllers
+for c in $controllers; do
     # One at a time, so a controller that refuses does not keep the others off.
     echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ||
         echo "v2vm-init: could not enable controller $c"
@@ -60,6 +61,7 @@ echo "V2VM-SUBTREE $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 echo "V2VM-CPUS $(nproc) MEM-KB $(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
 
 cd /v2vm || echo "v2vm-init: no /v2vm"
+# shellcheck source=/dev/null # written into the initramfs by run.sh
 . /v2vm/env
 export V2VM_FILES=/v2vm/files
 start=$(cut -d' ' -f1 /proc/uptime)

@@ -89,8 +89,8 @@ done
 # controller built in (checked in docs/testing-cgroup-v2.md), so no modules are needed.
 kernel=${V2VM_KERNEL:-}
 if [ -z "$kernel" ]; then
-    kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n1 || true)
-    [ -n "$kernel" ] || kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1 || true)
+    kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*-cloud-amd64' 2>/dev/null | sort -V | tail -n1)
+    [ -n "$kernel" ] || kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*' 2>/dev/null | sort -V | tail -n1)
 fi
 [ -n "$kernel" ] || die "no kernel in /boot; install one: apt-get install -y --no-install-recommends linux-image-cloud-amd64"
 [ -r "$kernel" ] || die "kernel not readable: $kernel"

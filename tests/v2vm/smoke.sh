@@ -1,6 +1,7 @@
 #!/bin/sh
 # smoke.sh - guest script for tests/v2vm/run.sh: is this really a pure cgroup v2 host?
 # Prints TAP; exits non-zero when a check fails.
+# shellcheck disable=SC2016 # single-quoted $ belongs to the sh -c and awk programs
 n=0
 failed=0
 ok() {
