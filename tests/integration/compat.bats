@@ -122,9 +122,11 @@ home_of() {
     [ "$(home_of "$(pgrep -P $xpid)")" = /home/user ]
     # shellcheck disable=SC2016 # expanded inside the container
     run capsa exec --user 0 c1 sh -c 'echo "[$HOME]"'
+    [ "$status" -eq 0 ]
     [ "$output" = "[/root]" ]
     # shellcheck disable=SC2016 # expanded inside the container
     run capsa exec --user 4242 c1 sh -c 'echo "[$HOME]"'
+    [ "$status" -eq 0 ]
     [ "$output" = "[/]" ]
     capsa kill c1 KILL
 }
@@ -310,6 +312,7 @@ mnt_opts() {
         | .linux.devices = [{"path": "/dev/test240", "type": "c", "major": 240, "minor": 0, "fileMode": 438}]
         | .process.args = ["sh", "-c", "cat /dev/test240"]'
     run capsa run --bundle "$BUNDLE" c1
+    [ "$status" -ne 0 ]
     [[ "$output" != *"not permitted"* ]]
     [[ "$output" == *"No such device"* ]]
     # Only letters that mean nothing: capsa allows nothing (runc 1.1 fails the create: its own
@@ -317,6 +320,7 @@ mnt_opts() {
     if is_capsa; then
         update_config '.linux.resources.devices[1].access = "ax"'
         run capsa run --bundle "$BUNDLE" c2
+        [ "$status" -ne 0 ]
         [[ "$output" == *"not permitted"* ]]
     fi
     # An empty string is refused, as runc does, naming the field.

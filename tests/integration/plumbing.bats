@@ -133,6 +133,7 @@ stat_field() {
     run "$CAPSA" --root "$CAPSA_ROOT" --log "$log" run --bundle "$BUNDLE" c2
     [ "$status" -eq 0 ]
     run grep -c 'level=debug' "$log"
+    [ "$status" -eq 1 ]
     [ "$output" = 0 ]
 }
 

@@ -127,6 +127,7 @@ FNV
     grep -q '^Seccomp:[[:space:]]*2' "/proc/$pid/status"
     grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$pid/status"
     run capsa ps --format json uk-run
+    [ "$status" -eq 0 ]
     [[ "$output" == *"$pid"* ]]
     # events: the unikernel is accounted in its cgroup like any container process.
     run capsa events --stats uk-run
@@ -166,7 +167,8 @@ FNV
     while read -r off fsz; do
         [ $((off + fsz)) -gt "$end" ] && end=$((off + fsz))
     done < <(readelf -lW "$BATS_TEST_TMPDIR/good" | awk '$1 == "LOAD" { print $2, $5 }')
-    [ "$end" -gt 1 ] && [ "$end" -le "$size" ]
+    [ "$end" -gt 1 ]
+    [ "$end" -le "$size" ]
     head -c $((end - 1)) "$BATS_TEST_TMPDIR/good" >"$BATS_TEST_TMPDIR/trunchalf"
     echo "not an elf" >"$BATS_TEST_TMPDIR/text"
     cp "$(readlink -f /bin/ls)" "$BATS_TEST_TMPDIR/hostls"
@@ -393,7 +395,7 @@ uk_args() {
     ip netns exec "$ns" ip addr add 10.77.2.1/24 dev tapuk2
     ip netns exec "$ns" ip link set tapuk2 up
     # 8000 bytes of payload, not fragmented: one 8042-byte frame each way.
-    run ip netns exec "$ns" ping -c 2 -W 5 -s 8000 -M do 10.77.2.2
+    run ip netns exec "$ns" ping -c 2 -W 5 -s 8000 -M "do" 10.77.2.2
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"2 received"* ]]
@@ -515,6 +517,7 @@ uk_netns_only() {
     # The address is the one the guest touched: 0x8 for segv, its own code for text.
     uk_bundle fault segv
     run capsa run --bundle "$BUNDLE" uk-fault-addr
+    [ "$status" -eq 139 ]
     [[ "$output" == *"unikernel fault: SIGSEGV at address 0x8, instruction 0x1"* ]]
     uk_bundle fault none
     run capsa run --bundle "$BUNDLE" uk-fault-none
