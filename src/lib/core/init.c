@@ -246,8 +246,17 @@ __attribute__((noreturn)) void capsa_init_main(const struct capsa_init_args *a)
 
     if (capsa_rootfs_pivot(&rc, &err) < 0)
         fail(&c, &err);
-    c.procfd = capsa_proc_open_private(&err);
-    if (c.procfd < 0)
+    /* A procfs instance of our own, attached nowhere, for every /proc write
+     * (sysctl, oom_score_adj, LSM labels, the exec fifo reopen). Only made
+     * when one of them is to be done, as exec does: creating it is a new
+     * superblock, and closing it dissolves a detached mount, which waits for
+     * an RCU grace period (docs/performance.md). Without it, -1 makes any
+     * /proc write fail rather than go to the container's /proc. */
+    bool need_proc = a->fifo_fd >= 0 || (spec->has_linux && spec->linux_cfg.n_sysctl > 0) ||
+                     (p && (p->has_oom_score_adj ||
+                            (p->apparmor_profile != NULL && p->apparmor_profile[0] != '\0') ||
+                            (p->selinux_label != NULL && p->selinux_label[0] != '\0')));
+    if (need_proc && (c.procfd = capsa_proc_open_private(&err)) < 0)
         fail(&c, &err);
     if (capsa_sysctl_apply(spec, c.procfd, &err) < 0)
         fail(&c, &err);
