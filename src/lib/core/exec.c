@@ -318,6 +318,13 @@ __attribute__((noreturn)) static void stage1_main(struct exec_child *c)
     _exit(0);
 }
 
+/* clone(2)'s entry for S when it shares our memory (CLONE_VM | CLONE_VFORK):
+ * we are suspended until it exits, it calls nothing that allocates. */
+static int stage1_entry(void *arg)
+{
+    stage1_main(arg);
+}
+
 /* --- the process description --- */
 
 /* Replace *slot with a heap copy of s (NULL stays NULL). */
@@ -762,10 +769,23 @@ static int spawn(const struct capsa_ctx *ctx, const struct capsa_exec_opts *o, s
         }
         c.seccomp = prog;
     }
-    struct clone_args ca = {.exit_signal = SIGCHLD};
-    pid_t st1 = capsa_clone3(&ca);
-    if (st1 == 0)
-        stage1_main(&c);
+    pid_t st1;
+    if (!(c.ns_flags & (CLONE_NEWUSER | CLONE_NEWTIME))) {
+        /* S only joins namespaces and clones F: it shares our memory and
+         * runs on its own stack while we wait (as posix_spawn does), which
+         * spares copying our address space for it and tearing it down, and
+         * the copy-on-write faults that follow in both: about 1 ms on a VM
+         * with shadow paging (docs/performance.md). Joining a user or time
+         * namespace needs an mm of its own (setns refuses a shared one with
+         * EINVAL, EUSERS): fork then. */
+        _Alignas(16) char stack[64 * 1024];
+        st1 = clone(stage1_entry, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+    } else {
+        struct clone_args ca = {.exit_signal = SIGCHLD};
+        st1 = capsa_clone3(&ca);
+        if (st1 == 0)
+            stage1_main(&c);
+    }
     capsa_seccomp_prog_free(prog);
     capsa_cgroup_join_close(&join);
     if (st1 < 0)
