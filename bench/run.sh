@@ -89,6 +89,7 @@ work=$(mktemp -d /tmp/capsa-bench.XXXXXX)
 # The runtimes' state roots on /run (tmpfs), where engines keep them (containerd, podman, CRI-O
 # use /run/...): on a disk file system every state file is an inode allocation.
 states=$(mktemp -d /run/capsa-bench.XXXXXX)
+states_mounted=0
 declare -A RT_BIN=() RT_PATH=()
 cleanup() {
     local rc=$? r id
@@ -100,11 +101,23 @@ cleanup() {
                 echo "run.sh: could not delete $r container $id" >&2
         done
     done
+    [ "$states_mounted" = 0 ] || umount "$states"
     rm -rf "$work" "$states"
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# Where /run is not a tmpfs (some VMs without an init that mounts one keep it on the root disk),
+# state files would cost every runtime journal writes and, on unlink, waits for the disk: give
+# the state roots a tmpfs of their own, in our private mount namespace, as /run would be.
+state_note=
+if [ "$(stat -f -c %T "$states")" != tmpfs ]; then
+    mount -t tmpfs -o mode=0700,size=64m capsa-bench-states "$states" ||
+        die "could not mount a tmpfs on $states"
+    states_mounted=1
+    state_note="/run is $(stat -f -c %T /run) here: the runtimes' state roots are on a tmpfs mounted for the benchmark (in its private mount namespace)"
+    note "$state_note"
+fi
 
 # 1. Build.
 echo "building capsa, bench/driver, bench/floor, bench/icount ..." >&2
@@ -379,6 +392,7 @@ report() {
     for r in "${sel[@]}"; do echo "- $r: $(ver "$r")"; done
     echo "- reps: $reps (seq100: $seqreps of $seqcount containers), warm-up reps first; order rotated per rep$([ $quick = 1 ] && echo '; --quick')"
     [ -z "$ns_note" ] || echo "- $ns_note"
+    [ -z "$state_note" ] || echo "- $state_note"
     for k in "${!FAILS[@]}"; do echo "- FAILED samples: $k x${FAILS[$k]} (not counted)"; done
     echo
     has run && time_table run '`run` /bin/true (wall ms)' 1000000 ms

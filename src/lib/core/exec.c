@@ -304,6 +304,7 @@ static int prepare(struct exec_job *x, int sfd, struct capsa_err *err)
     struct capsa_spawn *s = &x->spawn;
     capsa_spawn_init(s);
     /* Always through the intermediate: a pid namespace applies to children. */
+    s->share_vm = true;
     s->join_pidfd = x->init_pidfd;
     s->join_flags = x->ns_flags;
     s->chroot_fd = x->chroot_fd;

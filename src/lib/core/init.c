@@ -188,8 +188,18 @@ static int step_mounts(struct init_ctx *c, struct capsa_err *err)
         (r = capsa_rootfs_pivot(&rc, err)) < 0)
         return r;
     LOG(c, "init: root changed to %s", a->rootfs);
-    c->procfd = capsa_proc_open_private(err);
-    if (c->procfd < 0)
+    /* A procfs instance of our own, attached nowhere, for every /proc write
+     * (sysctl, oom_score_adj, LSM labels, the exec fifo reopen). Only made
+     * when one of them is to be done, as exec does: creating it is a new
+     * superblock, and closing it dissolves a detached mount, which waits for
+     * an RCU grace period (docs/performance.md). Without it, -1 makes any
+     * /proc write fail rather than go to the container's /proc. */
+    const struct capsa_process *pp = c->p;
+    bool need_proc = a->fifo_fd >= 0 || spec->linux_cfg.n_sysctl > 0 ||
+                     (pp && (pp->has_oom_score_adj ||
+                             (pp->apparmor_profile != NULL && pp->apparmor_profile[0] != '\0') ||
+                             (pp->selinux_label != NULL && pp->selinux_label[0] != '\0')));
+    if (need_proc && (c->procfd = capsa_proc_open_private(err)) < 0)
         return c->procfd;
     if ((r = capsa_sysctl_apply(spec, c->procfd, err)) < 0)
         return r;

@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "linux/selfexe.h"
 #include "spec/spec.h"
 #include "sys/sys.h"
 #include "util/util.h"
@@ -85,10 +86,13 @@ int capsa_default_spec(bool rootless, char **json_out, struct capsa_err *err)
  * through /proc/<pid>/exe (or by executing /proc/self/exe as its entry
  * point) could open it for writing and replace the host's runtime. runc and
  * crun copy the whole binary into a sealed memfd on every invocation. We
- * instead re-execute once from a detached, read-only bind mount of our own
- * binary: the executable then lives on a read-only mount that nobody can
- * reach by path, so opening it for writing fails with EROFS, and no byte is
- * copied. A binary already on a read-only mount needs nothing.
+ * instead run from a detached, read-only bind mount of our own binary: the
+ * executable then lives on a read-only mount that nobody can reach by path,
+ * so opening it for writing fails with EROFS, and no byte is copied. The
+ * running image is moved onto that mount in place (linux/selfexe.c: its
+ * mappings and /proc/self/exe), which is much cheaper than the execve from it
+ * that remains the fallback. A binary already on a read-only mount needs
+ * nothing.
  */
 /* The fallback for an unprivileged user whose binary they can write (so a
  * container of theirs could too): a sealed memfd copy, as runc and crun do
@@ -143,6 +147,11 @@ int capsa_self_protect(char *const argv[], struct capsa_err *err)
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
     if (capsa_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) < 0)
         return capsa_err_set(err, errno, "self-protection: make the binary mount read-only");
+    /* The same end state without an execve: the running image moved onto the
+     * read-only mount (linux/selfexe.c). Where the kernel refuses that, re-execute. */
+    struct capsa_err ignored = {0};
+    if (capsa_selfexe_rebind(tree, &ignored) == 0)
+        return 0;
     extern char **environ;
     capsa_execveat(tree, "", argv, environ, AT_EMPTY_PATH);
     return capsa_err_set(err, errno, "self-protection: re-execute the runtime");

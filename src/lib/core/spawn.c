@@ -93,7 +93,10 @@ static int join_paths(const struct capsa_spec *spec, struct capsa_err *err)
     return 0;
 }
 
-__attribute__((noreturn)) static void stage1_main(struct capsa_spawn *s)
+/* stage1. With share_vm it runs in the runtime's memory while the runtime
+ * is suspended: it writes nothing but its own stack (s is read only; the fds
+ * it closes are its own table's), and allocates nothing. */
+__attribute__((noreturn)) static void stage1_main(const struct capsa_spawn *s)
 {
     struct capsa_err err = {0};
     close_runtime_fds(s);
@@ -108,14 +111,14 @@ __attribute__((noreturn)) static void stage1_main(struct capsa_spawn *s)
             capsa_err_set(&err, errno, "join the container's namespaces (setns on its pidfd)");
             stage1_fail(s, &err);
         }
-        capsa_close(&s->join_pidfd);
+        close(s->join_pidfd);
     }
     if (s->chroot_fd >= 0) {
         if (fchdir(s->chroot_fd) < 0 || chroot(".") < 0) {
             capsa_err_set(&err, errno, "enter the container's root");
             stage1_fail(s, &err);
         }
-        capsa_close(&s->chroot_fd);
+        close(s->chroot_fd);
     }
     if (chdir("/") < 0) {
         capsa_err_set(&err, errno, "chdir /");
@@ -146,6 +149,19 @@ __attribute__((noreturn)) static void stage1_main(struct capsa_spawn *s)
     _exit(0);
 }
 
+static bool can_share_vm(const struct capsa_spawn *s)
+{
+    return s->share_vm && s->join_paths == NULL && s->timens_offsets == NULL &&
+           !(s->join_flags & (CLONE_NEWUSER | CLONE_NEWTIME)) &&
+           !(s->clone_flags & (CLONE_NEWUSER | CLONE_NEWTIME));
+}
+
+/* clone(2)'s entry for a stage1 that shares our memory. */
+static int stage1_entry(void *arg)
+{
+    stage1_main(arg);
+}
+
 int capsa_spawn_child(struct capsa_spawn *s, struct capsa_err *err)
 {
     if (!needs_stage1(s)) {
@@ -161,12 +177,18 @@ int capsa_spawn_child(struct capsa_spawn *s, struct capsa_err *err)
         s->pidfd = pidfd;
         return 0;
     }
-    struct clone_args ca = {.exit_signal = SIGCHLD};
-    pid_t st1 = capsa_clone3(&ca);
+    pid_t st1;
+    if (can_share_vm(s)) {
+        _Alignas(16) char stack[64 * 1024];
+        st1 = clone(stage1_entry, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, s);
+    } else {
+        struct clone_args ca = {.exit_signal = SIGCHLD};
+        st1 = capsa_clone3(&ca);
+        if (st1 == 0)
+            stage1_main(s);
+    }
     if (st1 < 0)
         return capsa_err_set(err, errno, "clone the namespace-joining process");
-    if (st1 == 0)
-        stage1_main(s);
     struct capsa_sync_msg m;
     int r = capsa_sync_expect(s->parent_sock, CAPSA_SYNC_PID, "namespace-joining process", &m, err);
     while (waitpid(st1, NULL, 0) < 0 && errno == EINTR)

@@ -35,6 +35,14 @@ struct capsa_spawn {
      * namespace of its own: its init's root). -1: none. */
     int chroot_fd;
 
+    /* stage1 may share the runtime's memory (CLONE_VM | CLONE_VFORK, as
+     * posix_spawn does): it only joins and clones, and sparing the copy of
+     * the address space and its copy-on-write faults is about 1 ms on a VM
+     * with shadow paging (docs/performance.md). Ignored where a user or
+     * time namespace is joined or made (setns and unshare refuse a shared
+     * mm), or namespaces are joined by path. */
+    bool share_vm;
+
     uint64_t clone_flags; /* CLONE_NEW* made at the child's clone */
     int cgroup_fd;        /* v2 directory for CLONE_INTO_CGROUP, or -1 */
     int child_sock;       /* the child's end of the sync socket (stage1 reports on it) */

@@ -580,22 +580,23 @@ static int mask_dir(int destfd, int *shared, struct capsa_err *err)
     return 0;
 }
 
-/* Masked file: a bind of the host /dev/null (ctx->devnull_fd, a detached
- * clone). Kernels before 6.15 cannot clone a detached mount (EINVAL): then
- * the detached mount itself is attached on the first masked file and later
- * clones are taken from it, now that it is in our namespace. */
+/* Masked file: the host /dev/null (ctx->devnull_fd, a detached clone). The
+ * clone itself is attached on the first masked file and later ones are
+ * clones of it, now that it is in our namespace. Cloning the detached mount
+ * for every file instead (kernels 6.15+) would leave it attached nowhere, and
+ * closing a detached mount unmounts it, which waits for an RCU grace period:
+ * 0.05-4 ms on a 2-vCPU VM (docs/performance.md). Older kernels cannot clone a
+ * detached mount at all. */
 static int mask_file(struct capsa_rootfs_ctx *ctx, int destfd, bool *attached,
                      struct capsa_err *err)
 {
     if (ctx->devnull_fd < 0)
         return capsa_err_setx(err, EBADF, "no verified /dev/null (capsa_rootfs_prepare not run)");
-    int r = capsa_mount_bind_fd(ctx->devnull_fd, destfd, false, 0, err);
-    if (r != -EINVAL || *attached)
-        return r;
+    if (*attached)
+        return capsa_mount_bind_fd(ctx->devnull_fd, destfd, false, 0, err);
     if (capsa_move_mount(ctx->devnull_fd, "", destfd, "",
                          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         return capsa_err_set(err, errno, "move_mount /dev/null");
-    capsa_err_clear(err);
     *attached = true;
     return 0;
 }
