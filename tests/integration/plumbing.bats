@@ -171,3 +171,37 @@ stat_field() {
     wait "$epid" || rc=$?
     [ "$rc" -eq 3 ]
 }
+
+# capsa-specific: the runtime moves its own image onto the read-only bind of its binary instead
+# of re-executing from it; then no mapping may still refer to the writable path, or a process
+# holding /proc/<pid>/map_files/<range> could write the binary once the runtime has exited.
+@test "no mapping of the running runtime refers to its writable binary (map_files, CVE-2019-5736)" {
+    requires_capsa
+    rt=$BATS_TEST_TMPDIR/runtime-copy
+    cp "$(command -v "$CAPSA")" "$rt"
+    before=$(sha256sum <"$rt")
+    ino=$(stat -c %i "$rt")
+    out=$(add_host_dir /out)
+    update_config '.process.args = ["sh", "-c", "until [ -e /out/go ]; do sleep 0.1; done"]'
+    "$rt" --root "$CAPSA_ROOT" run --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1 &
+    runpid=$!
+    defer "touch '$out/go'"
+    wait_for status_is c1 running
+    # Every mapping of the binary's inode, held open (read-only) while the runtime runs.
+    ranges=$(awk -v ino="$ino" '$5 == ino { print $1 }' "/proc/$runpid/maps")
+    [ -n "$ranges" ]
+    held=()
+    for r in $ranges; do
+        exec {fd}<"/proc/$runpid/map_files/$r"
+        held+=("$fd")
+    done
+    touch "$out/go"
+    wait "$runpid"
+    for fd in "${held[@]}"; do
+        run "$REPO/build/helpers/probe" write "/proc/self/fd/$fd"
+        exec {fd}<&-
+        [ "$status" -eq 0 ]
+        [ "$output" = EROFS ]
+    done
+    [ "$(sha256sum <"$rt")" = "$before" ]
+}
