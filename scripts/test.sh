@@ -4,7 +4,7 @@
 # Steps: scripts/deps.sh --test; make (capsa + static helpers); the unit tests of the normal and
 # the ASan/UBSan build (the binaries `make check` builds, run one by one here so that one failing
 # binary does not hide the others); the bats integration suite against build/capsa, and again
-# against build/asan/capsa (ASAN_OPTIONS=detect_leaks=0) when that exists.
+# against build/asan/capsa with LeakSanitizer (reports to build/test-logs/lsan/) when that exists.
 #
 # Counting: a unit test case is one cmocka test; each binary's "[  PASSED  ] N test(s)." and
 # "[  FAILED  ] N test(s)" lines are summed, and a binary that exits non-zero without reporting
@@ -144,8 +144,30 @@ if [ -x build/capsa ]; then
 else
     fail_step "build/capsa missing: integration suite not run"
 fi
+# The ASan/UBSan build runs the suite with LeakSanitizer on: every report (a leak on any path,
+# the error paths of badinput and attacks above all) goes to a file of its own instead of the
+# command's stderr, and LSAN_OPTIONS=exitcode=0 keeps the exit statuses the tests check; any
+# report is one failure, printed here.
+run_lsan_check() {
+    local dir=$1 reports
+    reports=$(grep -lE 'ERROR: (LeakSanitizer|AddressSanitizer)' "$dir"/report.* 2>/dev/null || true)
+    if [ -n "$reports" ]; then
+        for f in $reports; do
+            head -n 30 "$f"
+        done
+        fail_step "sanitizer reports from the integration suite: $(wc -w <<<"$reports")"
+    else
+        passed=$((passed + 1))
+    fi
+}
 if [ -x build/asan/capsa ]; then
-    run_bats asan "$repo/build/asan/capsa" ASAN_OPTIONS=detect_leaks=0
+    lsan_dir=$logs/lsan
+    rm -rf "$lsan_dir"
+    mkdir -p "$lsan_dir"
+    run_bats asan "$repo/build/asan/capsa" ASAN_OPTIONS="detect_leaks=1:log_path=$lsan_dir/report" \
+        LSAN_OPTIONS=exitcode=0
+    note "LeakSanitizer and ASan reports of the asan integration run"
+    run_lsan_check "$lsan_dir"
 fi
 
 # OCI runtime-tools conformance suite (tests/oci/, docs/conformance.md): a clean program counts
