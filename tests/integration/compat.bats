@@ -10,8 +10,6 @@ load helpers
 setup() {
     setup_common
     setup_bundle
-    # A cgroup of this test's own: suites running side by side all name their containers c1.
-    update_config ".linux.cgroupsPath = \"/capsa-compat-$MARK\""
 }
 
 @test "a new network namespace has lo up: the host sees it UP, a connection to 127.0.0.1 inside works" {
