@@ -267,7 +267,7 @@ static int setup_cgroup(const struct job *j, struct capsa_cgroup **out, struct c
         }
         return capsa_err_wrap(err, "cgroup");
     }
-    for (size_t i = 0; i < (*out)->n; i++)
+    for (size_t i = 0; *out != NULL && i < (*out)->n; i++)
         capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: cgroup %s", j->id, (*out)->d[i].path);
     return 0;
 }

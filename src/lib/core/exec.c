@@ -333,7 +333,7 @@ static int spawn(struct exec_job *x, struct capsa_err *err)
     x->pidfd = x->spawn.pidfd;
     capsa_close(&x->sock[1]);
     capsa_log(x->ctx, CAPSA_LOG_DEBUG, "exec %s: process pid %d", x->c.st.id, (int)x->pid);
-    if (x->c.cg && (r = capsa_cgroup_enter(x->c.cg, x->pid, false, !x->spawn.into_cgroup, err)) < 0)
+    if (x->c.cg && capsa_cgroup_enter(x->c.cg, x->pid, false, !x->spawn.into_cgroup, err) < 0)
         return capsa_err_wrap(err, "cgroup");
     if ((r = capsa_sync_send(x->sock[0], CAPSA_SYNC_GO, 0, NULL, 0, -1, err)) < 0)
         return r;
