@@ -154,7 +154,9 @@ fds_of() {
 assert_cwd_inside() {
     local pid=$1 cwd_id in_root
     cwd_id=$(stat -L -c %d:%i "/proc/$pid/cwd")
-    ! grep -qx "$cwd_id" <<<"$HOST_IDS" || fail_now "cwd of $pid is a host directory ($cwd_id)"
+    if grep -qx "$cwd_id" <<<"$HOST_IDS"; then
+        fail_now "cwd of $pid is a host directory ($cwd_id)"
+    fi
     in_root=$(stat -L -c %d:%i "/proc/$pid/root$(readlink "/proc/$pid/cwd")") ||
         fail_now "cwd $(readlink "/proc/$pid/cwd") of $pid is not reachable from its root"
     [ "$cwd_id" = "$in_root" ] || fail_now "cwd of $pid is not the path it names in its root"
@@ -341,7 +343,9 @@ oom_probe() {
             capsa delete --force "v$i"
         fi
         [ -z "$(ls -A "$target")" ] || fail_now "after victim $i: $target has $(ls -A "$target")"
-        ! mounts_under "$target" || fail_now "after victim $i: a mount under $target"
+        if mounts_under "$target"; then
+            fail_now "after victim $i: a mount under $target"
+        fi
     done
     touch "$vol/stop"
     wait_for test -s "$vol/swap1.log"
@@ -529,8 +533,10 @@ console_attack() {
         PID=$(container_pid c1)
         attack_done "$PID"
         # Whatever sits at the link's target inside the container, no pty is mounted there.
-        ! awk '$5 == "/proc/sys/kernel/core_pattern" || $5 ~ /hostfile/' "/proc/$PID/mountinfo" | grep -q . ||
+        if awk '$5 == "/proc/sys/kernel/core_pattern" || $5 ~ /hostfile/' "/proc/$PID/mountinfo" |
+            grep -q .; then
             fail_now "a mount landed on the console link's target"
+        fi
     else
         assert_nothing_left c1
     fi
