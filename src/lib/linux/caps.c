@@ -76,6 +76,11 @@ void capsa_caps_warn_unavailable(const struct capsa_process *p, capsa_warn_fn wa
         return;
     const struct capsa_caps *c = &p->capabilities;
     uint64_t all = c->bounding | c->effective | c->permitted | c->inheritable | c->ambient;
+    /* capsa needs Linux 5.8 (setns on a pidfd), which has every capability
+     * up to CAP_BPF (39): only a higher one makes reading the kernel's last
+     * worth a file read on every create and exec. */
+    if ((all >> 40) == 0)
+        return;
     int last = capsa_caps_last_cap();
     if (last >= 63 || (all >> (last + 1)) == 0)
         return;

@@ -221,6 +221,27 @@ static const struct {
     {"time", CAPSA_NS_TIME}, {"mnt", CAPSA_NS_MNT},
 };
 
+/* 1 when the namespace files a and b are one namespace, 0 when not; -errno
+ * (err names the file) otherwise. */
+static int same_ns(const char *a, const char *b, struct capsa_err *err)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) < 0)
+        return capsa_err_set(err, errno, "%s", a);
+    if (stat(b, &sb) < 0)
+        return capsa_err_set(err, errno, "%s", b);
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static const char *proc_name(enum capsa_ns_type type)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(ns_files); i++) {
+        if (ns_files[i].type == type)
+            return ns_files[i].proc_name;
+    }
+    return "";
+}
+
 int capsa_ns_differing(pid_t pid, int *flags, struct capsa_err *err)
 {
     char path[64], self[64];
@@ -228,13 +249,20 @@ int capsa_ns_differing(pid_t pid, int *flags, struct capsa_err *err)
     for (size_t i = 0; i < ARRAY_SIZE(ns_files); i++) {
         snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns_files[i].proc_name);
         snprintf(self, sizeof self, "/proc/self/ns/%s", ns_files[i].proc_name);
-        struct stat theirs, ours;
-        if (stat(self, &ours) < 0)
+        if (access(self, F_OK) < 0)
             continue; /* a namespace type this kernel does not have */
-        if (stat(path, &theirs) < 0)
-            return capsa_err_set(err, errno, "%s", path);
-        if (ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)
+        int r = same_ns(self, path, err);
+        if (r < 0)
+            return r;
+        if (r == 0)
             *flags |= capsa_ns_clone_flag(ns_files[i].type);
     }
     return 0;
+}
+
+int capsa_ns_is_ours(const char *path, enum capsa_ns_type type, struct capsa_err *err)
+{
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/ns/%s", proc_name(type));
+    return same_ns(self, path, err);
 }

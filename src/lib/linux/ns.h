@@ -21,6 +21,10 @@ int capsa_ns_join(const struct capsa_namespace *ns, size_t index, struct capsa_e
  * -errno with err set when pid's namespaces cannot be read (ENOENT: gone). */
 int capsa_ns_differing(pid_t pid, int *flags, struct capsa_err *err);
 
+/* 1 when the namespace file path (of type) is the caller's own namespace,
+ * 0 when another, -errno with err set when either cannot be looked at. */
+int capsa_ns_is_ours(const char *path, enum capsa_ns_type type, struct capsa_err *err);
+
 /* Write /proc/<pid>/uid_map and gid_map from the spec. */
 int capsa_idmap_write(pid_t pid, const struct capsa_spec *spec, struct capsa_err *err);
 

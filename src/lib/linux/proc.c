@@ -18,6 +18,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "linux/ns.h"
 #include "sys/sys.h"
 #include "util/util.h"
 
@@ -105,21 +106,6 @@ static bool has_ns(const struct capsa_spec *spec, enum capsa_ns_type type, bool 
     return false;
 }
 
-/* 1 when the namespace file path (of the given /proc/self/ns name) is the
- * caller's own namespace, 0 when another, -errno (err set) when it cannot be
- * looked at. */
-static int joined_is_ours(const char *path, const char *name, struct capsa_err *err)
-{
-    char self[64];
-    snprintf(self, sizeof self, "/proc/self/ns/%s", name);
-    struct stat ours, theirs;
-    if (stat(self, &ours) < 0)
-        return capsa_err_set(err, errno, "stat %s", self);
-    if (stat(path, &theirs) < 0)
-        return capsa_err_set(err, errno, "stat %s", path);
-    return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
-}
-
 /* Keys are dot-separated; each segment is a single path component. */
 static bool sysctl_key_valid(const char *key)
 {
@@ -169,7 +155,7 @@ int capsa_sysctl_validate(const struct capsa_spec *spec, struct capsa_err *err)
                 return capsa_err_setx(err, EPERM, "linux.sysctl: \"%s\" needs a network namespace",
                                       key);
             const struct capsa_namespace *ns = capsa_spec_namespace(spec, CAPSA_NS_NET);
-            int r = ns->path != NULL ? joined_is_ours(ns->path, "net", err) : 0;
+            int r = ns->path != NULL ? capsa_ns_is_ours(ns->path, CAPSA_NS_NET, err) : 0;
             if (r < 0)
                 return capsa_err_wrap(err, "linux.sysctl: \"%s\"", key);
             if (r > 0)
