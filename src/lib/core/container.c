@@ -29,11 +29,6 @@ void capsa_log_warning_cb(void *opaque, const char *msg)
     capsa_log(opaque, CAPSA_LOG_WARNING, "%s", msg);
 }
 
-void capsa_log_debug_cb(void *opaque, const char *msg)
-{
-    capsa_log(opaque, CAPSA_LOG_DEBUG, "%s", msg);
-}
-
 void capsa_wait_gone(int pidfd)
 {
     if (pidfd < 0)

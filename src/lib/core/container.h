@@ -60,10 +60,9 @@ int capsa_check_passed_fds(const int *ours, size_t n, int passed, struct capsa_e
 void capsa_log(const struct capsa_ctx *ctx, enum capsa_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Warning and debug callbacks for the linux/ and spec/ code: opaque is the
- * struct capsa_ctx. */
+/* A warning callback for the linux/ and spec/ code: opaque is the struct
+ * capsa_ctx. */
 void capsa_log_warning_cb(void *opaque, const char *msg);
-void capsa_log_debug_cb(void *opaque, const char *msg);
 
 /* pidfd for st->pid, verified against the recorded start time (so a reused
  * pid is never signalled). -ESRCH when the container's init is gone. */
