@@ -365,7 +365,7 @@ static int console_child(const char *root)
     if (chroot(root) < 0 || chdir("/") < 0)
         return 17;
     struct capsa_err err = {0};
-    int master = capsa_terminal_setup_console(24, 80, &err);
+    int master = capsa_terminal_setup_console(24, 80, 0, &err);
     if (master < 0) {
         dprintf(3, "%s\n", err.msg);
         return 20;

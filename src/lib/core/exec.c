@@ -94,12 +94,13 @@ __attribute__((noreturn)) static void exec_child_main(void *arg)
         child_fail(sock, &err);
     if (p->terminal) {
         int master = capsa_terminal_open_exec_pty(p->has_console_size ? p->console_height : 0,
-                                                  p->has_console_size ? p->console_width : 0, &err);
+                                                  p->has_console_size ? p->console_width : 0,
+                                                  p->user.uid, &err);
         if (master < 0)
             child_fail(sock, &err);
         int r = capsa_sync_send(sock, CAPSA_SYNC_CONSOLE, 0, NULL, 0, master, &err);
         close(master);
-        if (r < 0 || capsa_terminal_set_owner(STDIN_FILENO, p->user.uid, &err) < 0)
+        if (r < 0)
             child_fail(sock, &err);
     }
     int cwd_fd = -1;

@@ -206,13 +206,13 @@ static int step_mounts(struct init_ctx *c, struct capsa_err *err)
     const struct capsa_process *p = c->p;
     if (p && p->terminal) {
         int master = capsa_terminal_setup_console(p->has_console_size ? p->console_height : 0,
-                                                  p->has_console_size ? p->console_width : 0, err);
+                                                  p->has_console_size ? p->console_width : 0,
+                                                  p->user.uid, err);
         if (master < 0)
             return master;
         r = capsa_sync_send(a->sync_fd, CAPSA_SYNC_CONSOLE, 0, NULL, 0, master, err);
         close(master);
-        /* The process user's terminal, as in runc. */
-        if (r < 0 || (r = capsa_terminal_set_owner(STDIN_FILENO, p->user.uid, err)) < 0)
+        if (r < 0)
             return r;
     }
     r = capsa_rootfs_finalize(&rc, err);

@@ -107,8 +107,9 @@ static int open_pty(uint32_t height, uint32_t width, int *slave_out, struct caps
     return steal_fd(master);
 }
 
-/* The slave becomes our controlling terminal and stdin, stdout, stderr. */
-static int take_pty(int slave, struct capsa_err *err)
+/* The slave becomes our controlling terminal and stdin, stdout, stderr,
+ * owned by the process user. */
+static int take_pty(int slave, uid_t owner, struct capsa_err *err)
 {
     /* A session of our own (the runtime's children start one anyway). */
     if (setsid() < 0 && !(errno == EPERM && getsid(0) == getpid()))
@@ -118,10 +119,11 @@ static int take_pty(int slave, struct capsa_err *err)
     for (int fd = 0; fd < 3; fd++)
         if (dup2(slave, fd) < 0)
             return capsa_err_set(err, errno, "dup2 the pty slave to fd %d", fd);
-    return 0;
+    return capsa_terminal_set_owner(slave, owner, err);
 }
 
-int capsa_terminal_setup_console(uint32_t height, uint32_t width, struct capsa_err *err)
+int capsa_terminal_setup_console(uint32_t height, uint32_t width, uid_t owner,
+                                 struct capsa_err *err)
 {
     cleanup_close int slave = -1;
     cleanup_close int master = open_pty(height, width, &slave, err);
@@ -129,17 +131,18 @@ int capsa_terminal_setup_console(uint32_t height, uint32_t width, struct capsa_e
         return master;
     int r = bind_console(slave, err);
     if (r == 0)
-        r = take_pty(slave, err);
+        r = take_pty(slave, owner, err);
     return r < 0 ? r : steal_fd(master);
 }
 
-int capsa_terminal_open_exec_pty(uint32_t height, uint32_t width, struct capsa_err *err)
+int capsa_terminal_open_exec_pty(uint32_t height, uint32_t width, uid_t owner,
+                                 struct capsa_err *err)
 {
     cleanup_close int slave = -1;
     cleanup_close int master = open_pty(height, width, &slave, err);
     if (master < 0)
         return capsa_err_wrap(err, "--tty");
-    int r = take_pty(slave, err);
+    int r = take_pty(slave, owner, err);
     return r < 0 ? capsa_err_wrap(err, "--tty") : steal_fd(master);
 }
 

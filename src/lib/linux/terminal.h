@@ -14,13 +14,15 @@
  * device of the container's devpts instance), unlock it, open the slave,
  * bind-mount the slave over /dev/console (created if missing), set the
  * window size if given (0 = leave), make the slave the controlling terminal
- * (setsid + TIOCSCTTY) and stdin/stdout/stderr. Returns the master fd
- * (O_CLOEXEC) or -errno. */
-int capsa_terminal_setup_console(uint32_t height, uint32_t width, struct capsa_err *err);
+ * (setsid + TIOCSCTTY) and stdin/stdout/stderr, owned by uid owner (the
+ * process user, as runc). Returns the master fd (O_CLOEXEC) or -errno. */
+int capsa_terminal_setup_console(uint32_t height, uint32_t width, uid_t owner,
+                                 struct capsa_err *err);
 
 /* For `exec --tty`: the same pty, without touching /dev/console (as runc).
  * Returns the master fd (O_CLOEXEC) or -errno. */
-int capsa_terminal_open_exec_pty(uint32_t height, uint32_t width, struct capsa_err *err);
+int capsa_terminal_open_exec_pty(uint32_t height, uint32_t width, uid_t owner,
+                                 struct capsa_err *err);
 
 /* Make the terminal on fd (the process's stdin once the pty slave is its
  * stdio: after capsa_terminal_setup_console, or exec's own pty) owned by
