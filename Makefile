@@ -46,7 +46,7 @@ VERSION_STAMP := $(BUILD)/version.stamp
 $(shell mkdir -p $(BUILD) && v='$(VERSION) $(GITREV)' && \
   { [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$$v" ] || echo "$$v" >$(VERSION_STAMP); })
 
-LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))
+LIB_SRC  := $(sort $(wildcard src/lib/*/*.c src/lib/*/*/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

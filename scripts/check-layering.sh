@@ -1,6 +1,7 @@
 #!/bin/bash
 # check-layering.sh - enforce the one-way include graph (see shared STYLE notes / docs):
-#   cli -> include/capsa -> core -> {spec, linux, uk} -> sys -> util
+#   cli -> include/capsa -> core -> level -> {spec, linux} -> sys -> util
+# (a level, src/lib/level/*, never includes core/ or cli/; linux/ never includes level/)
 # Greps every #include "..." line and names each offending line. Exit 1 on any violation.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,8 +32,8 @@ pub='capsa/capsa\.h$'
 check src/lib/util "^(util/|$pub)" ''
 check src/lib/sys "^(sys/|util/|$pub)" ''
 check src/lib/spec "^(spec/|util/|$pub)" ''
-check src/lib/linux '' '^(core/|cli/)'
-check src/lib/uk '' '^(core/|cli/)'
+check src/lib/linux '' '^(core/|cli/|level/)'
+check src/lib/level '' '^(core/|cli/)'
 # The CLI talks to the library only through the public header, plus its own headers.
 cli_own=$(find src/cli -maxdepth 1 -name '*.h' -printf '%f|' 2>/dev/null)
 cli_own=${cli_own%|}

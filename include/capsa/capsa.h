@@ -34,6 +34,11 @@ struct capsa_ctx {
     const char *root;    /* state directory root, e.g. /run/capsa */
     bool systemd_cgroup; /* --systemd-cgroup (not supported yet: create fails clearly) */
     bool rootless;       /* --rootless (accepted) */
+    /* The isolation level of a container whose config does not choose one
+     * (annotation capsa.isolation): this runtime entry's default, from
+     * --isolation, the binary's name (capsa-LEVEL) or the configuration
+     * file. NULL: native. */
+    const char *default_level;
     enum capsa_log_level log_level;
     capsa_log_fn log;
     void *log_opaque;

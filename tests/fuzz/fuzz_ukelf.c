@@ -14,8 +14,8 @@
 #include <sys/mman.h>
 
 #include "fuzz.h"
-#include "uk/elf.h"
-#include "uk/spt_abi.h"
+#include "level/unikernel/elf.h"
+#include "level/unikernel/spt_abi.h"
 
 #define MEM_SIZE ((uint64_t)64 << 20)
 

@@ -1,5 +1,5 @@
 /* test_uk_elf.c - the unikernel ELF loader and manifest validator
- * (src/lib/uk/elf.c) on images assembled in memory: a valid Solo5 spt image
+ * (src/lib/level/unikernel/elf.c) on images assembled in memory: a valid Solo5 spt image
  * parses into the expected segments and copies byte for byte; every prefix
  * of it fails cleanly; each malformed variant (header fields, segment
  * ranges, W^X, overlaps, entry, notes, manifest) is rejected with a message
@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "uk/elf.h"
-#include "uk/spt_abi.h"
+#include "level/unikernel/elf.h"
+#include "level/unikernel/spt_abi.h"
 
 /* The layout of the test image (file offsets). */
 #define PH_TEXT   0

@@ -1,4 +1,4 @@
-/* test_uk_filter.c - the unikernel's seccomp filter (src/lib/uk/filter.c),
+/* test_uk_filter.c - the unikernel's seccomp filter (src/lib/level/unikernel/filter.c),
  * loaded for real: each probe forks a child that installs the filter built
  * for a given device setup and makes one raw system call; the child either
  * exits 0 (allowed) or dies of SIGSYS (killed). Block I/O is checked at the
@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "uk/filter.h"
+#include "level/unikernel/filter.h"
 
 #define EPOLLFD 100
 #define TIMERFD 101

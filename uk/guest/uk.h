@@ -1,9 +1,9 @@
 /* uk.h - the API of capsa's freestanding guest library for unikernels that
- * run under the spt tender (src/lib/uk). A guest is one static ELF: the
+ * run under the spt tender (src/lib/level/unikernel). A guest is one static ELF: the
  * library's _start receives the tender's boot info, checks the manifest and
  * calls the application's uk_main(cmdline); uk_main's return value becomes
  * the exit status. The only host interaction is through the handful of
- * system calls the tender's seccomp filter allows (see uk/spt_abi.h), so
+ * system calls the tender's seccomp filter allows (see src/lib/level/unikernel/spt_abi.h), so
  * everything here is deliberately tiny: no heap, no threads, no libc.
  *
  * Devices are declared at build time with UK_MANIFEST(...) (one per image)
@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "uk/spt_abi.h"
+#include "level/unikernel/spt_abi.h"
 
 /* Results of the device and yield calls. */
 enum uk_result {

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "level/level.h"
 #include "linux/cgroup.h"
 #include "linux/process.h"
 #include "linux/scmp.h"
@@ -94,6 +95,19 @@ static int load_filter(const struct capsa_child_confine *c, struct capsa_err *er
     return r;
 }
 
+/* The OCI filter, then the level's confinement (interpose: its own filter,
+ * whose listener goes to the supervisor), which the OCI filter's rules then
+ * also cover: the kernel applies the strictest answer of all filters. */
+static int load_filters(const struct capsa_child_confine *c, struct capsa_err *err)
+{
+    int r;
+    if (c->seccomp && (r = load_filter(c, err)) < 0)
+        return r;
+    if (c->level && c->level->child_confine && (r = c->level->child_confine(c->lc, err)) < 0)
+        return r;
+    return 0;
+}
+
 int capsa_child_confine(const struct capsa_child_confine *c, struct capsa_err *err)
 {
     const struct capsa_process *p = c->p;
@@ -103,7 +117,7 @@ int capsa_child_confine(const struct capsa_child_confine *c, struct capsa_err *e
     if ((r = capsa_lsm_apply(p, *c->procfd, err)) < 0)
         return r;
     bool late = p->no_new_privileges;
-    if (c->seccomp && !late && (r = load_filter(c, err)) < 0)
+    if (!late && (r = load_filters(c, err)) < 0)
         return r;
     if ((r = capsa_process_switch_user(p, err)) < 0)
         return r;
@@ -115,7 +129,7 @@ int capsa_child_confine(const struct capsa_child_confine *c, struct capsa_err *e
     capsa_close(c->cwd_fd);
     if (!c->keep_procfd)
         capsa_close(c->procfd);
-    if (c->seccomp && late && (r = load_filter(c, err)) < 0)
+    if (late && (r = load_filters(c, err)) < 0)
         return r;
     return 0;
 }

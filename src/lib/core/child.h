@@ -17,6 +17,8 @@
 
 struct capsa_cgroup_join;
 struct capsa_seccomp_prog;
+struct capsa_level;
+struct capsa_level_child;
 
 /* The first steps: a session of our own (no controlling terminal: the
  * caller's terminal cannot be pushed input with TIOCSTI, as in runc), the
@@ -44,6 +46,10 @@ struct capsa_child_confine {
     bool keep_procfd;                         /* else closed before the last filter */
     int *cwd_fd;                              /* from capsa_child_prepare; closed here */
     int preserve_fds;                         /* fds 3..3+N-1 stay open across execve */
+    /* The isolation level, whose child_confine runs right after the OCI
+     * filter's place (or where it would be); lc its child side. */
+    const struct capsa_level *level;
+    struct capsa_level_child *lc;
 };
 
 /* The last steps before execve, in this order: every fd above the preserved

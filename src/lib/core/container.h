@@ -23,6 +23,7 @@ struct capsa_created {
     int sync_fd;             /* parent end; the init holds its end until exec */
     int console_fd;          /* pty master when process.terminal and no console socket, else -1 */
     struct capsa_cgroup *cg; /* NULL when the container has no cgroup (rootless) */
+    const struct capsa_level *level; /* its isolation level (level/level.h) */
 };
 
 void capsa_created_release(struct capsa_created *c);

@@ -30,6 +30,7 @@
 #include "core/init.h"
 #include "core/spawn.h"
 #include "core/sync.h"
+#include "level/level.h"
 #include "linux/devices.h"
 #include "linux/hooks.h"
 #include "linux/ns.h"
@@ -64,6 +65,8 @@ void capsa_create_rollback(struct capsa_created *c)
         capsa_cgroup_signal_all(c->cg, SIGKILL, NULL);
         capsa_cgroup_destroy(c->cg, NULL);
     }
+    if (c->st.helper_pid > 0 && c->level && c->level->host_stop)
+        c->level->host_stop(c->st.helper_pid, c->st.helper_start);
     if (c->st.shared_mntns && c->st.rootfs)
         capsa_rootfs_unmount_all(c->st.rootfs, NULL);
     if (c->dirfd >= 0 && c->rootfd >= 0 && c->st.id)
@@ -91,6 +94,8 @@ struct job {
     struct capsa_init_args init;
     struct capsa_spawn spawn;
     char *hook_state;
+    struct capsa_level_host lh; /* the level's runtime side (level/level.h) */
+    struct capsa_level_child lc;
 };
 
 static void job_release(struct job *j)
@@ -105,6 +110,10 @@ static void job_release(struct job *j)
     capsa_seccomp_prog_free(j->seccomp);
     free(j->mount_fds);
     free(j->hook_state);
+    if (j->c->level && j->c->level->host_release)
+        j->c->level->host_release(&j->lh);
+    capsa_close(&j->lh.pidns_fd);
+    capsa_close(&j->lh.child_fd);
 }
 
 /* Checks that need the whole spec and the host, before anything is made. */
@@ -210,6 +219,12 @@ static int load_bundle(struct job *j, struct capsa_err *err)
     capsa_spec_warnings_report(j->c->spec, capsa_log_warning_cb, (void *)j->ctx);
     capsa_caps_warn_unavailable(j->c->spec->process, capsa_log_warning_cb, (void *)j->ctx);
     r = check_spec(j, j->c->spec, err);
+    /* The isolation level, and its own checks of the config, before
+     * anything is made. */
+    if (r == 0)
+        r = capsa_level_choose(j->c->spec, j->ctx->default_level, &j->c->level, err);
+    if (r == 0 && j->c->level->validate)
+        r = j->c->level->validate(j->c->spec, err);
     if (r == 0)
         r = resolve_rootfs(j->bundle, j->c->spec, &j->rootfs, err);
     if (r == 0)
@@ -319,7 +334,8 @@ static int make_state(struct job *j, struct capsa_err *err)
         (r = capsa_strdup(j->bundle, &st->bundle, err)) < 0 ||
         (r = capsa_strdup(j->rootfs, &st->rootfs, err)) < 0 ||
         (r = capsa_timestamp_now(&st->created, err)) < 0 ||
-        (r = dup_annotations(spec, st, err)) < 0)
+        (r = dup_annotations(spec, st, err)) < 0 ||
+        (r = capsa_strdup(c->level->name, &st->level, err)) < 0)
         return r;
     st->saved = CAPSA_STATUS_CREATING;
     st->hooks_known = true;
@@ -401,6 +417,27 @@ static int prepare(struct job *j, struct capsa_err *err)
                                    (void *)j->ctx, err)) < 0)
         return r;
 
+    /* The level's host side: interpose starts its supervisor here. */
+    struct capsa_level_host *lh = &j->lh;
+    *lh = (struct capsa_level_host){.level = c->level,
+                                    .id = j->id,
+                                    .spec = spec,
+                                    .state_dirfd = c->dirfd,
+                                    .cgroup = c->st.cgroup,
+                                    .pidns_fd = -1,
+                                    .child_fd = -1};
+    if (c->level->host_prepare && (r = c->level->host_prepare(lh, err)) < 0)
+        return r;
+    c->st.helper_pid = lh->helper_pid;
+    c->st.helper_start = lh->helper_start;
+    if (lh->child_fd >= 0 && (r = capsa_check_passed_fds(&lh->child_fd, 1, passed, err)) < 0)
+        return r;
+    j->lc = (struct capsa_level_child){.spec = spec,
+                                       .p = spec->process,
+                                       .inherited_fds = passed,
+                                       .level_fd = lh->child_fd,
+                                       .prog = lh->child_prog};
+
     struct capsa_spawn *s = &j->spawn;
     capsa_spawn_init(s);
     plan_namespaces(j);
@@ -429,6 +466,8 @@ static int prepare(struct job *j, struct capsa_err *err)
         .cg = c->cg,
         .join = j->join.n > 0 ? &j->join : NULL,
         .log = {.sock = j->ctx->log ? j->child_sock : -1, .max = j->ctx->log_level},
+        .level = c->level,
+        .lc = &j->lc,
     };
     capsa_signals_ignored(&j->init.sig_ignored);
     s->cgroup_fd = j->cgroup_fd;
@@ -618,6 +657,26 @@ static int finish(struct job *j, struct capsa_err *err)
     return r;
 }
 
+/* Step 4: clone the init. A level may ask for the container's pid namespace
+ * to be made inside one of its own (interpose: the supervisor's, so that
+ * the supervisor is invisible from the container and its death kills the
+ * container): we enter it for our children only, for this one clone, and
+ * come back, so that the hooks we run later are not born in it. */
+static int spawn_init(struct job *j, struct capsa_err *err)
+{
+    if (j->lh.pidns_fd < 0)
+        return capsa_spawn_child(&j->spawn, err);
+    cleanup_close int self = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (self < 0)
+        return capsa_err_set(err, errno, "open /proc/self/ns/pid");
+    if (setns(j->lh.pidns_fd, CLONE_NEWPID) < 0)
+        return capsa_err_set(err, errno, "enter the %s level's pid namespace", j->c->level->name);
+    int r = capsa_spawn_child(&j->spawn, err);
+    if (setns(self, CLONE_NEWPID) < 0 && r == 0)
+        r = capsa_err_set(err, errno, "return to the runtime's pid namespace");
+    return r;
+}
+
 int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
                           const struct capsa_create_opts *opts, bool run_mode,
                           struct capsa_created *c, struct capsa_err *err)
@@ -636,7 +695,8 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
                     .c = c,
                     .fifo = -1,
                     .child_sock = -1,
-                    .cgroup_fd = -1};
+                    .cgroup_fd = -1,
+                    .lh = {.pidns_fd = -1, .child_fd = -1}};
     int r = load_bundle(&j, err);
     if (r < 0) {
         /* Nothing made yet: only memory to release. */
@@ -646,7 +706,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     }
     if ((r = make_state(&j, err)) < 0 || (r = prepare(&j, err)) < 0)
         goto fail;
-    r = capsa_spawn_child(&j.spawn, err);
+    r = spawn_init(&j, err);
     /* The init has its copies; ours go now. */
     capsa_seccomp_prog_free(j.seccomp);
     j.seccomp = NULL;

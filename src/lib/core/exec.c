@@ -33,6 +33,7 @@
 #include "core/relay.h"
 #include "core/spawn.h"
 #include "core/sync.h"
+#include "level/level.h"
 #include "linux/cgroup.h"
 #include "linux/ns.h"
 #include "linux/process.h"
@@ -40,7 +41,6 @@
 #include "linux/scmp.h"
 #include "linux/terminal.h"
 #include "sys/sys.h"
-#include "uk/tender.h"
 #include "util/util.h"
 
 /* What the exec'd process gets, as memory of the runtime's. */
@@ -52,6 +52,8 @@ struct exec_child {
     const struct capsa_cgroup_join *join;     /* v1 "tasks" files to write, or NULL */
     sigset_t sig_ignored;                     /* the runtime's ignored signals */
     struct capsa_sync_log log;
+    const struct capsa_level *level; /* the container's isolation level */
+    struct capsa_level_child *lc;
 };
 
 /* --- the exec'd process --- */
@@ -121,6 +123,8 @@ __attribute__((noreturn)) static void exec_child_main(void *arg)
         .procfd = &procfd,
         .cwd_fd = &cwd_fd,
         .preserve_fds = c->preserve_fds,
+        .level = c->level,
+        .lc = c->lc,
     };
     if (capsa_child_confine(&cf, &err) < 0)
         child_fail(sock, &err);
@@ -144,6 +148,9 @@ struct exec_job {
     struct capsa_seccomp_prog *seccomp;
     char *state_json; /* for a seccomp agent */
     struct exec_child child;
+    const struct capsa_level *level;
+    struct capsa_level_host lh;
+    struct capsa_level_child lc;
     struct capsa_spawn spawn;
     pid_t pid; /* the exec'd process (our child), 0 before it exists */
     int pidfd;
@@ -167,6 +174,10 @@ static void job_release(struct exec_job *x)
     x->state_json = NULL;
     capsa_close(&x->pidfd);
     capsa_close(&x->console_fd);
+    if (x->level && x->level->host_release)
+        x->level->host_release(&x->lh);
+    capsa_close(&x->lh.pidns_fd);
+    capsa_close(&x->lh.child_fd);
 }
 
 /* Kill and reap a process that failed before exec. */
@@ -293,6 +304,30 @@ static int prepare(struct exec_job *x, int sfd, struct capsa_err *err)
     if (sc && sc->listener_path &&
         (r = capsa_state_to_json(&x->c.st, CAPSA_STATUS_RUNNING, false, &x->state_json, err)) < 0)
         return r;
+    /* The level's host side (interpose: a connection to the supervisor,
+     * which the process hands its filter's listener to). */
+    x->lh = (struct capsa_level_host){.level = x->level,
+                                      .id = x->c.st.id,
+                                      .spec = x->spec,
+                                      .state_dirfd = x->c.dirfd,
+                                      .cgroup = x->c.st.cgroup,
+                                      .exec = true,
+                                      .init_pid = x->c.st.pid,
+                                      .helper_pid = x->c.st.helper_pid,
+                                      .helper_start = x->c.st.helper_start,
+                                      .pidns_fd = -1,
+                                      .child_fd = -1};
+    if (x->level->host_prepare && (r = x->level->host_prepare(&x->lh, err)) < 0)
+        return r;
+    if (x->lh.child_fd >= 0 &&
+        (r = capsa_check_passed_fds(&x->lh.child_fd, 1, o->preserve_fds, err)) < 0)
+        return r;
+    x->lc = (struct capsa_level_child){.spec = x->spec,
+                                       .p = x->spec->process,
+                                       .exec = true,
+                                       .inherited_fds = o->preserve_fds,
+                                       .level_fd = x->lh.child_fd,
+                                       .prog = x->lh.child_prog};
     x->child = (struct exec_child){
         .spec = x->spec,
         .sock = x->sock[1],
@@ -300,6 +335,8 @@ static int prepare(struct exec_job *x, int sfd, struct capsa_err *err)
         .seccomp = x->seccomp,
         .join = x->join.n > 0 ? &x->join : NULL,
         .log = {.sock = x->ctx->log ? x->sock[1] : -1, .max = x->ctx->log_level},
+        .level = x->level,
+        .lc = &x->lc,
     };
     capsa_signals_ignored(&x->child.sig_ignored);
     struct capsa_spawn *s = &x->spawn;
@@ -365,14 +402,9 @@ static int exec_locked(struct exec_job *x, const char *id, int sfd, struct capsa
         r = build_process(x, err);
     if (r < 0)
         return r;
-    bool unikernel = false;
-    if ((r = capsa_uk_wanted(x->spec, &unikernel, err)) < 0)
+    x->level = capsa_level_of_state(x->c.st.level);
+    if (x->level->exec_allowed && (r = x->level->exec_allowed(id, err)) < 0)
         return r;
-    if (unikernel)
-        return capsa_err_setx(err, ENOTSUP,
-                              "exec: container %s runs at the unikernel isolation level: its only "
-                              "process is the unikernel, which cannot start others",
-                              id);
     const struct capsa_process *p = x->spec->process;
     if (p->terminal && o->detach && !o->console_socket)
         return capsa_err_setx(err, EINVAL, "--tty with --detach needs --console-socket");
@@ -401,7 +433,8 @@ int capsa_container_exec(const struct capsa_ctx *ctx, const char *id,
                          .sock = {-1, -1},
                          .cgroup_fd = -1,
                          .pidfd = -1,
-                         .console_fd = -1};
+                         .console_fd = -1,
+                         .lh = {.pidns_fd = -1, .child_fd = -1}};
     /* Detached, nothing is forwarded. */
     struct capsa_relay relay = {.sfd = -1};
     if (!opts->detach && capsa_relay_begin(&relay, err) < 0)

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <string.h>
 
+#include "level/level.h"
 #include "spec/spec.h"
 #include "util/util.h"
 
@@ -99,8 +101,20 @@ int capsa_features(char **json_out, struct capsa_err *err)
                         json_string("1.2.0"));
     json_object_set_new(ann, "io.github.capsa.version", json_string(CAPSA_VERSION));
     /* The isolation levels a container can ask for with the annotation
-     * capsa.isolation (uk/tender.h). */
-    json_object_set_new(ann, "io.github.capsa.isolation", json_string("native,unikernel"));
+     * capsa.isolation (level/level.h): those this host provides, from the
+     * table. */
+    size_t n_levels;
+    const struct capsa_level *const *levels = capsa_levels(&n_levels);
+    char names[256] = "";
+    for (size_t i = 0; i < n_levels; i++) {
+        struct capsa_err lerr = {0};
+        if (levels[i]->available && levels[i]->available(&lerr) < 0)
+            continue;
+        if (names[0] != '\0')
+            strncat(names, ",", sizeof names - strlen(names) - 1);
+        strncat(names, levels[i]->name, sizeof names - strlen(names) - 1);
+    }
+    json_object_set_new(ann, "io.github.capsa.isolation", json_string(names));
     json_object_set_new(o, "annotations", ann);
 
     char *s = json_dumps(o, JSON_INDENT(4));

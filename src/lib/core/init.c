@@ -49,7 +49,7 @@
 #include "linux/scmp.h"
 #include "linux/terminal.h"
 #include "sys/sys.h"
-#include "uk/tender.h"
+#include "level/level.h"
 #include "util/util.h"
 
 #ifndef KEYCTL_JOIN_SESSION_KEYRING
@@ -66,10 +66,9 @@ struct init_ctx {
     int rootfs_fd; /* from GO: the rootfs opened by the runtime (new user namespace) */
     char *hook_state;
     char *exe;
-    char **env; /* the user program's environment */
-    bool unikernel;
+    char **env;    /* the user program's environment */
+    bool execs;    /* the level executes process.args[0] (else its child_start starts it) */
     bool confined; /* capsa_child_confine done (before CREATED, with a listener) */
-    struct capsa_uk_setup uk;
 };
 
 /* Debug lines; their arguments are not even computed without --debug. */
@@ -222,27 +221,27 @@ static int step_mounts(struct init_ctx *c, struct capsa_err *err)
 }
 
 /* Step 4. Resolve the executable now, so that a missing one fails `create`
- * (where engines look for errors) rather than `start`. A unikernel is loaded
- * by us, not executed: its devices are opened now, while we still hold the
- * capabilities a TAP device needs (uk/tender.h). */
+ * (where engines look for errors) rather than `start`. The level prepares
+ * its part first, while we are still privileged (the unikernel level opens
+ * its devices, which a TAP device needs capabilities for, and loads the
+ * image: it starts the program itself instead of executing it). */
 static int step_process(struct init_ctx *c, struct capsa_err *err)
 {
     const struct capsa_process *p = c->p;
     if (p == NULL)
         return 0;
-    int r = capsa_uk_wanted(c->spec, &c->unikernel, err);
-    if (r < 0)
+    const struct capsa_level *l = c->a->level;
+    int r;
+    c->a->lc->p = p;
+    if (l->child_prepare && (r = l->child_prepare(c->a->lc, &c->execs, err)) < 0)
         return r;
-    r = capsa_child_prepare(c->spec, p, c->procfd, true, &c->cwd_fd, c->unikernel ? NULL : &c->exe,
+    r = capsa_child_prepare(c->spec, p, c->procfd, true, &c->cwd_fd, c->execs ? &c->exe : NULL,
                             err);
     if (r < 0)
         return r;
-    if (c->unikernel && ((r = capsa_uk_open_devices(c->spec, &c->uk, err)) < 0 ||
-                         (r = capsa_uk_validate(p->args[0], &c->uk, err)) < 0))
+    if (c->execs && (r = capsa_child_env(p, c->a->listen_fds, &c->env, err)) < 0)
         return r;
-    if (!c->unikernel && (r = capsa_child_env(p, c->a->listen_fds, &c->env, err)) < 0)
-        return r;
-    LOG(c, "init: process %s ready", c->unikernel ? p->args[0] : c->exe);
+    LOG(c, "init: process %s ready (%s level)", c->execs ? c->exe : p->args[0], l->name);
     return 0;
 }
 
@@ -267,6 +266,8 @@ static int confine(struct init_ctx *c, struct capsa_err *err)
         .keep_procfd = c->start_fd < 0 && a->fifo_fd >= 0, /* the fifo is reopened through it */
         .cwd_fd = &c->cwd_fd,
         .preserve_fds = a->preserve_fds,
+        .level = a->level,
+        .lc = a->lc,
     };
     int r = capsa_child_confine(&cf, err);
     if (r == 0)
@@ -334,8 +335,8 @@ __attribute__((noreturn)) static void step_exec(struct init_ctx *c)
     if (!c->confined && confine(c, &err) < 0)
         fail(c, &err);
     capsa_close(&c->procfd);
-    if (c->unikernel) {
-        capsa_uk_exec(p->args[0], p->args, &c->uk, &err); /* returns only on error */
+    if (!c->execs) {
+        c->a->level->child_start(c->a->lc, &err); /* returns only on error */
         fail(c, &err);
     }
     capsa_child_execve(p, c->exe, c->env, &err);
@@ -351,9 +352,8 @@ __attribute__((noreturn)) void capsa_init_main(void *init_args)
                          .procfd = -1,
                          .start_fd = -1,
                          .cwd_fd = -1,
-                         .rootfs_fd = -1};
-    memset(&c.uk, 0, sizeof c.uk);
-    c.uk.inherited_fds = a->preserve_fds; /* a net device may be a handed-in TAP fd */
+                         .rootfs_fd = -1,
+                         .execs = true};
     struct capsa_err err = {0};
     if (step_begin(&c, &err) < 0 || step_namespaces(&c, &err) < 0 || step_mounts(&c, &err) < 0 ||
         step_process(&c, &err) < 0 || step_created(&c, &err) < 0)

@@ -13,6 +13,8 @@
 struct capsa_seccomp_prog;
 struct capsa_cgroup;
 struct capsa_cgroup_join;
+struct capsa_level;
+struct capsa_level_child;
 
 struct capsa_init_args {
     const struct capsa_spec *spec;
@@ -44,6 +46,10 @@ struct capsa_init_args {
     sigset_t sig_ignored;
     /* Where the init's log lines go (the runtime's logger, over sync_fd). */
     struct capsa_sync_log log;
+    /* The isolation level and its child side (level/level.h), prepared by
+     * the runtime: the init fills in p and its own fields. */
+    const struct capsa_level *level;
+    struct capsa_level_child *lc;
 };
 
 /* Never returns: execs the user process or exits non-zero after reporting

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "level/level.h"
 #include "linux/hooks.h"
 #include "linux/rootfs.h"
 #include "sys/sys.h"
@@ -331,6 +332,11 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
             close(pidfd);
         }
     }
+    /* The level's host-side helper (interpose: the supervisor) ends with
+     * the container; it usually went when the init did. */
+    const struct capsa_level *level = capsa_level_of_state(st.level);
+    if (st.helper_pid > 0 && level->host_stop)
+        level->host_stop(st.helper_pid, st.helper_start);
     if (cg) {
         /* Whatever is left in the cgroup (a container without its own pid
          * namespace leaves its init's children behind) goes now. */

@@ -14,7 +14,7 @@
 #include "core/relay.h"
 #include "core/sync.h"
 #include "linux/hooks.h"
-#include "uk/tender.h"
+#include "level/level.h"
 #include "util/util.h"
 
 /* Release the init (SYNC_START) and serve it until it has executed the user
@@ -89,14 +89,14 @@ int capsa_container_run(const struct capsa_ctx *ctx, const char *id,
     capsa_close(&c.dirfd);
     siginfo_t si;
     r = capsa_relay_wait(&relay, c.pidfd, &c.console_fd, exit_code, &si, err);
-    /* A unikernel dies of SIGSYS exactly when it makes a system call its
-     * tender did not allow, of SIGSEGV and the like when it faults: say so. */
-    bool unikernel = false;
-    struct capsa_err uerr = {0};
-    const char *signame = NULL, *why = capsa_uk_death_reason(si.si_status, &signame);
-    if ((si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) && why != NULL &&
-        capsa_uk_wanted(c.spec, &unikernel, &uerr) == 0 && unikernel)
-        capsa_log(ctx, CAPSA_LOG_WARNING, "unikernel %s killed by %s: %s", id, signame, why);
+    /* Say what a death by signal means at this level (a unikernel dies of
+     * SIGSYS exactly when it makes a system call its tender did not allow,
+     * of SIGSEGV and the like when it faults). */
+    const char *signame = NULL, *why = NULL;
+    if ((si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) && c.level->death_reason &&
+        (why = c.level->death_reason(si.si_status, &signame)) != NULL)
+        capsa_log(ctx, CAPSA_LOG_WARNING, "%s %s killed by %s: %s", c.level->name, id, signame,
+                  why);
     capsa_created_release(&c);
     /* --keep (runc): the stopped container stays, state says "stopped",
      * and delete removes it (running the poststop hooks then). */

@@ -321,6 +321,12 @@ int capsa_state_write(int dirfd, const struct capsa_state *st, struct capsa_err 
     json_object_set_new(o, "sharedMntns", json_boolean(st->shared_mntns));
     if (st->cgroup)
         json_object_set_new(o, "cgroup", json_string(st->cgroup));
+    if (st->level)
+        json_object_set_new(o, "isolation", json_string(st->level));
+    if (st->helper_pid > 0) {
+        json_object_set_new(o, "helperPid", json_integer(st->helper_pid));
+        json_object_set_new(o, "helperStart", json_integer((json_int_t)st->helper_start));
+    }
     if (st->hooks_known) {
         json_t *h = json_object();
         json_object_set_new(h, "poststart", json_boolean(st->has_poststart));
@@ -344,6 +350,7 @@ void capsa_state_clear(struct capsa_state *st)
     free(st->created);
     free(st->owner);
     free(st->cgroup);
+    free(st->level);
     for (size_t i = 0; i < st->n_annotations; i++) {
         free(st->annotations[i].key);
         free(st->annotations[i].value);
@@ -414,6 +421,19 @@ int capsa_state_parse(const char *buf, size_t len, struct capsa_state *st, struc
         r = get_str(o, "owner", &st->owner, err);
     if (r == 0)
         r = get_str(o, "cgroup", &st->cgroup, err);
+    if (r == 0)
+        r = get_str(o, "isolation", &st->level, err);
+    const struct capsa_jv *hpid = capsa_jv_get(o, "helperPid");
+    const struct capsa_jv *hstart = capsa_jv_get(o, "helperStart");
+    if (r == 0 && hpid != NULL) {
+        if (!capsa_jv_is(hpid, CAPSA_J_INT) || hpid->u.i <= 0 || hpid->u.i > 0x3fffffff ||
+            !capsa_jv_is(hstart, CAPSA_J_INT) || hstart->u.i < 0)
+            r = capsa_err_setx(err, EINVAL, "state.json: helperPid or helperStart invalid");
+        else {
+            st->helper_pid = (pid_t)hpid->u.i;
+            st->helper_start = (unsigned long long)hstart->u.i;
+        }
+    }
     if (r == 0) {
         st->pid = (pid_t)pid->u.i;
         st->start = (unsigned long long)start->u.i;

@@ -40,6 +40,12 @@ struct capsa_state {
     struct capsa_kv *annotations;
     size_t n_annotations;
     char *cgroup; /* capsa_cgroup_encode() text, NULL when the container has no cgroup */
+    /* The isolation level (level/level.h; NULL in a state written before
+     * levels were recorded: native) and the host-side helper its create
+     * started (interpose: the supervisor), 0 when none. */
+    char *level;
+    pid_t helper_pid;
+    unsigned long long helper_start;
     /* Whether config.json has poststart / poststop hooks, recorded at create
      * so that start and delete parse the config only when they must. Both
      * true when read from a state file that does not say (hooks_known). */

@@ -31,10 +31,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "level/level.h"
 #include "spec/spec.h"
 #include "util/err.h"
 
-#define CAPSA_UK_ANNOTATION "capsa.isolation"
+/* The level's table entry (level/level.h). */
+extern const struct capsa_level capsa_level_unikernel;
 /* What a Solo5 manifest can declare: 64 entries, the first reserved. */
 #define CAPSA_UK_MAX_DEVICES 63
 
@@ -57,10 +59,6 @@ struct capsa_uk_setup {
     struct capsa_uk_device dev[CAPSA_UK_MAX_DEVICES];
     size_t n_dev;
 };
-
-/* Whether the spec asks for the unikernel level; -EINVAL (naming the
- * annotation) for an unknown level. */
-int capsa_uk_wanted(const struct capsa_spec *spec, bool *yes, struct capsa_err *err);
 
 /* Check the unikernel annotations (syntax, sizes, names, that each setting
  * names a granted device, no unknown capsa.unikernel.* key) without touching

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "uk/elf.h"
-#include "uk/spt_abi.h"
+#include "level/unikernel/elf.h"
+#include "level/unikernel/spt_abi.h"
 #include "util/err.h"
 
 /* Fields are read in host byte order, and only little-endian images are

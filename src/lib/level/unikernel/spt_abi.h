@@ -1,4 +1,4 @@
-/* spt_abi.h - the binary interface between the unikernel tender (src/lib/uk)
+/* spt_abi.h - the binary interface between the unikernel tender (src/lib/level/unikernel)
  * and a guest: the layout of Solo5's "spt" target (ABI version 2, manifest
  * version 1), written from Solo5's documentation and public headers so that
  * unikernels built for solo5-spt run unchanged. Shared by the tender and by

@@ -10,7 +10,7 @@
 #include <linux/filter.h>
 #include <stdbool.h>
 
-#include "uk/tender.h"
+#include "level/unikernel/tender.h"
 
 /* Enough for the largest setup: 63 block devices at 16 instructions each,
  * 64 write fds, 63 read fds and the fixed part come to about 1,160. */

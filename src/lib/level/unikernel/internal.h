@@ -1,4 +1,4 @@
-/* internal.h - what the files of src/lib/uk share with each other and with
+/* internal.h - what the files of src/lib/level/unikernel share with each other and with
  * their tests, and src/lib/core does not call (its interface is tender.h). */
 #ifndef CAPSA_UK_INTERNAL_H
 #define CAPSA_UK_INTERNAL_H

@@ -3,7 +3,7 @@
  * the fault handler (fault.c), seccomp (filter.c) and the jump. After the
  * filter is loaded nothing allocates or makes a system call but the jump
  * itself. */
-#include "uk/tender.h"
+#include "level/unikernel/tender.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +18,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "uk/elf.h"
-#include "uk/filter.h"
-#include "uk/internal.h"
-#include "uk/spt_abi.h"
+#include "level/unikernel/elf.h"
+#include "level/unikernel/filter.h"
+#include "level/unikernel/internal.h"
+#include "level/unikernel/spt_abi.h"
 #include "util/util.h"
 
 #define MAX_IMAGE ((size_t)64 << 20)

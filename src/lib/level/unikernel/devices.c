@@ -6,7 +6,7 @@
  * network namespace, while it still holds the capabilities a TAP needs; the
  * tender (tender.c) later hands the fds to the guest behind the seccomp
  * filter (filter.c), which bounds block I/O with the geometry found here. */
-#include "uk/tender.h"
+#include "level/unikernel/tender.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +24,8 @@
 
 #include "spec/spec.h"
 #include "sys/sys.h"
-#include "uk/internal.h"
-#include "uk/spt_abi.h"
+#include "level/unikernel/internal.h"
+#include "level/unikernel/spt_abi.h"
 #include "util/util.h"
 
 #define ANN_PREFIX  "capsa.unikernel."
@@ -94,22 +94,6 @@ static const char *device_annotation(const struct capsa_spec *spec, const char *
     if (n < 0 || (size_t)n >= sizeof key)
         return NULL;
     return annotation(spec, key);
-}
-
-int capsa_uk_wanted(const struct capsa_spec *spec, bool *yes, struct capsa_err *err)
-{
-    const char *v = annotation(spec, CAPSA_UK_ANNOTATION);
-    *yes = false;
-    if (v == NULL || strcmp(v, "native") == 0)
-        return 0;
-    if (strcmp(v, "unikernel") == 0) {
-        *yes = true;
-        return 0;
-    }
-    return capsa_err_setx(err, EINVAL,
-                          "annotations." CAPSA_UK_ANNOTATION ": unknown isolation level \"%s\" "
-                          "(native or unikernel)",
-                          v);
 }
 
 static int mem_size(const struct capsa_spec *spec, uint64_t *out, struct capsa_err *err)

@@ -3,7 +3,7 @@
  * 64-bit argument is checked as two halves (ARG_LO, ARG_HI; x86-64 is
  * little-endian); conditional jumps reach at most 255 instructions ahead,
  * so every long skip is an unconditional BPF_JA. */
-#include "uk/filter.h"
+#include "level/unikernel/filter.h"
 
 #include <errno.h>
 #include <linux/audit.h>

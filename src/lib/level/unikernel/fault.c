@@ -18,7 +18,7 @@
  * handler runs with the guest's registers: it reads no TLS (the guest owns
  * %fs), so it has no stack protector, no sanitizer instrumentation and no
  * errno (a raw syscall instruction), and it calls nothing. */
-#include "uk/tender.h"
+#include "level/unikernel/tender.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -29,7 +29,7 @@
 #include <sys/syscall.h>
 #include <ucontext.h>
 
-#include "uk/internal.h"
+#include "level/unikernel/internal.h"
 
 /* Well above any signal frame, AVX-512 state included. */
 #define ALT_STACK_SIZE ((size_t)64 << 10)
