@@ -5,6 +5,7 @@
 #define CAPSA_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "capsa/capsa.h"
@@ -23,6 +24,11 @@ int cli_fail(struct cli *cli, const char *cmd, const struct capsa_err *err);
 /* Usage error: message + hint, exit status 1. */
 int cli_usage_error(struct cli *cli, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The default isolation level (config.c): --isolation (flag, or NULL),
+ * the binary's name capsa-LEVEL, the configuration file; "" for none.
+ * -1 after printing why the configuration file cannot be used. */
+int cli_default_level(const char *argv0, const char *flag, char *level, size_t size);
 
 int cmd_create(struct cli *cli, int argc, char **argv);
 int cmd_start(struct cli *cli, int argc, char **argv);

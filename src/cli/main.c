@@ -129,6 +129,10 @@ static void usage(FILE *f)
           "  --debug             also log debug lines\n"
           "  --systemd-cgroup    use systemd for cgroups (not supported yet)\n"
           "  --rootless VALUE    accepted for compatibility\n"
+          "  --isolation LEVEL   the isolation level of containers whose config has no\n"
+          "                      capsa.isolation annotation: native, interpose or\n"
+          "                      unikernel (default: from the binary's name capsa-LEVEL,\n"
+          "                      else $CAPSA_CONFIG or /etc/capsa/capsa.conf, else native)\n"
           "  -v, --version       print the version\n"
           "  -h, --help          print this help\n",
           f);
@@ -214,6 +218,7 @@ int main(int argc, char **argv)
     cli.ctx.log = lib_log;
     cli.ctx.log_opaque = &cli;
     const char *log_format = "text";
+    const char *isolation = NULL;
     enum {
         OPT_ROOT = 256,
         OPT_LOG,
@@ -223,6 +228,7 @@ int main(int argc, char **argv)
         OPT_SYSTEMD,
         OPT_ROOTLESS,
         OPT_CRIU,
+        OPT_ISOLATION,
     };
     static const struct option opts[] = {
         {"root", required_argument, NULL, OPT_ROOT},
@@ -233,6 +239,7 @@ int main(int argc, char **argv)
         {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
         {"rootless", required_argument, NULL, OPT_ROOTLESS},
         {"criu", required_argument, NULL, OPT_CRIU},
+        {"isolation", required_argument, NULL, OPT_ISOLATION},
         {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -280,6 +287,9 @@ int main(int argc, char **argv)
             break;
         case OPT_CRIU:
             break;
+        case OPT_ISOLATION:
+            isolation = optarg;
+            break;
         case 'v':
             printf("capsa version %s\ncommit: %s\nspec: 1.2.0\n", capsa_version(), CAPSA_GITREV);
             return 0;
@@ -292,6 +302,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    char level[64];
+    if (cli_default_level(argv[0], isolation, level, sizeof level) < 0)
+        return 1;
+    cli.ctx.default_level = level[0] ? level : NULL;
     /* Unprivileged and no --root: a directory of our own, like runc's
      * $XDG_RUNTIME_DIR/runc. */
     char rootbuf[4096];

@@ -468,6 +468,10 @@ static int prepare(struct job *j, struct capsa_err *err)
         .log = {.sock = j->ctx->log ? j->child_sock : -1, .max = j->ctx->log_level},
         .level = c->level,
         .lc = &j->lc,
+        .more_masked = lh->masked,
+        .n_more_masked = lh->n_masked,
+        .more_readonly = lh->readonly,
+        .n_more_readonly = lh->n_readonly,
     };
     capsa_signals_ignored(&j->init.sig_ignored);
     s->cgroup_fd = j->cgroup_fd;
@@ -671,6 +675,9 @@ static int spawn_init(struct job *j, struct capsa_err *err)
         return capsa_err_set(err, errno, "open /proc/self/ns/pid");
     if (setns(j->lh.pidns_fd, CLONE_NEWPID) < 0)
         return capsa_err_set(err, errno, "enter the %s level's pid namespace", j->c->level->name);
+    /* A new pid namespace can only be made by a process whose own pid
+     * namespace is its parent: the stage1, born in the level's. */
+    j->spawn.stage1 = true;
     int r = capsa_spawn_child(&j->spawn, err);
     if (setns(self, CLONE_NEWPID) < 0 && r == 0)
         r = capsa_err_set(err, errno, "return to the runtime's pid namespace");

@@ -167,6 +167,10 @@ static int step_mounts(struct init_ctx *c, struct capsa_err *err)
         .mount_fds = a->mount_fds,
         .log = a->log.sock >= 0 && a->log.max >= CAPSA_LOG_DEBUG ? capsa_sync_log_debug_cb : NULL,
         .log_opaque = (void *)&a->log,
+        .more_masked = a->more_masked,
+        .n_more_masked = a->n_more_masked,
+        .more_readonly = a->more_readonly,
+        .n_more_readonly = a->n_more_readonly,
     };
     int r = capsa_rootfs_prepare(&rc, err);
     if (r < 0)

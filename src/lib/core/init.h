@@ -50,6 +50,11 @@ struct capsa_init_args {
      * the runtime: the init fills in p and its own fields. */
     const struct capsa_level *level;
     struct capsa_level_child *lc;
+    /* The level's extra masked and read-only paths (capsa_level_host). */
+    const char *const *more_masked;
+    size_t n_more_masked;
+    const char *const *more_readonly;
+    size_t n_more_readonly;
 };
 
 /* Never returns: execs the user process or exits non-zero after reporting

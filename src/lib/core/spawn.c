@@ -29,6 +29,8 @@ void capsa_spawn_init(struct capsa_spawn *s)
 
 static bool needs_stage1(const struct capsa_spawn *s)
 {
+    if (s->stage1)
+        return true;
     return s->join_paths != NULL || s->timens_offsets != NULL || s->join_pidfd >= 0 ||
            s->chroot_fd >= 0;
 }
@@ -138,14 +140,18 @@ __attribute__((noreturn)) static void stage1_main(const struct capsa_spawn *s)
     /* CLONE_PARENT: the child becomes the runtime's child; it inherits our
      * exit signal (SIGCHLD), and clone3 wants 0 here. */
     bool placed = false;
-    pid_t pid = clone_child(flags | CLONE_PARENT, s->cgroup_fd, 0, NULL, &placed);
+    int pidfd = -1;
+    pid_t pid =
+        clone_child(flags | CLONE_PARENT, s->cgroup_fd, 0, s->stage1 ? &pidfd : NULL, &placed);
     if (pid < 0) {
         capsa_err_set(&err, errno, "clone the container process");
         stage1_fail(s, &err);
     }
     if (pid == 0)
         s->child_main(s->child_arg);
-    capsa_sync_send(s->child_sock, CAPSA_SYNC_PID, pid, placed ? "v2" : "", 3, -1, NULL);
+    /* Our pid number for it is the runtime's too, unless we live in a pid
+     * namespace of a level's (s->stage1): then the pidfd tells. */
+    capsa_sync_send(s->child_sock, CAPSA_SYNC_PID, pid, placed ? "v2" : "", 3, pidfd, NULL);
     _exit(0);
 }
 
@@ -197,6 +203,15 @@ int capsa_spawn_child(struct capsa_spawn *s, struct capsa_err *err)
         return r;
     s->pid = m.value;
     s->into_cgroup = m.payload != NULL && strcmp(m.payload, "v2") == 0;
+    if (m.fd >= 0) {
+        s->pidfd = steal_fd(m.fd);
+        capsa_sync_msg_clear(&m);
+        s->pid = capsa_pidfd_pid(s->pidfd);
+        if (s->pid <= 0)
+            return capsa_err_set(err, s->pid < 0 ? -s->pid : ESRCH,
+                                 "the container process's pid (its pidfd)");
+        return 0;
+    }
     capsa_sync_msg_clear(&m);
     /* Our child (CLONE_PARENT), not yet reaped: the pid cannot be reused. */
     s->pidfd = capsa_pidfd_open(s->pid, 0);

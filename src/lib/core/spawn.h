@@ -42,6 +42,10 @@ struct capsa_spawn {
      * time namespace is joined or made (setns and unshare refuse a shared
      * mm), or namespaces are joined by path. */
     bool share_vm;
+    /* Always through a stage1: the runtime has entered a pid namespace for
+     * its children (a level's, core/create.c), in which only a process
+     * living there may make the child's own pid namespace. */
+    bool stage1;
 
     uint64_t clone_flags; /* CLONE_NEW* made at the child's clone */
     int cgroup_fd;        /* v2 directory for CLONE_INTO_CGROUP, or -1 */

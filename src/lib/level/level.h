@@ -56,6 +56,12 @@ struct capsa_level_host {
     /* A seccomp program (linux/scmp.h) the child installs in child_confine:
      * compiled here, before the clone, so that the child allocates nothing. */
     struct capsa_seccomp_prog *child_prog;
+    /* More paths for the container's mount namespace to mask and make
+     * read-only, as linux.maskedPaths and linux.readonlyPaths (create). */
+    const char *const *masked;
+    size_t n_masked;
+    const char *const *readonly;
+    size_t n_readonly;
     void *priv;
 };
 

@@ -614,6 +614,52 @@ static int open_root_path(int rootfd, const char *path, int *out, struct capsa_e
     return 0;
 }
 
+static int mask_paths(struct capsa_rootfs_ctx *ctx, int rootfd, const char *const *paths, size_t n,
+                      const char *what, int *mask_tmpfs, bool *devnull_attached,
+                      struct capsa_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *p = paths[i];
+        cleanup_close int fd = -1;
+        int r = open_root_path(rootfd, p, &fd, err);
+        if (r < 0)
+            return capsa_err_wrap(err, "%s[%zu]", what, i);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+            return capsa_err_set(err, errno, "%s[%zu]: stat %s", what, i, p);
+        r = S_ISDIR(st.st_mode) ? mask_dir(fd, mask_tmpfs, err)
+                                : mask_file(ctx, fd, devnull_attached, err);
+        if (r < 0)
+            return capsa_err_wrap(err, "%s[%zu] (%s)", what, i, p);
+    }
+    return 0;
+}
+
+static int readonly_paths(int rootfd, const char *const *paths, size_t n, const char *what,
+                          struct capsa_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *p = paths[i];
+        cleanup_close int fd = -1;
+        int r = open_root_path(rootfd, p, &fd, err);
+        if (r < 0)
+            return capsa_err_wrap(err, "%s[%zu]", what, i);
+        if (fd < 0)
+            continue;
+        /* Bind onto itself (rec), then read-only on the whole subtree. Only
+         * read-only: the other flags stay as they were (runc keeps them too),
+         * so programs under the path still run and a masked /dev/null under
+         * it still opens. Recursive, unlike runc's remount of the top mount
+         * only, so that no writable mount hides below a read-only path. */
+        r = capsa_mount_bind_fd(fd, fd, true, MOUNT_ATTR_RDONLY, err);
+        if (r < 0)
+            return capsa_err_wrap(err, "%s[%zu] (%s)", what, i, p);
+    }
+    return 0;
+}
+
 int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
     int r = 0;
@@ -640,50 +686,20 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
     r = ro_later_apply(ctx, err);
     if (r < 0)
         goto out;
-    for (size_t i = 0; l != NULL && i < l->n_masked_paths; i++) {
-        const char *p = l->masked_paths[i];
-        cleanup_close int fd = -1;
-        r = open_root_path(rootfd, p, &fd, err);
-        if (r < 0 || fd < 0) {
-            if (r < 0) {
-                capsa_err_wrap(err, "linux.maskedPaths[%zu]", i);
-                goto out;
-            }
-            continue;
-        }
-        struct stat st;
-        if (fstat(fd, &st) < 0) {
-            r = capsa_err_set(err, errno, "linux.maskedPaths[%zu]: stat %s", i, p);
-            goto out;
-        }
-        r = S_ISDIR(st.st_mode) ? mask_dir(fd, &mask_tmpfs, err)
-                                : mask_file(ctx, fd, &devnull_attached, err);
-        if (r < 0) {
-            capsa_err_wrap(err, "linux.maskedPaths[%zu] (%s)", i, p);
-            goto out;
-        }
-    }
-    for (size_t i = 0; l != NULL && i < l->n_readonly_paths; i++) {
-        const char *p = l->readonly_paths[i];
-        cleanup_close int fd = -1;
-        r = open_root_path(rootfd, p, &fd, err);
-        if (r < 0) {
-            capsa_err_wrap(err, "linux.readonlyPaths[%zu]", i);
-            goto out;
-        }
-        if (fd < 0)
-            continue;
-        /* Bind onto itself (rec), then read-only on the whole subtree. Only
-         * read-only: the other flags stay as they were (runc keeps them too),
-         * so programs under the path still run and a masked /dev/null under
-         * it still opens. Recursive, unlike runc's remount of the top mount
-         * only, so that no writable mount hides below a read-only path. */
-        r = capsa_mount_bind_fd(fd, fd, true, MOUNT_ATTR_RDONLY, err);
-        if (r < 0) {
-            capsa_err_wrap(err, "linux.readonlyPaths[%zu] (%s)", i, p);
-            goto out;
-        }
-    }
+    r = mask_paths(ctx, rootfd, l ? (const char *const *)l->masked_paths : NULL,
+                   l ? l->n_masked_paths : 0, "linux.maskedPaths", &mask_tmpfs, &devnull_attached,
+                   err);
+    if (r == 0)
+        r = mask_paths(ctx, rootfd, ctx->more_masked, ctx->n_more_masked,
+                       "the isolation level's hidden paths", &mask_tmpfs, &devnull_attached, err);
+    if (r == 0)
+        r = readonly_paths(rootfd, l ? (const char *const *)l->readonly_paths : NULL,
+                           l ? l->n_readonly_paths : 0, "linux.readonlyPaths", err);
+    if (r == 0)
+        r = readonly_paths(rootfd, ctx->more_readonly, ctx->n_more_readonly,
+                           "the isolation level's read-only paths", err);
+    if (r < 0)
+        goto out;
     if (ctx->spec->root_readonly) {
         /* Only the root mount, other flags kept: mount_setattr changes just
          * the bits named, unlike a MS_REMOUNT that must restate them all. */

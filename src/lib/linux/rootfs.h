@@ -68,6 +68,12 @@ struct capsa_rootfs_ctx {
      * device nodes, the console and tmpcopyup's files can still be made in
      * them; finalize makes them read-only (runc's order). */
     struct capsa_ro_later *ro_later;
+    /* More paths to mask and make read-only after linux.maskedPaths and
+     * linux.readonlyPaths (an isolation level's, e.g. interpose's policy). */
+    const char *const *more_masked;
+    size_t n_more_masked;
+    const char *const *more_readonly;
+    size_t n_more_readonly;
 };
 
 /* Before pivot_root. Makes the mount tree rprivate (rslave when

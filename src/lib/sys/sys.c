@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,6 +33,25 @@ int capsa_open_in_root(int rootfd, const char *path, int flags)
         if (errno != EAGAIN || tries > 32)
             return -errno;
     }
+}
+
+pid_t capsa_pidfd_pid(int pidfd)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -EIO;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "\nPid:");
+    if (p == NULL)
+        return -EIO;
+    long v = strtol(p + 5, NULL, 10);
+    return v > 0 ? (pid_t)v : -ESRCH;
 }
 
 int capsa_pidfd_open(pid_t pid, unsigned int flags)

@@ -34,6 +34,8 @@ long capsa_openat2(int dirfd, const char *path, int flags, uint64_t mode, uint64
  * the EAGAIN a concurrent rename can cause. The fd, or -errno. */
 int capsa_open_in_root(int rootfd, const char *path, int flags);
 int capsa_pidfd_open(pid_t pid, unsigned int flags);
+/* The pid of pidfd's process in our pid namespace (its fdinfo), -errno. */
+pid_t capsa_pidfd_pid(int pidfd);
 int capsa_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 int capsa_pivot_root(const char *new_root, const char *put_old);
 int capsa_close_range(unsigned int first, unsigned int last, unsigned int flags);

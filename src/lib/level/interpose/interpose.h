@@ -42,13 +42,17 @@ extern const struct capsa_level capsa_level_interpose;
  *                              audit log (JSON lines, audit.jsonl in the state dir) gets
  *   capsa.interpose.record     "true": record mode (docs/interpose.md)
  */
-enum capsa_ip_audit { CAPSA_IP_AUDIT_NONE, CAPSA_IP_AUDIT_REFUSED, CAPSA_IP_AUDIT_ALL };
+enum capsa_ip_audit {
+    CAPSA_IP_AUDIT_NONE,
+    CAPSA_IP_AUDIT_REFUSED,
+    CAPSA_IP_AUDIT_ALL
+};
 
 struct capsa_ip_net_rule {
-    int family;      /* AF_INET or AF_INET6 */
+    int family;       /* AF_INET or AF_INET6 */
     uint8_t addr[16]; /* network byte order */
-    unsigned prefix; /* 0..32 / 0..128 */
-    uint16_t port;   /* host byte order; 0: any */
+    unsigned prefix;  /* 0..32 / 0..128 */
+    uint16_t port;    /* host byte order; 0: any */
 };
 
 struct capsa_ip_policy {
@@ -77,8 +81,7 @@ int capsa_ip_policy_path(const struct capsa_ip_policy *p, const char *path, bool
 
 /* Whether an inet destination is allowed: 0 or -ECONNREFUSED. Anything that
  * is not AF_INET/AF_INET6 is 0 (unix sockets are checked as paths). */
-int capsa_ip_policy_addr(const struct capsa_ip_policy *p, const struct sockaddr *sa,
-                         socklen_t len);
+int capsa_ip_policy_addr(const struct capsa_ip_policy *p, const struct sockaddr *sa, socklen_t len);
 
 /* ---- filter.c: the workload's filter ---- */
 enum capsa_ip_class {

@@ -1,0 +1,1098 @@
+/* broker.c - the brokered system calls: the supervisor performs each one
+ * itself, from a copy of its arguments, with the calling thread's identity
+ * (super.c: fs ids, groups, umask, capabilities in the container's user
+ * namespace) and root (we are chrooted in the container's root, and the
+ * caller's cwd or dirfd is reopened through our procfs), so that it
+ * succeeds or fails as it would have for the caller. Never
+ * SECCOMP_USER_NOTIF_FLAG_CONTINUE on a decision taken from the caller's
+ * memory: the caller could change it after the check.
+ *
+ * Two shapes:
+ *  - object calls (open of an existing file, stat, access, chmod, chown,
+ *    truncate, utimes, xattrs, statfs, readlink, connect to a socket path):
+ *    the object is opened O_PATH (following the last symlink or not, as the
+ *    call does), its canonical path checked against the policy, and the call
+ *    made on that fd (or through our procfs's self/fd/N, for calls that only
+ *    take a path): what was checked is what is acted on;
+ *  - entry calls (create, mkdir, mknod, unlink, rmdir, rename, link,
+ *    symlink, bind of a socket path): the parent directory is opened and
+ *    checked with the last component, and the call made relative to it. */
+#include "level/interpose/super.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include "sys/sys.h"
+#include "util/util.h"
+
+#define PATH_SIZE 4096
+
+struct obj {
+    int fd; /* O_PATH */
+    char canon[PATH_SIZE];
+    struct stat st;
+};
+
+struct entry {
+    int dirfd; /* the parent, O_PATH | O_DIRECTORY */
+    char name[256];
+    char canon[PATH_SIZE]; /* parent + "/" + name */
+};
+
+static void obj_close(struct obj *o)
+{
+    capsa_close(&o->fd);
+}
+
+static void entry_close(struct entry *e)
+{
+    capsa_close(&e->dirfd);
+}
+
+static void fail(struct capsa_ip_req *q, int e)
+{
+    q->resp->val = 0;
+    q->resp->error = e < 0 ? e : -e;
+}
+
+static void ok(struct capsa_ip_req *q, long long v)
+{
+    q->resp->val = v;
+    q->resp->error = 0;
+}
+
+/* A refusal by the policy, for the audit log. */
+static int refuse(struct capsa_ip_req *q, int e, const char *why)
+{
+    q->reason = why;
+    return e;
+}
+
+static uint64_t arg(const struct capsa_ip_req *q, int i)
+{
+    return q->n->data.args[i];
+}
+
+/* The caller's path argument, with the names of the caller itself
+ * (/proc/self, /dev/fd, ...) turned into its pid in the container's
+ * namespace: "self" in the container's procfs means nothing to us. */
+static int read_path(struct capsa_ip_req *q, uint64_t addr, char *buf, char *scratch)
+{
+    int r = capsa_ip_mem_string(q, addr, scratch, PATH_SIZE);
+    if (r < 0)
+        return r;
+    if ((r = capsa_ip_cred_load(q)) < 0)
+        return r;
+    static const struct {
+        const char *prefix;
+        const char *tail; /* after /proc/<pid> */
+        bool thread;
+    } self[] = {
+        {"/proc/self/", "/", false}, {"/proc/thread-self/", "/", true},
+        {"/dev/fd/", "/fd/", false}, {"/dev/stdin", "/fd/0", false},
+        {"/dev/stdout", "/fd/1", false}, {"/dev/stderr", "/fd/2", false},
+    };
+    const char *rest = scratch;
+    char head[64] = "";
+    for (size_t i = 0; i < ARRAY_SIZE(self); i++) {
+        size_t n = strlen(self[i].prefix);
+        bool whole = strcmp(scratch, "/proc/self") == 0 || strcmp(scratch, "/proc/thread-self") == 0;
+        if (strncmp(scratch, self[i].prefix, n) == 0 ||
+            (whole && strncmp(scratch, self[i].prefix, n - 1) == 0 && scratch[n - 1] == '\0')) {
+            if (self[i].thread)
+                snprintf(head, sizeof head, "/proc/%d/task/%d/", (int)q->cred.nstgid,
+                         (int)q->cred.nspid);
+            else
+                snprintf(head, sizeof head, "/proc/%d%s", (int)q->cred.nstgid, self[i].tail);
+            rest = scratch[n - 1] == '\0' ? "" : scratch + n;
+            break;
+        }
+    }
+    if (snprintf(buf, PATH_SIZE, "%s%s", head, rest) >= PATH_SIZE)
+        return -ENAMETOOLONG;
+    if (q->path == NULL) {
+        size_t n = strlen(buf);
+        if (n >= sizeof q->audit_path)
+            n = sizeof q->audit_path - 1;
+        memcpy(q->audit_path, buf, n);
+        q->audit_path[n] = '\0';
+        q->path = q->audit_path;
+    }
+    return 0;
+}
+
+/* The directory a relative path starts from: the caller's cwd or its dirfd,
+ * reopened through our procfs (O_PATH). */
+static int base_dir(struct capsa_ip_req *q, int dirfd, const char *path)
+{
+    if (path[0] == '/')
+        return dup(q->s->rootfd);
+    int r = capsa_ip_admin(q->s);
+    if (r < 0)
+        return r;
+    char p[64];
+    if (dirfd == AT_FDCWD)
+        snprintf(p, sizeof p, "%u/cwd", q->n->pid);
+    else
+        snprintf(p, sizeof p, "%u/fd/%d", q->n->pid, dirfd);
+    int fd = openat(q->s->procfd, p, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT && dirfd != AT_FDCWD ? -EBADF : -errno;
+    return fd;
+}
+
+static int policy_path(struct capsa_ip_req *q, const char *canon, bool modify)
+{
+    int r = capsa_ip_policy_path(q->s->a->policy, canon, modify);
+    if (r == -ENOENT)
+        return refuse(q, r, "hidden path");
+    if (r == -EROFS)
+        return refuse(q, r, "read-only path");
+    return r;
+}
+
+/* Open the object (dirfd, path) O_PATH as the caller, and check it. */
+static int open_object(struct capsa_ip_req *q, int dirfd, const char *path, bool nofollow,
+                       bool empty_ok, int extra, uint64_t resolve, struct obj *o)
+{
+    o->fd = -1;
+    int r;
+    if (path[0] == '\0') {
+        if (!empty_ok)
+            return -ENOENT;
+        if (dirfd == AT_FDCWD) {
+            path = ".";
+        } else {
+            if ((o->fd = capsa_ip_getfd(q, dirfd)) < 0)
+                return o->fd;
+            goto opened;
+        }
+    }
+    {
+        cleanup_close int base = base_dir(q, dirfd, path);
+        if (base < 0)
+            return base;
+        if ((r = capsa_ip_become(q, false)) < 0)
+            return r;
+        long fd = capsa_openat2(base, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0) | extra,
+                                0, resolve);
+        if (fd < 0)
+            return -errno;
+        o->fd = (int)fd;
+    }
+opened:
+    if ((r = capsa_ip_fd_path(q->s, o->fd, o->canon, sizeof o->canon)) < 0 ||
+        fstat(o->fd, &o->st) < 0) {
+        obj_close(o);
+        return r < 0 ? r : -errno;
+    }
+    /* Only paths (not pipes, sockets, anonymous inodes) are in the policy's
+     * terms. */
+    if (o->canon[0] == '/' && (r = policy_path(q, o->canon, false)) < 0) {
+        obj_close(o);
+        return r;
+    }
+    return capsa_ip_become(q, false);
+}
+
+/* Open the parent of (dirfd, path) and check parent/name. */
+static int open_entry(struct capsa_ip_req *q, int dirfd, const char *path, bool modify,
+                      uint64_t resolve, struct entry *e)
+{
+    e->dirfd = -1;
+    if (path[0] == '\0')
+        return -ENOENT;
+    char dir[PATH_SIZE];
+    snprintf(dir, sizeof dir, "%s", path);
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        dir[--len] = '\0';
+    char *slash = strrchr(dir, '/');
+    const char *name;
+    if (slash == NULL) {
+        name = dir;
+    } else {
+        name = slash + 1;
+    }
+    if (strlen(name) >= sizeof e->name)
+        return -ENAMETOOLONG;
+    snprintf(e->name, sizeof e->name, "%s", name);
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0'; /* "/name" */
+    else
+        *slash = '\0';
+    if (e->name[0] == '\0') /* the path was "/" */
+        snprintf(e->name, sizeof e->name, ".");
+    int r;
+    {
+        cleanup_close int base = base_dir(q, dirfd, path);
+        if (base < 0)
+            return base;
+        if ((r = capsa_ip_become(q, false)) < 0)
+            return r;
+        long fd = capsa_openat2(base, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, resolve);
+        if (fd < 0)
+            return -errno;
+        e->dirfd = (int)fd;
+    }
+    char parent[PATH_SIZE];
+    if ((r = capsa_ip_fd_path(q->s, e->dirfd, parent, sizeof parent)) < 0) {
+        entry_close(e);
+        return r;
+    }
+    if (snprintf(e->canon, sizeof e->canon, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent,
+                 e->name) >= (int)sizeof e->canon) {
+        entry_close(e);
+        return -ENAMETOOLONG;
+    }
+    if (parent[0] == '/' && (r = policy_path(q, e->canon, modify)) < 0) {
+        entry_close(e);
+        return r;
+    }
+    return capsa_ip_become(q, false);
+}
+
+/* "self/fd/N": our fd N, for the calls that take only a path (relative to
+ * our cwd, which is our procfs). */
+static void self_fd(char *buf, size_t size, int fd)
+{
+    snprintf(buf, size, "self/fd/%d", fd);
+}
+
+/* --- device nodes --- */
+
+static bool standard_device(dev_t rdev, bool chr)
+{
+    if (!chr)
+        return false;
+    unsigned ma = major(rdev), mi = minor(rdev);
+    if (ma == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9))
+        return true; /* null zero full random urandom */
+    if (ma == 5 && (mi == 0 || mi == 2))
+        return true; /* tty ptmx */
+    return ma >= 136 && ma <= 143; /* pts */
+}
+
+/* --- open --- */
+
+static int reopen(struct capsa_ip_req *q, struct obj *o, int flags)
+{
+    char p[32];
+    self_fd(p, sizeof p, o->fd);
+    bool fifo = S_ISFIFO(o->st.st_mode);
+    int f = (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC | O_NOCTTY;
+    /* A FIFO would block us until the other side opens: open it
+     * non-blocking and give the caller the mode it asked for. */
+    if (fifo)
+        f |= O_NONBLOCK;
+    int fd = openat(q->s->procfd, p, f);
+    if (fd < 0)
+        return -errno;
+    if (fifo && !(flags & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+static int serve_vfile(struct capsa_ip_req *q, struct obj *o)
+{
+    (void)q;
+    (void)o;
+    return 0; /* not a served file */
+}
+
+static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags, mode_t mode,
+                   uint64_t resolve)
+{
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, paddr, path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    int acc = flags & O_ACCMODE;
+    bool modify = acc != O_RDONLY || (flags & O_TRUNC);
+    bool tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
+    bool creat = (flags & O_CREAT) && !tmpfile;
+    q->addfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
+    struct obj o = {.fd = -1};
+    if (!(creat && (flags & O_EXCL))) {
+        r = open_object(q, dirfd, path, (flags & O_NOFOLLOW) != 0, false,
+                        tmpfile ? O_DIRECTORY : (flags & O_DIRECTORY), resolve, &o);
+        if (r == -ENOENT && creat && q->reason == NULL)
+            goto create;
+        if (r < 0)
+            return r;
+        if (S_ISLNK(o.st.st_mode) && !(flags & O_PATH)) {
+            obj_close(&o);
+            return -ELOOP;
+        }
+        if (creat && S_ISDIR(o.st.st_mode)) {
+            obj_close(&o);
+            return -EISDIR;
+        }
+        if ((modify || tmpfile) && o.canon[0] == '/' && (r = policy_path(q, o.canon, true)) < 0) {
+            obj_close(&o);
+            return r;
+        }
+        if ((S_ISCHR(o.st.st_mode) || S_ISBLK(o.st.st_mode)) && !(flags & O_PATH) &&
+            !q->s->a->policy->all_devices && !standard_device(o.st.st_rdev, S_ISCHR(o.st.st_mode))) {
+            obj_close(&o);
+            return refuse(q, -EPERM, "device node");
+        }
+        if (!modify && !(flags & O_PATH) && (r = serve_vfile(q, &o)) != 0) {
+            obj_close(&o);
+            return r;
+        }
+        if (flags & O_PATH) {
+            q->addfd = steal_fd(o.fd);
+            return 0;
+        }
+        if (tmpfile) {
+            char p[32];
+            self_fd(p, sizeof p, o.fd);
+            r = openat(q->s->procfd, p, flags | O_CLOEXEC, mode);
+            r = r < 0 ? -errno : r;
+        } else {
+            r = reopen(q, &o, flags);
+        }
+        obj_close(&o);
+        if (r < 0)
+            return r;
+        q->addfd = r;
+        return 0;
+    }
+create:;
+    struct entry e;
+    if ((r = open_entry(q, dirfd, path, true, resolve, &e)) < 0)
+        return r;
+    int fd = openat(e.dirfd, e.name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+    r = fd < 0 ? -errno : 0;
+    entry_close(&e);
+    if (r < 0)
+        return r;
+    q->addfd = fd;
+    return 0;
+}
+
+/* --- stat, access, readlink, statfs --- */
+
+static int do_stat(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags, uint64_t buf)
+{
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, paddr, path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    struct obj o;
+    if ((r = open_object(q, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, 0, 0,
+                         &o)) < 0)
+        return r;
+    struct stat st = o.st;
+    obj_close(&o);
+    return capsa_ip_mem_write(q, buf, &st, sizeof st);
+}
+
+static int do_statx(struct capsa_ip_req *q)
+{
+    int dirfd = (int)arg(q, 0), flags = (int)arg(q, 2);
+    unsigned mask = (unsigned)arg(q, 3);
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, arg(q, 1), path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    struct obj o;
+    if ((r = open_object(q, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, 0, 0,
+                         &o)) < 0)
+        return r;
+    struct statx stx;
+    r = statx(o.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &stx);
+    r = r < 0 ? -errno : 0;
+    obj_close(&o);
+    if (r < 0)
+        return r;
+    return capsa_ip_mem_write(q, arg(q, 4), &stx, sizeof stx);
+}
+
+static int do_access(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int mode, int flags)
+{
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, paddr, path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    if (mode & ~(R_OK | W_OK | X_OK))
+        return -EINVAL;
+    struct obj o;
+    if ((r = open_object(q, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, 0, 0,
+                         &o)) < 0)
+        return r;
+    if ((mode & W_OK) && o.canon[0] == '/' && (r = policy_path(q, o.canon, true)) < 0) {
+        obj_close(&o);
+        return r;
+    }
+    if ((r = capsa_ip_become(q, !(flags & AT_EACCESS))) == 0) {
+        char p[32];
+        self_fd(p, sizeof p, o.fd);
+        if (syscall(SYS_faccessat2, q->s->procfd, p, mode, AT_EACCESS) < 0)
+            r = -errno;
+    }
+    obj_close(&o);
+    return r;
+}
+
+static int do_readlink(struct capsa_ip_req *q, int dirfd, uint64_t paddr, uint64_t buf,
+                       long size)
+{
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, paddr, path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    if (size <= 0)
+        return -EINVAL;
+    struct obj o;
+    if ((r = open_object(q, dirfd, path, true, false, 0, 0, &o)) < 0)
+        return r;
+    char target[PATH_SIZE];
+    ssize_t n = S_ISLNK(o.st.st_mode) ? readlinkat(o.fd, "", target, sizeof target) : -2;
+    int e = errno;
+    obj_close(&o);
+    if (n == -2)
+        return -EINVAL;
+    if (n < 0)
+        return -e;
+    if (n > size)
+        n = size;
+    if ((r = capsa_ip_mem_write(q, buf, target, (size_t)n)) < 0)
+        return r;
+    return (int)n;
+}
+
+static int do_statfs(struct capsa_ip_req *q)
+{
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, arg(q, 0), path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    struct obj o;
+    if ((r = open_object(q, AT_FDCWD, path, false, false, 0, 0, &o)) < 0)
+        return r;
+    struct statfs sf;
+    r = fstatfs(o.fd, &sf) < 0 ? -errno : 0;
+    obj_close(&o);
+    if (r < 0)
+        return r;
+    return capsa_ip_mem_write(q, arg(q, 1), &sf, sizeof sf);
+}
+
+/* --- entries: mkdir, mknod, unlink, rename, link, symlink --- */
+
+static int do_mkdir(struct capsa_ip_req *q, int dirfd, uint64_t paddr, mode_t mode)
+{
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, paddr, path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    struct entry e;
+    if ((r = open_entry(q, dirfd, path, true, 0, &e)) < 0)
+        return r;
+    r = mkdirat(e.dirfd, e.name, mode) < 0 ? -errno : 0;
+    entry_close(&e);
+    return r;
+}
+
+static int do_mknod(struct capsa_ip_req *q, int dirfd, uint64_t paddr, mode_t mode, dev_t dev)
+{
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, paddr, path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    if ((S_ISCHR(mode) || S_ISBLK(mode)) && !q->s->a->policy->all_devices)
+        return refuse(q, -EPERM, "device node");
+    struct entry e;
+    if ((r = open_entry(q, dirfd, path, true, 0, &e)) < 0)
+        return r;
+    r = mknodat(e.dirfd, e.name, mode, dev) < 0 ? -errno : 0;
+    entry_close(&e);
+    return r;
+}
+
+static int do_unlink(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags)
+{
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, paddr, path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    struct entry e;
+    if ((r = open_entry(q, dirfd, path, true, 0, &e)) < 0)
+        return r;
+    r = unlinkat(e.dirfd, e.name, flags) < 0 ? -errno : 0;
+    entry_close(&e);
+    return r;
+}
+
+static int do_rename(struct capsa_ip_req *q, int odir, uint64_t oaddr, int ndir, uint64_t naddr,
+                     unsigned flags)
+{
+    char op[PATH_SIZE], np[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, oaddr, op, scratch);
+    if (r < 0 || (r = read_path(q, naddr, np, scratch)) < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    struct entry a, b;
+    if ((r = open_entry(q, odir, op, true, 0, &a)) < 0)
+        return r;
+    if ((r = open_entry(q, ndir, np, true, 0, &b)) < 0) {
+        entry_close(&a);
+        return r;
+    }
+    r = renameat2(a.dirfd, a.name, b.dirfd, b.name, flags) < 0 ? -errno : 0;
+    entry_close(&a);
+    entry_close(&b);
+    return r;
+}
+
+static int do_link(struct capsa_ip_req *q, int odir, uint64_t oaddr, int ndir, uint64_t naddr,
+                   int flags)
+{
+    char op[PATH_SIZE], np[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, oaddr, op, scratch);
+    if (r < 0 || (r = read_path(q, naddr, np, scratch)) < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    /* The source is an object: a new name for a read-only (or hidden)
+     * file elsewhere would let it be written through that name. */
+    struct obj o;
+    if ((r = open_object(q, odir, op, !(flags & AT_SYMLINK_FOLLOW), flags & AT_EMPTY_PATH, 0, 0,
+                         &o)) < 0)
+        return r;
+    if (o.canon[0] == '/' && (r = policy_path(q, o.canon, true)) < 0) {
+        obj_close(&o);
+        return r == -EROFS ? refuse(q, -EPERM, "link to a read-only path") : r;
+    }
+    struct entry b;
+    if ((r = open_entry(q, ndir, np, true, 0, &b)) < 0) {
+        obj_close(&o);
+        return r;
+    }
+    /* Linking an O_PATH fd by AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH,
+     * which the caller may not have: go through our procfs instead, which
+     * links the file itself (AT_SYMLINK_FOLLOW on self/fd/N). */
+    char p[32];
+    self_fd(p, sizeof p, o.fd);
+    r = linkat(q->s->procfd, p, b.dirfd, b.name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+    obj_close(&o);
+    entry_close(&b);
+    return r;
+}
+
+static int do_symlink(struct capsa_ip_req *q, uint64_t taddr, int ndir, uint64_t naddr)
+{
+    char target[PATH_SIZE], np[PATH_SIZE], scratch[PATH_SIZE];
+    int r = capsa_ip_mem_string(q, taddr, target, sizeof target);
+    if (r < 0 || (r = read_path(q, naddr, np, scratch)) < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    struct entry e;
+    if ((r = open_entry(q, ndir, np, true, 0, &e)) < 0)
+        return r;
+    r = symlinkat(target, e.dirfd, e.name) < 0 ? -errno : 0;
+    entry_close(&e);
+    return r;
+}
+
+/* --- changes to an object --- */
+
+static int modify_object(struct capsa_ip_req *q, int dirfd, uint64_t paddr, bool nofollow,
+                         bool empty_ok, struct obj *o)
+{
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, paddr, path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    if ((r = open_object(q, dirfd, path, nofollow, empty_ok, 0, 0, o)) < 0)
+        return r;
+    if (o->canon[0] == '/' && (r = policy_path(q, o->canon, true)) < 0) {
+        obj_close(o);
+        return r;
+    }
+    return 0;
+}
+
+static int do_chmod(struct capsa_ip_req *q, int dirfd, uint64_t paddr, mode_t mode, int flags)
+{
+    struct obj o;
+    int r = modify_object(q, dirfd, paddr, flags & AT_SYMLINK_NOFOLLOW, false, &o);
+    if (r < 0)
+        return r;
+    if (S_ISLNK(o.st.st_mode)) {
+        obj_close(&o);
+        return -EOPNOTSUPP;
+    }
+    char p[32];
+    self_fd(p, sizeof p, o.fd);
+    r = fchmodat(q->s->procfd, p, mode, 0) < 0 ? -errno : 0;
+    obj_close(&o);
+    return r;
+}
+
+static int do_chown(struct capsa_ip_req *q, int dirfd, uint64_t paddr, uid_t uid, gid_t gid,
+                    int flags)
+{
+    struct obj o;
+    int r = modify_object(q, dirfd, paddr, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &o);
+    if (r < 0)
+        return r;
+    r = fchownat(o.fd, "", uid, gid, AT_EMPTY_PATH) < 0 ? -errno : 0;
+    obj_close(&o);
+    return r;
+}
+
+static int do_truncate(struct capsa_ip_req *q)
+{
+    struct obj o;
+    int r = modify_object(q, AT_FDCWD, arg(q, 0), false, false, &o);
+    if (r < 0)
+        return r;
+    if (S_ISDIR(o.st.st_mode)) {
+        obj_close(&o);
+        return -EISDIR;
+    }
+    int fd = reopen(q, &o, O_WRONLY);
+    obj_close(&o);
+    if (fd < 0)
+        return fd;
+    r = ftruncate(fd, (off_t)arg(q, 1)) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+static int do_utimens(struct capsa_ip_req *q, int dirfd, uint64_t paddr, const struct timespec *ts,
+                      int flags)
+{
+    struct obj o;
+    int r = modify_object(q, dirfd, paddr, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &o);
+    if (r < 0)
+        return r;
+    char p[32];
+    self_fd(p, sizeof p, o.fd);
+    r = utimensat(q->s->procfd, p, ts, 0) < 0 ? -errno : 0;
+    obj_close(&o);
+    return r;
+}
+
+static int utimes_args(struct capsa_ip_req *q, uint64_t addr, bool timeval, struct timespec ts[2],
+                       const struct timespec **out)
+{
+    *out = NULL;
+    if (addr == 0)
+        return 0;
+    if (timeval) {
+        struct timeval tv[2];
+        int r = capsa_ip_mem_read(q, addr, tv, sizeof tv);
+        if (r < 0)
+            return r;
+        for (int i = 0; i < 2; i++) {
+            if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
+                return -EINVAL;
+            ts[i].tv_sec = tv[i].tv_sec;
+            ts[i].tv_nsec = tv[i].tv_usec * 1000;
+        }
+    } else {
+        int r = capsa_ip_mem_read(q, addr, ts, 2 * sizeof *ts);
+        if (r < 0)
+            return r;
+    }
+    *out = ts;
+    return 0;
+}
+
+static int do_utime(struct capsa_ip_req *q)
+{
+    struct timespec ts[2];
+    const struct timespec *t = NULL;
+    if (arg(q, 1) != 0) {
+        struct utimbuf ub;
+        int r = capsa_ip_mem_read(q, arg(q, 1), &ub, sizeof ub);
+        if (r < 0)
+            return r;
+        ts[0] = (struct timespec){.tv_sec = ub.actime};
+        ts[1] = (struct timespec){.tv_sec = ub.modtime};
+        t = ts;
+    }
+    return do_utimens(q, AT_FDCWD, arg(q, 0), t, 0);
+}
+
+/* --- extended attributes --- */
+
+static int do_xattr(struct capsa_ip_req *q, int nr)
+{
+    bool nofollow = nr == SYS_lgetxattr || nr == SYS_lsetxattr || nr == SYS_llistxattr ||
+                    nr == SYS_lremovexattr;
+    bool set = nr == SYS_setxattr || nr == SYS_lsetxattr;
+    bool remove = nr == SYS_removexattr || nr == SYS_lremovexattr;
+    bool list = nr == SYS_listxattr || nr == SYS_llistxattr;
+    struct obj o;
+    int r;
+    if (set || remove) {
+        r = modify_object(q, AT_FDCWD, arg(q, 0), nofollow, false, &o);
+    } else {
+        char path[PATH_SIZE], scratch[PATH_SIZE];
+        r = read_path(q, arg(q, 0), path, scratch);
+        if (r == 0)
+            r = capsa_ip_still_valid(q);
+        if (r == 0)
+            r = open_object(q, AT_FDCWD, path, nofollow, false, 0, 0, &o);
+    }
+    if (r < 0)
+        return r;
+    char name[256] = "";
+    cleanup_free char *value = NULL;
+    size_t size = list ? (size_t)arg(q, 2) : remove ? 0 : (size_t)arg(q, 3);
+    if (size > 65536)
+        size = 65536;
+    if (!list && (r = capsa_ip_mem_string(q, arg(q, 1), name, sizeof name)) < 0)
+        goto out;
+    if (size > 0 && (value = malloc(size)) == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    if (S_ISLNK(o.st.st_mode)) {
+        /* No calls on a symlink's own attributes through an fd here: the
+         * user.* ones, the only ones a container sets, are not allowed on
+         * symlinks anyway. */
+        r = set || remove ? -EPERM : list ? 0 : -ENODATA;
+        goto out;
+    }
+    char p[32];
+    self_fd(p, sizeof p, o.fd);
+    /* Relative to our cwd, our procfs. */
+    ssize_t n;
+    if (set) {
+        if ((r = capsa_ip_mem_read(q, arg(q, 2), value, size)) < 0)
+            goto out;
+        n = setxattr(p, name, value, size, (int)arg(q, 4));
+    } else if (remove) {
+        n = removexattr(p, name);
+    } else if (list) {
+        n = listxattr(p, value, size);
+    } else {
+        n = getxattr(p, name, value, size);
+    }
+    if (n < 0) {
+        r = -errno;
+        goto out;
+    }
+    if (!set && !remove && size > 0 && (r = capsa_ip_mem_write(q, list ? arg(q, 1) : arg(q, 2),
+                                                                value, (size_t)n)) < 0)
+        goto out;
+    r = (int)n;
+out:
+    obj_close(&o);
+    return r;
+}
+
+static int do_inotify(struct capsa_ip_req *q)
+{
+    uint32_t mask = (uint32_t)arg(q, 2);
+    char path[PATH_SIZE], scratch[PATH_SIZE];
+    int r = read_path(q, arg(q, 1), path, scratch);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    cleanup_close int ifd = capsa_ip_getfd(q, (int)arg(q, 0));
+    if (ifd < 0)
+        return ifd;
+    struct obj o;
+    if ((r = open_object(q, AT_FDCWD, path, mask & IN_DONT_FOLLOW, false,
+                         (mask & IN_ONLYDIR) ? O_DIRECTORY : 0, 0, &o)) < 0)
+        return r;
+    char p[32];
+    self_fd(p, sizeof p, o.fd);
+    r = inotify_add_watch(ifd, p, mask & ~(uint32_t)IN_DONT_FOLLOW);
+    r = r < 0 ? -errno : r;
+    obj_close(&o);
+    return r;
+}
+
+/* --- sockets --- */
+
+/* A unix socket path, as a name for the object (connect, sendto) or the
+ * entry (bind), rewritten to a path relative to our procfs. */
+static int unix_path(struct capsa_ip_req *q, struct sockaddr_un *sun, socklen_t *len, bool bind_,
+                     int *pin)
+{
+    *pin = -1;
+    size_t plen = *len - offsetof(struct sockaddr_un, sun_path);
+    char path[PATH_SIZE];
+    if (plen >= sizeof sun->sun_path)
+        plen = sizeof sun->sun_path;
+    memcpy(path, sun->sun_path, plen);
+    path[plen] = '\0';
+    memcpy(q->audit_path, path, plen < sizeof q->audit_path ? plen + 1 : sizeof q->audit_path);
+    q->audit_path[sizeof q->audit_path - 1] = '\0';
+    q->path = q->audit_path;
+    int r;
+    char rel[sizeof sun->sun_path];
+    if (bind_) {
+        struct entry e;
+        if ((r = open_entry(q, AT_FDCWD, path, true, 0, &e)) < 0)
+            return r;
+        if (snprintf(rel, sizeof rel, "self/fd/%d/%s", e.dirfd, e.name) >= (int)sizeof rel) {
+            entry_close(&e);
+            return -ENAMETOOLONG;
+        }
+        *pin = e.dirfd;
+    } else {
+        struct obj o;
+        if ((r = open_object(q, AT_FDCWD, path, false, false, 0, 0, &o)) < 0)
+            return r == -ENOENT ? -ENOENT : r;
+        if (!S_ISSOCK(o.st.st_mode)) {
+            obj_close(&o);
+            return -ECONNREFUSED;
+        }
+        snprintf(rel, sizeof rel, "self/fd/%d", o.fd);
+        *pin = o.fd;
+    }
+    memset(sun->sun_path, 0, sizeof sun->sun_path);
+    memcpy(sun->sun_path, rel, strlen(rel));
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(rel) + 1);
+    return 0;
+}
+
+static int do_sock(struct capsa_ip_req *q, int nr)
+{
+    bool is_sendto = nr == SYS_sendto;
+    int fd = (int)arg(q, 0);
+    uint64_t aaddr = is_sendto ? arg(q, 4) : arg(q, 1);
+    socklen_t alen = (socklen_t)(is_sendto ? arg(q, 5) : arg(q, 2));
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (alen > sizeof ss)
+        return -EINVAL;
+    int r = capsa_ip_mem_read(q, aaddr, &ss, alen);
+    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
+        return r;
+    cleanup_close int sfd = capsa_ip_getfd(q, fd);
+    if (sfd < 0)
+        return sfd == -EBADF ? -EBADF : sfd;
+    int pin = -1;
+    struct sockaddr *sa = (struct sockaddr *)&ss;
+    if (alen >= sizeof(sa_family_t) && sa->sa_family == AF_UNIX &&
+        alen > offsetof(struct sockaddr_un, sun_path) && ((struct sockaddr_un *)sa)->sun_path[0]) {
+        if ((r = unix_path(q, (struct sockaddr_un *)sa, &alen, nr == SYS_bind, &pin)) < 0)
+            return r;
+    } else if (nr != SYS_bind && capsa_ip_policy_addr(q->s->a->policy, sa, alen) < 0) {
+        return refuse(q, -EACCES, "egress policy");
+    }
+    if ((r = capsa_ip_become(q, false)) < 0) {
+        capsa_close(&pin);
+        return r;
+    }
+    cleanup_free char *data = NULL;
+    size_t dlen = is_sendto ? (size_t)arg(q, 2) : 0;
+    if (dlen > (1u << 20))
+        dlen = 1u << 20;
+    if (is_sendto && dlen > 0 &&
+        ((data = malloc(dlen)) == NULL || (r = capsa_ip_mem_read(q, arg(q, 1), data, dlen)) < 0)) {
+        capsa_close(&pin);
+        return data == NULL ? -ENOMEM : r;
+    }
+    long v;
+    if (nr == SYS_bind)
+        v = bind(sfd, sa, alen);
+    else if (nr == SYS_connect)
+        v = connect(sfd, sa, alen);
+    else
+        v = sendto(sfd, data, dlen, (int)arg(q, 3), sa, alen);
+    r = v < 0 ? -errno : (int)v;
+    capsa_close(&pin);
+    return r;
+}
+
+/* --- dispatch --- */
+
+void capsa_ip_broker(struct capsa_ip_req *q)
+{
+    int nr = q->n->data.nr;
+    long r;
+    if (q->n->data.arch != AUDIT_ARCH_X86_64) {
+        fail(q, ENOSYS);
+        return;
+    }
+    switch (nr) {
+    case SYS_open:
+        r = do_open(q, AT_FDCWD, arg(q, 0), (int)arg(q, 1), (mode_t)arg(q, 2), 0);
+        break;
+    case SYS_creat:
+        r = do_open(q, AT_FDCWD, arg(q, 0), O_CREAT | O_WRONLY | O_TRUNC, (mode_t)arg(q, 1), 0);
+        break;
+    case SYS_openat:
+        r = do_open(q, (int)arg(q, 0), arg(q, 1), (int)arg(q, 2), (mode_t)arg(q, 3), 0);
+        break;
+    case SYS_openat2: {
+        struct open_how how;
+        memset(&how, 0, sizeof how);
+        size_t sz = (size_t)arg(q, 3);
+        if (sz < sizeof how || sz > 4096) {
+            r = -EINVAL;
+            break;
+        }
+        if ((r = capsa_ip_mem_read(q, arg(q, 2), &how, sizeof how)) < 0)
+            break;
+        r = do_open(q, (int)arg(q, 0), arg(q, 1), (int)how.flags, (mode_t)how.mode, how.resolve);
+        break;
+    }
+    case SYS_stat:
+        r = do_stat(q, AT_FDCWD, arg(q, 0), 0, arg(q, 1));
+        break;
+    case SYS_lstat:
+        r = do_stat(q, AT_FDCWD, arg(q, 0), AT_SYMLINK_NOFOLLOW, arg(q, 1));
+        break;
+    case SYS_newfstatat:
+        r = do_stat(q, (int)arg(q, 0), arg(q, 1), (int)arg(q, 3), arg(q, 2));
+        break;
+    case SYS_statx:
+        r = do_statx(q);
+        break;
+    case SYS_access:
+        r = do_access(q, AT_FDCWD, arg(q, 0), (int)arg(q, 1), 0);
+        break;
+    case SYS_faccessat:
+        r = do_access(q, (int)arg(q, 0), arg(q, 1), (int)arg(q, 2), 0);
+        break;
+    case SYS_faccessat2:
+        r = do_access(q, (int)arg(q, 0), arg(q, 1), (int)arg(q, 2), (int)arg(q, 3));
+        break;
+    case SYS_readlink:
+        r = do_readlink(q, AT_FDCWD, arg(q, 0), arg(q, 1), (long)arg(q, 2));
+        break;
+    case SYS_readlinkat:
+        r = do_readlink(q, (int)arg(q, 0), arg(q, 1), arg(q, 2), (long)arg(q, 3));
+        break;
+    case SYS_mkdir:
+        r = do_mkdir(q, AT_FDCWD, arg(q, 0), (mode_t)arg(q, 1));
+        break;
+    case SYS_mkdirat:
+        r = do_mkdir(q, (int)arg(q, 0), arg(q, 1), (mode_t)arg(q, 2));
+        break;
+    case SYS_mknod:
+        r = do_mknod(q, AT_FDCWD, arg(q, 0), (mode_t)arg(q, 1), (dev_t)arg(q, 2));
+        break;
+    case SYS_mknodat:
+        r = do_mknod(q, (int)arg(q, 0), arg(q, 1), (mode_t)arg(q, 2), (dev_t)arg(q, 3));
+        break;
+    case SYS_unlink:
+        r = do_unlink(q, AT_FDCWD, arg(q, 0), 0);
+        break;
+    case SYS_rmdir:
+        r = do_unlink(q, AT_FDCWD, arg(q, 0), AT_REMOVEDIR);
+        break;
+    case SYS_unlinkat:
+        r = do_unlink(q, (int)arg(q, 0), arg(q, 1), (int)arg(q, 2));
+        break;
+    case SYS_rename:
+        r = do_rename(q, AT_FDCWD, arg(q, 0), AT_FDCWD, arg(q, 1), 0);
+        break;
+    case SYS_renameat:
+        r = do_rename(q, (int)arg(q, 0), arg(q, 1), (int)arg(q, 2), arg(q, 3), 0);
+        break;
+    case SYS_renameat2:
+        r = do_rename(q, (int)arg(q, 0), arg(q, 1), (int)arg(q, 2), arg(q, 3), (unsigned)arg(q, 4));
+        break;
+    case SYS_link:
+        r = do_link(q, AT_FDCWD, arg(q, 0), AT_FDCWD, arg(q, 1), 0);
+        break;
+    case SYS_linkat:
+        r = do_link(q, (int)arg(q, 0), arg(q, 1), (int)arg(q, 2), arg(q, 3), (int)arg(q, 4));
+        break;
+    case SYS_symlink:
+        r = do_symlink(q, arg(q, 0), AT_FDCWD, arg(q, 1));
+        break;
+    case SYS_symlinkat:
+        r = do_symlink(q, arg(q, 0), (int)arg(q, 1), arg(q, 2));
+        break;
+    case SYS_chmod:
+        r = do_chmod(q, AT_FDCWD, arg(q, 0), (mode_t)arg(q, 1), 0);
+        break;
+    case SYS_fchmodat:
+        r = do_chmod(q, (int)arg(q, 0), arg(q, 1), (mode_t)arg(q, 2), 0);
+        break;
+#ifdef SYS_fchmodat2
+    case SYS_fchmodat2:
+        r = do_chmod(q, (int)arg(q, 0), arg(q, 1), (mode_t)arg(q, 2), (int)arg(q, 3));
+        break;
+#endif
+    case SYS_chown:
+        r = do_chown(q, AT_FDCWD, arg(q, 0), (uid_t)arg(q, 1), (gid_t)arg(q, 2), 0);
+        break;
+    case SYS_lchown:
+        r = do_chown(q, AT_FDCWD, arg(q, 0), (uid_t)arg(q, 1), (gid_t)arg(q, 2),
+                     AT_SYMLINK_NOFOLLOW);
+        break;
+    case SYS_fchownat:
+        r = do_chown(q, (int)arg(q, 0), arg(q, 1), (uid_t)arg(q, 2), (gid_t)arg(q, 3),
+                     (int)arg(q, 4));
+        break;
+    case SYS_truncate:
+        r = do_truncate(q);
+        break;
+    case SYS_utime:
+        r = do_utime(q);
+        break;
+    case SYS_utimes:
+    case SYS_futimesat:
+    case SYS_utimensat: {
+        int dirfd = nr == SYS_utimes ? AT_FDCWD : (int)arg(q, 0);
+        int pi = nr == SYS_utimes ? 0 : 1;
+        struct timespec ts[2];
+        const struct timespec *t;
+        if ((r = utimes_args(q, arg(q, pi + 1), nr != SYS_utimensat, ts, &t)) < 0)
+            break;
+        r = do_utimens(q, dirfd, arg(q, pi), t, nr == SYS_utimensat ? (int)arg(q, 3) : 0);
+        break;
+    }
+    case SYS_setxattr:
+    case SYS_lsetxattr:
+    case SYS_getxattr:
+    case SYS_lgetxattr:
+    case SYS_listxattr:
+    case SYS_llistxattr:
+    case SYS_removexattr:
+    case SYS_lremovexattr:
+        r = do_xattr(q, nr);
+        break;
+    case SYS_statfs:
+        r = do_statfs(q);
+        break;
+    case SYS_inotify_add_watch:
+        r = do_inotify(q);
+        break;
+    case SYS_bind:
+    case SYS_connect:
+    case SYS_sendto:
+        r = do_sock(q, nr);
+        break;
+    default:
+        /* A call the filter sends here but no handler serves: refuse it the
+         * way a kernel without it would. */
+        r = refuse(q, -ENOSYS, "not served");
+        break;
+    }
+    if (r < 0)
+        fail(q, (int)r);
+    else if (q->addfd < 0)
+        ok(q, r);
+}

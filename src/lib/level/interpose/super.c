@@ -1,0 +1,666 @@
+/* super.c - the interpose supervisor: one process per container.
+ *
+ * Born at create as PID 1 of a PID namespace of its own (level.c), inside
+ * which the container's PID namespace is then made: nothing in the
+ * container can name it (no pid of it exists there), and when it dies the
+ * kernel kills every process of its namespace, the container's included:
+ * the workload cannot outlive its supervisor (fail closed).
+ *
+ * Its life:
+ *  1. a procfs of its own namespace (it sees the container's processes
+ *     there under the same numbers as the seccomp notifications give);
+ *  2. wait for the first listener (the init's at start, or an exec'd
+ *     process's): the sender's pid comes with it (SCM_CREDENTIALS), whose
+ *     user namespace we join (a brokered call then runs with exactly the
+ *     caller's ids and capabilities in that namespace, never the host's),
+ *     and whose root we chroot into, so that the kernel resolves every
+ *     path for us as it would for the caller, ".." and absolute symlinks
+ *     included;
+ *  3. confine ourselves: capabilities down to what a brokered call may use
+ *     (the container's bounding set) plus the few we need to read the
+ *     callers (SYS_PTRACE, SETUID, SETGID); our own seccomp filter. Not
+ *     Landlock: a Landlock domain may not ptrace-access processes outside
+ *     it, and reading a caller's memory (process_vm_readv) is such an
+ *     access;
+ *  4. serve notifications until every listener has hung up (all the
+ *     container's processes are gone) and the init has sent its listener or
+ *     died.
+ *
+ * It is single-threaded: the identity it takes for a call (setfsuid,
+ * setfsgid, setgroups, umask, capset) is per-thread or per-process state
+ * that no other thread may see half-changed. */
+#include "level/interpose/super.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/fsuid.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "linux/rootfs.h"
+#include "sys/sys.h"
+#include "util/util.h"
+
+#ifndef SECCOMP_ADDFD_FLAG_SEND
+#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
+#endif
+
+#define MAX_LISTENERS 1024
+
+static int capset_eff(uint64_t eff, uint64_t prm)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2] = {
+        {.effective = (uint32_t)eff, .permitted = (uint32_t)prm, .inheritable = 0},
+        {.effective = (uint32_t)(eff >> 32), .permitted = (uint32_t)(prm >> 32), .inheritable = 0},
+    };
+    return (int)syscall(SYS_capset, &h, d);
+}
+
+/* --- the caller's identity --- */
+
+static int parse_ids(const char *v, unsigned long *out, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        unsigned long x = strtoul(v, &end, 10);
+        if (errno || end == v)
+            return -1;
+        out[i] = x;
+        v = end;
+    }
+    return 0;
+}
+
+int capsa_ip_cred_load(struct capsa_ip_req *q)
+{
+    if (q->have_cred)
+        return 0;
+    char path[32], buf[4096];
+    snprintf(path, sizeof path, "%u/status", q->n->pid);
+    int fd = openat(q->s->procfd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -ESRCH;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -ESRCH;
+    buf[n] = '\0';
+    struct capsa_ip_cred *c = &q->cred;
+    memset(c, 0, sizeof *c);
+    int seen = 0;
+    for (char *line = buf, *nl; line && *line; line = nl) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl++ = '\0';
+        char *colon = strchr(line, ':');
+        if (colon == NULL)
+            continue;
+        *colon = '\0';
+        const char *k = line, *v = colon + 1;
+        unsigned long ids[4];
+        if (strcmp(k, "Tgid") == 0 && parse_ids(v, ids, 1) == 0) {
+            c->tgid = (pid_t)ids[0];
+            seen |= 1;
+        } else if (strcmp(k, "Uid") == 0 && parse_ids(v, ids, 4) == 0) {
+            c->ruid = (uid_t)ids[0];
+            c->euid = (uid_t)ids[1];
+            c->fsuid = (uid_t)ids[3];
+            seen |= 2;
+        } else if (strcmp(k, "Gid") == 0 && parse_ids(v, ids, 4) == 0) {
+            c->rgid = (gid_t)ids[0];
+            c->egid = (gid_t)ids[1];
+            c->fsgid = (gid_t)ids[3];
+            seen |= 4;
+        } else if (strcmp(k, "Groups") == 0) {
+            const char *p = v;
+            c->n_groups = 0;
+            for (;;) {
+                while (*p == ' ' || *p == '\t')
+                    p++;
+                if (*p == '\0')
+                    break;
+                char *end;
+                unsigned long g = strtoul(p, &end, 10);
+                if (end == p)
+                    break;
+                if (c->n_groups >= (int)ARRAY_SIZE(c->groups)) {
+                    c->n_groups = -1;
+                    break;
+                }
+                c->groups[c->n_groups++] = (gid_t)g;
+                p = end;
+            }
+            seen |= 8;
+        } else if (strcmp(k, "CapEff") == 0) {
+            c->cap_eff = strtoull(v, NULL, 16);
+            seen |= 16;
+        } else if (strcmp(k, "CapPrm") == 0) {
+            c->cap_prm = strtoull(v, NULL, 16);
+            seen |= 32;
+        } else if (strcmp(k, "Umask") == 0) {
+            c->umask = (mode_t)strtoul(v, NULL, 8) & 0777;
+            seen |= 64;
+        } else if (strcmp(k, "NStgid") == 0) {
+            const char *last = v;
+            for (const char *p = v; *p; p++)
+                if (*p == '\t' || *p == ' ')
+                    last = p + 1;
+            c->nstgid = (pid_t)strtol(last, NULL, 10);
+        } else if (strcmp(k, "NSpid") == 0) {
+            /* The last number: the pid in the innermost namespace. */
+            const char *last = v;
+            for (const char *p = v; *p; p++)
+                if (*p == '\t' || *p == ' ')
+                    last = p + 1;
+            c->nspid = (pid_t)strtol(last, NULL, 10);
+            seen |= 128;
+        }
+    }
+    if (seen != 255 || c->n_groups < 0)
+        return -EPERM; /* refuse rather than guess an identity */
+    q->have_cred = true;
+    return 0;
+}
+
+int capsa_ip_admin(struct capsa_ip_sup *s)
+{
+    if (s->cur_caps == s->admin_caps)
+        return 0;
+    if (capset_eff(s->admin_caps, s->admin_caps | s->a->keep_caps) < 0)
+        return -errno;
+    s->cur_caps = s->admin_caps;
+    return 0;
+}
+
+int capsa_ip_become(struct capsa_ip_req *q, bool access_mode)
+{
+    struct capsa_ip_sup *s = q->s;
+    int r = capsa_ip_cred_load(q);
+    if (r < 0)
+        return r;
+    const struct capsa_ip_cred *c = &q->cred;
+    uid_t uid = access_mode ? c->ruid : c->fsuid;
+    gid_t gid = access_mode ? c->rgid : c->fsgid;
+    /* access(2) uses the real ids, and the permitted set for a real root
+     * (none otherwise): the kernel's own rule. */
+    uint64_t caps = access_mode ? (c->ruid == 0 ? c->cap_prm : 0) : c->cap_eff;
+    caps &= s->a->keep_caps;
+    /* The ids first, with our admin capabilities (CAP_SETUID/SETGID). */
+    if ((r = capsa_ip_admin(s)) < 0)
+        return r;
+    bool same_groups = s->applied && s->cur.n_groups == c->n_groups &&
+                       memcmp(s->cur.groups, c->groups, sizeof(gid_t) * (size_t)c->n_groups) == 0;
+    if (!same_groups && syscall(SYS_setgroups, (size_t)c->n_groups, c->groups) < 0)
+        return -errno;
+    if (!s->applied || s->cur.fsgid != gid) {
+        setfsgid(gid);
+        if ((gid_t)setfsgid((gid_t)-1) != gid)
+            return -EPERM;
+    }
+    if (!s->applied || s->cur.fsuid != uid) {
+        setfsuid(uid);
+        if ((uid_t)setfsuid((uid_t)-1) != uid)
+            return -EPERM;
+    }
+    if (!s->applied || s->cur.umask != c->umask)
+        umask(c->umask);
+    s->cur = *c;
+    s->cur.fsuid = uid;
+    s->cur.fsgid = gid;
+    s->applied = true;
+    /* Then exactly the caller's capabilities (setfsuid may have changed
+     * ours: capset sets them whatever it did). */
+    if (capset_eff(caps, s->admin_caps | s->a->keep_caps) < 0)
+        return -errno;
+    s->cur_caps = caps;
+    return 0;
+}
+
+/* --- the caller's memory and fds --- */
+
+int capsa_ip_mem_read(struct capsa_ip_req *q, uint64_t addr, void *buf, size_t n)
+{
+    if (n == 0)
+        return 0;
+    int r = capsa_ip_admin(q->s);
+    if (r < 0)
+        return r;
+    struct iovec local = {.iov_base = buf, .iov_len = n};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = n};
+    ssize_t got = process_vm_readv((pid_t)q->n->pid, &local, 1, &remote, 1, 0);
+    if (got < 0)
+        return errno == ESRCH ? -ESRCH : -EFAULT;
+    return (size_t)got == n ? 0 : -EFAULT;
+}
+
+int capsa_ip_mem_write(struct capsa_ip_req *q, uint64_t addr, const void *buf, size_t n)
+{
+    if (n == 0)
+        return 0;
+    int r = capsa_ip_admin(q->s);
+    if (r < 0)
+        return r;
+    struct iovec local = {.iov_base = (void *)buf, .iov_len = n};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = n};
+    ssize_t put = process_vm_writev((pid_t)q->n->pid, &local, 1, &remote, 1, 0);
+    if (put < 0)
+        return errno == ESRCH ? -ESRCH : -EFAULT;
+    return (size_t)put == n ? 0 : -EFAULT;
+}
+
+int capsa_ip_mem_string(struct capsa_ip_req *q, uint64_t addr, char *buf, size_t size)
+{
+    if (addr == 0)
+        return -EFAULT;
+    size_t have = 0;
+    /* Page by page: the string may end right before an unmapped page. */
+    while (have < size) {
+        uint64_t a = addr + have;
+        size_t chunk = 4096 - (size_t)(a & 4095);
+        if (chunk > size - have)
+            chunk = size - have;
+        int r = capsa_ip_mem_read(q, a, buf + have, chunk);
+        if (r < 0)
+            return r;
+        void *nul = memchr(buf + have, '\0', chunk);
+        if (nul != NULL)
+            return 0;
+        have += chunk;
+    }
+    return -ENAMETOOLONG;
+}
+
+int capsa_ip_still_valid(struct capsa_ip_req *q)
+{
+    uint64_t id = q->n->id;
+    if (ioctl(q->nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0)
+        return -ESRCH;
+    return 0;
+}
+
+int capsa_ip_getfd(struct capsa_ip_req *q, int fd)
+{
+    int r = capsa_ip_cred_load(q);
+    if (r < 0)
+        return r;
+    if ((r = capsa_ip_admin(q->s)) < 0)
+        return r;
+    int pfd = capsa_pidfd_open(q->cred.tgid, 0);
+    if (pfd < 0)
+        return -ESRCH;
+    int dup = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+    int e = errno;
+    close(pfd);
+    if (dup < 0)
+        return e == EBADF ? -EBADF : -e;
+    return dup;
+}
+
+int capsa_ip_fd_path(struct capsa_ip_sup *s, int fd, char *buf, size_t size)
+{
+    char link[32];
+    snprintf(link, sizeof link, "self/fd/%d", fd);
+    ssize_t n = readlinkat(s->procfd, link, buf, size - 1);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n >= size - 1)
+        return -ENAMETOOLONG;
+    buf[n] = '\0';
+    return 0;
+}
+
+/* --- the audit log --- */
+
+static void json_str(char *out, size_t size, const char *s)
+{
+    size_t o = 0;
+    for (; s && *s && o + 8 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            o += (size_t)snprintf(out + o, size - o, "\\u%04x", ch);
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    out[o] = '\0';
+}
+
+static void audit(struct capsa_ip_req *q)
+{
+    const struct capsa_ip_super_args *a = q->s->a;
+    if (a->audit_fd < 0 || a->policy->audit == CAPSA_IP_AUDIT_NONE)
+        return;
+    bool refused = q->reason != NULL;
+    if (!refused && a->policy->audit != CAPSA_IP_AUDIT_ALL)
+        return;
+    char path[1024] = "";
+    json_str(path, sizeof path, q->path);
+    char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, q->n->data.nr);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char line[1600];
+    int len = snprintf(
+        line, sizeof line,
+        "{\"time\":%lld.%03ld,\"container\":\"%s\",\"pid\":%d,\"syscall\":\"%s\",%s%s%s"
+        "\"result\":%s%lld,\"decision\":\"%s\"%s%s%s}\n",
+        (long long)ts.tv_sec, ts.tv_nsec / 1000000, a->id, q->have_cred ? q->cred.nspid : 0,
+        name ? name : "?", q->path ? "\"path\":\"" : "", q->path ? path : "",
+        q->path ? "\"," : "", "", q->resp->error ? (long long)q->resp->error : (long long)q->resp->val,
+        refused ? "refused" : "brokered", refused ? ",\"reason\":\"" : "", refused ? q->reason : "",
+        refused ? "\"" : "");
+    free(name);
+    if (len > 0 && (size_t)len < sizeof line)
+        (void)!write(a->audit_fd, line, (size_t)len);
+}
+
+/* --- the event loop --- */
+
+struct listeners {
+    int n;   /* live */
+    int ever; /* received, in all */
+};
+
+static int recv_listener(int sock, int *lfd, pid_t *pid)
+{
+    char data[8];
+    union {
+        char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n <= 0)
+        return n == 0 ? -EPIPE : -errno;
+    *lfd = -1;
+    *pid = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+            memcpy(lfd, CMSG_DATA(c), sizeof(int));
+        } else if (c->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred cr;
+            memcpy(&cr, CMSG_DATA(c), sizeof cr);
+            *pid = cr.pid;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            /* More fds than one: close them all, refuse. */
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                close(fd);
+            }
+            return -EPROTO;
+        }
+    }
+    if (*lfd < 0 || *pid <= 0) {
+        capsa_close(lfd);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+/* Enter the container as the first sender of a listener sees it. */
+static int enter_container(struct capsa_ip_sup *s, pid_t pid)
+{
+    char path[64];
+    struct stat ours, theirs;
+    snprintf(path, sizeof path, "%d/ns/user", (int)pid);
+    cleanup_close int uns = openat(s->procfd, path, O_RDONLY | O_CLOEXEC);
+    if (uns < 0 || fstat(uns, &theirs) < 0 || fstatat(s->procfd, "self/ns/user", &ours, 0) < 0)
+        return -errno;
+    if ((ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev) &&
+        setns(uns, CLONE_NEWUSER) < 0)
+        return -errno;
+    snprintf(path, sizeof path, "%d/root", (int)pid);
+    s->rootfd = openat(s->procfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (s->rootfd < 0)
+        return -errno;
+    if (fchdir(s->rootfd) < 0 || chroot(".") < 0)
+        return -errno;
+    /* Our cwd is our procfs: "self/fd/N" then names an fd of ours for the
+     * calls that take only a path. The container's relative paths are
+     * always resolved from an explicit directory fd. */
+    if (fchdir(s->procfd) < 0)
+        return -errno;
+    s->init_pid = pid;
+    return 0;
+}
+
+/* Our own filter: the calls the supervisor makes, nothing else. */
+static int self_filter(void)
+{
+    static const int allowed[] = {
+        SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(close), SCMP_SYS(openat), SCMP_SYS(openat2),
+        SCMP_SYS(newfstatat), SCMP_SYS(fstat), SCMP_SYS(statx), SCMP_SYS(lseek),
+        SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk), SCMP_SYS(madvise),
+        SCMP_SYS(mprotect), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+        SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(sendto), SCMP_SYS(accept4),
+        SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev), SCMP_SYS(pidfd_open),
+        SCMP_SYS(pidfd_getfd), SCMP_SYS(setfsuid), SCMP_SYS(setfsgid), SCMP_SYS(setgroups),
+        SCMP_SYS(capset), SCMP_SYS(capget), SCMP_SYS(umask), SCMP_SYS(fchdir),
+        SCMP_SYS(readlinkat), SCMP_SYS(mkdirat), SCMP_SYS(mknodat), SCMP_SYS(unlinkat),
+        SCMP_SYS(renameat2), SCMP_SYS(linkat), SCMP_SYS(symlinkat), SCMP_SYS(fchmodat),
+        SCMP_SYS(fchownat), SCMP_SYS(utimensat), SCMP_SYS(ftruncate), SCMP_SYS(truncate),
+        SCMP_SYS(getxattr), SCMP_SYS(setxattr), SCMP_SYS(listxattr), SCMP_SYS(removexattr),
+        SCMP_SYS(statfs), SCMP_SYS(fstatfs), SCMP_SYS(inotify_add_watch), SCMP_SYS(bind),
+        SCMP_SYS(connect), SCMP_SYS(fcntl), SCMP_SYS(dup), SCMP_SYS(memfd_create),
+        SCMP_SYS(faccessat2), SCMP_SYS(exit_group), SCMP_SYS(exit), SCMP_SYS(getpid),
+        SCMP_SYS(gettid), SCMP_SYS(clock_gettime), SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(rt_sigreturn), SCMP_SYS(futex), SCMP_SYS(getrandom), SCMP_SYS(ppoll),
+        SCMP_SYS(poll), SCMP_SYS(pread64), SCMP_SYS(sysinfo), SCMP_SYS(getuid),
+        SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(uname),
+        SCMP_SYS(fgetxattr), SCMP_SYS(getdents64),
+    };
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    if (ctx == NULL)
+        return -ENOMEM;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(allowed); i++)
+        if (allowed[i] >= 0)
+            r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+    /* ioctl: the listener's requests only. */
+    const unsigned long ioc[] = {SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND,
+                                 SECCOMP_IOCTL_NOTIF_ID_VALID, SECCOMP_IOCTL_NOTIF_ADDFD};
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(ioc); i++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                             SCMP_A1_64(SCMP_CMP_EQ, (scmp_datum_t)ioc[i]));
+    if (r == 0)
+        r = seccomp_load(ctx);
+    seccomp_release(ctx);
+    return r;
+}
+
+/* Capabilities: the bounding set and permitted set down to what a brokered
+ * call may use plus what we need ourselves. */
+static int drop_caps(struct capsa_ip_sup *s)
+{
+    uint64_t keep = s->admin_caps | s->a->keep_caps;
+    for (int c = 0; c < 64; c++) {
+        if (keep & (1ULL << c))
+            continue;
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+            if (errno == EINVAL)
+                break; /* past the kernel's last capability */
+            return -errno;
+        }
+    }
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (capset_eff(s->admin_caps, keep) < 0)
+        return -errno;
+    s->cur_caps = s->admin_caps;
+    return 0;
+}
+
+static void respond(struct capsa_ip_req *q)
+{
+    if (q->addfd >= 0) {
+        struct seccomp_notif_addfd af = {
+            .id = q->n->id,
+            .flags = SECCOMP_ADDFD_FLAG_SEND,
+            .srcfd = (uint32_t)q->addfd,
+            .newfd = 0,
+            .newfd_flags = q->addfd_flags,
+        };
+        if (ioctl(q->nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &af) < 0 && errno != ENOENT) {
+            q->resp->val = 0;
+            q->resp->error = -EMFILE;
+            q->resp->flags = 0;
+            (void)ioctl(q->nfd, SECCOMP_IOCTL_NOTIF_SEND, q->resp);
+        }
+        capsa_close(&q->addfd);
+        return;
+    }
+    /* ENOENT: the caller was interrupted or died meanwhile. */
+    (void)ioctl(q->nfd, SECCOMP_IOCTL_NOTIF_SEND, q->resp);
+}
+
+static void serve_one(struct capsa_ip_sup *s, int nfd, struct seccomp_notif *n,
+                      struct seccomp_notif_resp *resp, size_t nsize, size_t rsize)
+{
+    memset(n, 0, nsize);
+    if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, n) < 0)
+        return; /* ENOENT: gone before we looked */
+    memset(resp, 0, rsize);
+    resp->id = n->id;
+    struct capsa_ip_req q = {.s = s, .nfd = nfd, .n = n, .resp = resp, .addfd = -1};
+    if (n->data.nr >= 0 && n->data.nr < 512)
+        s->seen[n->data.nr / 64] |= 1ULL << (n->data.nr % 64);
+    capsa_ip_broker(&q);
+    audit(&q);
+    respond(&q);
+}
+
+__attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_args *a)
+{
+    struct capsa_ip_sup s = {.a = a, .procfd = -1, .rootfd = -1, .cur_caps = ~0ULL};
+    s.admin_caps = (1ULL << CAP_SYS_PTRACE) | (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID);
+    struct capsa_err err = {0};
+    prctl(PR_SET_NAME, "capsa-interpose", 0, 0, 0);
+    /* We never execute anything: no_new_privs costs nothing and lets us
+     * install Landlock and our filter without CAP_SYS_ADMIN. */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        _exit(118);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_IGN); /* PID 1 of our namespace: reap whatever comes */
+    s.procfd = capsa_proc_open_private(&err);
+    if (s.procfd < 0)
+        _exit(120);
+    struct seccomp_notif_sizes sz;
+    if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0)
+        _exit(121);
+    struct seccomp_notif *n = calloc(1, sz.seccomp_notif > sizeof *n ? sz.seccomp_notif : sizeof *n);
+    size_t rsize = sz.seccomp_notif_resp > sizeof(struct seccomp_notif_resp)
+                       ? sz.seccomp_notif_resp
+                       : sizeof(struct seccomp_notif_resp);
+    struct seccomp_notif_resp *resp = calloc(1, rsize);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (n == NULL || resp == NULL || ep < 0)
+        _exit(122);
+    int one = 1;
+    setsockopt(a->ctl_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = a->ctl_fd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, a->ctl_fd, &ev);
+    ev.data.fd = a->listen_fd;
+    if (a->listen_fd >= 0)
+        epoll_ctl(ep, EPOLL_CTL_ADD, a->listen_fd, &ev);
+    bool ctl_open = true, entered = false;
+    int live = 0;
+    /* fd -> kind: 1 a listener, 2 an exec connection */
+    enum { MAX_FD = 4096 };
+    unsigned char *kind = calloc(MAX_FD, 1);
+    if (kind == NULL)
+        _exit(122);
+    for (;;) {
+        /* The init has sent its listener (or died), and every process of
+         * every filter is gone. */
+        if (!ctl_open && live == 0)
+            break;
+        struct epoll_event evs[16];
+        int k = epoll_wait(ep, evs, ARRAY_SIZE(evs), -1);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(123);
+        }
+        for (int i = 0; i < k; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == a->listen_fd) {
+                int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (c >= 0 && c < MAX_FD) {
+                    setsockopt(c, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+                    kind[c] = 2;
+                    struct epoll_event e2 = {.events = EPOLLIN, .data.fd = c};
+                    epoll_ctl(ep, EPOLL_CTL_ADD, c, &e2);
+                } else if (c >= 0) {
+                    close(c);
+                }
+                continue;
+            }
+            if (fd == a->ctl_fd || (fd < MAX_FD && kind[fd] == 2)) {
+                int lfd = -1;
+                pid_t pid = 0;
+                int r = recv_listener(fd, &lfd, &pid);
+                if (r == -EAGAIN)
+                    continue;
+                if (r == 0 && !entered) {
+                    /* Before any notification is served: the sender is in
+                     * the container, still running the runtime's code. */
+                    if (enter_container(&s, pid) < 0 || drop_caps(&s) < 0 ||
+                        self_filter() < 0)
+                        _exit(124);
+                    entered = true;
+                }
+                if (r == 0 && lfd < MAX_FD && live < MAX_LISTENERS) {
+                    kind[lfd] = 1;
+                    struct epoll_event e2 = {.events = EPOLLIN, .data.fd = lfd};
+                    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &e2);
+                    live++;
+                } else if (r == 0) {
+                    close(lfd); /* the process's brokered calls fail (ENOSYS) */
+                }
+                /* One listener per connection: done with it. */
+                epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+                if (fd == a->ctl_fd)
+                    ctl_open = false;
+                else
+                    kind[fd] = 0;
+                close(fd);
+                continue;
+            }
+            if (fd < MAX_FD && kind[fd] == 1) {
+                if (evs[i].events & EPOLLIN)
+                    serve_one(&s, fd, n, resp, sz.seccomp_notif, rsize);
+                else if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
+                    /* Every process of this filter is gone. */
+                    epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+                    kind[fd] = 0;
+                    close(fd);
+                    live--;
+                }
+            }
+        }
+    }
+    _exit(0);
+}
