@@ -194,6 +194,22 @@ static void test_path(void **state)
     assert_int_equal(capsa_ip_policy_path(&p, "/etc/shadow-", true), -EROFS);
     assert_int_equal(capsa_ip_policy_path(&p, "/proc/kcore", false), -ENOENT);
     assert_int_equal(capsa_ip_policy_path(&p, "/proc", false), 0);
+    /* Only canonical paths are answered: anything else is refused. */
+    static const char *const odd[] = {"/etc/../etc/shadow",
+                                      "/etc/./shadow",
+                                      "//etc/shadow",
+                                      "/etc//shadow",
+                                      "/etc/shadow/",
+                                      "etc/shadow",
+                                      "",
+                                      "/..",
+                                      "/tmp/."};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        if (capsa_ip_policy_path(&p, odd[i], false) != -EINVAL)
+            fail_msg("\"%s\" was answered", odd[i]);
+    }
+    assert_int_equal(capsa_ip_policy_path(&p, NULL, false), -EINVAL);
+    assert_int_equal(capsa_ip_policy_path(&p, "/a/..b/.c/...", true), 0);
     capsa_ip_policy_free(&p);
 
     /* "/" read-only: everything is. */

@@ -314,8 +314,32 @@ static bool at_or_under(const char *path, const char *base)
     return strncmp(path, base, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* Whether path is in the canonical form the policy compares: absolute, no
+ * empty, "." or ".." component, no trailing slash (but "/"). */
+static bool canonical(const char *path)
+{
+    if (path[0] != '/')
+        return false;
+    if (path[1] == '\0')
+        return true;
+    for (const char *c = path; *c != '\0';) {
+        const char *start = ++c; /* past the '/' */
+        while (*c != '\0' && *c != '/')
+            c++;
+        size_t len = (size_t)(c - start);
+        if (len == 0 || (len == 1 && start[0] == '.') ||
+            (len == 2 && start[0] == '.' && start[1] == '.'))
+            return false;
+    }
+    return true;
+}
+
 int capsa_ip_policy_path(const struct capsa_ip_policy *p, const char *path, bool modify)
 {
+    /* A string compare of "/etc/../etc/shadow" would miss "/etc/shadow":
+     * a path not in canonical form is a caller's bug, refused, never a pass. */
+    if (path == NULL || !canonical(path))
+        return -EINVAL;
     for (size_t i = 0; i < p->n_hidden; i++) {
         if (at_or_under(path, p->hidden[i]))
             return -ENOENT;
