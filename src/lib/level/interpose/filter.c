@@ -899,28 +899,45 @@ static int ent_cmp(const void *a, const void *b)
 /* The search over e[0..n): leaves of a few calls are tried in turn, each
  * returning its action or jumping to its block; a number between them gets
  * ENOSYS. Inner nodes: "nr >= middle" jumps to the right half (a JA, which
- * reaches any distance), else falls into the left one. */
+ * reaches any distance), else falls into the left one, laid out next. A
+ * stack of halves still to lay out (the left one on top) stands in for
+ * recursion; it holds at most one right half per level of the tree. */
 #define LEAF 4
 static void search(struct bld *b, const struct ent *e, size_t n)
 {
-    if (n <= LEAF) {
-        for (size_t i = 0; i < n; i++) {
-            jraw(b, BPF_JEQ, e[i].nr, 0, 1); /* no: over the next instruction */
-            if (e[i].block != NULL)
-                ja(b, e[i].label);
-            else
-                ret(b, e[i].action);
+    struct half {
+        const struct ent *e;
+        size_t n;
+        uint16_t label; /* where it starts, RAW for "right here" */
+    } stack[64];
+    size_t top = 0;
+    stack[top++] = (struct half){e, n, RAW};
+    while (top > 0) {
+        struct half h = stack[--top];
+        if (h.label != RAW)
+            here(b, h.label);
+        if (h.n <= LEAF) {
+            for (size_t i = 0; i < h.n; i++) {
+                jraw(b, BPF_JEQ, h.e[i].nr, 0, 1); /* no: over the next instruction */
+                if (h.e[i].block != NULL)
+                    ja(b, h.e[i].label);
+                else
+                    ret(b, h.e[i].action);
+            }
+            ret(b, ERR(ENOSYS));
+            continue;
         }
-        ret(b, ERR(ENOSYS));
-        return;
+        if (top + 2 > ARRAY_SIZE(stack)) {
+            b->overflow = true;
+            return;
+        }
+        size_t mid = h.n / 2;
+        uint16_t right = lbl(b);
+        jraw(b, BPF_JGE, h.e[mid].nr, 0, 1); /* no: over the JA, into the left half */
+        ja(b, right);
+        stack[top++] = (struct half){h.e + mid, h.n - mid, right};
+        stack[top++] = (struct half){h.e, mid, RAW};
     }
-    size_t mid = n / 2;
-    uint16_t right = lbl(b);
-    jraw(b, BPF_JGE, e[mid].nr, 0, 1); /* no: over the JA, into the left half */
-    ja(b, right);
-    search(b, e, mid);
-    here(b, right);
-    search(b, e + mid, n - mid);
 }
 
 /* Replace labels by offsets; every jump goes forward, a conditional one at
@@ -929,7 +946,7 @@ static int resolve(struct bld *b, struct capsa_err *err)
 {
     for (unsigned i = 0; i < b->n; i++) {
         struct sock_filter *f = &b->insn[i];
-        uint16_t ls[2] = {b->lt[i], b->lf[i]};
+        const uint16_t ls[2] = {b->lt[i], b->lf[i]};
         for (int w = 0; w < 2; w++) {
             if (ls[w] == RAW)
                 continue;

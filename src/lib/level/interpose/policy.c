@@ -136,19 +136,18 @@ static int parse_rule(const char *key, char *rule, struct capsa_ip_net_rule *out
         rest = rule + strcspn(rule, "/:");
         out->family = AF_INET;
     }
-    /* rest: "", "/PREFIX", ":PORT" or "/PREFIX:PORT"; cut it off addr. */
-    char sep = *rest;
-    char *tail = sep != '\0' ? rest + 1 : rest;
-    *rest = '\0';
+    /* rest: "", "/PREFIX", ":PORT" or "/PREFIX:PORT"; cut off addr there. */
     char *slash = NULL, *port = NULL;
-    if (sep == '/') {
-        slash = tail;
-        port = strchr(tail, ':');
+    if (*rest == '/') {
+        *rest = '\0';
+        slash = rest + 1;
+        port = strchr(slash, ':');
         if (port != NULL)
             *port++ = '\0';
-    } else if (sep == ':') {
-        port = tail;
-    } else if (sep != '\0') {
+    } else if (*rest == ':') {
+        *rest = '\0';
+        port = rest + 1;
+    } else if (*rest != '\0') {
         return capsa_err_setx(err, EINVAL,
                               "annotation %s: \"%s\": expected /PREFIX or :PORT after the address",
                               key, shown);
