@@ -9,10 +9,17 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "level/interpose/vfile.h"
 
@@ -866,6 +873,453 @@ static void test_random_input(void **state)
     }
 }
 
+/* ---------------- the sources, on this host ---------------- */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return NULL;
+    char *buf = calloc(1, 1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    (void)n;
+    fclose(f);
+    return buf;
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "we");
+    if (f == NULL)
+        fail_msg("create %s: %s", path, strerror(errno));
+    fputs(text, NN(f));
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A child that sleeps in pause() (state S) until killed; returns once the
+ * host's /proc shows it sleeping. With procs, the child first moves itself
+ * there and touches 4 MiB, which the kernel charges to that cgroup. */
+static pid_t sleeper_in(const char *procs)
+{
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        if (procs != NULL) {
+            int fd = open(procs, O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || write(fd, "0", 1) != 1)
+                _exit(1);
+            close(fd);
+            char *mem = malloc(4 << 20);
+            if (mem == NULL)
+                _exit(1);
+            memset(mem, 1, 4 << 20);
+            __asm__ volatile("" : : "r"(mem) : "memory");
+        }
+        if (write(p[1], "r", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    char c = 0;
+    ssize_t n = read(p[0], &c, 1);
+    close(p[0]);
+    if (n != 1)
+        fail_msg("child %d failed to start", (int)pid);
+    char path[64], *st = NULL;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    /* Bounded only to turn a hang into a failure. */
+    for (int i = 0; i < 100000; i++) {
+        st = slurp(path);
+        const char *rp = st ? strrchr(st, ')') : NULL;
+        bool sleeping = rp != NULL && rp[1] == ' ' && rp[2] == 'S';
+        free(st);
+        if (sleeping)
+            return pid;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("child %d never slept", (int)pid);
+    return pid;
+}
+
+static pid_t sleeper(void)
+{
+    return sleeper_in(NULL);
+}
+
+static void reap(pid_t *pid)
+{
+    if (*pid > 0) {
+        kill(*pid, SIGKILL);
+        waitpid(*pid, NULL, 0);
+        *pid = 0;
+    }
+}
+
+static uint64_t start_ticks_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    char *st = NN(slurp(path));
+    const char *p = strrchr(st, ')');
+    assert_non_null(p);
+    p = NN(p) + 1;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p + 1, ' ');
+        assert_non_null(p);
+    }
+    uint64_t v = strtoull(NN(p) + 1, NULL, 10);
+    free(st);
+    return v;
+}
+
+static uint64_t host_btime(void)
+{
+    char *st = NN(slurp("/proc/stat"));
+    const char *b = strstr(st, "\nbtime ");
+    assert_non_null(b);
+    uint64_t v = strtoull(NN(b) + 7, NULL, 10);
+    free(st);
+    return v;
+}
+
+/* The first CPU in the host's /proc/stat. */
+static unsigned host_first_cpu(void)
+{
+    char *st = NN(slurp("/proc/stat"));
+    const char *c = strstr(st, "\ncpu");
+    assert_non_null(c);
+    unsigned v = (unsigned)strtoul(NN(c) + 4, NULL, 10);
+    free(st);
+    return v;
+}
+
+static char *vrender(const struct capsa_ip_vsrc *s, enum capsa_ip_vfile f)
+{
+    char *out = NULL;
+    size_t len = 0;
+    struct capsa_err err = {0};
+    int r = capsa_ip_vfile_render(s, f, &out, &len, &err);
+    if (r != 0)
+        fail_msg("render %d: %d %s", (int)f, r, err.msg);
+    assert_int_equal(strlen(NN(out)), len);
+    return out;
+}
+
+static void test_vsrc_open_errors(void **state)
+{
+    (void)state;
+    struct capsa_ip_vsrc s;
+    struct capsa_err err = {0};
+    int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int tmp = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(proc >= 0 && tmp >= 0);
+
+    assert_int_equal(capsa_ip_vsrc_open(tmp, NULL, 0, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "not a procfs"));
+    assert_true(capsa_ip_vsrc_open(proc, "garbage\n", 0, &s, &err) < 0);
+    assert_non_null(strstr(err.msg, "cgroup"));
+    assert_int_equal(capsa_ip_vsrc_open(proc, "v2 memory /nonexistent/capsa-vfile\n", 0, &s, &err),
+                     -ENOENT);
+    assert_non_null(strstr(err.msg, "/nonexistent/capsa-vfile"));
+    assert_true(s.proc_fd == -1 && s.procs_fd == -1 && s.mem.n == 0);
+    /* A pid above any pid_max. */
+    assert_int_equal(capsa_ip_vsrc_open(proc, NULL, 0x7ffffff0, &s, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "start time"));
+    capsa_ip_vsrc_close(&s); /* harmless after a failure */
+
+    /* No cgroup, no init: the host's files as they are (meminfo, loadavg). */
+    assert_int_equal(capsa_ip_vsrc_open(proc, "", 0, &s, &err), 0);
+    char *m = vrender(&s, CAPSA_IP_VF_MEMINFO);
+    assert_non_null(strstr(m, "MemTotal:"));
+    free(m);
+    char *l = vrender(&s, CAPSA_IP_VF_LOADAVG);
+    assert_int_equal(count_lines(l), 1);
+    free(l);
+    capsa_ip_vsrc_close(&s);
+    capsa_ip_vsrc_close(&s);
+    close(proc);
+    close(tmp);
+}
+
+/* A cgroup v2 directory stands in as an ordinary one (the files' names and
+ * contents are what the kernel gives); the processes and /proc are real. */
+struct fake {
+    char dir[128];
+    pid_t a, b;
+    int proc;
+};
+
+static int fake_teardown(void **state)
+{
+    struct fake *f = *state;
+    if (f == NULL)
+        return 0;
+    reap(&f->a);
+    reap(&f->b);
+    if (f->proc >= 0)
+        close(f->proc);
+    if (f->dir[0] != '\0') {
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+        if (system(cmd) != 0)
+            return -1;
+    }
+    free(f);
+    return 0;
+}
+
+static int fake_setup(void **state)
+{
+    struct fake *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return -1;
+    f->proc = -1;
+    *state = f;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/capsa-vfile-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        f->dir[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+static void test_vsrc_fake_v2(void **state)
+{
+    struct fake *f = *state;
+    f->a = sleeper();
+    f->b = sleeper();
+    char sub[192], buf[256];
+    snprintf(sub, sizeof(sub), "%s/sub", f->dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    put(f->dir, "memory.max", "67108864\n");
+    put(f->dir, "memory.current", "16777216\n");
+    put(f->dir, "memory.stat",
+        "file 4194304\nanon 8388608\nactive_file 1048576\n"
+        "inactive_file 1048576\n");
+    put(f->dir, "memory.swap.max", "0\n");
+    put(f->dir, "memory.swap.current", "0\n");
+    snprintf(buf, sizeof(buf), "%u\n", host_first_cpu());
+    put(f->dir, "cpuset.cpus.effective", buf);
+    put(f->dir, "cpu.max", "max 100000\n");
+    /* Our own pid is not counted; garbage lines are skipped. */
+    snprintf(buf, sizeof(buf), "%d\n0\ngarbage\n99999999999\n%d\n", (int)f->a, (int)getpid());
+    put(f->dir, "cgroup.procs", buf);
+    snprintf(buf, sizeof(buf), "%d\n", (int)f->b);
+    put(sub, "cgroup.procs", buf);
+
+    f->proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(f->proc >= 0);
+    char text[256];
+    snprintf(text, sizeof(text), "v2 cpuset,cpu,memory,pids %s\n", f->dir);
+    struct capsa_ip_vsrc s;
+    struct capsa_err err = {0};
+    assert_int_equal(capsa_ip_vsrc_open(f->proc, text, f->a, &s, &err), 0);
+    /* /tmp is no cgroupfs: no ancestors. */
+    assert_int_equal(s.mem.n, 1);
+    assert_true(s.mem.v2);
+
+    char *m = vrender(&s, CAPSA_IP_VF_MEMINFO);
+    assert_int_equal(kb_of(m, "MemTotal"), 65536);
+    assert_int_equal(kb_of(m, "MemFree"), 65536 - 16384);
+    assert_int_equal(kb_of(m, "MemAvailable"), 65536 - 16384 + 2048);
+    assert_int_equal(kb_of(m, "Cached"), 4096);
+    assert_int_equal(kb_of(m, "AnonPages"), 8192);
+    assert_int_equal(kb_of(m, "SwapTotal"), 0);
+    free(m);
+    /* No swap for the container, whatever the host has: the header only. */
+    char *sw = vrender(&s, CAPSA_IP_VF_SWAPS);
+    assert_int_equal(count_lines(sw), 1);
+    assert_non_null(strstr(sw, "Filename"));
+    free(sw);
+    char *c = vrender(&s, CAPSA_IP_VF_CPUINFO);
+    assert_non_null(strstr(c, "processor\t: 0\n"));
+    assert_null(strstr(c, "processor\t: 1\n"));
+    free(c);
+    char *o = vrender(&s, CAPSA_IP_VF_CPU_ONLINE);
+    assert_string_equal(o, "0\n");
+    free(o);
+
+    /* Two sleeping threads, in the cgroup and its sub-cgroup. */
+    char *l = vrender(&s, CAPSA_IP_VF_LOADAVG);
+    snprintf(buf, sizeof(buf), "0.00 0.00 0.00 1/2 %d\n", (int)(f->a > f->b ? f->a : f->b));
+    assert_string_equal(l, buf);
+    free(l);
+
+    /* stat: one cpu line besides the sum; btime the child's start. */
+    uint64_t btime = host_btime() + start_ticks_of(f->a) / (uint64_t)sysconf(_SC_CLK_TCK);
+    char *st = vrender(&s, CAPSA_IP_VF_STAT);
+    assert_non_null(strstr(st, "\ncpu0 "));
+    assert_null(strstr(st, "\ncpu1 "));
+    snprintf(buf, sizeof(buf), "\nbtime %" PRIu64 "\n", btime);
+    assert_non_null(strstr(st, buf));
+    assert_non_null(strstr(st, "\nprocs_running 1\nprocs_blocked 0\n"));
+    free(st);
+
+    /* uptime: the host's minus the child's start, read around it. */
+    double tck = (double)sysconf(_SC_CLK_TCK), before = 0, after = 0, up = 0, idle = 0;
+    char *hu = NN(slurp("/proc/uptime"));
+    before = strtod(hu, NULL);
+    free(hu);
+    char *u = vrender(&s, CAPSA_IP_VF_UPTIME);
+    hu = NN(slurp("/proc/uptime"));
+    after = strtod(hu, NULL);
+    free(hu);
+    assert_int_equal(sscanf(u, "%lf %lf", &up, &idle), 2);
+    double start = (double)start_ticks_of(f->a) / tck;
+    assert_true(up >= before - start - 0.02 && up <= after - start + 0.02);
+    assert_true(idle >= 0 && idle <= up + 0.01); /* one CPU */
+    free(u);
+
+    /* The values are read at each render: a new limit shows at once. */
+    put(f->dir, "memory.max", "max\n");
+    m = vrender(&s, CAPSA_IP_VF_MEMINFO);
+    char *host = NN(slurp("/proc/meminfo"));
+    assert_int_equal(kb_of(m, "MemTotal"), kb_of(host, "MemTotal"));
+    free(host);
+    free(m);
+
+    /* The container's processes gone: nothing to count but the reader. */
+    reap(&f->a);
+    reap(&f->b);
+    l = vrender(&s, CAPSA_IP_VF_LOADAVG);
+    assert_string_equal(l, "0.00 0.00 0.00 1/1 0\n");
+    free(l);
+    capsa_ip_vsrc_close(&s);
+}
+
+/* A real v1 memory cgroup of this host, with a process in it. */
+static void test_vsrc_real_v1_memory(void **state)
+{
+    struct fake *f = *state;
+    struct stat st;
+    if (geteuid() != 0 || stat("/sys/fs/cgroup/memory/memory.limit_in_bytes", &st) != 0) {
+        skip();
+        return;
+    }
+    snprintf(f->dir, sizeof(f->dir), "/sys/fs/cgroup/memory/capsa-vfile-test-%d", (int)getpid());
+    if (mkdir(f->dir, 0755) != 0) {
+        f->dir[0] = '\0';
+        fail_msg("mkdir: %s", strerror(errno));
+    }
+    put(f->dir, "memory.limit_in_bytes", "67108864\n");
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s/cgroup.procs", f->dir);
+    f->a = sleeper_in(buf);
+
+    f->proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(f->proc >= 0);
+    char text[256];
+    snprintf(text, sizeof(text), "v1 memory %s\n", f->dir);
+    struct capsa_ip_vsrc s;
+    struct capsa_err err = {0};
+    assert_int_equal(capsa_ip_vsrc_open(f->proc, text, f->a, &s, &err), 0);
+    /* The cgroup and its hierarchy's root. */
+    assert_int_equal(s.mem.n, 2);
+    assert_false(s.mem.v2);
+
+    char *m = vrender(&s, CAPSA_IP_VF_MEMINFO);
+    assert_int_equal(kb_of(m, "MemTotal"), 65536);
+    /* The child's 4 MiB are charged here. */
+    long long fr = kb_of(m, "MemFree");
+    assert_true(fr > 0 && fr <= 65536 - 4096);
+    assert_true(kb_of(m, "MemAvailable") >= fr);
+    assert_true(kb_of(m, "MemAvailable") <= 65536);
+    free(m);
+
+    char *l = vrender(&s, CAPSA_IP_VF_LOADAVG);
+    snprintf(buf, sizeof(buf), "0.00 0.00 0.00 1/1 %d\n", (int)f->a);
+    assert_string_equal(l, buf);
+    free(l);
+    capsa_ip_vsrc_close(&s);
+
+    reap(&f->a);
+    assert_int_equal(rmdir(f->dir), 0);
+    f->dir[0] = '\0';
+}
+
+static int real_setup(void **state)
+{
+    struct fake *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return -1;
+    f->proc = -1;
+    *state = f;
+    return 0;
+}
+
+/* Whatever failed, the cgroup goes (after the process in it). */
+static int real_teardown(void **state)
+{
+    struct fake *f = *state;
+    if (f != NULL && f->dir[0] != '\0') {
+        reap(&f->a);
+        if (rmdir(f->dir) != 0)
+            return -1;
+        f->dir[0] = '\0';
+    }
+    return fake_teardown(state);
+}
+
+/* ---------------- memfd ---------------- */
+
+static void test_memfd(void **state)
+{
+    (void)state;
+    static const char content[] = "MemTotal:          65536 kB\n";
+    struct capsa_err err = {0};
+    int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(proc >= 0);
+    int fd = capsa_ip_vfile_memfd(proc, "capsa-meminfo", content, strlen(content), &err);
+    if (fd < 0)
+        fail_msg("memfd: %s", err.msg);
+
+    int fl = fcntl(fd, F_GETFL);
+    assert_int_equal(fl & O_ACCMODE, O_RDONLY);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(fcntl(fd, F_GET_SEALS),
+                     F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 0);
+    char buf[128] = {0};
+    assert_int_equal(read(fd, buf, sizeof(buf) - 1), (ssize_t)strlen(content));
+    assert_string_equal(buf, content);
+    assert_int_equal(write(fd, "x", 1), -1);
+    assert_int_equal(errno, EBADF);
+
+    /* Even a writable reopen cannot change it. */
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    int rw = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(rw >= 0);
+    assert_int_equal(write(rw, "x", 1), -1);
+    assert_int_equal(errno, EPERM);
+    assert_int_equal(ftruncate(rw, 0), -1);
+    assert_int_equal(ftruncate(rw, 1 << 20), -1);
+    assert_true(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0) == MAP_FAILED);
+    assert_int_equal(fcntl(rw, F_ADD_SEALS, 0), -1);
+    close(rw);
+    close(fd);
+
+    /* An empty file is fine. */
+    fd = capsa_ip_vfile_memfd(proc, "capsa-empty", "", 0, &err);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, buf, sizeof(buf)), 0);
+    close(fd);
+    close(proc);
+
+    /* Not a procfs: an error, no fd. */
+    int tmp = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(capsa_ip_vfile_memfd(tmp, "capsa-x", "a", 1, &err) < 0);
+    assert_non_null(strstr(err.msg, "capsa-x"));
+    close(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -885,6 +1339,10 @@ int main(void)
         cmocka_unit_test(test_loadavg),
         cmocka_unit_test(test_format_errors),
         cmocka_unit_test(test_random_input),
+        cmocka_unit_test(test_vsrc_open_errors),
+        cmocka_unit_test_setup_teardown(test_vsrc_fake_v2, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_vsrc_real_v1_memory, real_setup, real_teardown),
+        cmocka_unit_test(test_memfd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,15 +1,27 @@
 /* vfile.c - the /proc and /sys files served from the container's cgroup
  * (vfile.h). The pure half first: parsers that accept anything (every number
  * overflow-checked, any malformed part falls back to the host's text), then
- * one function per file. */
+ * one function per file. Then the sources: the fds opened at the
+ * supervisor's start, the reads through them, the task counts, the memfd. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include "level/interpose/vfile.h"
+#include "linux/cgroup.h"
+#include "sys/sys.h"
+#include "util/util.h"
 
 static const char *const vfile_paths[CAPSA_IP_VF_COUNT] = {
     [CAPSA_IP_VF_MEMINFO] = "/proc/meminfo",
@@ -1051,4 +1063,510 @@ int capsa_ip_vfile_format(const struct capsa_ip_vinput *in, enum capsa_ip_vfile 
     *out = b.p;
     *len = b.len;
     return 0;
+}
+
+/* ---------------- the sources ---------------- */
+
+/* Read limits: /proc/cpuinfo of a machine with thousands of CPUs is a few
+ * MiB; cgroup value files are short. */
+#define TEXT_MAX  ((size_t)32 << 20)
+#define VALUE_MAX ((size_t)1 << 20)
+
+/* Bounds of the walk over the container's cgroup tree (the workload may
+ * make sub-cgroups when its cgroupfs is writable) and of the task count. */
+#define WALK_DEPTH 32
+#define WALK_DIRS  4096
+#define WALK_PROCS 65536
+#define WALK_TASKS 262144
+
+static void vdir_init(struct capsa_ip_vdir *d)
+{
+    for (size_t i = 0; i < CAPSA_IP_VDEPTH; i++)
+        d->fd[i] = -1;
+    d->n = 0;
+    d->v2 = false;
+}
+
+static void vdir_close(struct capsa_ip_vdir *d)
+{
+    for (size_t i = 0; i < CAPSA_IP_VDEPTH; i++)
+        capsa_close(&d->fd[i]);
+    d->n = 0;
+}
+
+static bool is_cgroupfs(int fd)
+{
+    struct statfs sf;
+    return fstatfs(fd, &sf) == 0 &&
+           (sf.f_type == CGROUP_SUPER_MAGIC || sf.f_type == CGROUP2_SUPER_MAGIC);
+}
+
+/* Open a container's cgroup directory and up to depth - 1 ancestors: ".."
+ * while it is still a cgroupfs directory and not the same one (the
+ * hierarchy's root is its own parent only at a filesystem root; at a mount
+ * point ".." leaves the cgroupfs). */
+static int vdir_open(struct capsa_ip_vdir *d, const struct capsa_cgroup_dir *cd, size_t depth,
+                     struct capsa_err *err)
+{
+    d->v2 = cd->v2;
+    d->fd[0] = open(cd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d->fd[0] < 0)
+        return capsa_err_set(err, errno, "open the cgroup directory %s", cd->path);
+    d->n = 1;
+    struct stat prev;
+    if (fstat(d->fd[0], &prev) < 0)
+        return capsa_err_set(err, errno, "stat %s", cd->path);
+    while (d->n < depth) {
+        int up = openat(d->fd[d->n - 1], "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+        if (up < 0)
+            break;
+        if (!is_cgroupfs(up) || fstat(up, &st) < 0 ||
+            (st.st_dev == prev.st_dev && st.st_ino == prev.st_ino)) {
+            close(up);
+            break;
+        }
+        d->fd[d->n++] = up;
+        prev = st;
+    }
+    return 0;
+}
+
+static bool has_ctl(char *const *ctls, const char *name)
+{
+    for (size_t i = 0; ctls != NULL && ctls[i] != NULL; i++)
+        if (strcmp(ctls[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The directory to list the container's processes from: the v2 one (capsa
+ * puts every container there, with or without controllers), else a v1
+ * hierarchy that holds every process of the container. */
+static const struct capsa_cgroup_dir *procs_dir(const struct capsa_cgroup *cg)
+{
+    static const char *const pref[] = {"pids",   "cpu",     "cpuacct", "memory",
+                                       "cpuset", "freezer", "devices", "blkio"};
+    for (size_t i = 0; i < cg->n; i++)
+        if (cg->d[i].v2)
+            return &cg->d[i];
+    for (size_t p = 0; p < ARRAY_SIZE(pref); p++)
+        for (size_t i = 0; i < cg->n; i++)
+            if (has_ctl(cg->d[i].controllers, pref[p]))
+                return &cg->d[i];
+    return NULL;
+}
+
+/* Field 22 of /proc/<pid>/stat: the start, in clock ticks after boot. The
+ * command name (field 2) may hold spaces and ')': fields are counted from
+ * the last ')'. */
+static bool stat_field_after_comm(const char *stat, size_t field, const char **t, size_t *tn)
+{
+    const char *rp = strrchr(stat, ')');
+    if (rp == NULL)
+        return false;
+    const char *p = rp + 1, *end = p + strlen(p);
+    for (size_t i = 3; i <= field; i++)
+        if (!tok_next(&p, end, t, tn))
+            return false;
+    return true;
+}
+
+void capsa_ip_vsrc_close(struct capsa_ip_vsrc *s)
+{
+    capsa_close(&s->proc_fd);
+    capsa_close(&s->procs_fd);
+    vdir_close(&s->mem);
+    vdir_close(&s->cpu);
+    vdir_close(&s->cpuset);
+}
+
+static int vsrc_open_cgroups(struct capsa_ip_vsrc *s, const char *cgroup_text,
+                             struct capsa_err *err)
+{
+    struct capsa_cgroup *cg = NULL;
+    int r = capsa_cgroup_decode(cgroup_text, &cg, err);
+    if (r < 0)
+        return capsa_err_wrap(err, "served files: the container's cgroup");
+    for (size_t i = 0; i < cg->n && r == 0; i++) {
+        const struct capsa_cgroup_dir *d = &cg->d[i];
+        if (s->mem.n == 0 && has_ctl(d->controllers, "memory"))
+            r = vdir_open(&s->mem, d, CAPSA_IP_VDEPTH, err);
+        if (r == 0 && s->cpu.n == 0 && has_ctl(d->controllers, "cpu"))
+            r = vdir_open(&s->cpu, d, CAPSA_IP_VDEPTH, err);
+        /* cpuset.*effective* already accounts for the ancestors. */
+        if (r == 0 && s->cpuset.n == 0 && has_ctl(d->controllers, "cpuset"))
+            r = vdir_open(&s->cpuset, d, 1, err);
+    }
+    const struct capsa_cgroup_dir *pd = r == 0 ? procs_dir(cg) : NULL;
+    if (pd != NULL) {
+        s->procs_fd = open(pd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->procs_fd < 0)
+            r = capsa_err_set(err, errno, "open the cgroup directory %s", pd->path);
+    }
+    capsa_cgroup_free(cg);
+    return r;
+}
+
+int capsa_ip_vsrc_open(int host_proc_fd, const char *cgroup_text, pid_t init_pid,
+                       struct capsa_ip_vsrc *out, struct capsa_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->proc_fd = -1;
+    out->procs_fd = -1;
+    vdir_init(&out->mem);
+    vdir_init(&out->cpu);
+    vdir_init(&out->cpuset);
+    long tck = sysconf(_SC_CLK_TCK);
+    out->clk_tck = tck > 0 ? tck : 100;
+
+    struct statfs sf;
+    if (fstatfs(host_proc_fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+        return capsa_err_setx(err, EINVAL, "served files: fd %d is not a procfs", host_proc_fd);
+    out->proc_fd = fcntl(host_proc_fd, F_DUPFD_CLOEXEC, 3);
+    if (out->proc_fd < 0)
+        return capsa_err_set(err, errno, "served files: dup the procfs fd");
+
+    int r = 0;
+    if (cgroup_text != NULL && *cgroup_text != '\0')
+        r = vsrc_open_cgroups(out, cgroup_text, err);
+    if (r == 0 && init_pid > 0) {
+        char path[32];
+        snprintf(path, sizeof(path), "%d/stat", (int)init_pid);
+        cleanup_free char *st = NULL;
+        const char *t = NULL;
+        size_t tn = 0;
+        r = capsa_read_file_at(out->proc_fd, path, VALUE_MAX, &st, NULL, err);
+        if (r < 0)
+            r = capsa_err_wrap(err, "served files: the init's start time");
+        else if (!stat_field_after_comm(st, 22, &t, &tn) || !u64_of(t, tn, &out->start_ticks))
+            r = capsa_err_setx(err, EINVAL, "served files: /proc/%d/stat: no start time",
+                               (int)init_pid);
+        else
+            out->have_start = true;
+    }
+    if (r < 0)
+        capsa_ip_vsrc_close(out);
+    return r;
+}
+
+/* A file's text, or NULL whatever the reason (missing on this kernel or
+ * cgroup version, unreadable): the pure half falls back to the host's. */
+static char *rd(int dirfd, const char *name, size_t max)
+{
+    if (dirfd < 0)
+        return NULL;
+    struct capsa_err e;
+    char *t = NULL;
+    if (capsa_read_file_at(dirfd, name, max, &t, NULL, &e) < 0)
+        return NULL;
+    return t;
+}
+
+/* The texts read for one rendering, freed together. */
+struct owned {
+    char *t[64];
+    size_t n;
+};
+
+static const char *own(struct owned *o, char *t)
+{
+    if (t != NULL && o->n == ARRAY_SIZE(o->t)) {
+        free(t);
+        return NULL;
+    }
+    if (t != NULL)
+        o->t[o->n++] = t;
+    return t;
+}
+
+static void owned_free(struct owned *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        free(o->t[i]);
+    o->n = 0;
+}
+
+static void rd_chain(const struct capsa_ip_vdir *d, const char *name, const char **dst,
+                     struct owned *o)
+{
+    for (size_t i = 0; i < d->n && i < CAPSA_IP_VDEPTH; i++)
+        dst[i] = own(o, rd(d->fd[i], name, VALUE_MAX));
+}
+
+/* ---- task counts ---- */
+
+struct walk {
+    int proc_fd;
+    pid_t self;
+    size_t dirs, procs, tasks;
+    struct capsa_ip_vtasks *t;
+};
+
+/* From a pidfd's fdinfo read through the host's procfs: the pid there
+ * ("Pid:", -1 once the process is gone) and in the innermost namespace (the
+ * last "NSpid:" field: the container's). */
+static bool fdinfo_pids(const char *fi, int64_t *pid, uint64_t *inner)
+{
+    const char *cur = fi, *l = NULL, *t = NULL;
+    size_t n = 0, tn = 0;
+    bool have_pid = false;
+    uint64_t v = 0;
+    *inner = 0;
+    while (line_next(&cur, &l, &n)) {
+        const char *p = l;
+        if (!tok_next(&p, l + n, &t, &tn))
+            continue;
+        if (span_is(t, tn, "Pid:") && tok_next(&p, l + n, &t, &tn)) {
+            *pid = u64_of(t, tn, &v) && v <= INT_MAX ? (int64_t)v : -1;
+            have_pid = true;
+        } else if (span_is(t, tn, "NSpid:")) {
+            while (tok_next(&p, l + n, &t, &tn))
+                if (!u64_of(t, tn, inner))
+                    *inner = 0;
+        }
+    }
+    return have_pid;
+}
+
+static bool pidfd_host_pid(int proc_fd, int pidfd, int64_t *pid, uint64_t *inner)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "thread-self/fdinfo/%d", pidfd);
+    cleanup_free char *fi = rd(proc_fd, path, VALUE_MAX);
+    return fi != NULL && fdinfo_pids(fi, pid, inner) && *pid > 0;
+}
+
+/* The threads of one process of the cgroup (pid in the caller's pid
+ * namespace, as cgroup.procs lists it). A pidfd names the process whatever
+ * the namespaces; its fdinfo, read through the host's procfs, gives the pid
+ * under which the host's /proc/<pid>/task shows its threads. The counts are
+ * kept only if the process is still the same one afterwards (its pidfd
+ * still gives that pid), so that a pid reused meanwhile counts nothing. */
+static void count_proc(struct walk *w, pid_t pid)
+{
+    if (pid == w->self || w->procs >= WALK_PROCS)
+        return;
+    w->procs++;
+    cleanup_close int pfd = capsa_pidfd_open(pid, 0);
+    int64_t hp = 0, hp2 = 0;
+    uint64_t inner = 0, inner2 = 0;
+    if (pfd < 0 || !pidfd_host_pid(w->proc_fd, pfd, &hp, &inner))
+        return;
+    char path[64];
+    snprintf(path, sizeof(path), "%" PRId64 "/task", hp);
+    int tfd = openat(w->proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (tfd < 0)
+        return;
+    cleanup_dir DIR *d = fdopendir(tfd);
+    if (d == NULL) {
+        close(tfd);
+        return;
+    }
+    uint64_t run = 0, blk = 0, tot = 0;
+    for (const struct dirent *de; (de = readdir(d)) != NULL && w->tasks < WALK_TASKS;) {
+        if (de->d_name[0] == '.')
+            continue;
+        char sp[NAME_MAX + 8];
+        snprintf(sp, sizeof(sp), "%s/stat", de->d_name);
+        cleanup_free char *st = rd(dirfd(d), sp, VALUE_MAX);
+        const char *t = NULL;
+        size_t tn = 0;
+        if (st == NULL || !stat_field_after_comm(st, 3, &t, &tn))
+            continue; /* exited meanwhile */
+        w->tasks++;
+        tot++;
+        run += t[0] == 'R';
+        blk += t[0] == 'D';
+    }
+    if (!pidfd_host_pid(w->proc_fd, pfd, &hp2, &inner2) || hp2 != hp)
+        return;
+    w->t->running += run;
+    w->t->blocked += blk;
+    w->t->total += tot;
+    if (inner > w->t->last_pid)
+        w->t->last_pid = inner;
+}
+
+static bool count_procs_file(struct walk *w, int dirfd)
+{
+    cleanup_free char *procs = rd(dirfd, "cgroup.procs", TEXT_MAX);
+    if (procs == NULL)
+        return false;
+    const char *cur = procs, *l = NULL;
+    size_t n = 0;
+    while (line_next(&cur, &l, &n)) {
+        uint64_t pid = 0;
+        trim(&l, &n);
+        /* 0: a process outside the caller's pid namespace. */
+        if (u64_of(l, n, &pid) && pid > 0 && pid <= INT_MAX)
+            count_proc(w, (pid_t)pid);
+    }
+    return true;
+}
+
+/* The cgroup at dirfd and its sub-cgroups, depth first, bounded. */
+// NOLINTNEXTLINE(misc-no-recursion): depth <= WALK_DEPTH
+static bool walk_cgroup(struct walk *w, int dirfd, unsigned depth)
+{
+    if (!count_procs_file(w, dirfd))
+        return false;
+    if (depth >= WALK_DEPTH)
+        return true;
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    cleanup_dir DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return true;
+    }
+    for (const struct dirent *de; (de = readdir(d)) != NULL && w->dirs < WALK_DIRS;) {
+        if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) || strcmp(de->d_name, ".") == 0 ||
+            strcmp(de->d_name, "..") == 0)
+            continue;
+        cleanup_close int sub =
+            openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+            continue;
+        w->dirs++;
+        (void)walk_cgroup(w, sub, depth + 1);
+    }
+    return true;
+}
+
+static void count_tasks(const struct capsa_ip_vsrc *s, struct capsa_ip_vtasks *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (s->procs_fd < 0)
+        return;
+    struct walk w = {.proc_fd = s->proc_fd, .self = getpid(), .t = t};
+    t->valid = walk_cgroup(&w, s->procs_fd, 0);
+}
+
+/* ---- rendering ---- */
+
+enum {
+    N_MEMINFO = 1 << 0,
+    N_CPUINFO = 1 << 1,
+    N_STAT = 1 << 2,
+    N_UPTIME = 1 << 3,
+    N_LOADAVG = 1 << 4,
+    N_SWAPS = 1 << 5,
+    N_MEM = 1 << 6,
+    N_CPU = 1 << 7,
+    N_TASKS = 1 << 8,
+};
+
+static const unsigned vfile_needs[CAPSA_IP_VF_COUNT] = {
+    [CAPSA_IP_VF_MEMINFO] = N_MEMINFO | N_MEM,
+    [CAPSA_IP_VF_CPUINFO] = N_CPUINFO | N_CPU,
+    [CAPSA_IP_VF_STAT] = N_STAT | N_CPU | N_TASKS,
+    [CAPSA_IP_VF_UPTIME] = N_UPTIME | N_STAT | N_CPU,
+    [CAPSA_IP_VF_LOADAVG] = N_LOADAVG | N_TASKS,
+    [CAPSA_IP_VF_SWAPS] = N_SWAPS | N_MEMINFO | N_MEM,
+    [CAPSA_IP_VF_CPU_ONLINE] = N_STAT | N_CPU,
+};
+
+static bool blank(const char *t)
+{
+    for (; t != NULL && *t != '\0'; t++)
+        if (!is_space(*t))
+            return false;
+    return true;
+}
+
+static void read_mem(const struct capsa_ip_vsrc *s, struct capsa_ip_vinput *in, struct owned *o)
+{
+    const struct capsa_ip_vdir *d = &s->mem;
+    if (d->n == 0)
+        return;
+    in->mem_v2 = d->v2;
+    rd_chain(d, d->v2 ? "memory.max" : "memory.limit_in_bytes", in->mem_limit, o);
+    rd_chain(d, d->v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes", in->swap_limit, o);
+    in->mem_usage =
+        own(o, rd(d->fd[0], d->v2 ? "memory.current" : "memory.usage_in_bytes", VALUE_MAX));
+    in->swap_usage = own(
+        o, rd(d->fd[0], d->v2 ? "memory.swap.current" : "memory.memsw.usage_in_bytes", VALUE_MAX));
+    in->mem_stat = own(o, rd(d->fd[0], "memory.stat", VALUE_MAX));
+}
+
+static void read_cpu(const struct capsa_ip_vsrc *s, struct capsa_ip_vinput *in, struct owned *o)
+{
+    const struct capsa_ip_vdir *d = &s->cpuset;
+    if (d->n > 0) {
+        in->cpus = own(
+            o, rd(d->fd[0], d->v2 ? "cpuset.cpus.effective" : "cpuset.effective_cpus", VALUE_MAX));
+        /* Older v1 kernels have no effective_cpus; an empty cpuset.cpus
+         * (v2: inherit) is left to the host's set. */
+        if (blank(in->cpus))
+            in->cpus = own(o, rd(d->fd[0], "cpuset.cpus", VALUE_MAX));
+    }
+    d = &s->cpu;
+    if (d->n > 0) {
+        in->cpu_v2 = d->v2;
+        rd_chain(d, d->v2 ? "cpu.max" : "cpu.cfs_quota_us", in->cpu_quota, o);
+        if (!d->v2)
+            rd_chain(d, "cpu.cfs_period_us", in->cpu_period, o);
+    }
+}
+
+int capsa_ip_vfile_render(const struct capsa_ip_vsrc *s, enum capsa_ip_vfile f, char **out,
+                          size_t *len, struct capsa_err *err)
+{
+    if ((unsigned)f >= CAPSA_IP_VF_COUNT)
+        return capsa_err_setx(err, EINVAL, "served file: unknown file number %d", (int)f);
+    unsigned need = vfile_needs[f];
+    struct capsa_ip_vinput in;
+    memset(&in, 0, sizeof(in));
+    struct owned o = {.n = 0};
+    if (need & N_MEMINFO)
+        in.meminfo = own(&o, rd(s->proc_fd, "meminfo", TEXT_MAX));
+    if (need & N_CPUINFO)
+        in.cpuinfo = own(&o, rd(s->proc_fd, "cpuinfo", TEXT_MAX));
+    if (need & N_STAT)
+        in.stat = own(&o, rd(s->proc_fd, "stat", TEXT_MAX));
+    if (need & N_UPTIME)
+        in.uptime = own(&o, rd(s->proc_fd, "uptime", VALUE_MAX));
+    if (need & N_LOADAVG)
+        in.loadavg = own(&o, rd(s->proc_fd, "loadavg", VALUE_MAX));
+    if (need & N_SWAPS)
+        in.swaps = own(&o, rd(s->proc_fd, "swaps", TEXT_MAX));
+    if (need & N_MEM)
+        read_mem(s, &in, &o);
+    if (need & N_CPU)
+        read_cpu(s, &in, &o);
+    if (need & N_TASKS)
+        count_tasks(s, &in.tasks);
+    in.have_start = s->have_start;
+    in.start_ticks = s->start_ticks;
+    in.clk_tck = s->clk_tck;
+    int r = capsa_ip_vfile_format(&in, f, out, len, err);
+    owned_free(&o);
+    return r;
+}
+
+int capsa_ip_vfile_memfd(int proc_fd, const char *name, const char *buf, size_t len,
+                         struct capsa_err *err)
+{
+    cleanup_close int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return capsa_err_set(err, errno, "served file %s: memfd_create", name);
+    int r = capsa_write_all(fd, buf, len);
+    if (r < 0)
+        return capsa_err_set(err, -r, "served file %s: write", name);
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+        return capsa_err_set(err, errno, "served file %s: seal", name);
+    /* A new open file description: read-only, at offset 0. */
+    char path[64];
+    snprintf(path, sizeof(path), "thread-self/fd/%d", fd);
+    cleanup_close int ro = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+    if (ro < 0)
+        return capsa_err_set(err, errno, "served file %s: reopen read-only", name);
+    struct stat a, b;
+    if (fstat(fd, &a) < 0 || fstat(ro, &b) < 0)
+        return capsa_err_set(err, errno, "served file %s: stat", name);
+    if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        return capsa_err_setx(err, EIO, "served file %s: the reopened fd is another file", name);
+    return steal_fd(ro);
 }

@@ -94,4 +94,53 @@ struct capsa_ip_vinput {
 int capsa_ip_vfile_format(const struct capsa_ip_vinput *in, enum capsa_ip_vfile f, char **out,
                           size_t *len, struct capsa_err *err);
 
+/* ---- the sources: what the supervisor opens once, at its start ---- */
+
+/* A cgroup directory and up to CAPSA_IP_VDEPTH - 1 ancestors (fd[0] is the
+ * container's; n == 0: the controller is not there). */
+struct capsa_ip_vdir {
+    int fd[CAPSA_IP_VDEPTH];
+    size_t n;
+    bool v2;
+};
+
+struct capsa_ip_vsrc {
+    int proc_fd; /* the host's procfs (our own dup) */
+    struct capsa_ip_vdir mem, cpu, cpuset;
+    int procs_fd; /* the directory whose cgroup.procs tree lists the container's
+                     processes (the v2 one if any), -1 when none */
+    bool have_start;
+    uint64_t start_ticks;
+    long clk_tck;
+};
+
+/* Open the sources while the caller still sees the host: host_proc_fd (a
+ * procfs of the host; dup'ed, the caller keeps its own), the directories of
+ * cgroup_text (capsa_cgroup_encode's format; NULL or "" for none: the host's
+ * values then) and the start time of init_pid (a pid in host_proc_fd's pid
+ * namespace; 0 for unknown). A directory that cannot be opened or an init
+ * whose stat cannot be read is an error naming it. On error nothing is left
+ * open; *out can be closed either way. */
+int capsa_ip_vsrc_open(int host_proc_fd, const char *cgroup_text, pid_t init_pid,
+                       struct capsa_ip_vsrc *out, struct capsa_err *err);
+void capsa_ip_vsrc_close(struct capsa_ip_vsrc *s);
+
+/* Render file f now, from the current values (heap buffer, as
+ * capsa_ip_vfile_format). The task counts come from pidfds of the pids in
+ * cgroup.procs (read in the caller's pid namespace), translated to
+ * host_proc_fd's through the pidfd's fdinfo, so the caller may live in a pid
+ * namespace of its own; the caller's own process is not counted. */
+int capsa_ip_vfile_render(const struct capsa_ip_vsrc *s, enum capsa_ip_vfile f, char **out,
+                          size_t *len, struct capsa_err *err);
+
+/* The fd the supervisor installs: the content in a memfd (MFD_CLOEXEC |
+ * MFD_ALLOW_SEALING), sealed against writes, growth, shrinking and further
+ * seals, reopened read-only (O_RDONLY | O_CLOEXEC, offset 0) through proc_fd
+ * (a procfs in which the caller is visible, e.g. s->proc_fd: the
+ * supervisor's own /proc may not be reachable inside the container's root):
+ * the workload's fd is read-only, and the seals refuse a write even through
+ * a writable reopen (/proc/self/fd/N). The fd, or <0 with err set. */
+int capsa_ip_vfile_memfd(int proc_fd, const char *name, const char *buf, size_t len,
+                         struct capsa_err *err);
+
 #endif
