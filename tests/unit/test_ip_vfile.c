@@ -1267,6 +1267,127 @@ static int real_teardown(void **state)
     return fake_teardown(state);
 }
 
+/* A real cgroup v2 directory below a parent that holds the memory limit, on
+ * a host whose v2 hierarchy has the memory, cpu and cpuset controllers (pure
+ * v2; this project's hybrid machines skip it, tests/v2vm/ip-vfile.sh runs it
+ * in a pure v2 guest). */
+static bool put_try(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    close(fd);
+    return ok;
+}
+
+/* Whether w is one of the blank-separated words of text. */
+static bool word_in(const char *text, const char *w)
+{
+    size_t wl = strlen(w);
+    for (const char *p = text; (p = strstr(p, w)) != NULL; p += wl)
+        if ((p == text || p[-1] == ' ') && (p[wl] == ' ' || p[wl] == '\n' || p[wl] == '\0'))
+            return true;
+    return false;
+}
+
+struct v2fix {
+    char parent[128], child[160];
+    pid_t a;
+    int proc;
+};
+
+static int v2_setup(void **state)
+{
+    struct v2fix *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return -1;
+    f->proc = -1;
+    *state = f;
+    return 0;
+}
+
+static int v2_teardown(void **state)
+{
+    struct v2fix *f = *state;
+    int r = 0;
+    reap(&f->a);
+    if (f->proc >= 0)
+        close(f->proc);
+    if (f->child[0] != '\0' && rmdir(f->child) != 0)
+        r = -1;
+    if (f->parent[0] != '\0' && rmdir(f->parent) != 0)
+        r = -1;
+    free(f);
+    return r;
+}
+
+static void test_vsrc_real_v2(void **state)
+{
+    struct v2fix *f = *state;
+    char *ctl = slurp("/sys/fs/cgroup/cgroup.controllers");
+    bool have = geteuid() == 0 && ctl != NULL && word_in(ctl, "memory") && word_in(ctl, "cpu") &&
+                word_in(ctl, "cpuset");
+    free(ctl);
+    if (!have) {
+        skip();
+        return;
+    }
+    snprintf(f->parent, sizeof(f->parent), "/sys/fs/cgroup/capsa-vfile-test-%d", (int)getpid());
+    if (mkdir(f->parent, 0755) != 0) {
+        f->parent[0] = '\0';
+        fail_msg("mkdir: %s", strerror(errno));
+    }
+    if (!put_try(f->parent, "cgroup.subtree_control", "+memory +cpu +cpuset")) {
+        skip(); /* the controllers are not delegated to us */
+        return;
+    }
+    put(f->parent, "memory.max", "134217728\n");
+    snprintf(f->child, sizeof(f->child), "%s/ctr", f->parent);
+    if (mkdir(f->child, 0755) != 0) {
+        f->child[0] = '\0';
+        fail_msg("mkdir: %s", strerror(errno));
+    }
+    put(f->child, "cpu.max", "50000 100000\n");
+    bool swap = put_try(f->child, "memory.swap.max", "0\n");
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s/cgroup.procs", f->child);
+    f->a = sleeper_in(buf);
+
+    f->proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(f->proc >= 0);
+    char text[256];
+    snprintf(text, sizeof(text), "v2 cpuset,cpu,memory,pids %s\n", f->child);
+    struct capsa_ip_vsrc s;
+    struct capsa_err err = {0};
+    assert_int_equal(capsa_ip_vsrc_open(f->proc, text, f->a, &s, &err), 0);
+    /* The container's directory, the parent, the hierarchy's root. */
+    assert_int_equal(s.mem.n, 3);
+    assert_true(s.mem.v2 && s.cpu.v2 && s.cpuset.v2);
+
+    char *m = vrender(&s, CAPSA_IP_VF_MEMINFO);
+    assert_int_equal(kb_of(m, "MemTotal"), 131072);
+    long long fr = kb_of(m, "MemFree");
+    assert_true(fr > 0 && fr <= 131072 - 4096);
+    if (swap)
+        assert_int_equal(kb_of(m, "SwapTotal"), 0);
+    free(m);
+    char *o = vrender(&s, CAPSA_IP_VF_CPU_ONLINE);
+    assert_string_equal(o, "0\n");
+    free(o);
+    char *c = vrender(&s, CAPSA_IP_VF_CPUINFO);
+    assert_non_null(strstr(c, "processor\t: 0\n"));
+    assert_null(strstr(c, "processor\t: 1\n"));
+    free(c);
+    char *l = vrender(&s, CAPSA_IP_VF_LOADAVG);
+    snprintf(buf, sizeof(buf), "0.00 0.00 0.00 1/1 %d\n", (int)f->a);
+    assert_string_equal(l, buf);
+    free(l);
+    capsa_ip_vsrc_close(&s);
+}
+
 /* ---------------- memfd ---------------- */
 
 static void test_memfd(void **state)
@@ -1342,6 +1463,7 @@ int main(void)
         cmocka_unit_test(test_vsrc_open_errors),
         cmocka_unit_test_setup_teardown(test_vsrc_fake_v2, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_vsrc_real_v1_memory, real_setup, real_teardown),
+        cmocka_unit_test_setup_teardown(test_vsrc_real_v2, v2_setup, v2_teardown),
         cmocka_unit_test(test_memfd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
