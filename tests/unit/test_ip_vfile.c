@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1194,6 +1196,81 @@ static void test_vsrc_fake_v2(void **state)
     capsa_ip_vsrc_close(&s);
 }
 
+/* The supervisor's case: the reader is PID 1 of a pid namespace of its own,
+ * so cgroup.procs (read by it) and the host's /proc name processes by
+ * different numbers; the pidfd's fdinfo translates. The reader renders
+ * loadavg for a cgroup whose cgroup.procs lists its child as "2". */
+static void test_vsrc_pidns_reader(void **state)
+{
+    struct fake *f = *state;
+    if (geteuid() != 0) {
+        skip();
+        return;
+    }
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t h = fork();
+    assert_true(h >= 0);
+    if (h == 0) {
+        close(p[0]);
+        if (unshare(CLONE_NEWPID) != 0)
+            _exit(1);
+        pid_t r = fork();
+        if (r < 0)
+            _exit(1);
+        if (r == 0) {
+            /* The reader, pid 1 here; its child is pid 2. */
+            pid_t c = fork();
+            if (c < 0)
+                _exit(1);
+            if (c == 0) {
+                for (;;)
+                    pause();
+            }
+            char buf[512];
+            snprintf(buf, sizeof(buf), "%d\n", (int)c);
+            put(f->dir, "cgroup.procs", buf);
+            /* Until the child sleeps (bounded only against a hang). */
+            for (int i = 0; i < 100000; i++) {
+                int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                struct capsa_ip_vsrc s;
+                struct capsa_err err = {0};
+                char text[256], *out = NULL;
+                size_t len = 0;
+                snprintf(text, sizeof(text), "v2 pids %s\n", f->dir);
+                if (fd < 0 || capsa_ip_vsrc_open(fd, text, 0, &s, &err) != 0 ||
+                    capsa_ip_vfile_render(&s, CAPSA_IP_VF_LOADAVG, &out, &len, &err) != 0)
+                    _exit(2);
+                capsa_ip_vsrc_close(&s);
+                close(fd);
+                if (strncmp(out, "0.00 ", 5) == 0 || i == 99999) {
+                    bool ok = write(p[1], out, len) == (ssize_t)len;
+                    _exit(ok ? 0 : 3);
+                }
+                free(out);
+                struct timespec ts = {0, 1000000};
+                nanosleep(&ts, NULL);
+            }
+            _exit(4);
+        }
+        int st = 0;
+        waitpid(r, &st, 0);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 5);
+    }
+    close(p[1]);
+    char got[256] = {0};
+    ssize_t n = read(p[0], got, sizeof(got) - 1);
+    close(p[0]);
+    int st = 0;
+    assert_int_equal(waitpid(h, &st, 0), h);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_true(n > 0);
+    /* One sleeping thread, pid 2 in the reader's (= the container's here)
+     * namespace. */
+    assert_string_equal(got, "0.00 0.00 0.00 1/1 2\n");
+}
+
 /* A real v1 memory cgroup of this host, with a process in it. */
 static void test_vsrc_real_v1_memory(void **state)
 {
@@ -1388,6 +1465,101 @@ static void test_vsrc_real_v2(void **state)
     capsa_ip_vsrc_close(&s);
 }
 
+/* A procfs of a pid namespace that does not see the caller (one of a child
+ * namespace): refused at open, as neither the pid translation nor the
+ * memfd's reopen could work through it. */
+struct pidns_fix {
+    char dir[64];
+    pid_t helper, init;
+    int proc;
+};
+
+static int pidns_setup(void **state)
+{
+    struct pidns_fix *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return -1;
+    f->proc = -1;
+    *state = f;
+    return 0;
+}
+
+static int pidns_teardown(void **state)
+{
+    struct pidns_fix *f = *state;
+    if (f->proc >= 0)
+        close(f->proc);
+    reap(&f->init);
+    reap(&f->helper);
+    int r = f->dir[0] != '\0' && rmdir(f->dir) != 0 ? -1 : 0;
+    free(f);
+    return r;
+}
+
+static void test_vsrc_foreign_procfs(void **state)
+{
+    struct pidns_fix *f = *state;
+    if (geteuid() != 0) {
+        skip();
+        return;
+    }
+    snprintf(f->dir, sizeof(f->dir), "/tmp/capsa-vfile-pidns-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        f->dir[0] = '\0';
+        fail_msg("mkdtemp: %s", strerror(errno));
+    }
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    f->helper = fork();
+    assert_true(f->helper >= 0);
+    if (f->helper == 0) {
+        /* The helper: a new pid and mount namespace for its child, which
+         * mounts that namespace's procfs and reports its own (host) pid. */
+        close(p[0]);
+        if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0 ||
+            mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+            _exit(1);
+        pid_t g = fork();
+        if (g < 0)
+            _exit(1);
+        if (g == 0) {
+            if (mount("proc", f->dir, "proc", 0, NULL) != 0 || write(p[1], "r", 1) != 1)
+                _exit(1);
+            for (;;)
+                pause();
+        }
+        if (write(p[1], &g, sizeof(g)) != (ssize_t)sizeof(g))
+            _exit(1);
+        int st = 0;
+        waitpid(g, &st, 0);
+        _exit(0);
+    }
+    close(p[1]);
+    pid_t g = 0;
+    char c = 0;
+    assert_int_equal(read(p[0], &g, sizeof(g)), (ssize_t)sizeof(g));
+    f->init = g;
+    assert_int_equal(read(p[0], &c, 1), 1);
+    close(p[0]);
+
+    char path[160];
+    snprintf(path, sizeof(path), "/proc/%d/root%s", (int)g, f->dir);
+    f->proc = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(f->proc >= 0);
+    struct stat st;
+    assert_int_equal(fstatat(f->proc, "1/stat", &st, 0), 0); /* that namespace's procfs */
+
+    struct capsa_ip_vsrc s;
+    struct capsa_err err = {0};
+    assert_true(capsa_ip_vsrc_open(f->proc, NULL, 0, &s, &err) < 0);
+    assert_non_null(strstr(err.msg, "not visible"));
+    assert_int_equal(s.proc_fd, -1);
+    assert_true(capsa_ip_vfile_memfd(f->proc, "capsa-x", "a", 1, &err) < 0);
+
+    reap(&f->init);
+    reap(&f->helper);
+}
+
 /* ---------------- memfd ---------------- */
 
 static void test_memfd(void **state)
@@ -1462,8 +1634,10 @@ int main(void)
         cmocka_unit_test(test_random_input),
         cmocka_unit_test(test_vsrc_open_errors),
         cmocka_unit_test_setup_teardown(test_vsrc_fake_v2, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_vsrc_pidns_reader, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_vsrc_real_v1_memory, real_setup, real_teardown),
         cmocka_unit_test_setup_teardown(test_vsrc_real_v2, v2_setup, v2_teardown),
+        cmocka_unit_test_setup_teardown(test_vsrc_foreign_procfs, pidns_setup, pidns_teardown),
         cmocka_unit_test(test_memfd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

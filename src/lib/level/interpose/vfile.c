@@ -1226,6 +1226,14 @@ int capsa_ip_vsrc_open(int host_proc_fd, const char *cgroup_text, pid_t init_pid
     out->proc_fd = fcntl(host_proc_fd, F_DUPFD_CLOEXEC, 3);
     if (out->proc_fd < 0)
         return capsa_err_set(err, errno, "served files: dup the procfs fd");
+    /* The memfd's reopen and the pid translation go through our own entry
+     * there: a procfs of a pid namespace that does not see us is no use. */
+    char self[32];
+    if (readlinkat(out->proc_fd, "thread-self", self, sizeof(self)) < 0) {
+        int e = errno;
+        capsa_ip_vsrc_close(out);
+        return capsa_err_set(err, e, "served files: the caller is not visible in the procfs");
+    }
 
     int r = 0;
     if (cgroup_text != NULL && *cgroup_text != '\0')
@@ -1300,12 +1308,14 @@ struct walk {
     int proc_fd;
     pid_t self;
     size_t dirs, procs, tasks;
+    bool broken; /* a pid could not be translated: the counts are unknown */
     struct capsa_ip_vtasks *t;
 };
 
 /* From a pidfd's fdinfo read through the host's procfs: the pid there
- * ("Pid:", -1 once the process is gone) and in the innermost namespace (the
- * last "NSpid:" field: the container's). */
+ * ("Pid:"; -1 once the process is gone, 0 when that procfs's pid namespace
+ * does not see it) and in the innermost namespace (the last "NSpid:" field:
+ * the container's). */
 static bool fdinfo_pids(const char *fi, int64_t *pid, uint64_t *inner)
 {
     const char *cur = fi, *l = NULL, *t = NULL;
@@ -1318,7 +1328,12 @@ static bool fdinfo_pids(const char *fi, int64_t *pid, uint64_t *inner)
         if (!tok_next(&p, l + n, &t, &tn))
             continue;
         if (span_is(t, tn, "Pid:") && tok_next(&p, l + n, &t, &tn)) {
-            *pid = u64_of(t, tn, &v) && v <= INT_MAX ? (int64_t)v : -1;
+            if (span_is(t, tn, "-1"))
+                *pid = -1;
+            else if (u64_of(t, tn, &v) && v <= INT_MAX)
+                *pid = (int64_t)v;
+            else
+                return false;
             have_pid = true;
         } else if (span_is(t, tn, "NSpid:")) {
             while (tok_next(&p, l + n, &t, &tn))
@@ -1329,12 +1344,20 @@ static bool fdinfo_pids(const char *fi, int64_t *pid, uint64_t *inner)
     return have_pid;
 }
 
-static bool pidfd_host_pid(int proc_fd, int pidfd, int64_t *pid, uint64_t *inner)
+enum hostpid {
+    HP_OK,
+    HP_GONE,
+    HP_BROKEN
+};
+
+static enum hostpid pidfd_host_pid(int proc_fd, int pidfd, int64_t *pid, uint64_t *inner)
 {
     char path[64];
     snprintf(path, sizeof(path), "thread-self/fdinfo/%d", pidfd);
     cleanup_free char *fi = rd(proc_fd, path, VALUE_MAX);
-    return fi != NULL && fdinfo_pids(fi, pid, inner) && *pid > 0;
+    if (fi == NULL || !fdinfo_pids(fi, pid, inner) || *pid == 0)
+        return HP_BROKEN;
+    return *pid > 0 ? HP_OK : HP_GONE;
 }
 
 /* The threads of one process of the cgroup (pid in the caller's pid
@@ -1342,7 +1365,10 @@ static bool pidfd_host_pid(int proc_fd, int pidfd, int64_t *pid, uint64_t *inner
  * the namespaces; its fdinfo, read through the host's procfs, gives the pid
  * under which the host's /proc/<pid>/task shows its threads. The counts are
  * kept only if the process is still the same one afterwards (its pidfd
- * still gives that pid), so that a pid reused meanwhile counts nothing. */
+ * still gives that pid), so that a pid reused meanwhile counts nothing. A
+ * pid that cannot be translated (fdinfo unreadable or without "Pid:", a
+ * process the procfs does not see) makes all the counts unknown: better the
+ * host's lines than a wrong count. */
 static void count_proc(struct walk *w, pid_t pid)
 {
     if (pid == w->self || w->procs >= WALK_PROCS)
@@ -1351,7 +1377,14 @@ static void count_proc(struct walk *w, pid_t pid)
     cleanup_close int pfd = capsa_pidfd_open(pid, 0);
     int64_t hp = 0, hp2 = 0;
     uint64_t inner = 0, inner2 = 0;
-    if (pfd < 0 || !pidfd_host_pid(w->proc_fd, pfd, &hp, &inner))
+    if (pfd < 0) {
+        w->broken |= errno != ESRCH; /* ESRCH: gone already */
+        return;
+    }
+    enum hostpid h = pidfd_host_pid(w->proc_fd, pfd, &hp, &inner);
+    if (h == HP_BROKEN)
+        w->broken = true;
+    if (h != HP_OK)
         return;
     char path[64];
     snprintf(path, sizeof(path), "%" PRId64 "/task", hp);
@@ -1379,7 +1412,7 @@ static void count_proc(struct walk *w, pid_t pid)
         run += t[0] == 'R';
         blk += t[0] == 'D';
     }
-    if (!pidfd_host_pid(w->proc_fd, pfd, &hp2, &inner2) || hp2 != hp)
+    if (pidfd_host_pid(w->proc_fd, pfd, &hp2, &inner2) != HP_OK || hp2 != hp)
         return;
     w->t->running += run;
     w->t->blocked += blk;
@@ -1441,7 +1474,11 @@ static void count_tasks(const struct capsa_ip_vsrc *s, struct capsa_ip_vtasks *t
     if (s->procs_fd < 0)
         return;
     struct walk w = {.proc_fd = s->proc_fd, .self = getpid(), .t = t};
-    t->valid = walk_cgroup(&w, s->procs_fd, 0);
+    bool ok = walk_cgroup(&w, s->procs_fd, 0);
+    if (!ok || w.broken)
+        memset(t, 0, sizeof(*t));
+    else
+        t->valid = true;
 }
 
 /* ---- rendering ---- */
