@@ -39,6 +39,7 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include "level/interpose/vfile.h"
 #include "sys/sys.h"
 #include "util/util.h"
 
@@ -105,15 +106,16 @@ static int read_path(struct capsa_ip_req *q, uint64_t addr, char *buf, char *scr
         const char *tail; /* after /proc/<pid> */
         bool thread;
     } self[] = {
-        {"/proc/self/", "/", false}, {"/proc/thread-self/", "/", true},
-        {"/dev/fd/", "/fd/", false}, {"/dev/stdin", "/fd/0", false},
+        {"/proc/self/", "/", false},     {"/proc/thread-self/", "/", true},
+        {"/dev/fd/", "/fd/", false},     {"/dev/stdin", "/fd/0", false},
         {"/dev/stdout", "/fd/1", false}, {"/dev/stderr", "/fd/2", false},
     };
     const char *rest = scratch;
     char head[64] = "";
     for (size_t i = 0; i < ARRAY_SIZE(self); i++) {
         size_t n = strlen(self[i].prefix);
-        bool whole = strcmp(scratch, "/proc/self") == 0 || strcmp(scratch, "/proc/thread-self") == 0;
+        bool whole =
+            strcmp(scratch, "/proc/self") == 0 || strcmp(scratch, "/proc/thread-self") == 0;
         if (strncmp(scratch, self[i].prefix, n) == 0 ||
             (whole && strncmp(scratch, self[i].prefix, n - 1) == 0 && scratch[n - 1] == '\0')) {
             if (self[i].thread)
@@ -191,8 +193,8 @@ static int open_object(struct capsa_ip_req *q, int dirfd, const char *path, bool
             return base;
         if ((r = capsa_ip_become(q, false)) < 0)
             return r;
-        long fd = capsa_openat2(base, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0) | extra,
-                                0, resolve);
+        long fd = capsa_openat2(
+            base, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0) | extra, 0, resolve);
         if (fd < 0)
             return -errno;
         o->fd = (int)fd;
@@ -288,7 +290,7 @@ static bool standard_device(dev_t rdev, bool chr)
     if (ma == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9))
         return true; /* null zero full random urandom */
     if (ma == 5 && (mi == 0 || mi == 2))
-        return true; /* tty ptmx */
+        return true;               /* tty ptmx */
     return ma >= 136 && ma <= 143; /* pts */
 }
 
@@ -312,11 +314,30 @@ static int reopen(struct capsa_ip_req *q, struct obj *o, int flags)
     return fd;
 }
 
+/* A file we serve from the container's cgroup (vfile.h) instead of the
+ * kernel's: 1 when q->addfd is set, 0 for the real file. */
 static int serve_vfile(struct capsa_ip_req *q, struct obj *o)
 {
-    (void)q;
-    (void)o;
-    return 0; /* not a served file */
+    if (q->s->vsrc == NULL || !S_ISREG(o->st.st_mode) ||
+        (strncmp(o->canon, "/proc/", 6) != 0 && strncmp(o->canon, "/sys/", 5) != 0))
+        return 0;
+    struct statfs sf;
+    if (fstatfs(o->fd, &sf) < 0 || (sf.f_type != PROC_SUPER_MAGIC && sf.f_type != SYSFS_MAGIC))
+        return 0;
+    int f = capsa_ip_vfile_lookup(o->canon);
+    if (f < 0)
+        return 0;
+    cleanup_free char *buf = NULL;
+    size_t len = 0;
+    struct capsa_err err = {0};
+    if (capsa_ip_admin(q->s) < 0 ||
+        capsa_ip_vfile_render(q->s->vsrc, (enum capsa_ip_vfile)f, &buf, &len, &err) < 0)
+        return 0; /* the real file, rather than none */
+    int fd = capsa_ip_vfile_memfd(q->s->procfd, o->canon, buf, len, &err);
+    if (fd < 0)
+        return 0;
+    q->addfd = fd;
+    return 1;
 }
 
 static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags, mode_t mode,
@@ -352,13 +373,14 @@ static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags,
             return r;
         }
         if ((S_ISCHR(o.st.st_mode) || S_ISBLK(o.st.st_mode)) && !(flags & O_PATH) &&
-            !q->s->a->policy->all_devices && !standard_device(o.st.st_rdev, S_ISCHR(o.st.st_mode))) {
+            !q->s->a->policy->all_devices &&
+            !standard_device(o.st.st_rdev, S_ISCHR(o.st.st_mode))) {
             obj_close(&o);
             return refuse(q, -EPERM, "device node");
         }
-        if (!modify && !(flags & O_PATH) && (r = serve_vfile(q, &o)) != 0) {
+        if (!modify && !(flags & O_PATH) && serve_vfile(q, &o) == 1) {
             obj_close(&o);
-            return r;
+            return 0;
         }
         if (flags & O_PATH) {
             q->addfd = steal_fd(o.fd);
@@ -455,8 +477,7 @@ static int do_access(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int mode
     return r;
 }
 
-static int do_readlink(struct capsa_ip_req *q, int dirfd, uint64_t paddr, uint64_t buf,
-                       long size)
+static int do_readlink(struct capsa_ip_req *q, int dirfd, uint64_t paddr, uint64_t buf, long size)
 {
     char path[PATH_SIZE], scratch[PATH_SIZE];
     int r = read_path(q, paddr, path, scratch);
@@ -796,8 +817,8 @@ static int do_xattr(struct capsa_ip_req *q, int nr)
         r = -errno;
         goto out;
     }
-    if (!set && !remove && size > 0 && (r = capsa_ip_mem_write(q, list ? arg(q, 1) : arg(q, 2),
-                                                                value, (size_t)n)) < 0)
+    if (!set && !remove && size > 0 &&
+        (r = capsa_ip_mem_write(q, list ? arg(q, 1) : arg(q, 2), value, (size_t)n)) < 0)
         goto out;
     r = (int)n;
 out:
@@ -920,6 +941,72 @@ static int do_sock(struct capsa_ip_req *q, int nr)
     r = v < 0 ? -errno : (int)v;
     capsa_close(&pin);
     return r;
+}
+
+/* sendmsg, brokered only with an egress policy. The kernel ignores
+ * msg_name for a stream inet socket unless MSG_FASTOPEN is in the flags (a
+ * register, not memory), and a unix or netlink socket cannot reach the
+ * network (a unix path is held by the mount namespace, where hidden paths
+ * are masked): for those the call goes on in the kernel, a decision taken
+ * from the fd and the flags alone, which the caller cannot change after the
+ * check. A datagram inet send is performed here from a copy: its address
+ * checked, its data copied; control messages (fds and the like) with it
+ * are refused. */
+static int do_sendmsg(struct capsa_ip_req *q)
+{
+    int flags = (int)arg(q, 2);
+    cleanup_close int sfd = capsa_ip_getfd(q, (int)arg(q, 0));
+    if (sfd < 0)
+        return sfd;
+    int domain = 0, type = 0;
+    socklen_t l1 = sizeof domain, l2 = sizeof type;
+    if (getsockopt(sfd, SOL_SOCKET, SO_DOMAIN, &domain, &l1) < 0 ||
+        getsockopt(sfd, SOL_SOCKET, SO_TYPE, &type, &l2) < 0)
+        return -ENOTSOCK;
+    bool inet = domain == AF_INET || domain == AF_INET6;
+    if (!inet || (type == SOCK_STREAM && !(flags & MSG_FASTOPEN))) {
+        q->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        return 0;
+    }
+    struct msghdr mh;
+    int r = capsa_ip_mem_read(q, arg(q, 1), &mh, sizeof mh);
+    if (r < 0)
+        return r;
+    if (mh.msg_controllen != 0)
+        return refuse(q, -EPERM, "control message on an inet datagram under an egress policy");
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (mh.msg_name != NULL) {
+        if (mh.msg_namelen > sizeof ss)
+            return -EINVAL;
+        if ((r = capsa_ip_mem_read(q, (uint64_t)(uintptr_t)mh.msg_name, &ss, mh.msg_namelen)) < 0)
+            return r;
+        if (capsa_ip_policy_addr(q->s->a->policy, (struct sockaddr *)&ss, mh.msg_namelen) < 0)
+            return refuse(q, -EACCES, "egress policy");
+    }
+    if (mh.msg_iovlen > 1024)
+        return -EMSGSIZE;
+    size_t total = 0;
+    cleanup_free char *data = malloc(65536);
+    if (data == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < mh.msg_iovlen; i++) {
+        struct iovec iv;
+        if ((r = capsa_ip_mem_read(q, (uint64_t)(uintptr_t)mh.msg_iov + i * sizeof iv, &iv,
+                                   sizeof iv)) < 0)
+            return r;
+        if (iv.iov_len > 65536 - total)
+            return -EMSGSIZE;
+        if ((r = capsa_ip_mem_read(q, (uint64_t)(uintptr_t)iv.iov_base, data + total, iv.iov_len)) <
+            0)
+            return r;
+        total += iv.iov_len;
+    }
+    if ((r = capsa_ip_still_valid(q)) < 0 || (r = capsa_ip_become(q, false)) < 0)
+        return r;
+    ssize_t n = sendto(sfd, data, total, flags, mh.msg_name ? (struct sockaddr *)&ss : NULL,
+                       mh.msg_name ? mh.msg_namelen : 0);
+    return n < 0 ? -errno : (int)n;
 }
 
 /* --- dispatch --- */
@@ -1085,6 +1172,15 @@ void capsa_ip_broker(struct capsa_ip_req *q)
     case SYS_sendto:
         r = do_sock(q, nr);
         break;
+    case SYS_sendmsg:
+        r = do_sendmsg(q);
+        break;
+    case SYS_sendmmsg:
+        /* Several messages, each with its own address and data: not
+         * brokered; programs fall back to sendmsg or send (glibc's resolver
+         * does). */
+        r = -ENOSYS;
+        break;
     default:
         /* A call the filter sends here but no handler serves: refuse it the
          * way a kernel without it would. */
@@ -1093,6 +1189,6 @@ void capsa_ip_broker(struct capsa_ip_req *q)
     }
     if (r < 0)
         fail(q, (int)r);
-    else if (q->addfd < 0)
+    else if (q->addfd < 0 && !(q->resp->flags & SECCOMP_USER_NOTIF_FLAG_CONTINUE))
         ok(q, r);
 }

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,16 +81,15 @@ static int start_time(pid_t pid, unsigned long long *out)
     if (n <= 0)
         return -EIO;
     buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (p == NULL)
+    const char *p = strrchr(buf, ')');
+    /* After the name: state (3), then 4..21, then starttime (22). */
+    unsigned long long v;
+    if (p == NULL || sscanf(p + 1,
+                            " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                            "%*d %*d %*d %llu",
+                            &v) != 1)
         return -EIO;
-    p++;
-    for (int field = 2; field < 22; field++) {
-        p = strchr(p + 1, ' ');
-        if (p == NULL)
-            return -EIO;
-    }
-    *out = strtoull(p + 1, NULL, 10);
+    *out = v;
     return 0;
 }
 
@@ -249,6 +247,11 @@ static void ip_host_release(struct capsa_level_host *h)
     h->child_prog = NULL;
 }
 
+/* Kill the supervisor (its pid namespace goes with it). Not waited for:
+ * as PID 1 of a namespace, its exit completes only once every process of
+ * that namespace has been reaped by its parent, which may be an engine's
+ * shim that has not yet looked. When it is our own child (a failed create),
+ * it is reaped if it has gone already, else by whoever inherits it. */
 static void ip_host_stop(pid_t pid, unsigned long long start)
 {
     int pidfd = capsa_pidfd_open(pid, 0);
@@ -257,10 +260,6 @@ static void ip_host_stop(pid_t pid, unsigned long long start)
     unsigned long long now = 0;
     if (start_time(pid, &now) == 0 && now == start) {
         capsa_pidfd_send_signal(pidfd, SIGKILL, 0);
-        struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
-        while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
-            ;
-        /* Ours when create fails: reap it (someone else's otherwise). */
         siginfo_t si;
         waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
     }

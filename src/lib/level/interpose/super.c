@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "level/interpose/vfile.h"
 #include "linux/rootfs.h"
 #include "sys/sys.h"
 #include "util/util.h"
@@ -363,8 +364,8 @@ static void audit(struct capsa_ip_req *q)
         "{\"time\":%lld.%03ld,\"container\":\"%s\",\"pid\":%d,\"syscall\":\"%s\",%s%s%s"
         "\"result\":%s%lld,\"decision\":\"%s\"%s%s%s}\n",
         (long long)ts.tv_sec, ts.tv_nsec / 1000000, a->id, q->have_cred ? q->cred.nspid : 0,
-        name ? name : "?", q->path ? "\"path\":\"" : "", q->path ? path : "",
-        q->path ? "\"," : "", "", q->resp->error ? (long long)q->resp->error : (long long)q->resp->val,
+        name ? name : "?", q->path ? "\"path\":\"" : "", q->path ? path : "", q->path ? "\"," : "",
+        "", q->resp->error ? (long long)q->resp->error : (long long)q->resp->val,
         refused ? "refused" : "brokered", refused ? ",\"reason\":\"" : "", refused ? q->reason : "",
         refused ? "\"" : "");
     free(name);
@@ -375,7 +376,7 @@ static void audit(struct capsa_ip_req *q)
 /* --- the event loop --- */
 
 struct listeners {
-    int n;   /* live */
+    int n;    /* live */
     int ever; /* received, in all */
 };
 
@@ -387,8 +388,8 @@ static int recv_listener(int sock, int *lfd, pid_t *pid)
         struct cmsghdr align;
     } u;
     struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
     ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (n <= 0)
         return n == 0 ? -EPIPE : -errno;
@@ -426,6 +427,15 @@ static int enter_container(struct capsa_ip_sup *s, pid_t pid)
 {
     char path[64];
     struct stat ours, theirs;
+    /* The sources of the files we serve under /proc and /sys (vfile.h),
+     * while we still see the host's cgroup directories. Without them the
+     * real files are served. */
+    struct capsa_ip_vsrc *vs = calloc(1, sizeof *vs);
+    struct capsa_err verr = {0};
+    if (vs != NULL && capsa_ip_vsrc_open(s->procfd, s->a->cgroup, pid, vs, &verr) == 0)
+        s->vsrc = vs;
+    else
+        free(vs);
     snprintf(path, sizeof path, "%d/ns/user", (int)pid);
     cleanup_close int uns = openat(s->procfd, path, O_RDONLY | O_CLOEXEC);
     if (uns < 0 || fstat(uns, &theirs) < 0 || fstatat(s->procfd, "self/ns/user", &ours, 0) < 0)
@@ -452,26 +462,87 @@ static int enter_container(struct capsa_ip_sup *s, pid_t pid)
 static int self_filter(void)
 {
     static const int allowed[] = {
-        SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(close), SCMP_SYS(openat), SCMP_SYS(openat2),
-        SCMP_SYS(newfstatat), SCMP_SYS(fstat), SCMP_SYS(statx), SCMP_SYS(lseek),
-        SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk), SCMP_SYS(madvise),
-        SCMP_SYS(mprotect), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
-        SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(sendto), SCMP_SYS(accept4),
-        SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev), SCMP_SYS(pidfd_open),
-        SCMP_SYS(pidfd_getfd), SCMP_SYS(setfsuid), SCMP_SYS(setfsgid), SCMP_SYS(setgroups),
-        SCMP_SYS(capset), SCMP_SYS(capget), SCMP_SYS(umask), SCMP_SYS(fchdir),
-        SCMP_SYS(readlinkat), SCMP_SYS(mkdirat), SCMP_SYS(mknodat), SCMP_SYS(unlinkat),
-        SCMP_SYS(renameat2), SCMP_SYS(linkat), SCMP_SYS(symlinkat), SCMP_SYS(fchmodat),
-        SCMP_SYS(fchownat), SCMP_SYS(utimensat), SCMP_SYS(ftruncate), SCMP_SYS(truncate),
-        SCMP_SYS(getxattr), SCMP_SYS(setxattr), SCMP_SYS(listxattr), SCMP_SYS(removexattr),
-        SCMP_SYS(statfs), SCMP_SYS(fstatfs), SCMP_SYS(inotify_add_watch), SCMP_SYS(bind),
-        SCMP_SYS(connect), SCMP_SYS(fcntl), SCMP_SYS(dup), SCMP_SYS(memfd_create),
-        SCMP_SYS(faccessat2), SCMP_SYS(exit_group), SCMP_SYS(exit), SCMP_SYS(getpid),
-        SCMP_SYS(gettid), SCMP_SYS(clock_gettime), SCMP_SYS(rt_sigprocmask),
-        SCMP_SYS(rt_sigreturn), SCMP_SYS(futex), SCMP_SYS(getrandom), SCMP_SYS(ppoll),
-        SCMP_SYS(poll), SCMP_SYS(pread64), SCMP_SYS(sysinfo), SCMP_SYS(getuid),
-        SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(uname),
-        SCMP_SYS(fgetxattr), SCMP_SYS(getdents64),
+        SCMP_SYS(read),
+        SCMP_SYS(write),
+        SCMP_SYS(close),
+        SCMP_SYS(openat),
+        SCMP_SYS(openat2),
+        SCMP_SYS(newfstatat),
+        SCMP_SYS(fstat),
+        SCMP_SYS(statx),
+        SCMP_SYS(lseek),
+        SCMP_SYS(mmap),
+        SCMP_SYS(munmap),
+        SCMP_SYS(mremap),
+        SCMP_SYS(brk),
+        SCMP_SYS(madvise),
+        SCMP_SYS(mprotect),
+        SCMP_SYS(epoll_wait),
+        SCMP_SYS(epoll_pwait),
+        SCMP_SYS(epoll_ctl),
+        SCMP_SYS(recvmsg),
+        SCMP_SYS(sendmsg),
+        SCMP_SYS(sendto),
+        SCMP_SYS(accept4),
+        SCMP_SYS(setsockopt),
+        SCMP_SYS(getsockopt),
+        SCMP_SYS(process_vm_readv),
+        SCMP_SYS(process_vm_writev),
+        SCMP_SYS(pidfd_open),
+        SCMP_SYS(pidfd_getfd),
+        SCMP_SYS(setfsuid),
+        SCMP_SYS(setfsgid),
+        SCMP_SYS(setgroups),
+        SCMP_SYS(capset),
+        SCMP_SYS(capget),
+        SCMP_SYS(umask),
+        SCMP_SYS(fchdir),
+        SCMP_SYS(readlinkat),
+        SCMP_SYS(mkdirat),
+        SCMP_SYS(mknodat),
+        SCMP_SYS(unlinkat),
+        SCMP_SYS(renameat2),
+        SCMP_SYS(renameat),
+        SCMP_SYS(linkat),
+        SCMP_SYS(symlinkat),
+        SCMP_SYS(fchmodat),
+        SCMP_SYS(fchownat),
+        SCMP_SYS(utimensat),
+        SCMP_SYS(ftruncate),
+        SCMP_SYS(truncate),
+        SCMP_SYS(getxattr),
+        SCMP_SYS(setxattr),
+        SCMP_SYS(listxattr),
+        SCMP_SYS(removexattr),
+        SCMP_SYS(statfs),
+        SCMP_SYS(fstatfs),
+        SCMP_SYS(inotify_add_watch),
+        SCMP_SYS(bind),
+        SCMP_SYS(connect),
+        SCMP_SYS(fcntl),
+        SCMP_SYS(dup),
+        SCMP_SYS(memfd_create),
+        SCMP_SYS(faccessat2),
+        SCMP_SYS(exit_group),
+        SCMP_SYS(exit),
+        SCMP_SYS(getpid),
+        SCMP_SYS(gettid),
+        SCMP_SYS(clock_gettime),
+        SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(futex),
+        SCMP_SYS(getrandom),
+        SCMP_SYS(ppoll),
+        SCMP_SYS(poll),
+        SCMP_SYS(pread64),
+        SCMP_SYS(sysinfo),
+        SCMP_SYS(getuid),
+        SCMP_SYS(geteuid),
+        SCMP_SYS(getgid),
+        SCMP_SYS(getegid),
+        SCMP_SYS(uname),
+        SCMP_SYS(fgetxattr),
+        SCMP_SYS(getdents64),
     };
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (ctx == NULL)
@@ -570,7 +641,8 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
     struct seccomp_notif_sizes sz;
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0)
         _exit(121);
-    struct seccomp_notif *n = calloc(1, sz.seccomp_notif > sizeof *n ? sz.seccomp_notif : sizeof *n);
+    struct seccomp_notif *n =
+        calloc(1, sz.seccomp_notif > sizeof *n ? sz.seccomp_notif : sizeof *n);
     size_t rsize = sz.seccomp_notif_resp > sizeof(struct seccomp_notif_resp)
                        ? sz.seccomp_notif_resp
                        : sizeof(struct seccomp_notif_resp);
@@ -588,7 +660,9 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
     bool ctl_open = true, entered = false;
     int live = 0;
     /* fd -> kind: 1 a listener, 2 an exec connection */
-    enum { MAX_FD = 4096 };
+    enum {
+        MAX_FD = 4096
+    };
     unsigned char *kind = calloc(MAX_FD, 1);
     if (kind == NULL)
         _exit(122);
@@ -627,8 +701,7 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
                 if (r == 0 && !entered) {
                     /* Before any notification is served: the sender is in
                      * the container, still running the runtime's code. */
-                    if (enter_container(&s, pid) < 0 || drop_caps(&s) < 0 ||
-                        self_filter() < 0)
+                    if (enter_container(&s, pid) < 0 || drop_caps(&s) < 0 || self_filter() < 0)
                         _exit(124);
                     entered = true;
                 }

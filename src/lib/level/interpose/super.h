@@ -35,7 +35,7 @@ struct capsa_ip_cred {
     int n_groups; /* -1: more than fit (then the call is refused) */
     uint64_t cap_eff, cap_prm;
     mode_t umask;
-    pid_t tgid;  /* in the supervisor's pid namespace */
+    pid_t tgid;   /* in the supervisor's pid namespace */
     pid_t nspid;  /* the thread, in the container's pid namespace */
     pid_t nstgid; /* its process there */
 };
@@ -50,9 +50,9 @@ struct capsa_ip_req {
     struct seccomp_notif_resp *resp;
     struct capsa_ip_cred cred;
     bool have_cred;
-    int addfd; /* >= 0: install this fd in the caller as the result */
+    int addfd;                /* >= 0: install this fd in the caller as the result */
     unsigned int addfd_flags; /* O_CLOEXEC for the new fd */
-    const char *path; /* for the audit log: audit_path or NULL */
+    const char *path;         /* for the audit log: audit_path or NULL */
     const char *reason;
     char audit_path[512];
 };
@@ -60,9 +60,9 @@ struct capsa_ip_req {
 /* The supervisor's state (super.c). */
 struct capsa_ip_sup {
     const struct capsa_ip_super_args *a;
-    int procfd;     /* a procfs of our own pid namespace (which holds the container's) */
-    int rootfd;     /* the container's root (we are chrooted there too) */
-    pid_t init_pid; /* in our pid namespace */
+    int procfd;          /* a procfs of our own pid namespace (which holds the container's) */
+    int rootfd;          /* the container's root (we are chrooted there too) */
+    pid_t init_pid;      /* in our pid namespace */
     uint64_t admin_caps; /* what the supervisor itself needs between calls */
     /* The identity applied now (setfsuid and friends), to skip what does
      * not change from one call to the next. */
