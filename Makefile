@@ -58,6 +58,7 @@ all: $(BUILD)/capsa helpers unikernels
 
 $(BUILD)/libcapsa.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/capsa: $(CLI_OBJ) $(BUILD)/libcapsa.a

@@ -9,6 +9,7 @@
  *      refused so that a typo does not go unnoticed.
  * The library checks the name against its table of levels. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,11 @@ static char *trim(char *s)
 static int read_config(char *level, size_t size)
 {
     const char *env = getenv("CAPSA_CONFIG");
-    const char *path = env && env[0] ? env : CONFIG_DEFAULT;
+    bool given = env && env[0];
+    const char *path = given ? env : CONFIG_DEFAULT;
     FILE *f = fopen(path, "re");
     if (f == NULL) {
-        if (errno == ENOENT && path == (const char *)CONFIG_DEFAULT)
+        if (errno == ENOENT && !given)
             return 0;
         fprintf(stderr, "capsa: configuration file %s: %s\n", path, strerror(errno));
         return -1;

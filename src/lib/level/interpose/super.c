@@ -555,8 +555,10 @@ static int self_filter(void)
     const unsigned long ioc[] = {SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND,
                                  SECCOMP_IOCTL_NOTIF_ID_VALID, SECCOMP_IOCTL_NOTIF_ADDFD};
     for (size_t i = 0; r == 0 && i < ARRAY_SIZE(ioc); i++)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                             SCMP_A1_64(SCMP_CMP_EQ, (scmp_datum_t)ioc[i]));
+        r = seccomp_rule_add(
+            ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+            (struct scmp_arg_cmp){
+                .arg = 1, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)ioc[i], .datum_b = 0});
     if (r == 0)
         r = seccomp_load(ctx);
     seccomp_release(ctx);
