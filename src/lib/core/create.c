@@ -424,6 +424,7 @@ static int prepare(struct job *j, struct capsa_err *err)
                                     .spec = spec,
                                     .state_dirfd = c->dirfd,
                                     .cgroup = c->st.cgroup,
+                                    .bundle = j->bundle,
                                     .pidns_fd = -1,
                                     .child_fd = -1};
     if (c->level->host_prepare && (r = c->level->host_prepare(lh, err)) < 0)

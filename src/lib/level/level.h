@@ -46,6 +46,7 @@ struct capsa_level_host {
     const struct capsa_spec *spec;
     int state_dirfd;    /* the container's (locked) state directory */
     const char *cgroup; /* the container's cgroup (capsa_cgroup_encode text) or NULL */
+    const char *bundle; /* create: the bundle directory (absolute) */
     bool exec;          /* exec (a process into a running container), not create */
     pid_t init_pid;     /* exec: the container's init */
     pid_t helper_pid;   /* exec: from state.json (create: set by host_prepare) */

@@ -4,7 +4,10 @@
  * the init and in every exec'd process, handing its listener over. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,22 +29,25 @@
 
 #define SOCK_NAME  "interpose.sock"
 #define AUDIT_NAME "audit.jsonl"
+/* Record mode's output, in the bundle (docs/interpose.md). */
+#define RECORD_NAME "interpose-record.json"
 
 struct ip_host {
     struct capsa_ip_policy policy;
 };
 
-/* seccomp user notification with SECCOMP_ADDFD_FLAG_SEND: Linux 5.14. */
+/* seccomp user notification with SECCOMP_ADDFD_FLAG_SEND (5.14) and
+ * SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19). */
 static int ip_available(struct capsa_err *err)
 {
     struct utsname u;
     unsigned ma = 0, mi = 0;
     if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &ma, &mi) != 2)
         return capsa_err_set(err, errno, "uname");
-    if (ma < 5 || (ma == 5 && mi < 14))
+    if (ma < 5 || (ma == 5 && mi < 19))
         return capsa_err_setx(err, ENOTSUP,
-                              "it needs Linux 5.14 or later (seccomp user notification with "
-                              "SECCOMP_ADDFD_FLAG_SEND); this kernel is %s",
+                              "it needs Linux 5.19 or later (seccomp user notification with "
+                              "SECCOMP_ADDFD_FLAG_SEND and WAIT_KILLABLE_RECV); this kernel is %s",
                               u.release);
     struct seccomp_notif_sizes sz;
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0)
@@ -108,6 +114,9 @@ static int connect_super(struct capsa_level_host *h, struct capsa_err *err)
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0)
         return capsa_err_set(err, errno, "socket");
+    /* The kernel then adds the sender's pid to what the process writes. */
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
     struct sockaddr_un sun;
     socklen_t len;
     sock_path(h->state_dirfd, &sun, &len);
@@ -141,18 +150,19 @@ __attribute__((noreturn)) static void super_main(struct capsa_ip_super_args *a)
     }
     /* Above every fd we keep, then down to 3, 4, 5: everything else
      * (the state directory's lock above all) is closed. */
-    int fds[3] = {a->ctl_fd, a->listen_fd, a->audit_fd};
-    int tmp[3];
-    for (int i = 0; i < 3; i++)
+    int fds[4] = {a->ctl_fd, a->listen_fd, a->audit_fd, a->record_fd};
+    int tmp[4];
+    for (int i = 0; i < 4; i++)
         tmp[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, 1000);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (tmp[i] >= 0 && move_fd(tmp[i], 3 + i) < 0)
             _exit(119);
-    capsa_close_range(6, ~0U, 0);
+    capsa_close_range(7, ~0U, 0);
     a->ctl_fd = 3;
     a->listen_fd = a->listen_fd >= 0 ? 4 : -1;
     a->audit_fd = a->audit_fd >= 0 ? 5 : -1;
-    for (int i = 3; i < 6; i++)
+    a->record_fd = a->record_fd >= 0 ? 6 : -1;
+    for (int i = 3; i < 7; i++)
         fcntl(i, F_SETFD, FD_CLOEXEC);
     capsa_ip_supervise(a);
 }
@@ -182,6 +192,16 @@ static int start_super(struct capsa_level_host *h, struct ip_host *ih, struct ca
         if (audit < 0)
             return capsa_err_set(err, errno, "interpose: open the audit log");
     }
+    cleanup_close int record = -1;
+    if (ih->policy.record) {
+        cleanup_close int bdir = open(h->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        record = bdir < 0 ? -1
+                          : openat(bdir, RECORD_NAME,
+                                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (record < 0)
+            return capsa_err_set(err, errno, "interpose: record mode: open %s/%s", h->bundle,
+                                 RECORD_NAME);
+    }
     const struct capsa_process *p = h->spec->process;
     struct capsa_ip_super_args a = {
         .policy = &ih->policy,
@@ -190,7 +210,7 @@ static int start_super(struct capsa_level_host *h, struct ip_host *ih, struct ca
         .ctl_fd = ctl0,
         .listen_fd = lsock,
         .audit_fd = audit,
-        .record_fd = -1,
+        .record_fd = record,
         .keep_caps = p && p->has_capabilities ? p->capabilities.bounding : 0,
     };
     /* PID 1 of a new pid namespace, which the container's is made in. */
@@ -212,6 +232,36 @@ static int start_super(struct capsa_level_host *h, struct ip_host *ih, struct ca
     return 0;
 }
 
+/* Record mode: every "allow" of the program becomes "notify", except read
+ * and write, which the listener handover itself needs (and every program
+ * makes): a prefix lets them through before the program proper. */
+static int record_patch(struct capsa_seccomp_prog *pr, struct capsa_err *err)
+{
+    for (unsigned i = 0; i < pr->n_insns; i++)
+        if (pr->insns[i].code == (BPF_RET | BPF_K) && pr->insns[i].k == SECCOMP_RET_ALLOW)
+            pr->insns[i].k = SECCOMP_RET_USER_NOTIF;
+    const struct sock_filter pre[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 4),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_read, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    size_t n = pr->n_insns + ARRAY_SIZE(pre);
+    if (n > BPF_MAXINSNS)
+        return capsa_err_setx(err, E2BIG, "interpose: record mode: the filter is too long");
+    struct sock_filter *in = malloc(n * sizeof *in);
+    if (in == NULL)
+        return capsa_err_set(err, ENOMEM, "interpose: record mode");
+    memcpy(in, pre, sizeof pre);
+    memcpy(in + ARRAY_SIZE(pre), pr->insns, pr->n_insns * sizeof *in);
+    free(pr->insns);
+    pr->insns = in;
+    pr->n_insns = (unsigned short)n;
+    return 0;
+}
+
 static int ip_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
 {
     struct ip_host *ih = calloc(1, sizeof *ih);
@@ -222,6 +272,10 @@ static int ip_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     if (r == 0)
         r = capsa_ip_filter_compile(&ih->policy, &h->child_prog, err);
     if (r < 0)
+        return r;
+    /* Record mode: what the kernel would allow goes to the supervisor too,
+     * which notes the call and lets it go on (it was allowed anyway). */
+    if (ih->policy.record && (r = record_patch(h->child_prog, err)) < 0)
         return r;
     /* The policy's paths are also masked and made read-only in the mount
      * namespace, where the kernel enforces them for the calls that are not
@@ -274,32 +328,23 @@ static int ip_child_confine(struct capsa_level_child *c, struct capsa_err *err)
     int r = capsa_seccomp_load(c->prog, &nfd, err);
     if (r < 0)
         return capsa_err_wrap(err, "interpose filter");
-    char byte = 'L';
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &nfd, sizeof nfd);
-    cm = CMSG_NXTHDR(&mh, cm);
-    struct ucred cr = {.pid = getpid(), .uid = getuid(), .gid = getgid()};
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_CREDENTIALS;
-    cm->cmsg_len = CMSG_LEN(sizeof cr);
-    memcpy(CMSG_DATA(cm), &cr, sizeof cr);
-    ssize_t n = sendmsg(c->level_fd, &mh, MSG_NOSIGNAL);
+    /* The listener's number, by write(2): the supervisor's fetcher takes
+     * the fd out of us (super.c says why not sendmsg), then we close ours. */
+    int32_t num = nfd;
+    char ack = 0;
+    ssize_t n = write(c->level_fd, &num, sizeof num);
     int e = errno;
+    if (n == (ssize_t)sizeof num) {
+        n = read(c->level_fd, &ack, 1);
+        e = n == 0 ? EPIPE : errno;
+    }
     close(nfd);
     capsa_close(&c->level_fd);
-    if (n < 0)
+    if (n != 1 && n != (ssize_t)sizeof num)
         return capsa_err_set(err, e, "interpose: hand the filter to the supervisor");
+    if (ack != 'A')
+        return capsa_err_setx(err, EPROTO,
+                              "interpose: the supervisor could not take the filter's listener");
     return 0;
 }
 

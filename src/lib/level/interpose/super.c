@@ -380,45 +380,135 @@ struct listeners {
     int ever; /* received, in all */
 };
 
-static int recv_listener(int sock, int *lfd, pid_t *pid)
+/* --- the listener handover ---
+ *
+ * A container process hands its filter's listener over with write(2) and
+ * waits with read(2): calls its own filter lets through in every mode,
+ * where sendmsg (SCM_RIGHTS) may itself be brokered (an egress policy) and
+ * would wait for a supervisor that does not yet hold the listener. The
+ * message is the listener's fd number; the kernel adds the sender's pid
+ * (SO_PASSCRED), and the fetcher takes the fd out of the sender with
+ * pidfd_getfd(2), which needs CAP_SYS_PTRACE over a process that is not
+ * dumpable until execve and whose memory belongs to the host's user
+ * namespace: the supervisor gives that up when it joins the container's
+ * user namespace, the fetcher keeps it (and nothing else). */
+
+struct fetch_req {
+    pid_t pid;
+    int fd;
+};
+
+__attribute__((noreturn)) static void fetcher_main(int sock)
 {
-    char data[8];
+    prctl(PR_SET_NAME, "capsa-ip-fetch", 0, 0, 0);
+    for (int c = 0; c < 64; c++)
+        if (c != CAP_SYS_PTRACE && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno == EINVAL)
+            break;
+    if (capset_eff(1ULL << CAP_SYS_PTRACE, 1ULL << CAP_SYS_PTRACE) < 0)
+        _exit(1);
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    const int calls[] = {SCMP_SYS(read),       SCMP_SYS(recvmsg),     SCMP_SYS(sendmsg),
+                         SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_getfd), SCMP_SYS(close),
+                         SCMP_SYS(exit_group), SCMP_SYS(exit),        SCMP_SYS(write)};
+    for (size_t i = 0; ctx && i < ARRAY_SIZE(calls); i++)
+        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+    if (ctx == NULL || seccomp_load(ctx) < 0)
+        _exit(1);
+    for (;;) {
+        struct fetch_req rq;
+        ssize_t n = read(sock, &rq, sizeof rq);
+        if (n != (ssize_t)sizeof rq)
+            _exit(0);
+        int fd = -1, e = 0;
+        int pfd = capsa_pidfd_open(rq.pid, 0);
+        if (pfd < 0)
+            e = errno;
+        else if ((fd = (int)syscall(SYS_pidfd_getfd, pfd, rq.fd, 0)) < 0)
+            e = errno;
+        if (pfd >= 0)
+            close(pfd);
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } u;
+        struct iovec iov = {.iov_base = &e, .iov_len = sizeof e};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (fd >= 0) {
+            memset(&u, 0, sizeof u);
+            mh.msg_control = u.buf;
+            mh.msg_controllen = sizeof u.buf;
+            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_SOCKET;
+            cm->cmsg_type = SCM_RIGHTS;
+            cm->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+        }
+        if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+            _exit(0);
+        if (fd >= 0)
+            close(fd);
+    }
+}
+
+/* Ask the fetcher for fd of pid. */
+static int fetch(int fsock, pid_t pid, int fd)
+{
+    struct fetch_req rq = {.pid = pid, .fd = fd};
+    if (write(fsock, &rq, sizeof rq) != (ssize_t)sizeof rq)
+        return -EPIPE;
+    int e = 0;
     union {
-        char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+        char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
-    struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+    struct iovec iov = {.iov_base = &e, .iov_len = sizeof e};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    ssize_t n = recvmsg(fsock, &mh, MSG_CMSG_CLOEXEC);
+    if (n != (ssize_t)sizeof e)
+        return -EPIPE;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    if (e != 0 || cm == NULL || cm->cmsg_type != SCM_RIGHTS)
+        return -(e ? e : EPROTO);
+    int got;
+    memcpy(&got, CMSG_DATA(cm), sizeof got);
+    return got;
+}
+
+/* One handover message: the listener's number and the sender's pid. */
+static int recv_listener(int sock, int *nr, pid_t *pid)
+{
+    int32_t num = -1;
+    union {
+        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(4 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = &num, .iov_len = sizeof num};
     struct msghdr mh = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
     ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (n <= 0)
-        return n == 0 ? -EPIPE : -errno;
-    *lfd = -1;
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        return -EPIPE;
     *pid = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET)
-            continue;
-        if (c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
-            memcpy(lfd, CMSG_DATA(c), sizeof(int));
-        } else if (c->cmsg_type == SCM_CREDENTIALS) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
             struct ucred cr;
             memcpy(&cr, CMSG_DATA(c), sizeof cr);
             *pid = cr.pid;
-        } else if (c->cmsg_type == SCM_RIGHTS) {
-            /* More fds than one: close them all, refuse. */
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
             size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
             for (size_t i = 0; i < k; i++) {
                 int fd;
                 memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
                 close(fd);
             }
-            return -EPROTO;
         }
     }
-    if (*lfd < 0 || *pid <= 0) {
-        capsa_close(lfd);
+    if (n != (ssize_t)sizeof num || num < 0 || *pid <= 0)
         return -EPROTO;
-    }
+    *nr = num;
     return 0;
 }
 
@@ -509,6 +599,7 @@ static int self_filter(void)
         SCMP_SYS(fchownat),
         SCMP_SYS(utimensat),
         SCMP_SYS(ftruncate),
+        SCMP_SYS(pwrite64),
         SCMP_SYS(truncate),
         SCMP_SYS(getxattr),
         SCMP_SYS(setxattr),
@@ -609,6 +700,48 @@ static void respond(struct capsa_ip_req *q)
     (void)ioctl(q->nfd, SECCOMP_IOCTL_NOTIF_SEND, q->resp);
 }
 
+/* Record mode: the class of a call, from the filter's table. */
+static enum capsa_ip_class class_of(int nr)
+{
+    size_t n;
+    const struct capsa_ip_sysent *t = capsa_ip_syscalls(&n);
+    for (size_t i = 0; i < n; i++)
+        if (t[i].nr == nr)
+            return t[i].cls;
+    return CAPSA_IP_REFUSED;
+}
+
+/* Record mode: (re)write the profile of every call seen so far, an OCI
+ * linux.seccomp section that allows them, ready for config.json. */
+static void record_write(struct capsa_ip_sup *s)
+{
+    int fd = s->a->record_fd;
+    char *buf = malloc(65536);
+    if (buf == NULL)
+        return;
+    size_t o =
+        (size_t)snprintf(buf, 65536,
+                         "{\n  \"linux\": {\n    \"seccomp\": {\n"
+                         "      \"defaultAction\": \"SCMP_ACT_ERRNO\",\n"
+                         "      \"defaultErrnoRet\": 38,\n"
+                         "      \"architectures\": [\"SCMP_ARCH_X86_64\"],\n"
+                         "      \"syscalls\": [{\"action\": \"SCMP_ACT_ALLOW\", \"names\": [");
+    bool first = true;
+    for (int nr = 0; nr < 512 && o < 65000; nr++) {
+        if (!(s->seen[nr / 64] & (1ULL << (nr % 64))))
+            continue;
+        char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+        if (name != NULL)
+            o += (size_t)snprintf(buf + o, 65536 - o, "%s\n        \"%s\"", first ? "" : ",", name);
+        first = name == NULL && first;
+        free(name);
+    }
+    o += (size_t)snprintf(buf + o, 65536 - o, "\n      ]}]\n    }\n  }\n}\n");
+    if (pwrite(fd, buf, o, 0) == (ssize_t)o)
+        (void)!ftruncate(fd, (off_t)o);
+    free(buf);
+}
+
 static void serve_one(struct capsa_ip_sup *s, int nfd, struct seccomp_notif *n,
                       struct seccomp_notif_resp *resp, size_t nsize, size_t rsize)
 {
@@ -618,8 +751,21 @@ static void serve_one(struct capsa_ip_sup *s, int nfd, struct seccomp_notif *n,
     memset(resp, 0, rsize);
     resp->id = n->id;
     struct capsa_ip_req q = {.s = s, .nfd = nfd, .n = n, .resp = resp, .addfd = -1};
-    if (n->data.nr >= 0 && n->data.nr < 512)
-        s->seen[n->data.nr / 64] |= 1ULL << (n->data.nr % 64);
+    int nr = n->data.nr;
+    if (s->a->record_fd >= 0 && nr >= 0 && nr < 512) {
+        bool fresh = !(s->seen[nr / 64] & (1ULL << (nr % 64)));
+        s->seen[nr / 64] |= 1ULL << (nr % 64);
+        if (fresh)
+            record_write(s);
+        /* Allowed by the filter proper: let it go on (the filter's argument
+         * checks already ran; nothing is decided here). */
+        bool egress_call = nr == SYS_sendmsg || nr == SYS_sendmmsg;
+        if (class_of(nr) == CAPSA_IP_NATIVE && !(egress_call && s->a->policy->egress_set)) {
+            resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+            (void)ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, resp);
+            return;
+        }
+    }
     capsa_ip_broker(&q);
     audit(&q);
     respond(&q);
@@ -628,6 +774,9 @@ static void serve_one(struct capsa_ip_sup *s, int nfd, struct seccomp_notif *n,
 __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_args *a)
 {
     struct capsa_ip_sup s = {.a = a, .procfd = -1, .rootfd = -1, .cur_caps = ~0ULL};
+    /* Record mode: read and write go through without a notification (the
+     * listener handover needs them), and every program needs them. */
+    s.seen[0] = (1ULL << SYS_read) | (1ULL << SYS_write);
     s.admin_caps = (1ULL << CAP_SYS_PTRACE) | (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID);
     struct capsa_err err = {0};
     prctl(PR_SET_NAME, "capsa-interpose", 0, 0, 0);
@@ -640,6 +789,21 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
     s.procfd = capsa_proc_open_private(&err);
     if (s.procfd < 0)
         _exit(120);
+    int fp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fp) < 0)
+        _exit(120);
+    pid_t fpid = fork();
+    if (fpid < 0)
+        _exit(120);
+    if (fpid == 0) {
+        close(fp[0]);
+        close(a->ctl_fd);
+        if (a->listen_fd >= 0)
+            close(a->listen_fd);
+        fetcher_main(fp[1]);
+    }
+    close(fp[1]);
+    int fsock = fp[0];
     struct seccomp_notif_sizes sz;
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0)
         _exit(121);
@@ -657,8 +821,10 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = a->ctl_fd};
     epoll_ctl(ep, EPOLL_CTL_ADD, a->ctl_fd, &ev);
     ev.data.fd = a->listen_fd;
-    if (a->listen_fd >= 0)
+    if (a->listen_fd >= 0) {
+        setsockopt(a->listen_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
         epoll_ctl(ep, EPOLL_CTL_ADD, a->listen_fd, &ev);
+    }
     bool ctl_open = true, entered = false;
     int live = 0;
     /* fd -> kind: 1 a listener, 2 an exec connection */
@@ -695,11 +861,17 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
                 continue;
             }
             if (fd == a->ctl_fd || (fd < MAX_FD && kind[fd] == 2)) {
-                int lfd = -1;
+                int lfd = -1, num = -1;
                 pid_t pid = 0;
-                int r = recv_listener(fd, &lfd, &pid);
+                int r = recv_listener(fd, &num, &pid);
                 if (r == -EAGAIN)
                     continue;
+                if (r == 0 && (lfd = fetch(fsock, pid, num)) < 0)
+                    r = lfd;
+                /* The sender waits for this byte before it goes on. */
+                char ack = r == 0 ? 'A' : 'E';
+                if (r != -EPIPE)
+                    (void)!write(fd, &ack, 1);
                 if (r == 0 && !entered) {
                     /* Before any notification is served: the sender is in
                      * the container, still running the runtime's code. */
