@@ -1,7 +1,8 @@
 #!/bin/bash
 # demo.sh - on a fresh Debian 12 machine (as root): install build packages, build capsa, make a
-# busybox rootfs and run one container, printing its exit code. Everything is offline except
-# Debian's apt archive.
+# busybox rootfs and run a container at each isolation level this host offers (native,
+# interpose, unikernel), printing each exit code. Everything is offline except Debian's apt
+# archive.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +22,34 @@ jq '.process.terminal = false
 mv "$bundle/config.json.new" "$bundle/config.json"
 
 rc=0
+echo "== native"
 build/capsa run --bundle "$bundle" "demo-$$" || rc=$?
 echo "container exited with code $rc"
+
+levels=$(build/capsa features | jq -r '.annotations["io.github.capsa.isolation"]')
+if [[ ",$levels," == *,interpose,* ]]; then
+    # The same container at the interpose level: /etc/shadow hidden by the policy, /proc/meminfo
+    # answered from the 64 MiB memory limit, the supervisor invisible from inside.
+    jq '.annotations["capsa.isolation"] = "interpose"
+        | .annotations["capsa.interpose.hidden"] = "/etc/shadow"
+        | .linux.resources.memory.limit = 67108864
+        | .process.args = ["sh", "-c", "echo hello from capsa at the interpose level; head -1 /proc/meminfo; cat /etc/shadow || true; ps"]' \
+        "$bundle/config.json" >"$bundle/interpose.json"
+    echo "== interpose"
+    irc=0
+    build/capsa run --bundle "$bundle" --config "$bundle/interpose.json" "demo-ip-$$" || irc=$?
+    echo "container exited with code $irc"
+    [ "$irc" -eq 0 ] || rc=$irc
+fi
+if [[ ",$levels," == *,unikernel,* ]] && [ -e build/uk/hello.spt ]; then
+    # A Solo5 spt unikernel as the container's only process, behind a nine-call filter.
+    cp build/uk/hello.spt "$bundle/rootfs/hello.spt"
+    jq '.annotations["capsa.isolation"] = "unikernel" | .process.args = ["/hello.spt"]' \
+        "$bundle/config.json" >"$bundle/unikernel.json"
+    echo "== unikernel"
+    urc=0
+    build/capsa run --bundle "$bundle" --config "$bundle/unikernel.json" "demo-uk-$$" || urc=$?
+    echo "container exited with code $urc"
+    [ "$urc" -eq 0 ] || rc=$urc
+fi
 exit "$rc"
