@@ -25,6 +25,9 @@ capsa_deps_main() {
         # The foreground terminal test drives a pty with python3; seccomp.bats checks with
         # strace that a container without a filter makes no seccomp() call.
         pkgs+=(python3 strace)
+        # Real programs at the interpose level run in a Debian rootfs made by debootstrap
+        # (scripts/mkdebian.sh, tests/integration/interpose_real.bats).
+        pkgs+=(debootstrap)
         # Fuzzing (libFuzzer) and static analysis (tests/fuzz, scripts/static-analysis.sh);
         # `make lint` runs shellcheck over the scripts and the bats suite.
         pkgs+=(libclang-rt-14-dev cppcheck clang-tidy shellcheck)

@@ -20,6 +20,7 @@
 #include "level/interpose/super.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/magic.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -940,6 +942,63 @@ static int unix_path(struct capsa_ip_req *q, struct sockaddr_un *sun, socklen_t 
     return 0;
 }
 
+/* A blocking inet connect may take a TCP timeout: a thread of ours makes
+ * it and answers, so that the container's other brokered calls go on. The
+ * thread takes no identity: an inet connect names no path, and it needs
+ * none of the caller's ids (its capabilities were the caller's when the
+ * socket was made). */
+struct async_connect {
+    int nfd; /* a dup of the listener */
+    int sfd;
+    uint64_t id;
+    struct sockaddr_storage sa;
+    socklen_t len;
+};
+
+static void *connect_thread(void *arg)
+{
+    struct async_connect *a = arg;
+    struct seccomp_notif_resp resp = {.id = a->id};
+    if (connect(a->sfd, (struct sockaddr *)&a->sa, a->len) < 0)
+        resp.error = -errno;
+    (void)ioctl(a->nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    close(a->sfd);
+    close(a->nfd);
+    free(a);
+    return NULL;
+}
+
+static int connect_async(struct capsa_ip_req *q, int *sfd, const struct sockaddr *sa, socklen_t len)
+{
+    struct async_connect *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return -ENOMEM;
+    a->nfd = fcntl(q->nfd, F_DUPFD_CLOEXEC, 0);
+    if (a->nfd < 0) {
+        free(a);
+        return -errno;
+    }
+    a->sfd = *sfd;
+    a->id = q->n->id;
+    memcpy(&a->sa, sa, len);
+    a->len = len;
+    pthread_attr_t at;
+    pthread_t t;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 64 * 1024);
+    int e = pthread_create(&t, &at, connect_thread, a);
+    pthread_attr_destroy(&at);
+    if (e != 0) {
+        close(a->nfd);
+        free(a);
+        return -e;
+    }
+    *sfd = -1; /* the thread's now */
+    q->async = true;
+    return 0;
+}
+
 static int do_sock(struct capsa_ip_req *q, int nr)
 {
     bool is_sendto = nr == SYS_sendto;
@@ -979,6 +1038,9 @@ static int do_sock(struct capsa_ip_req *q, int nr)
         return data == NULL ? -ENOMEM : r;
     }
     long v;
+    if (nr == SYS_connect && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
+        !(fcntl(sfd, F_GETFL) & O_NONBLOCK) && connect_async(q, &sfd, sa, alen) == 0)
+        return 0; /* answered by the thread */
     if (nr == SYS_bind)
         v = bind(sfd, sa, alen);
     else if (nr == SYS_connect)

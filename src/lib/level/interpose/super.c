@@ -654,6 +654,21 @@ static int self_filter(void)
             ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
             (struct scmp_arg_cmp){
                 .arg = 1, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)ioc[i], .datum_b = 0});
+    /* Threads (the blocking-connect ones, broker.c) and nothing else:
+     * clone3's flags are in memory, so it says ENOSYS and glibc falls back
+     * to clone, whose flags must hold CLONE_THREAD. */
+    if (r == 0)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    if (r == 0)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                             (struct scmp_arg_cmp){.arg = 0,
+                                                   .op = SCMP_CMP_MASKED_EQ,
+                                                   .datum_a = CLONE_THREAD,
+                                                   .datum_b = CLONE_THREAD});
+    const int thread_calls[] = {SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(madvise),
+                                SCMP_SYS(set_tid_address)};
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(thread_calls); i++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, thread_calls[i], 0);
     if (r == 0)
         r = seccomp_load(ctx);
     seccomp_release(ctx);
@@ -772,7 +787,8 @@ static void serve_one(struct capsa_ip_sup *s, int nfd, struct seccomp_notif *n,
     }
     capsa_ip_broker(&q);
     audit(&q);
-    respond(&q);
+    if (!q.async)
+        respond(&q);
 }
 
 __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_args *a)

@@ -54,6 +54,7 @@ struct capsa_ip_req {
     unsigned int addfd_flags; /* O_CLOEXEC for the new fd */
     const char *path;         /* for the audit log: audit_path or NULL */
     const char *reason;
+    bool async; /* a thread of ours answers it (a blocking inet connect) */
     char audit_path[512];
 };
 
