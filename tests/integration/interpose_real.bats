@@ -101,3 +101,45 @@ for p, m in ((\"/etc/passwd\", \"r\"), (\"/etc/../etc/passwd\", \"r\"), (\"/data
     [ "$(readlink "$DATA/out/src/link")" = d1/f1 ]
     assert_nothing_left "tar-$MARK"
 }
+
+@test "interpose: a blocking connect that cannot complete does not hold the container's other brokered calls" {
+    setup_debian_bundle
+    # A listener that never accepts, its backlog filled: the next blocking connect waits for
+    # the peer (SYNs dropped). Meanwhile the main thread opens, writes and renames files, all
+    # brokered, and reports; then it exits (os._exit) with the connect still pending.
+    update_config '.process.args = ["python3", "-c", "
+import os, socket, threading, time
+srv = socket.socket(); srv.bind((\"127.0.0.1\", 0)); srv.listen(0)
+port = srv.getsockname()[1]
+held = []
+for _ in range(4):
+    c = socket.socket(); c.setblocking(False)
+    try:
+        c.connect((\"127.0.0.1\", port))
+    except BlockingIOError:
+        pass
+    held.append(c)
+state = {}
+def blocked():
+    c = socket.socket()
+    state[\"started\"] = True
+    c.connect((\"127.0.0.1\", port))
+    state[\"connected\"] = True
+t = threading.Thread(target=blocked, daemon=True); t.start()
+while \"started\" not in state:
+    time.sleep(0.01)
+time.sleep(0.5)
+for i in range(50):
+    with open(\"/data/f%d\" % i, \"w\") as f:
+        f.write(\"x\")
+    os.rename(\"/data/f%d\" % i, \"/data/g%d\" % i)
+print(\"files done, connect pending:\", \"connected\" not in state, flush=True)
+os._exit(0)
+"]'
+    run timeout 120 "$CAPSA" --root "$CAPSA_ROOT" run --bundle "$BUNDLE" "conn-$MARK"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"files done"* ]]
+    [ -e "$DATA/g49" ]
+    [ ! -e "$DATA/f49" ]
+}
