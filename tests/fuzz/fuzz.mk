@@ -27,7 +27,7 @@ FUZZ_WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-pr
                  -Wformat=2 -Wvla -Wimplicit-fallthrough -Wnull-dereference -Wswitch-enum
 FUZZ_LDLIBS   := $(shell pkg-config --libs $(FUZZ_PKGS))
 
-FUZZ_LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))
+FUZZ_LIB_SRC  := $(sort $(wildcard src/lib/*/*.c src/lib/*/*/*.c))
 FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB      := $(FUZZ_DIR)/libcapsa-fuzz.a
 FUZZ_SRC      := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -43,6 +43,7 @@ $(FUZZ_LIB_OBJ): $(FUZZ_DIR)/obj/%.o: %.c
 
 $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 	@mkdir -p $(@D)
+	rm -f $@
 	rm -f $@
 	$(AR) rcs $@ $^
 

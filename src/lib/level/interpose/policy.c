@@ -93,6 +93,9 @@ static int parse_paths(const char *key, const char *value, char ***out, size_t *
             break;
         p = end + 1;
     }
+    /* The same annotation twice (a config with a repeated key): the last
+     * one counts, as for every other key. */
+    capsa_strv_free(*out);
     *out = v;
     *n_out = n;
     return 0;
@@ -185,6 +188,10 @@ static int parse_egress(const char *key, const char *value, struct capsa_ip_poli
                         struct capsa_err *err)
 {
     p->egress_set = true;
+    /* A repeated key: the last one counts. */
+    free(p->egress);
+    p->egress = NULL;
+    p->n_egress = 0;
     if (strcmp(value, "none") == 0)
         return 0;
     size_t cap = 1;
