@@ -18,6 +18,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -911,6 +912,7 @@ static pid_t sleeper_in(const char *procs)
     assert_true(pid >= 0);
     if (pid == 0) {
         close(p[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (procs != NULL) {
             int fd = open(procs, O_WRONLY | O_CLOEXEC);
             if (fd < 0 || write(fd, "0", 1) != 1)
@@ -1224,6 +1226,7 @@ static void test_vsrc_pidns_reader(void **state)
             if (c < 0)
                 _exit(1);
             if (c == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
                 for (;;)
                     pause();
             }
@@ -1516,6 +1519,7 @@ static void test_vsrc_foreign_procfs(void **state)
         /* The helper: a new pid and mount namespace for its child, which
          * mounts that namespace's procfs and reports its own (host) pid. */
         close(p[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0 ||
             mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
             _exit(1);
@@ -1523,6 +1527,9 @@ static void test_vsrc_foreign_procfs(void **state)
         if (g < 0)
             _exit(1);
         if (g == 0) {
+            /* Dies with the helper, whatever the test does. */
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+                _exit(1);
             if (mount("proc", f->dir, "proc", 0, NULL) != 0 || write(p[1], "r", 1) != 1)
                 _exit(1);
             for (;;)
