@@ -580,6 +580,14 @@ static int do_rename(struct capsa_ip_req *q, int odir, uint64_t oaddr, int ndir,
         entry_close(&a);
         return r;
     }
+    /* A directory above a policy path, moved away or replaced, would take
+     * what the policy names to a path it does not name. */
+    if ((a.canon[0] == '/' && capsa_ip_policy_holds(q->s->a->policy, a.canon) < 0) ||
+        (b.canon[0] == '/' && capsa_ip_policy_holds(q->s->a->policy, b.canon) < 0)) {
+        entry_close(&a);
+        entry_close(&b);
+        return refuse(q, -EPERM, "rename of a directory holding a hidden or read-only path");
+    }
     r = renameat2(a.dirfd, a.name, b.dirfd, b.name, flags) < 0 ? -errno : 0;
     entry_close(&a);
     entry_close(&b);
