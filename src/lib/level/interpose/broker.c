@@ -101,31 +101,31 @@ static int read_path(struct capsa_ip_req *q, uint64_t addr, char *buf, char *scr
         return r;
     if ((r = capsa_ip_cred_load(q)) < 0)
         return r;
+    /* Each name, as a whole path or followed by "/": the procfs links to
+     * "self" (/proc/mounts, /proc/net) are the caller's too. */
     static const struct {
-        const char *prefix;
+        const char *name;
         const char *tail; /* after /proc/<pid> */
         bool thread;
     } self[] = {
-        {"/proc/self/", "/", false},     {"/proc/thread-self/", "/", true},
-        {"/dev/fd/", "/fd/", false},     {"/dev/stdin", "/fd/0", false},
-        {"/dev/stdout", "/fd/1", false}, {"/dev/stderr", "/fd/2", false},
+        {"/proc/self", "", false},          {"/proc/thread-self", "", true},
+        {"/proc/mounts", "/mounts", false}, {"/proc/net", "/net", false},
+        {"/dev/fd", "/fd", false},          {"/dev/stdin", "/fd/0", false},
+        {"/dev/stdout", "/fd/1", false},    {"/dev/stderr", "/fd/2", false},
     };
     const char *rest = scratch;
     char head[64] = "";
     for (size_t i = 0; i < ARRAY_SIZE(self); i++) {
-        size_t n = strlen(self[i].prefix);
-        bool whole =
-            strcmp(scratch, "/proc/self") == 0 || strcmp(scratch, "/proc/thread-self") == 0;
-        if (strncmp(scratch, self[i].prefix, n) == 0 ||
-            (whole && strncmp(scratch, self[i].prefix, n - 1) == 0 && scratch[n - 1] == '\0')) {
-            if (self[i].thread)
-                snprintf(head, sizeof head, "/proc/%d/task/%d/", (int)q->cred.nstgid,
-                         (int)q->cred.nspid);
-            else
-                snprintf(head, sizeof head, "/proc/%d%s", (int)q->cred.nstgid, self[i].tail);
-            rest = scratch[n - 1] == '\0' ? "" : scratch + n;
-            break;
-        }
+        size_t n = strlen(self[i].name);
+        if (strncmp(scratch, self[i].name, n) != 0 || (scratch[n] != '\0' && scratch[n] != '/'))
+            continue;
+        if (self[i].thread)
+            snprintf(head, sizeof head, "/proc/%d/task/%d", (int)q->cred.nstgid,
+                     (int)q->cred.nspid);
+        else
+            snprintf(head, sizeof head, "/proc/%d%s", (int)q->cred.nstgid, self[i].tail);
+        rest = scratch + n;
+        break;
     }
     if (snprintf(buf, PATH_SIZE, "%s%s", head, rest) >= PATH_SIZE)
         return -ENAMETOOLONG;
