@@ -340,6 +340,22 @@ static int serve_vfile(struct capsa_ip_req *q, struct obj *o)
     return 1;
 }
 
+/* The path the symlink entry e points to, absolute (from e's directory's
+ * canonical path when it is relative): 0, or -ELOOP when e is no symlink. */
+static int link_target(const struct entry *e, char *out)
+{
+    char t[PATH_SIZE];
+    ssize_t n = readlinkat(e->dirfd, e->name, t, sizeof t - 1);
+    if (n <= 0 || e->canon[0] != '/')
+        return -ELOOP;
+    t[n] = '\0';
+    /* e->canon is the directory, "/" and the name ("/name" in the root). */
+    int dl = (int)(strlen(e->canon) - strlen(e->name) - 1);
+    int w = t[0] == '/' ? snprintf(out, PATH_SIZE, "%s", t)
+                        : snprintf(out, PATH_SIZE, "%.*s/%s", dl, e->canon, t);
+    return w >= PATH_SIZE ? -ENAMETOOLONG : 0;
+}
+
 static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags, mode_t mode,
                    uint64_t resolve)
 {
@@ -401,16 +417,30 @@ static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags,
         return 0;
     }
 create:;
-    struct entry e;
-    if ((r = open_entry(q, dirfd, path, true, resolve, &e)) < 0)
-        return r;
-    int fd = openat(e.dirfd, e.name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
-    r = fd < 0 ? -errno : 0;
-    entry_close(&e);
-    if (r < 0)
-        return r;
-    q->addfd = fd;
-    return 0;
+    /* O_CREAT on a symlink to nothing creates its target, as the kernel
+     * does: the link is followed from its directory's canonical path, and
+     * the entry it names is checked like any other. */
+    const char *p = path;
+    char hop[PATH_SIZE];
+    for (int hops = 0;; hops++) {
+        struct entry e;
+        if ((r = open_entry(q, dirfd, p, true, resolve, &e)) < 0)
+            return r;
+        int fd = openat(e.dirfd, e.name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+        r = fd < 0 ? -errno : 0;
+        if (r == -ELOOP && !(flags & (O_NOFOLLOW | O_EXCL)) && resolve == 0 && hops < 40 &&
+            link_target(&e, hop) == 0) {
+            entry_close(&e);
+            p = hop;
+            dirfd = AT_FDCWD;
+            continue;
+        }
+        entry_close(&e);
+        if (r < 0)
+            return r;
+        q->addfd = fd;
+        return 0;
+    }
 }
 
 /* --- stat, access, readlink, statfs --- */
