@@ -233,9 +233,10 @@ static int open_entry(struct capsa_ip_req *q, int dirfd, const char *path, bool 
     } else {
         name = slash + 1;
     }
-    if (strlen(name) >= sizeof e->name)
+    size_t nlen = strlen(name);
+    if (nlen >= sizeof e->name)
         return -ENAMETOOLONG;
-    snprintf(e->name, sizeof e->name, "%s", name);
+    memcpy(e->name, name, nlen + 1);
     if (slash == NULL)
         snprintf(dir, sizeof dir, ".");
     else if (slash == dir)
