@@ -28,16 +28,22 @@
  *   stat PATH          stat
  *   lstat PATH         lstat
  *   access PATH        access(PATH, R_OK)
+ *   connect PATH       connect a unix stream socket to PATH
+ *   peer PATH          bind a unix stream socket at PATH (mode 0777), accept one connection
+ *                      and print "ok uid=U gid=G" from its SO_PEERCRED
  *
  * Exit status 0 when every operation ran (whatever its result), 2 on usage
  * errors. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void result(int r)
@@ -86,16 +92,49 @@ static int op_write(const char *p, int flags)
     return r;
 }
 
+static int op_sock(const char *p, bool serve)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(p) >= sizeof a.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(a.sun_path, p, strlen(p) + 1);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    if (!serve) {
+        int r = connect(s, (struct sockaddr *)&a, sizeof a);
+        int e = errno;
+        close(s);
+        errno = e;
+        return r;
+    }
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || chmod(p, 0777) < 0 || listen(s, 1) < 0)
+        return -1;
+    int c = accept(s, NULL, NULL);
+    if (c < 0)
+        return -1;
+    struct ucred cr;
+    socklen_t n = sizeof cr;
+    if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &n) < 0)
+        return -1;
+    printf("ok uid=%u gid=%u\n", (unsigned)cr.uid, (unsigned)cr.gid);
+    close(c);
+    close(s);
+    return 1;
+}
+
 struct op {
     const char *name;
     int nargs;
 };
 
 static const struct op ops[] = {
-    {"read", 1},   {"write", 1},  {"append", 1}, {"create", 1}, {"put", 1},
-    {"trunc", 1},  {"otrunc", 1}, {"rename", 2}, {"link", 2},   {"symlink", 2},
-    {"unlink", 1}, {"mkdir", 1},  {"rmdir", 1},  {"chmod", 2},  {"chown", 3},
-    {"utime", 1},  {"stat", 1},   {"lstat", 1},  {"access", 1},
+    {"read", 1},   {"write", 1},   {"append", 1}, {"create", 1},  {"put", 1},    {"trunc", 1},
+    {"otrunc", 1}, {"rename", 2},  {"link", 2},   {"symlink", 2}, {"unlink", 1}, {"mkdir", 1},
+    {"rmdir", 1},  {"chmod", 2},   {"chown", 3},  {"utime", 1},   {"stat", 1},   {"lstat", 1},
+    {"access", 1}, {"connect", 1}, {"peer", 1},
 };
 
 static int run(const char *op, char **a)
@@ -133,6 +172,10 @@ static int run(const char *op, char **a)
         return chown(a[0], (uid_t)strtoul(a[1], NULL, 10), (gid_t)strtoul(a[2], NULL, 10));
     if (strcmp(op, "utime") == 0)
         return utimes(a[0], NULL);
+    if (strcmp(op, "connect") == 0)
+        return op_sock(a[0], false);
+    if (strcmp(op, "peer") == 0)
+        return op_sock(a[0], true);
     if (strcmp(op, "stat") == 0)
         return stat(a[0], &st);
     if (strcmp(op, "lstat") == 0)

@@ -675,6 +675,18 @@ EACCES"
     run ! grep -rq "ROOT-$MARK" "$OUT"
 }
 
+@test "interpose: a unix socket's server sees the brokered connect's caller, not the supervisor's root" {
+    OUT=$(add_host_dir /out)
+    # A root server in the container that would trust SO_PEERCRED.
+    run_ip_container "$CID" "ipops peer /tmp/srv.sock > /out/peer; touch /out/done; sleep 1000; : $MARK"
+    wait_for test -S "$ROOTFS/tmp/srv.sock"
+    run capsa exec --user 1000:1000 "$CID" ipops connect /tmp/srv.sock
+    [ "$status" -eq 0 ]
+    [ "$output" = ok ]
+    wait_for test -e "$OUT/done"
+    [ "$(cat "$OUT/peer")" = "ok uid=1000 gid=1000" ] || fail_now "the server saw: $(cat "$OUT/peer")"
+}
+
 # --- 6. a check-then-use race ---
 
 @test "interpose: flipping the path buffer during open never reads the hidden file" {
