@@ -210,6 +210,19 @@ static void test_path(void **state)
     }
     assert_int_equal(capsa_ip_policy_path(&p, NULL, false), -EINVAL);
     assert_int_equal(capsa_ip_policy_path(&p, "/a/..b/.c/...", true), 0);
+    /* The directories above a policy path (which a rename must not move). */
+    assert_int_equal(capsa_ip_policy_holds(&p, "/"), -EPERM);
+    assert_int_equal(capsa_ip_policy_holds(&p, "/usr"), -EPERM);
+    assert_int_equal(capsa_ip_policy_holds(&p, "/usr/lib"), -EPERM);
+    assert_int_equal(capsa_ip_policy_holds(&p, "/proc"), -EPERM);
+    assert_int_equal(capsa_ip_policy_holds(&p, "/etc"), -EPERM);  /* holds /etc/shadow */
+    assert_int_equal(capsa_ip_policy_holds(&p, "/usr/lib/x"), 0); /* the path itself */
+    assert_int_equal(capsa_ip_policy_holds(&p, "/etc/shadow"), 0);
+    assert_int_equal(capsa_ip_policy_holds(&p, "/usr/li"), 0);
+    assert_int_equal(capsa_ip_policy_holds(&p, "/usr/lib/xy"), 0);
+    assert_int_equal(capsa_ip_policy_holds(&p, "/tmp"), 0);
+    assert_int_equal(capsa_ip_policy_holds(&p, "/usr/../usr"), -EINVAL);
+    assert_int_equal(capsa_ip_policy_holds(&p, NULL), -EINVAL);
     capsa_ip_policy_free(&p);
 
     /* "/" read-only: everything is. */

@@ -1511,14 +1511,18 @@ static void test_vsrc_foreign_procfs(void **state)
         f->dir[0] = '\0';
         fail_msg("mkdtemp: %s", strerror(errno));
     }
-    int p[2];
+    /* p: the child's host pid, from the helper; q: "r" from the child once
+     * its procfs is mounted (two pipes: the two writers race). */
+    int p[2], q[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(q, O_CLOEXEC), 0);
     f->helper = fork();
     assert_true(f->helper >= 0);
     if (f->helper == 0) {
         /* The helper: a new pid and mount namespace for its child, which
-         * mounts that namespace's procfs and reports its own (host) pid. */
+         * mounts that namespace's procfs and says so. */
         close(p[0]);
+        close(q[0]);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0 ||
             mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
@@ -1527,14 +1531,12 @@ static void test_vsrc_foreign_procfs(void **state)
         if (g < 0)
             _exit(1);
         if (g == 0) {
-            /* Dies with the helper, whatever the test does. */
-            if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-                _exit(1);
-            if (mount("proc", f->dir, "proc", 0, NULL) != 0 || write(p[1], "r", 1) != 1)
+            if (mount("proc", f->dir, "proc", 0, NULL) != 0 || write(q[1], "r", 1) != 1)
                 _exit(1);
             for (;;)
                 pause();
         }
+        close(q[1]);
         if (write(p[1], &g, sizeof(g)) != (ssize_t)sizeof(g))
             _exit(1);
         int st = 0;
@@ -1542,12 +1544,14 @@ static void test_vsrc_foreign_procfs(void **state)
         _exit(0);
     }
     close(p[1]);
+    close(q[1]);
     pid_t g = 0;
     char c = 0;
     assert_int_equal(read(p[0], &g, sizeof(g)), (ssize_t)sizeof(g));
     f->init = g;
-    assert_int_equal(read(p[0], &c, 1), 1);
+    assert_int_equal(read(q[0], &c, 1), 1);
     close(p[0]);
+    close(q[0]);
 
     char path[160];
     snprintf(path, sizeof(path), "/proc/%d/root%s", (int)g, f->dir);

@@ -103,31 +103,31 @@ static int read_path(struct capsa_ip_req *q, uint64_t addr, char *buf, char *scr
         return r;
     if ((r = capsa_ip_cred_load(q)) < 0)
         return r;
+    /* Each name, as a whole path or followed by "/": the procfs links to
+     * "self" (/proc/mounts, /proc/net) are the caller's too. */
     static const struct {
-        const char *prefix;
+        const char *name;
         const char *tail; /* after /proc/<pid> */
         bool thread;
     } self[] = {
-        {"/proc/self/", "/", false},     {"/proc/thread-self/", "/", true},
-        {"/dev/fd/", "/fd/", false},     {"/dev/stdin", "/fd/0", false},
-        {"/dev/stdout", "/fd/1", false}, {"/dev/stderr", "/fd/2", false},
+        {"/proc/self", "", false},          {"/proc/thread-self", "", true},
+        {"/proc/mounts", "/mounts", false}, {"/proc/net", "/net", false},
+        {"/dev/fd", "/fd", false},          {"/dev/stdin", "/fd/0", false},
+        {"/dev/stdout", "/fd/1", false},    {"/dev/stderr", "/fd/2", false},
     };
     const char *rest = scratch;
     char head[64] = "";
     for (size_t i = 0; i < ARRAY_SIZE(self); i++) {
-        size_t n = strlen(self[i].prefix);
-        bool whole =
-            strcmp(scratch, "/proc/self") == 0 || strcmp(scratch, "/proc/thread-self") == 0;
-        if (strncmp(scratch, self[i].prefix, n) == 0 ||
-            (whole && strncmp(scratch, self[i].prefix, n - 1) == 0 && scratch[n - 1] == '\0')) {
-            if (self[i].thread)
-                snprintf(head, sizeof head, "/proc/%d/task/%d/", (int)q->cred.nstgid,
-                         (int)q->cred.nspid);
-            else
-                snprintf(head, sizeof head, "/proc/%d%s", (int)q->cred.nstgid, self[i].tail);
-            rest = scratch[n - 1] == '\0' ? "" : scratch + n;
-            break;
-        }
+        size_t n = strlen(self[i].name);
+        if (strncmp(scratch, self[i].name, n) != 0 || (scratch[n] != '\0' && scratch[n] != '/'))
+            continue;
+        if (self[i].thread)
+            snprintf(head, sizeof head, "/proc/%d/task/%d", (int)q->cred.nstgid,
+                     (int)q->cred.nspid);
+        else
+            snprintf(head, sizeof head, "/proc/%d%s", (int)q->cred.nstgid, self[i].tail);
+        rest = scratch + n;
+        break;
     }
     if (snprintf(buf, PATH_SIZE, "%s%s", head, rest) >= PATH_SIZE)
         return -ENAMETOOLONG;
@@ -343,6 +343,22 @@ static int serve_vfile(struct capsa_ip_req *q, struct obj *o)
     return 1;
 }
 
+/* The path the symlink entry e points to, absolute (from e's directory's
+ * canonical path when it is relative): 0, or -ELOOP when e is no symlink. */
+static int link_target(const struct entry *e, char *out)
+{
+    char t[PATH_SIZE];
+    ssize_t n = readlinkat(e->dirfd, e->name, t, sizeof t - 1);
+    if (n <= 0 || e->canon[0] != '/')
+        return -ELOOP;
+    t[n] = '\0';
+    /* e->canon is the directory, "/" and the name ("/name" in the root). */
+    int dl = (int)(strlen(e->canon) - strlen(e->name) - 1);
+    int w = t[0] == '/' ? snprintf(out, PATH_SIZE, "%s", t)
+                        : snprintf(out, PATH_SIZE, "%.*s/%s", dl, e->canon, t);
+    return w >= PATH_SIZE ? -ENAMETOOLONG : 0;
+}
+
 static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags, mode_t mode,
                    uint64_t resolve)
 {
@@ -404,16 +420,30 @@ static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags,
         return 0;
     }
 create:;
-    struct entry e;
-    if ((r = open_entry(q, dirfd, path, true, resolve, &e)) < 0)
-        return r;
-    int fd = openat(e.dirfd, e.name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
-    r = fd < 0 ? -errno : 0;
-    entry_close(&e);
-    if (r < 0)
-        return r;
-    q->addfd = fd;
-    return 0;
+    /* O_CREAT on a symlink to nothing creates its target, as the kernel
+     * does: the link is followed from its directory's canonical path, and
+     * the entry it names is checked like any other. */
+    const char *p = path;
+    char hop[PATH_SIZE];
+    for (int hops = 0;; hops++) {
+        struct entry e;
+        if ((r = open_entry(q, dirfd, p, true, resolve, &e)) < 0)
+            return r;
+        int fd = openat(e.dirfd, e.name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+        r = fd < 0 ? -errno : 0;
+        if (r == -ELOOP && !(flags & (O_NOFOLLOW | O_EXCL)) && resolve == 0 && hops < 40 &&
+            link_target(&e, hop) == 0) {
+            entry_close(&e);
+            p = hop;
+            dirfd = AT_FDCWD;
+            continue;
+        }
+        entry_close(&e);
+        if (r < 0)
+            return r;
+        q->addfd = fd;
+        return 0;
+    }
 }
 
 /* --- stat, access, readlink, statfs --- */
@@ -628,6 +658,14 @@ static int do_rename(struct capsa_ip_req *q, int odir, uint64_t oaddr, int ndir,
     if ((r = open_entry(q, ndir, np, true, 0, &b)) < 0) {
         entry_close(&a);
         return r;
+    }
+    /* A directory above a policy path, moved away or replaced, would take
+     * what the policy names to a path it does not name. */
+    if ((a.canon[0] == '/' && capsa_ip_policy_holds(q->s->a->policy, a.canon) < 0) ||
+        (b.canon[0] == '/' && capsa_ip_policy_holds(q->s->a->policy, b.canon) < 0)) {
+        entry_close(&a);
+        entry_close(&b);
+        return refuse(q, -EPERM, "rename of a directory holding a hidden or read-only path");
     }
     r = renameat2(a.dirfd, a.name, b.dirfd, b.name, flags) < 0 ? -errno : 0;
     entry_close(&a);

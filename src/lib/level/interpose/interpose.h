@@ -79,6 +79,12 @@ void capsa_ip_policy_free(struct capsa_ip_policy *p);
  * -EROFS (modify is true and the path is at or under a read-only one). */
 int capsa_ip_policy_path(const struct capsa_ip_policy *p, const char *path, bool modify);
 
+/* Whether a hidden or read-only path lies strictly below path (canonical):
+ * -EPERM, else 0. A directory holding one may not be renamed (nor replaced
+ * by a rename): the files under it would move to paths the policy does not
+ * name, and be seen or changed there. */
+int capsa_ip_policy_holds(const struct capsa_ip_policy *p, const char *path);
+
 /* Whether an inet destination is allowed: 0 or -ECONNREFUSED. Anything that
  * is not AF_INET/AF_INET6 is 0 (unix sockets are checked as paths). */
 int capsa_ip_policy_addr(const struct capsa_ip_policy *p, const struct sockaddr *sa, socklen_t len);

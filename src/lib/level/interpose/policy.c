@@ -357,6 +357,21 @@ int capsa_ip_policy_path(const struct capsa_ip_policy *p, const char *path, bool
     return 0;
 }
 
+int capsa_ip_policy_holds(const struct capsa_ip_policy *p, const char *path)
+{
+    if (path == NULL || !canonical(path))
+        return -EINVAL;
+    for (size_t i = 0; i < p->n_hidden; i++) {
+        if (strcmp(p->hidden[i], path) != 0 && at_or_under(p->hidden[i], path))
+            return -EPERM;
+    }
+    for (size_t i = 0; i < p->n_readonly; i++) {
+        if (strcmp(p->readonly[i], path) != 0 && at_or_under(p->readonly[i], path))
+            return -EPERM;
+    }
+    return 0;
+}
+
 static bool in_prefix(const uint8_t *a, const uint8_t *net, unsigned prefix)
 {
     unsigned full = prefix / 8, bits = prefix % 8;

@@ -205,21 +205,45 @@ int capsa_ip_become(struct capsa_ip_req *q, bool access_mode)
     /* The ids first, with our admin capabilities (CAP_SETUID/SETGID). */
     if ((r = capsa_ip_admin(s)) < 0)
         return r;
-    bool same_groups = s->applied && s->cur.n_groups == c->n_groups &&
+    /* Until every id is set, what was applied is unknown: a failure half
+     * way must not let the next call skip a change. */
+    bool was = s->applied;
+    s->applied = false;
+    bool same_groups = was && s->cur.n_groups == c->n_groups &&
                        memcmp(s->cur.groups, c->groups, sizeof(gid_t) * (size_t)c->n_groups) == 0;
     if (!same_groups && syscall(SYS_setgroups, (size_t)c->n_groups, c->groups) < 0)
         return -errno;
-    if (!s->applied || s->cur.fsgid != gid) {
+    /* The real and effective ids are the caller's too (the saved ones stay
+     * 0, to come back): the kernel tells a socket's peer who connected or
+     * sent (SO_PEERCRED, SCM_CREDENTIALS) by them, not by the fs ids, and
+     * checks some permissions (sysctl files) by the effective uid. Each
+     * resets the fs id; a non-zero euid clears the effective capabilities,
+     * ours are taken back for setfsuid. */
+    bool fs_reset = false;
+    if (!was || s->cur.rgid != c->rgid || s->cur.egid != c->egid) {
+        if (syscall(SYS_setresgid, c->rgid, c->egid, (gid_t)0) < 0)
+            return -errno;
+        fs_reset = true;
+    }
+    if (!was || s->cur.ruid != c->ruid || s->cur.euid != c->euid) {
+        if (syscall(SYS_setresuid, c->ruid, c->euid, (uid_t)0) < 0)
+            return -errno;
+        if (capset_eff(s->admin_caps, s->admin_caps | s->a->keep_caps) < 0)
+            return -errno;
+        s->cur_caps = s->admin_caps;
+        fs_reset = true;
+    }
+    if (!was || fs_reset || s->cur.fsgid != gid) {
         setfsgid(gid);
         if ((gid_t)setfsgid((gid_t)-1) != gid)
             return -EPERM;
     }
-    if (!s->applied || s->cur.fsuid != uid) {
+    if (!was || fs_reset || s->cur.fsuid != uid) {
         setfsuid(uid);
         if ((uid_t)setfsuid((uid_t)-1) != uid)
             return -EPERM;
     }
-    if (!s->applied || s->cur.umask != c->umask)
+    if (!was || s->cur.umask != c->umask)
         umask(c->umask);
     s->cur = *c;
     s->cur.fsuid = uid;
@@ -583,6 +607,8 @@ static int self_filter(void)
         SCMP_SYS(setfsuid),
         SCMP_SYS(setfsgid),
         SCMP_SYS(setgroups),
+        SCMP_SYS(setresuid),
+        SCMP_SYS(setresgid),
         SCMP_SYS(capset),
         SCMP_SYS(capget),
         SCMP_SYS(umask),
