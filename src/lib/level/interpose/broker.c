@@ -297,16 +297,121 @@ static bool standard_device(dev_t rdev, bool chr)
     return ma >= 136 && ma <= 143; /* pts */
 }
 
+/* Calls that may wait on another process (a blocking connect: a TCP peer
+ * that does not answer, a unix listener whose backlog is full; a FIFO
+ * opened without O_NONBLOCK, until the other side opens it) are made by a
+ * thread of ours, which answers the notification itself: the container's
+ * other brokered calls go on meanwhile. A thread starts with a copy of the
+ * creating thread's credentials (fs ids, groups, capabilities: the
+ * caller's, taken just before), which the main thread's later changes do
+ * not touch; it shares our cwd (our procfs, for self/fd/N paths) and
+ * changes neither. */
+enum async_kind {
+    ASYNC_CONNECT,
+    ASYNC_OPEN
+};
+
+struct async_job {
+    enum async_kind kind;
+    int nfd; /* a dup of the listener */
+    uint64_t id;
+    int fd;  /* connect: the socket; open: the FIFO (O_PATH) */
+    int pin; /* connect: the unix socket's inode, named in sa; -1 */
+    int procfd;
+    int flags; /* open */
+    unsigned addfd_flags;
+    struct sockaddr_storage sa;
+    socklen_t len;
+};
+
+static void *async_thread(void *arg)
+{
+    struct async_job *a = arg;
+    struct seccomp_notif_resp resp = {.id = a->id};
+    if (a->kind == ASYNC_CONNECT) {
+        if (connect(a->fd, (struct sockaddr *)&a->sa, a->len) < 0)
+            resp.error = -errno;
+        (void)ioctl(a->nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    } else {
+        char p[32];
+        self_fd(p, sizeof p, a->fd);
+        int fd = openat(a->procfd, p, a->flags);
+        if (fd < 0) {
+            resp.error = -errno;
+            (void)ioctl(a->nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        } else {
+            struct seccomp_notif_addfd af = {.id = a->id,
+                                             .flags = SECCOMP_ADDFD_FLAG_SEND,
+                                             .srcfd = (uint32_t)fd,
+                                             .newfd_flags = a->addfd_flags};
+            if (ioctl(a->nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &af) < 0 && errno != ENOENT) {
+                resp.error = -EMFILE;
+                (void)ioctl(a->nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+            }
+            close(fd);
+        }
+    }
+    close(a->fd);
+    if (a->pin >= 0)
+        close(a->pin);
+    close(a->nfd);
+    free(a);
+    return NULL;
+}
+
+/* Hand a to a thread; it owns a's fds from then on (on error too). */
+static int async_start(struct capsa_ip_req *q, struct async_job *a)
+{
+    a->id = q->n->id;
+    a->nfd = fcntl(q->nfd, F_DUPFD_CLOEXEC, 0);
+    int e = a->nfd < 0 ? errno : 0;
+    if (e == 0) {
+        pthread_attr_t at;
+        pthread_t t;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&at, 64 * 1024);
+        e = pthread_create(&t, &at, async_thread, a);
+        pthread_attr_destroy(&at);
+        if (e == 0) {
+            q->async = true;
+            return 0;
+        }
+    }
+    close(a->fd);
+    if (a->pin >= 0)
+        close(a->pin);
+    if (a->nfd >= 0)
+        close(a->nfd);
+    free(a);
+    return -e;
+}
+
 /* --- open --- */
+
+/* A blocking open of a FIFO, by a thread (above). 0: the thread answers. */
+static int fifo_async(struct capsa_ip_req *q, struct obj *o, int flags)
+{
+    struct async_job *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return -ENOMEM;
+    a->kind = ASYNC_OPEN;
+    a->fd = steal_fd(o->fd);
+    a->pin = -1;
+    a->procfd = q->s->procfd;
+    a->flags = (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC | O_NOCTTY;
+    a->addfd_flags = q->addfd_flags;
+    return async_start(q, a);
+}
 
 static int reopen(struct capsa_ip_req *q, struct obj *o, int flags)
 {
     char p[32];
     self_fd(p, sizeof p, o->fd);
+    /* A FIFO opened blocking went to a thread (fifo_async); truncate's
+     * O_WRONLY of one must not wait here either. */
     bool fifo = S_ISFIFO(o->st.st_mode);
     int f = (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC | O_NOCTTY;
-    /* A FIFO would block us until the other side opens: open it
-     * non-blocking and give the caller the mode it asked for. */
     if (fifo)
         f |= O_NONBLOCK;
     int fd = openat(q->s->procfd, p, f);
@@ -405,6 +510,8 @@ static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags,
             q->addfd = steal_fd(o.fd);
             return 0;
         }
+        if (S_ISFIFO(o.st.st_mode) && !(flags & O_NONBLOCK))
+            return fifo_async(q, &o, flags); /* 0: the thread answers */
         if (tmpfile) {
             char p[32];
             self_fd(p, sizeof p, o.fd);
@@ -980,61 +1087,18 @@ static int unix_path(struct capsa_ip_req *q, struct sockaddr_un *sun, socklen_t 
     return 0;
 }
 
-/* A blocking inet connect may take a TCP timeout: a thread of ours makes
- * it and answers, so that the container's other brokered calls go on. The
- * thread takes no identity: an inet connect names no path, and it needs
- * none of the caller's ids (its capabilities were the caller's when the
- * socket was made). */
-struct async_connect {
-    int nfd; /* a dup of the listener */
-    int sfd;
-    uint64_t id;
-    struct sockaddr_storage sa;
-    socklen_t len;
-};
-
-static void *connect_thread(void *arg)
+static int connect_async(struct capsa_ip_req *q, int *sfd, int *pin, const struct sockaddr *sa,
+                         socklen_t len)
 {
-    struct async_connect *a = arg;
-    struct seccomp_notif_resp resp = {.id = a->id};
-    if (connect(a->sfd, (struct sockaddr *)&a->sa, a->len) < 0)
-        resp.error = -errno;
-    (void)ioctl(a->nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-    close(a->sfd);
-    close(a->nfd);
-    free(a);
-    return NULL;
-}
-
-static int connect_async(struct capsa_ip_req *q, int *sfd, const struct sockaddr *sa, socklen_t len)
-{
-    struct async_connect *a = calloc(1, sizeof *a);
+    struct async_job *a = calloc(1, sizeof *a);
     if (a == NULL)
         return -ENOMEM;
-    a->nfd = fcntl(q->nfd, F_DUPFD_CLOEXEC, 0);
-    if (a->nfd < 0) {
-        free(a);
-        return -errno;
-    }
-    a->sfd = *sfd;
-    a->id = q->n->id;
+    a->kind = ASYNC_CONNECT;
+    a->fd = steal_fd(*sfd);
+    a->pin = steal_fd(*pin);
     memcpy(&a->sa, sa, len);
     a->len = len;
-    pthread_attr_t at;
-    pthread_t t;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, 64 * 1024);
-    int e = pthread_create(&t, &at, connect_thread, a);
-    pthread_attr_destroy(&at);
-    if (e != 0) {
-        close(a->nfd);
-        free(a);
-        return -e;
-    }
-    *sfd = -1; /* the thread's now */
-    q->async = true;
-    return 0;
+    return async_start(q, a);
 }
 
 static int do_sock(struct capsa_ip_req *q, int nr)
@@ -1076,9 +1140,10 @@ static int do_sock(struct capsa_ip_req *q, int nr)
         return data == NULL ? -ENOMEM : r;
     }
     long v;
-    if (nr == SYS_connect && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
-        !(fcntl(sfd, F_GETFL) & O_NONBLOCK) && connect_async(q, &sfd, sa, alen) == 0)
-        return 0; /* answered by the thread */
+    if (nr == SYS_connect && !(fcntl(sfd, F_GETFL) & O_NONBLOCK)) {
+        r = connect_async(q, &sfd, &pin, sa, alen);
+        return r; /* 0: answered by the thread */
+    }
     if (nr == SYS_bind)
         v = bind(sfd, sa, alen);
     else if (nr == SYS_connect)
