@@ -173,6 +173,104 @@ static int policy_path(struct capsa_ip_req *q, const char *canon, bool modify)
 }
 
 /* Open the object (dirfd, path) O_PATH as the caller, and check it. */
+/* The kernel resolves a procfs "self" or "thread-self" symlink for the
+ * process that walks the path: for us, who have no pid in the container's
+ * pid namespace, it resolves to nothing. A path reaching one through other
+ * symlinks (Debian's /etc/mtab -> ../proc/self/mounts, /dev/fd ->
+ * /proc/self/fd) therefore fails for us (ENOENT) where it works for the
+ * caller. This walks such a path component by component, as the kernel
+ * does, with the caller's pid for those two names, into an absolute path
+ * without symlinks (but a last one left as is when nofollow); 1 when it
+ * replaced something, 0 when it did not (the ENOENT was genuine). */
+static int self_walk(struct capsa_ip_req *q, int base, const char *path, bool nofollow, char *out,
+                     size_t size)
+{
+    char done[PATH_SIZE], work[2 * PATH_SIZE], tmp[2 * PATH_SIZE];
+    int r;
+    if (path[0] == '/') {
+        snprintf(done, sizeof done, "/");
+    } else if ((r = capsa_ip_fd_path(q->s, base, done, sizeof done)) < 0 || done[0] != '/') {
+        return 0;
+    }
+    if (snprintf(work, sizeof work, "%s", path) >= (int)sizeof work)
+        return -ENAMETOOLONG;
+    bool replaced = false;
+    int hops = 0;
+    char *p = work;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (*p == '\0')
+            break;
+        char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char comp[256];
+        if (len >= sizeof comp)
+            return -ENAMETOOLONG;
+        memcpy(comp, p, len);
+        comp[len] = '\0';
+        p += len;
+        bool last = strspn(p, "/") == strlen(p);
+        if (strcmp(comp, ".") == 0)
+            continue;
+        if (strcmp(comp, "..") == 0) {
+            char *sl = strrchr(done, '/');
+            if (sl != NULL && sl != done)
+                *sl = '\0';
+            else
+                snprintf(done, sizeof done, "/");
+            continue;
+        }
+        char cand[PATH_SIZE];
+        if (snprintf(cand, sizeof cand, "%s/%s", strcmp(done, "/") == 0 ? "" : done, comp) >=
+            (int)sizeof cand)
+            return -ENAMETOOLONG;
+        int fd = openat(q->s->rootfd, cand, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return replaced ? (snprintf(out, size, "%s%s", cand, p) < (int)size ? 1 : 0) : 0;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISLNK(st.st_mode) || (last && nofollow)) {
+            close(fd);
+            snprintf(done, sizeof done, "%s", cand);
+            continue;
+        }
+        if (++hops > 40) {
+            close(fd);
+            return -ELOOP;
+        }
+        /* procfs's own: its "self" cannot even be read by us. */
+        char target[PATH_SIZE];
+        struct statfs sf;
+        struct stat dst;
+        bool procroot = statfs(done, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC &&
+                        stat(done, &dst) == 0 && dst.st_ino == 1;
+        if (procroot && strcmp(comp, "self") == 0) {
+            snprintf(target, sizeof target, "%d", (int)q->cred.nstgid);
+            replaced = true;
+        } else if (procroot && strcmp(comp, "thread-self") == 0) {
+            snprintf(target, sizeof target, "%d/task/%d", (int)q->cred.nstgid, (int)q->cred.nspid);
+            replaced = true;
+        } else {
+            ssize_t n = readlinkat(fd, "", target, sizeof target - 1);
+            if (n < 0) {
+                close(fd);
+                return 0;
+            }
+            target[n] = '\0';
+        }
+        close(fd);
+        if (target[0] == '/')
+            snprintf(done, sizeof done, "/");
+        if (snprintf(tmp, sizeof tmp, "%s%s", target, p) >= (int)sizeof tmp)
+            return -ENAMETOOLONG;
+        memcpy(work, tmp, strlen(tmp) + 1);
+        p = work;
+    }
+    if (!replaced)
+        return 0;
+    return snprintf(out, size, "%s", done) < (int)size ? 1 : -ENAMETOOLONG;
+}
+
 static int open_object(struct capsa_ip_req *q, int dirfd, const char *path, bool nofollow,
                        bool empty_ok, int extra, uint64_t resolve, struct obj *o)
 {
@@ -195,8 +293,12 @@ static int open_object(struct capsa_ip_req *q, int dirfd, const char *path, bool
             return base;
         if ((r = capsa_ip_become(q, false)) < 0)
             return r;
-        long fd = capsa_openat2(
-            base, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0) | extra, 0, resolve);
+        int how = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0) | extra;
+        long fd = capsa_openat2(base, path, how, 0, resolve);
+        char alt[PATH_SIZE];
+        if (fd < 0 && errno == ENOENT && resolve == 0 &&
+            self_walk(q, base, path, nofollow, alt, sizeof alt) == 1)
+            fd = capsa_openat2(q->s->rootfd, alt, how, 0, 0);
         if (fd < 0)
             return -errno;
         o->fd = (int)fd;
