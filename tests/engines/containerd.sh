@@ -191,11 +191,31 @@ state = "$D/state"
     default_runtime_name = "capsa"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa]
       runtime_type = "io.containerd.runc.v2"
+      # CRI hands a pod's or container's annotations to the runtime only where these list them.
+      pod_annotations = ["capsa.*"]
+      container_annotations = ["capsa.*"]
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa.options]
         BinaryName = "$RUNTIME"
         Root = "$RROOT"
         SystemdCgroup = false
 EOF
+# capsa only: a second handler whose containers run at the interpose isolation level. capsa takes
+# its default level from the name it is started under (capsa-LEVEL): BinaryName is a symlink.
+IPRT=
+if [ "$rtname" = capsa ]; then
+    IPRT=$D/bin/capsa-interpose
+    { mkdir -p "$D/bin" && ln -s "$RUNTIME" "$IPRT"; } || bail "symlink $IPRT"
+    cat >>"$D/config.toml" <<EOF
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa-interpose]
+      runtime_type = "io.containerd.runc.v2"
+      pod_annotations = ["capsa.*"]
+      container_annotations = ["capsa.*"]
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa-interpose.options]
+        BinaryName = "$IPRT"
+        Root = "$RROOT"
+        SystemdCgroup = false
+EOF
+fi
 containerd --config "$D/config.toml" --log-level debug >"$D/containerd.log" 2>&1 &
 ctd_pid=$!
 up=
@@ -375,8 +395,9 @@ rc=$?
 check "ctr task exec: output" "in exec" "$out"
 check "ctr task exec: exit code 7" 7 "$rc"
 
+# A NUL that reaches the terminal comes back echoed as "^@" (seen once in a few runs here), as in ctr_tty.
 out=$(script -qec "$(printf '%q ' "${CTR[@]}" task exec -t --exec-id e2 bg sh -c 'test -t 0 && tty')" \
-    /dev/null </dev/null 2>&1 | tr -d '\r\0' | grep -v 'resize pty')
+    /dev/null </dev/null 2>&1 | tr -d '\r\0' | sed 's/\^@//g' | grep -v 'resize pty')
 case "$out" in
 /dev/pts/[0-9]*) ok "ctr task exec -t: terminal ($out)" ;;
 *) notok "ctr task exec -t: terminal" "actual: $(printf %q "$out")" ;;
@@ -550,6 +571,187 @@ if pod=$(cri runp -handler capsa -hostnet podh 2>&1); then
     cri rmp "$pod" >/dev/null 2>&1
 else
     notok "CRI host-network pod" "$pod"
+fi
+
+# ---- the interpose isolation level (capsa only) --------------------------------------------------
+# Chosen two ways: per container by the annotation capsa.isolation=interpose (ctr run --annotation;
+# CRI container or pod annotations, passed by container_annotations / pod_annotations =
+# ["capsa.*"]), and for a whole
+# runtime entry by the name capsa is started under (BinaryName = the capsa-interpose symlink: ctr
+# --runc-binary, CRI handler capsa-interpose). The policy annotation capsa.interpose.hidden makes
+# /etc/hostname (CRI's bind mount) and /etc/group (the image's) vanish for the workload.
+HIDE=capsa.interpose.hidden=/etc/hostname:/etc/group
+PROBE='cat /etc/hostname /etc/group 2>&1 >/dev/null; echo $?'
+GONE="cat: can't open '/etc/hostname': No such file or directory
+cat: can't open '/etc/group': No such file or directory
+1"
+field() { # PID N: field N of /proc/PID/stat (after the comm, which may hold spaces)
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    awk -v n=$(($2 - 2)) '{ print $n }' <<<"${s##*) }"
+}
+nspid_depth() { awk '/^NSpid:/ { print NF - 1 }' "/proc/$1/status" 2>/dev/null; }
+# ip_running NAME STATE_DIR INIT_PID: checks of a running interpose container from the host; sets
+# hp/hstart (the supervisor's pid and start time) for ip_gone.
+ip_running() {
+    local st=$2/state.json shim
+    check "$1: state.json says isolation interpose" interpose "$(jq -r .isolation "$st" 2>&1)"
+    hp=$(jq -r .helperPid "$st" 2>/dev/null)
+    hstart=$(field "$hp" 22)
+    shim=$(field "$3" 4)
+    # The supervisor is PID 1 of a pid namespace the container's is made in (the init three
+    # namespaces deep, the supervisor two); the shim, the subreaper of both, is their parent.
+    check "$1: supervisor capsa-interpose (helperPid), child of the shim" \
+        "capsa-interpose ppid=$shim depth=2 containerd-shim" \
+        "$(cat "/proc/$hp/comm" 2>&1) ppid=$(field "$hp" 4) depth=$(nspid_depth "$hp") $(cat "/proc/$shim/comm" 2>&1)"
+    check "$1: the init is nested in the supervisor's pid namespace" 3 "$(nspid_depth "$3")"
+}
+# ip_gone NAME STATE_DIR: after removal, no process with the supervisor's pid and start time but a
+# zombie (reported: its parent should reap it), and no state. delete kills it without waiting: poll.
+ip_gone() {
+    local out=gone
+    for _ in $(seq 1200); do
+        [ "$(field "$hp" 22)" != "$hstart" ] || [ "$(field "$hp" 3)" = Z ] && break
+        sleep 0.1
+    done
+    if [ -z "$hstart" ]; then
+        out="no supervisor seen while the container ran"
+    elif [ "$(field "$hp" 22)" = "$hstart" ]; then
+        if [ "$(field "$hp" 3)" = Z ]; then
+            echo "# $1: supervisor $hp is a zombie after removal, parent $(field "$hp" 4)"
+        else
+            out="still running: $(field "$hp" 3) $(cat "/proc/$hp/comm" 2>&1)"
+        fi
+    fi
+    [ -e "$2" ] && out="$out, $2 left"
+    check "$1: after removal no supervisor and no state left" gone "$out"
+}
+task_gone() { # ID: kill, wait for STOPPED, delete task and container
+    "${CTR[@]}" task kill -s KILL "$1" >/dev/null 2>&1
+    for _ in $(seq 1200); do
+        [ "$("${CTR[@]}" task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}')" = STOPPED ] && break
+        sleep 0.1
+    done
+    "${CTR[@]}" task delete "$1" >/dev/null 2>&1
+    "${CTR[@]}" container delete "$1" >/dev/null 2>&1
+}
+# ip_ctr LABEL ID BINARY [ctr run flags]: ctr run of a container at the interpose level.
+ip_ctr() {
+    local l="ctr run: interpose ($1)" id=$2 bin=$3 out pid rc
+    shift 3
+    out=$(bounded "${CTR[@]}" run --rm --runc-binary "$bin" --runc-root "$RROOT" "$@" \
+        --annotation "$HIDE" "$IMG" "$id" sh -c "$PROBE" </dev/null 2>&1)
+    check "$l: hidden paths do not exist inside" "$GONE" "$out"
+    if ! "${CTR[@]}" run -d --runc-binary "$bin" --runc-root "$RROOT" "$@" --annotation "$HIDE" \
+        "$IMG" "$id" sleep 1000 </dev/null >"$D/$id.out" 2>&1; then
+        notok "$l: detached task" "$(cat "$D/$id.out")"
+        task_gone "$id"
+        return
+    fi
+    pid=$("${CTR[@]}" task ls 2>/dev/null | awk -v id="$id" '$1 == id {print $2}')
+    ip_running "$l" "$RROOT/test/$id" "$pid"
+    out=$("${TCTR[@]}" task exec --exec-id x1 "$id" sh -c 'echo in exec; exit 7' </dev/null 2>&1)
+    rc=$?
+    check "$l: task exec output and exit code 7" $'in exec\n7' "$out"$'\n'"$rc"
+    out=$("${TCTR[@]}" task exec --exec-id x2 "$id" sh -c "$PROBE" </dev/null 2>&1)
+    check "$l: an exec'd process is brokered too (hidden paths)" "$GONE" "$out"
+    task_gone "$id"
+    ip_gone "$l" "$RROOT/test/$id"
+}
+# ip_cri LABEL NAME POD HANDLER [create flags]: a CRI container at the interpose level in POD.
+ip_cri() {
+    local l="CRI: interpose ($1)" name=$2 pod=$3 h=$4 cid out pid rc
+    shift 4
+    if ! cid=$(cri create -handler "$h" "$@" -pidns container -ann "$HIDE" "$pod" "$name" \
+        "$IMG" sleep 1000 2>&1) || ! out=$(cri start "$cid" 2>&1); then
+        notok "$l: CreateContainer + StartContainer" "$cid" "${out:-}"
+        return
+    fi
+    pid=$(jq -r .pid "$RROOT/k8s.io/$cid/state.json" 2>/dev/null)
+    ip_running "$l" "$RROOT/k8s.io/$cid" "$pid"
+    out=$(cri exec "$cid" sh -c 'echo in exec; exit 7' 2>&1)
+    rc=$?
+    check "$l: ExecSync output and exit code 7" $'in exec\n7' "$out"$'\n'"$rc"
+    out=$(cri exec "$cid" sh -c "$PROBE" 2>&1)
+    check "$l: an ExecSync process is brokered too (hidden paths)" "$GONE" "$out"
+    cri stop "$cid" 0 >/dev/null 2>&1
+    cri rm "$cid" >/dev/null 2>&1
+    ip_gone "$l" "$RROOT/k8s.io/$cid"
+}
+if [ -n "$IPRT" ]; then
+    out=$(crun_ ipn --annotation "$HIDE" -- sh -c "$PROBE" </dev/null 2>&1)
+    check "ctr run: native level, the hidden annotation alone changes nothing" 0 "$out"
+    ip_ctr annotation ipa "$RUNTIME" --annotation capsa.isolation=interpose
+    ip_ctr "runc-binary capsa-interpose" ipr "$IPRT"
+
+    # By annotation, in a pod of the native handler; a native container beside it sees the files.
+    if pod=$(cri runp -handler capsa ipa 2>&1); then
+        if cid=$(cri create -handler capsa -pidns container -ann "$HIDE" "$pod" ipn "$IMG" sleep 1000 2>&1) &&
+            cri start "$cid" >/dev/null 2>&1; then
+            out=$(cri exec "$cid" sh -c "$PROBE" 2>&1)
+            check "CRI: native level, the hidden annotation alone changes nothing" 0 "$out"
+            check "CRI: native level, state.json has no isolation" native \
+                "$(jq -r '.isolation // "native"' "$RROOT/k8s.io/$cid/state.json" 2>&1)"
+        else
+            notok "CRI: native level, the hidden annotation alone changes nothing" "$cid"
+        fi
+        ip_cri "container annotation" ipi "$pod" capsa -ann capsa.isolation=interpose
+        cri stopp "$pod" >/dev/null 2>&1
+        cri rmp "$pod" >/dev/null 2>&1
+    else
+        notok "CRI: RunPodSandbox (handler capsa) for the interpose checks" "$pod"
+    fi
+
+    # By a pod annotation (pod_annotations): the sandbox, and each container, whose spec gets the
+    # pod's annotations too.
+    if pod=$(cri runp -handler capsa -pann capsa.isolation=interpose ipp 2>&1); then
+        sst=$RROOT/k8s.io/$pod
+        ip_running "CRI: interpose (pod annotation): the pod sandbox" "$sst" \
+            "$(jq -r .pid "$sst/state.json" 2>/dev/null)"
+        php=$hp phstart=$hstart
+        ip_cri "pod annotation" ipq "$pod" capsa -pann capsa.isolation=interpose
+        cri stopp "$pod" >/dev/null 2>&1
+        cri rmp "$pod" >/dev/null 2>&1
+        hp=$php hstart=$phstart
+        ip_gone "CRI: interpose (pod annotation): the pod sandbox" "$sst"
+    else
+        notok "CRI: RunPodSandbox with the pod annotation capsa.isolation=interpose" "$pod"
+    fi
+
+    # By the runtime handler capsa-interpose (a RuntimeClass): the pause container is at the level
+    # too, and so is every container of the pod.
+    if pod=$(cri runp -handler capsa-interpose ipb 2>&1); then
+        sst=$RROOT/k8s.io/$pod
+        ip_running "CRI: interpose (handler capsa-interpose): the pod sandbox" "$sst" \
+            "$(jq -r .pid "$sst/state.json" 2>/dev/null)"
+        php=$hp phstart=$hstart
+        ip_cri "handler capsa-interpose" ipc "$pod" capsa-interpose
+        # A container that shares the pod's pid namespace (shareProcessNamespace) cannot be nested
+        # in a supervisor's: capsa refuses it, and CRI reports capsa's reason.
+        want="linux.namespaces: the interpose level needs a new pid namespace"
+        if cid=$(cri create -handler capsa-interpose "$pod" ips "$IMG" sleep 1000 2>&1); then
+            out=$(cri start "$cid" 2>&1)
+            rc=$?
+            cri rm "$cid" >/dev/null 2>&1
+        else
+            out=$cid rc=1
+        fi
+        if [ "$rc" != 0 ] && [[ $out == *"$want"* ]]; then
+            ok "CRI: interpose (handler capsa-interpose): the pod's shared pid namespace is refused with the reason"
+        else
+            notok "CRI: interpose (handler capsa-interpose): the pod's shared pid namespace is refused with the reason" \
+                "rc $rc" "want text: $want" "got: $out"
+        fi
+        cri stopp "$pod" >/dev/null 2>&1
+        cri rmp "$pod" >/dev/null 2>&1
+        hp=$php hstart=$phstart
+        ip_gone "CRI: interpose (handler capsa-interpose): the pod sandbox" "$sst"
+    else
+        notok "CRI: RunPodSandbox with runtime_handler capsa-interpose" "$pod" \
+            "$(grep -i error "$D/containerd.log" | tail -n 5)"
+    fi
+else
+    echo "# skip: interpose isolation level (capsa only)"
 fi
 
 echo "1..$n"

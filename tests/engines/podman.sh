@@ -117,11 +117,18 @@ events_logger = "file"
 events_logfile_path = "$W/events.log"
 tmp_dir = "$W/tmp"
 runtime = "$rtname"
-runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "capsa"]
+runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "capsa", "capsa-interpose"]
 
 [engine.runtimes]
 $rtname = ["$RUNTIME"]
 EOF
+if [ "$rtname" = capsa ]; then
+    # A second runtime entry whose containers run at the interpose level: capsa takes its default
+    # level from the name it is started under (capsa-LEVEL), so the entry is a symlink to it.
+    mkdir -p "$W/bin"
+    ln -s "$RUNTIME" "$W/bin/capsa-interpose"
+    echo "capsa-interpose = [\"$W/bin/capsa-interpose\"]" >>"$W/containers.conf"
+fi
 export CONTAINERS_CONF="$W/containers.conf" CONTAINERS_STORAGE_CONF="$W/storage.conf"
 export CONTAINERS_REGISTRIES_CONF="$W/registries.conf"
 : >"$W/registries.conf"
@@ -370,6 +377,93 @@ podman rm -f -t 0 br >/dev/null 2>&1
 
 # `podman update` does not exist in podman 4.3 (it came in 4.4): nothing to check here.
 echo "# skip: podman update (not in podman 4.3)"
+
+# ---- the interpose isolation level (capsa only) --------------------------------------------------
+# Chosen two ways: per container by the annotation capsa.isolation=interpose (podman copies
+# --annotation into config.json), and for a whole runtime entry by its name (--runtime
+# capsa-interpose, the symlink registered above). conmon never passes --root, so the container's
+# state is capsa's default /run/capsa/<full id>/state.json (in this script's private /run).
+# /etc/group comes with the image, /etc/hostname is a bind mount of podman's: both must vanish.
+HIDE=capsa.interpose.hidden=/etc/hostname:/etc/group
+PROBE='cat /etc/hostname /etc/group 2>&1 >/dev/null; echo $?'
+GONE="cat: can't open '/etc/hostname': No such file or directory
+cat: can't open '/etc/group': No such file or directory
+1"
+field() { # PID N: field N of /proc/PID/stat (after the comm, which may hold spaces)
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    awk -v n=$(($2 - 2)) '{ print $n }' <<<"${s##*) }"
+}
+sup_gone() { # PID START: no process PID started at START, or a zombie
+    [ "$(field "$1" 22)" != "$2" ] || [ "$(field "$1" 3)" = Z ]
+}
+nspid_depth() { awk '/^NSpid:/ { print NF - 1 }' "/proc/$1/status" 2>/dev/null; }
+# ip_checks LABEL FLAGS... : a container at the interpose level chosen by FLAGS.
+ip_checks() {
+    local l=$1 id pid conmon st hp hstart out
+    shift
+    expect "interpose ($l): echo" 0 "hello" podman run --rm "$@" "$IMG" echo hello
+    expect "interpose ($l): hidden paths do not exist inside" 0 "$GONE" \
+        podman run --rm "$@" --annotation "$HIDE" "$IMG" sh -c "$PROBE"
+    if ! podman run -d --name ipc "$@" --annotation "$HIDE" "$IMG" sleep 1000 >/dev/null 2>"$W/stderr" ||
+        ! wait_for state_is ipc running; then
+        fail "interpose ($l): detached container" "stderr: $(tail -5 "$W/stderr")"
+        podman rm -f -t 0 ipc >/dev/null 2>&1
+        return
+    fi
+    id=$(podman inspect --format '{{.Id}}' ipc)
+    pid=$(podman inspect --format '{{.State.Pid}}' ipc)
+    conmon=$(podman inspect --format '{{.State.ConmonPid}}' ipc)
+    st=/run/capsa/$id/state.json
+    expect "interpose ($l): state.json says isolation interpose" 0 "interpose" jq -r .isolation "$st"
+    hp=$(jq -r .helperPid "$st" 2>/dev/null)
+    hstart=$(field "$hp" 22)
+    # The supervisor is PID 1 of a pid namespace the container's is made in: the container's init
+    # is three namespaces deep (host, supervisor's, its own), the supervisor two; conmon, the
+    # subreaper of both, is their parent.
+    out="$(cat "/proc/$hp/comm" 2>&1) ppid=$(field "$hp" 4) depth=$(nspid_depth "$hp")"
+    expect "interpose ($l): supervisor capsa-interpose (helperPid), child of conmon" 0 \
+        "capsa-interpose ppid=$conmon depth=2" echo "$out"
+    expect "interpose ($l): the container's init is nested in the supervisor's pid namespace" 0 \
+        "ppid=$conmon depth=3" echo "ppid=$(field "$pid" 4) depth=$(nspid_depth "$pid")"
+    expect "interpose ($l): exec output" 0 "in exec" podman exec ipc echo in exec
+    expect "interpose ($l): an exec'd process is brokered too (hidden paths)" 0 "$GONE" \
+        podman exec ipc sh -c "$PROBE"
+    podman rm -f -t 0 ipc >/dev/null 2>"$W/stderr"
+    # The supervisor must be gone: no process with its pid and start time, or only a zombie
+    # (reported: its parent should reap it). `delete` kills it without waiting, so poll.
+    out=gone
+    if [ -z "$hstart" ]; then
+        out="no supervisor seen while the container ran"
+    elif ! wait_for sup_gone "$hp" "$hstart"; then
+        out="still running: $(field "$hp" 3) $(cat "/proc/$hp/comm" 2>&1)"
+    elif [ "$(field "$hp" 22)" = "$hstart" ]; then
+        echo "# interpose ($l): supervisor $hp is a zombie after rm, parent $(field "$hp" 4)"
+    fi
+    [ -e "/run/capsa/$id" ] && out="$out, /run/capsa/$id left"
+    expect "interpose ($l): after rm no supervisor and no state left" 0 "gone" echo "$out"
+}
+if [ "$rtname" = capsa ]; then
+    expect "native level: the hidden annotation alone changes nothing" 0 "0" \
+        podman run --rm --annotation "$HIDE" "$IMG" sh -c "$PROBE"
+    ip_checks "annotation" --annotation capsa.isolation=interpose
+    ip_checks "runtime capsa-interpose" --runtime capsa-interpose
+    expect "interpose (runtime capsa-interpose): inspect names the runtime entry" 0 "capsa-interpose" \
+        bash -c "podman run --name ipr --runtime capsa-interpose $IMG true >/dev/null &&
+            podman inspect --format '{{.OCIRuntime}}' ipr"
+    podman rm -f -t 0 ipr >/dev/null 2>&1
+    out=$(podman run --rm --runtime capsa-interpose --annotation capsa.isolation=native "$IMG" true 2>&1)
+    rc=$?
+    want='"native" is weaker than this runtime entry'"'"'s isolation level "interpose"'
+    if [ "$rc" != 0 ] && [[ $out == *"$want"* ]]; then
+        pass "interpose (runtime capsa-interpose): an annotation may not lower the level (rc $rc)"
+    else
+        fail "interpose (runtime capsa-interpose): an annotation may not lower the level" "rc $rc" \
+            "want text: $want" "got: $out"
+    fi
+else
+    echo "# skip: interpose isolation level (capsa only)"
+fi
 
 echo "1..$n"
 [ "$failed" = 0 ]

@@ -8,13 +8,19 @@
 // Usage: cri -socket PATH COMMAND [flags] [args]
 //
 //	version                               runtime name, version, CRI api version
-//	runp  [-handler H] [-hostname N] [-hostnet] NAME       -> pod sandbox id
+//	runp  [-handler H] [-hostname N] [-hostnet] [-pann K=V]... NAME  -> pod sandbox id
 //	pstatus POD                           "READY|NOTREADY ip"
-//	create [pod flags] [-user N] [-ro] [-env K=V]... [-cwd D] [-mem BYTES] POD NAME IMAGE [CMD...]
+//	create [pod flags] [-user N] [-ro] [-env K=V]... [-cwd D] [-mem BYTES] [-ann K=V]...
+//	       [-pidns pod|container] POD NAME IMAGE [CMD...]
 //	                                      -> container id (pod flags must repeat runp's)
 //	start CID | stop CID [SECS] | rm CID | stopp POD | rmp POD
 //	cstatus CID                           "CREATED|RUNNING|EXITED|UNKNOWN exit_code"
 //	exec [-timeout S] CID CMD...          command's stdout/stderr; exits with its exit code
+//
+// -pann and -ann are the pod's and the container's annotations (which containerd hands to the
+// runtime only where the handler's pod_annotations / container_annotations list them); -pidns is
+// the container's pid namespace mode: pod (the default of this client: the sandbox's, as with
+// shareProcessNamespace) or container (its own, Kubernetes' default).
 package main
 
 import (
@@ -187,15 +193,26 @@ func (c *client) call(method string, req pb) (map[int][]interface{}, error) {
 // ---- pod sandbox config, shared by runp and create (CreateContainer repeats it) ----
 
 type podFlags struct {
-	handler  string
-	hostname string
-	hostnet  bool
+	handler     string
+	hostname    string
+	hostnet     bool
+	annotations multi
 }
 
 func (p *podFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.handler, "handler", "", "runtime handler (containerd runtimes.<name>)")
 	fs.StringVar(&p.hostname, "hostname", "", "pod hostname")
 	fs.BoolVar(&p.hostnet, "hostnet", false, "use the node's network namespace (no CNI)")
+	fs.Var(&p.annotations, "pann", "pod annotation KEY=VALUE (repeatable)")
+}
+
+// annotations writes KEY=VALUE pairs as a map<string, string> field: one entry message each.
+func (m pb) annotations(field int, kvs []string) pb {
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		m = m.msg(field, pb{}.str(1, k).str(2, v))
+	}
+	return m
 }
 
 func (p *podFlags) config(name string) pb {
@@ -206,7 +223,7 @@ func (p *podFlags) config(name string) pb {
 	}
 	sec := pb{}.msg(1, nsopt)
 	linux := pb{}.msg(2, sec)
-	return pb{}.msg(1, meta).str(2, p.hostname).msg(8, linux)
+	return pb{}.msg(1, meta).str(2, p.hostname).annotations(7, p.annotations).msg(8, linux)
 }
 
 type multi []string
@@ -287,8 +304,10 @@ func run(args []string) (int, error) {
 		ro := fs.Bool("ro", false, "readonly rootfs")
 		cwd := fs.String("cwd", "", "working directory")
 		mem := fs.Int64("mem", 0, "memory limit in bytes")
-		var envs multi
+		pidns := fs.String("pidns", "pod", "pid namespace: pod or container")
+		var envs, anns multi
 		fs.Var(&envs, "env", "KEY=VALUE (repeatable)")
+		fs.Var(&anns, "ann", "container annotation KEY=VALUE (repeatable)")
 		if err := fs.Parse(args); err != nil {
 			return 2, err
 		}
@@ -297,6 +316,13 @@ func run(args []string) (int, error) {
 		}
 		podID, name, image := fs.Arg(0), fs.Arg(1), fs.Arg(2)
 		sec := pb{}.flag(7, *ro)
+		switch *pidns {
+		case "pod": // NamespaceMode POD is 0, the default: nothing to encode
+		case "container":
+			sec = sec.msg(3, pb{}.num(2, 1)) // namespace_options.pid = CONTAINER
+		default:
+			return 2, fmt.Errorf("create: -pidns %q: expected pod or container", *pidns)
+		}
 		if *user >= 0 {
 			// Int64Value wrapper: presence means "set", so uid 0 still encodes the message.
 			sec = sec.msg(5, pb{}.num(1, *user))
@@ -314,7 +340,7 @@ func run(args []string) (int, error) {
 			k, v, _ := strings.Cut(e, "=")
 			cfg = cfg.msg(6, pb{}.str(1, k).str(2, v))
 		}
-		cfg = cfg.msg(15, linux)
+		cfg = cfg.annotations(10, anns).msg(15, linux)
 		r, err := c.call("CreateContainer", pb{}.str(1, podID).msg(2, cfg).msg(3, pod.config(name+"-pod")))
 		if err != nil {
 			return 1, err

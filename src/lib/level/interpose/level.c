@@ -154,9 +154,12 @@ __attribute__((noreturn)) static void super_main(struct capsa_ip_super_args *a)
     int tmp[4];
     for (int i = 0; i < 4; i++)
         tmp[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, 1000);
-    for (int i = 0; i < 4; i++)
-        if (tmp[i] >= 0 && move_fd(tmp[i], 3 + i) < 0)
+    for (int i = 0; i < 4; i++) {
+        if (tmp[i] < 0)
+            close(3 + i); /* unused: not the runtime's fd of that number */
+        else if (move_fd(tmp[i], 3 + i) < 0)
             _exit(119);
+    }
     capsa_close_range(7, ~0U, 0);
     a->ctl_fd = 3;
     a->listen_fd = a->listen_fd >= 0 ? 4 : -1;
