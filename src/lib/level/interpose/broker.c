@@ -261,12 +261,21 @@ static int open_entry(struct capsa_ip_req *q, int dirfd, const char *path, bool 
         entry_close(e);
         return r;
     }
-    if (snprintf(e->canon, sizeof e->canon, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent,
-                 e->name) >= (int)sizeof e->canon) {
+    /* A last component "." or ".." names no entry: the kernel refuses every entry call on it
+     * (mkdir, link, symlink, mknod, bind: EEXIST; unlink: EISDIR; rmdir: EINVAL or ENOTEMPTY;
+     * rename: EBUSY; open with O_CREAT: EISDIR) without changing anything, so the call is made
+     * for it to answer; only the hidden check applies, to the directory the rest names (if
+     * "X/.." is hidden, X is under it). "X/." is not a canonical path, which the policy refuses
+     * with EINVAL: busybox tar's mkdir("./") got that instead of EEXIST. */
+    bool dot = strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0;
+    int n = dot ? snprintf(e->canon, sizeof e->canon, "%s", parent)
+                : snprintf(e->canon, sizeof e->canon, "%s/%s",
+                           strcmp(parent, "/") == 0 ? "" : parent, e->name);
+    if (n < 0 || n >= (int)sizeof e->canon) {
         entry_close(e);
         return -ENAMETOOLONG;
     }
-    if (parent[0] == '/' && (r = policy_path(q, e->canon, modify)) < 0) {
+    if (parent[0] == '/' && (r = policy_path(q, e->canon, modify && !dot)) < 0) {
         entry_close(e);
         return r;
     }
