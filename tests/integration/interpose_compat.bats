@@ -57,3 +57,21 @@ at_level() {
     [ "$(cat "$out/a")" = one ]
     [ "$(cat "$out/sub/b")" = two ]
 }
+
+@test "interpose: a path with a trailing slash is created, refused or removed as at the native level" {
+    # A trailing "/" asks for a directory: mkdir and rmdir act on "d2/", creating anything else
+    # there is ENOENT (EISDIR for open with O_CREAT, the shell's >), unlink of a file ENOTDIR.
+    # The interpose level dropped the slash and created the file "missing" for `> missing/`
+    # (CPython's shutil.copyfile to a directory that does not exist).
+    update_config '.process.args = ["/bin/sh", "-c", "cd /tmp && mkdir d && touch f && for p in missing/ f/ d/ d2/; do mknod $p p; link f $p; unlink $p; mkdir $p; rmdir $p; echo > $p; echo \"$p done\"; done 2>&1; ls -A /tmp"]'
+    at_level native n1
+    [ "$status" -eq 0 ]
+    native=$output
+    [[ $native == *"Is a directory"* ]] || fail_now "unexpected native output: $native"
+    rm -rf "$ROOTFS/tmp/d" "$ROOTFS/tmp/f"
+    at_level interpose i1
+    [ "$status" -eq 0 ]
+    [ "$output" = "$native" ]
+    # "d/" was empty, so rmdir removed it; nothing named "missing" or "d2" is left
+    [ "$(ls -A "$ROOTFS/tmp")" = f ]
+}
