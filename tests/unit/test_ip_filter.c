@@ -506,7 +506,11 @@ static void test_emulated_args(void **state)
     assert_int_equal(call(p, SYS_setsockopt, 3, IPPROTO_IPV6, IPV6_V6ONLY, 0, 0), ALLOW);
     assert_int_equal(call(p, SYS_setsockopt, 3, IPPROTO_IPV6, 63, 0, 0), ALLOW);
     assert_int_equal(call(p, SYS_setsockopt, 3, IPPROTO_IPV6, 64, 0, 0), ERRNO(EPERM));
-    assert_int_equal(call(p, SYS_setsockopt, 3, IPPROTO_IPV6, 69, 0, 0), ERRNO(EPERM));
+    assert_int_equal(call(p, SYS_setsockopt, 3, IPPROTO_IPV6, 65, 0, 0), ERRNO(EPERM));
+    /* IPV6_RECVTCLASS and IPV6_TCLASS (CPython's test_socket sets them). */
+    assert_int_equal(call(p, SYS_setsockopt, 3, IPPROTO_IPV6, 66, 0, 0), ALLOW);
+    assert_int_equal(call(p, SYS_setsockopt, 3, IPPROTO_IPV6, 67, 0, 0), ALLOW);
+    assert_int_equal(call(p, SYS_setsockopt, 3, IPPROTO_IPV6, 69, 0, 0), ALLOW);
     assert_int_equal(call(p, SYS_setsockopt, 3, IPPROTO_IPV6, 75, 0, 0), ALLOW);
     assert_int_equal(call(p, SYS_setsockopt, 3, IPPROTO_UDP, 1, 0, 0), ALLOW);
     assert_int_equal(call(p, SYS_setsockopt, 3, 270 /* SOL_NETLINK */, 1, 0, 0), ALLOW);

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/audit.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
@@ -54,9 +55,9 @@ struct obj {
 };
 
 struct entry {
-    int dirfd; /* the parent, O_PATH | O_DIRECTORY */
-    char name[256];
-    char canon[PATH_SIZE]; /* parent + "/" + name */
+    int dirfd;               /* the parent, O_PATH | O_DIRECTORY */
+    char name[NAME_MAX + 2]; /* the last component, with the path's trailing "/" if it had one */
+    char canon[PATH_SIZE];   /* parent + "/" + name (without the "/") */
 };
 
 static void obj_close(struct obj *o)
@@ -330,6 +331,7 @@ static int open_entry(struct capsa_ip_req *q, int dirfd, const char *path, bool 
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')
         dir[--len] = '\0';
+    bool trailing = len < strlen(path);
     char *slash = strrchr(dir, '/');
     const char *name;
     if (slash == NULL) {
@@ -338,7 +340,7 @@ static int open_entry(struct capsa_ip_req *q, int dirfd, const char *path, bool 
         name = slash + 1;
     }
     size_t nlen = strlen(name);
-    if (nlen >= sizeof e->name)
+    if (nlen + 1 >= sizeof e->name) /* room for a trailing slash (below) */
         return -ENAMETOOLONG;
     memcpy(e->name, name, nlen + 1);
     if (slash == NULL)
@@ -366,14 +368,32 @@ static int open_entry(struct capsa_ip_req *q, int dirfd, const char *path, bool 
         entry_close(e);
         return r;
     }
-    if (snprintf(e->canon, sizeof e->canon, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent,
-                 e->name) >= (int)sizeof e->canon) {
+    /* A last component "." or ".." names no entry: the kernel refuses every entry call on it
+     * (mkdir, link, symlink, mknod, bind: EEXIST; unlink: EISDIR; rmdir: EINVAL or ENOTEMPTY;
+     * rename: EBUSY; open with O_CREAT: EISDIR) without changing anything, so the call is made
+     * for it to answer; only the hidden check applies, to the directory the rest names (if
+     * "X/.." is hidden, X is under it). "X/." is not a canonical path, which the policy refuses
+     * with EINVAL: busybox tar's mkdir("./") got that instead of EEXIST. */
+    bool dot = strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0;
+    int n = dot ? snprintf(e->canon, sizeof e->canon, "%s", parent)
+                : snprintf(e->canon, sizeof e->canon, "%s/%s",
+                           strcmp(parent, "/") == 0 ? "" : parent, e->name);
+    if (n < 0 || n >= (int)sizeof e->canon) {
         entry_close(e);
         return -ENAMETOOLONG;
     }
-    if (parent[0] == '/' && (r = policy_path(q, e->canon, modify)) < 0) {
+    if (parent[0] == '/' && (r = policy_path(q, e->canon, modify && !dot)) < 0) {
         entry_close(e);
         return r;
+    }
+    /* "name/": the call is made with the slash, for the kernel to answer as it does to one
+     * (mkdir and rmdir act; creating anything else is ENOENT, or EISDIR for open with O_CREAT;
+     * unlink of a file ENOTDIR) rather than act on "name": shutil.copyfile to "missing/"
+     * created a file "missing". */
+    if (trailing && !dot) {
+        size_t end = strlen(e->name);
+        e->name[end] = '/';
+        e->name[end + 1] = '\0';
     }
     return capsa_ip_become(q, false);
 }
@@ -578,8 +598,12 @@ static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags,
     bool tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
     bool creat = (flags & O_CREAT) && !tmpfile;
     q->addfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
+    /* With O_CREAT, a trailing "/" is EISDIR whatever is there (the kernel's answer once the
+     * parent is found): the entry's call gives it. */
+    size_t plen = strlen(path);
+    bool slash_end = plen > 0 && path[plen - 1] == '/';
     struct obj o = {.fd = -1};
-    if (!(creat && (flags & O_EXCL))) {
+    if (!(creat && ((flags & O_EXCL) || slash_end))) {
         r = open_object(q, dirfd, path, (flags & O_NOFOLLOW) != 0, false,
                         tmpfile ? O_DIRECTORY : (flags & O_DIRECTORY), resolve, &o);
         if (r == -ENOENT && creat && q->reason == NULL)

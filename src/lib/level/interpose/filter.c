@@ -690,11 +690,14 @@ static void blk_setsockopt(struct bld *b)
     here(b, ip);
     ld(b, ARG_LO(2));
     jge(b, 64, deny, allow);
-    /* IPv6: 64..69 are ip6tables'; its own options run past them. */
+    /* IPv6: ip6tables' setsockopt options are 64 and 65 (IP6T_SO_SET_REPLACE,
+     * _ADD_COUNTERS; 68 and 69 are getsockopt's only); IPv6's own options
+     * come between and after them: IPV6_RECVTCLASS (66), IPV6_TCLASS (67),
+     * IPV6_AUTOFLOWLABEL (70)... */
     here(b, ip6);
     ld(b, ARG_LO(2));
-    jge(b, 64, NEXT, allow);
-    jge(b, 70, allow, deny);
+    jeq(b, 64, deny, NEXT);
+    jeq(b, 65, deny, allow);
 
     here(b, deny);
     ret(b, ERR(EPERM));

@@ -1,0 +1,77 @@
+#!/usr/bin/env bats
+# interpose_compat.bats - brokered calls at the interpose level answer as the kernel does at the
+# native level: each test runs the same commands at both levels and compares what the container
+# printed (busybox's messages carry the errno), and checks the files from the host. The cases come
+# from what bench/interpose.sh and tests/compat/cpython.sh found (docs/interpose.md,
+# "Compatibility, measured"). capsa-specific.
+
+load helpers
+
+setup() {
+    setup_common
+    requires_capsa
+    setup_bundle
+    update_config '.root.readonly = false'
+}
+
+teardown() {
+    teardown_common
+}
+
+# at_level LEVEL NAME: run the bundle at LEVEL to completion; its output (stdout and stderr) in
+# $output, its exit status in $status.
+at_level() {
+    update_config ".annotations = {\"capsa.isolation\": \"$1\"}"
+    status=0
+    output=$(capsa run --bundle "$BUNDLE" "$2" 2>&1) || status=$?
+}
+
+@test "interpose: entry calls on a last component . or .. answer as at the native level" {
+    # mkdir, rmdir, unlink, link, mknod with "d/.", "d/..", "/." as the name they make or remove:
+    # the kernel refuses each (EEXIST, EINVAL, ENOTEMPTY, EISDIR); the interpose level said EINVAL
+    # to all of them ("X/." is not a canonical path for the policy).
+    update_config '.process.args = ["/bin/sh", "-c", "cd /tmp && mkdir -p d/e && for p in d/. d/.. /. d/e/..; do mkdir $p; rmdir $p; unlink $p; link d/e $p; mknod $p p; echo \"$p done\"; done 2>&1; ls -a /tmp/d"]'
+    at_level native n1
+    [ "$status" -eq 0 ]
+    native=$output
+    [[ $native == *"File exists"* ]] || fail_now "unexpected native output: $native"
+    rm -rf "$ROOTFS/tmp/d"
+    at_level interpose i1
+    [ "$status" -eq 0 ]
+    [ "$output" = "$native" ]
+    # nothing was made or removed
+    [ "$(ls -A "$ROOTFS/tmp/d")" = e ]
+    [ "$(ls -A "$ROOTFS/tmp/d/e")" = "" ]
+}
+
+@test "interpose: busybox tar extracts an archive whose first entry is ./" {
+    mkdir -p "$BATS_TEST_TMPDIR/src/sub"
+    echo one >"$BATS_TEST_TMPDIR/src/a"
+    echo two >"$BATS_TEST_TMPDIR/src/sub/b"
+    tar --format=ustar -C "$BATS_TEST_TMPDIR/src" -cf "$ROOTFS/x.tar" .
+    tar -tf "$ROOTFS/x.tar" | grep -qx './' || fail_now "the archive has no ./ entry"
+    out=$(add_host_dir /out)
+    update_config '.process.args = ["/bin/tar", "-xf", "/x.tar", "-C", "/out"]'
+    at_level interpose t1
+    [ "$status" -eq 0 ]
+    [ "$(cat "$out/a")" = one ]
+    [ "$(cat "$out/sub/b")" = two ]
+}
+
+@test "interpose: a path with a trailing slash is created, refused or removed as at the native level" {
+    # A trailing "/" asks for a directory: mkdir and rmdir act on "d2/", creating anything else
+    # there is ENOENT (EISDIR for open with O_CREAT, the shell's >), unlink of a file ENOTDIR.
+    # The interpose level dropped the slash and created the file "missing" for `> missing/`
+    # (CPython's shutil.copyfile to a directory that does not exist).
+    update_config '.process.args = ["/bin/sh", "-c", "cd /tmp && mkdir d && touch f && for p in missing/ f/ d/ d2/; do mknod $p p; link f $p; unlink $p; mkdir $p; rmdir $p; echo > $p; echo \"$p done\"; done 2>&1; ls -A /tmp"]'
+    at_level native n1
+    [ "$status" -eq 0 ]
+    native=$output
+    [[ $native == *"Is a directory"* ]] || fail_now "unexpected native output: $native"
+    rm -rf "$ROOTFS/tmp/d" "$ROOTFS/tmp/f"
+    at_level interpose i1
+    [ "$status" -eq 0 ]
+    [ "$output" = "$native" ]
+    # "d/" was empty, so rmdir removed it; nothing named "missing" or "d2" is left
+    [ "$(ls -A "$ROOTFS/tmp")" = f ]
+}
