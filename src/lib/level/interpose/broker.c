@@ -834,14 +834,23 @@ static int do_statfs(struct capsa_ip_req *q)
 
 /* --- entries: mkdir, mknod, unlink, rename, link, symlink --- */
 
-static int do_mkdir(struct capsa_ip_req *q, int dirfd, uint64_t paddr, mode_t mode)
+/* The caller's path at paddr (from dirfd), still waiting, its parent
+ * opened and checked for a change: the common start of the entry calls. */
+static int modify_entry(struct capsa_ip_req *q, int dirfd, uint64_t paddr, struct entry *e)
 {
     char path[PATH_SIZE], scratch[PATH_SIZE];
+    e->dirfd = -1;
     int r = read_path(q, paddr, path, scratch);
     if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
         return r;
+    return open_entry(q, dirfd, path, true, 0, e);
+}
+
+static int do_mkdir(struct capsa_ip_req *q, int dirfd, uint64_t paddr, mode_t mode)
+{
     struct entry e;
-    if ((r = open_entry(q, dirfd, path, true, 0, &e)) < 0)
+    int r = modify_entry(q, dirfd, paddr, &e);
+    if (r < 0)
         return r;
     r = mkdirat(e.dirfd, e.name, mode) < 0 ? -errno : 0;
     entry_close(&e);
@@ -850,15 +859,14 @@ static int do_mkdir(struct capsa_ip_req *q, int dirfd, uint64_t paddr, mode_t mo
 
 static int do_mknod(struct capsa_ip_req *q, int dirfd, uint64_t paddr, mode_t mode, dev_t dev)
 {
-    char path[PATH_SIZE], scratch[PATH_SIZE];
-    int r = read_path(q, paddr, path, scratch);
-    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
-        return r;
-    if ((S_ISCHR(mode) || S_ISBLK(mode)) && !q->s->a->policy->all_devices)
-        return refuse(q, -EPERM, "device node");
     struct entry e;
-    if ((r = open_entry(q, dirfd, path, true, 0, &e)) < 0)
+    int r = modify_entry(q, dirfd, paddr, &e);
+    if (r < 0)
         return r;
+    if ((S_ISCHR(mode) || S_ISBLK(mode)) && !q->s->a->policy->all_devices) {
+        entry_close(&e);
+        return refuse(q, -EPERM, "device node");
+    }
     r = mknodat(e.dirfd, e.name, mode, dev) < 0 ? -errno : 0;
     entry_close(&e);
     return r;
@@ -866,12 +874,9 @@ static int do_mknod(struct capsa_ip_req *q, int dirfd, uint64_t paddr, mode_t mo
 
 static int do_unlink(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags)
 {
-    char path[PATH_SIZE], scratch[PATH_SIZE];
-    int r = read_path(q, paddr, path, scratch);
-    if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
-        return r;
     struct entry e;
-    if ((r = open_entry(q, dirfd, path, true, 0, &e)) < 0)
+    int r = modify_entry(q, dirfd, paddr, &e);
+    if (r < 0)
         return r;
     r = unlinkat(e.dirfd, e.name, flags) < 0 ? -errno : 0;
     entry_close(&e);
