@@ -53,6 +53,7 @@ at_level() {
     out=$(add_host_dir /out)
     update_config '.process.args = ["/bin/tar", "-xf", "/x.tar", "-C", "/out"]'
     at_level interpose t1
+    echo "$output"
     [ "$status" -eq 0 ]
     [ "$(cat "$out/a")" = one ]
     [ "$(cat "$out/sub/b")" = two ]

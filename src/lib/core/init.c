@@ -245,7 +245,7 @@ static int step_process(struct init_ctx *c, struct capsa_err *err)
         return r;
     if (c->execs && (r = capsa_child_env(p, c->a->listen_fds, &c->env, err)) < 0)
         return r;
-    LOG(c, "init: process %s ready (%s level)", c->execs ? c->exe : p->args[0], l->name);
+    LOG(c, "init: process %s ready", c->execs ? c->exe : p->args[0]);
     return 0;
 }
 
