@@ -407,7 +407,22 @@ static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags,
             return 0;
         }
         if (flags & O_PATH) {
-            q->addfd = steal_fd(o.fd);
+            /* The kernel installs no O_PATH file in another process: SECCOMP_IOCTL_NOTIF_ADDFD
+             * takes its file with fget(), which refuses them (EBADF). A directory or a regular
+             * file is handed opened for reading instead, as the caller (EACCES where it may not
+             * read it), which serves what O_PATH is used for (an *at anchor, fstat, fchdir,
+             * /proc/self/fd/N) but shows O_RDONLY to fcntl(F_GETFL); anything else (a symlink
+             * with O_NOFOLLOW, a device, a FIFO, a socket) is EOPNOTSUPP, which is what glibc's
+             * fchmodat(AT_SYMLINK_NOFOLLOW), the common O_PATH user, answers for a symlink. */
+            if (!S_ISDIR(o.st.st_mode) && !S_ISREG(o.st.st_mode)) {
+                obj_close(&o);
+                return -EOPNOTSUPP;
+            }
+            r = reopen(q, &o, O_RDONLY);
+            obj_close(&o);
+            if (r < 0)
+                return r;
+            q->addfd = r;
             return 0;
         }
         if (tmpfile) {
