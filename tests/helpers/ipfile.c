@@ -12,11 +12,17 @@
  *   opath-file        open(DIR/f, O_PATH), then fstat (a regular file?)
  *   opath-symlink     open(DIR/l, O_PATH | O_NOFOLLOW) of a symlink
  *   chmod-nofollow    fchmodat(DIR/f, 0600, AT_SYMLINK_NOFOLLOW) (glibc opens it O_PATH)
- *   chmod-nofollow-l  the same on the symlink DIR/l (EOPNOTSUPP natively: glibc's answer) */
+ *   chmod-nofollow-l  the same on the symlink DIR/l (EOPNOTSUPP natively: glibc's answer)
+ *   fstat-file        fstat of DIR/g, made with 5 bytes and open for writing: "file size 5 links 1"
+ *   fstat-deleted     the same after unlinking it: "links 0"
+ *   fstat-pipe        fstat of a pipe's read end ("fifo")
+ *   fstat-socket      fstat of a unix socket ("socket")
+ *   fstat-closed      fstat of an fd number that is not open (EBADF) */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +46,24 @@ static const char *kind(int fd)
     if (fstat(fd, &st) < 0)
         return "fstat-failed";
     return S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file" : "other";
+}
+
+/* fstat(fd) (glibc: newfstatat(fd, "", AT_EMPTY_PATH)), its answer in words. */
+static void fstat_case(const char *name, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        report(name, -1, NULL);
+        return;
+    }
+    char d[128];
+    snprintf(d, sizeof d, "%s size %lld links %lu",
+             S_ISREG(st.st_mode)    ? "file"
+             : S_ISFIFO(st.st_mode) ? "fifo"
+             : S_ISSOCK(st.st_mode) ? "socket"
+                                    : "other",
+             S_ISREG(st.st_mode) ? (long long)st.st_size : 0LL, (unsigned long)st.st_nlink);
+    report(name, 0, d);
 }
 
 int main(int argc, char **argv)
@@ -86,5 +110,29 @@ int main(int argc, char **argv)
 
     report("chmod-nofollow", fchmodat(AT_FDCWD, f, 0600, AT_SYMLINK_NOFOLLOW), NULL);
     report("chmod-nofollow-l", fchmodat(AT_FDCWD, l, 0600, AT_SYMLINK_NOFOLLOW), NULL);
+
+    char g[4096];
+    snprintf(g, sizeof g, "%s/g", dir);
+    fd = open(g, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, "hello", 5) != 5) {
+        perror("ipfile: write");
+        return 1;
+    }
+    fstat_case("fstat-file", fd);
+    if (unlink(g) < 0) {
+        perror("ipfile: unlink");
+        return 1;
+    }
+    fstat_case("fstat-deleted", fd);
+    close(fd);
+    int p[2], sv[2];
+    if (pipe2(p, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        perror("ipfile: pipe, socketpair");
+        return 1;
+    }
+    fstat_case("fstat-pipe", p[0]);
+    fstat_case("fstat-socket", sv[0]);
+    close(999);
+    fstat_case("fstat-closed", 999);
     return 0;
 }

@@ -81,7 +81,7 @@ at_level() {
     # them): the interpose level said EMFILE to every O_PATH open, so chmod(follow_symlinks=False)
     # of CPython (glibc's fchmodat with AT_SYMLINK_NOFOLLOW opens O_PATH) failed even on a file.
     [ -x "$ROOTFS/bin/ipfile" ] || fail_now "no ipfile in the test rootfs (make helpers)"
-    update_config '.process.args = ["/bin/sh", "-c", "mkdir -p /tmp/o && /bin/ipfile /tmp/o"]'
+    update_config '.process.args = ["/bin/sh", "-c", "mkdir -p /tmp/o && /bin/ipfile /tmp/o | grep -v ^fstat-"]'
     at_level native n1
     [ "$status" -eq 0 ]
     native=$output
@@ -97,4 +97,20 @@ at_level() {
     grep -qx 'opath-symlink EOPNOTSUPP' <<<"$output"
     # the chmod reached the file
     [ "$(stat -c %a "$ROOTFS/tmp/o/f")" = 600 ]
+}
+
+@test "interpose: fstat of a file, a deleted file, a pipe, a socket and a closed fd answers as at the native level" {
+    # glibc's fstat is newfstatat(fd, "", AT_EMPTY_PATH), brokered; the supervisor serves it from
+    # the caller's fd reopened through its procfs, without the caller's identity.
+    [ -x "$ROOTFS/bin/ipfile" ] || fail_now "no ipfile in the test rootfs (make helpers)"
+    update_config '.process.args = ["/bin/sh", "-c", "mkdir -p /tmp/o && /bin/ipfile /tmp/o | grep ^fstat-"]'
+    at_level native n1
+    [ "$status" -eq 0 ]
+    native=$output
+    [ "$(grep -c '^fstat-' <<<"$native")" -eq 5 ]
+    grep -qx 'fstat-deleted ok file size 5 links 0' <<<"$native"
+    grep -qx 'fstat-closed EBADF' <<<"$native"
+    at_level interpose i1
+    [ "$status" -eq 0 ]
+    [ "$output" = "$native" ]
 }
