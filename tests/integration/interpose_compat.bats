@@ -76,3 +76,42 @@ at_level() {
     # "d/" was empty, so rmdir removed it; nothing named "missing" or "d2" is left
     [ "$(ls -A "$ROOTFS/tmp")" = f ]
 }
+
+@test "interpose: O_PATH opens of a directory and a file work; of a symlink EOPNOTSUPP, glibc's answer for chmod of one" {
+    # The kernel cannot install an O_PATH file in another process (seccomp's ADDFD refuses
+    # them): the interpose level said EMFILE to every O_PATH open, so chmod(follow_symlinks=False)
+    # of CPython (glibc's fchmodat with AT_SYMLINK_NOFOLLOW opens O_PATH) failed even on a file.
+    [ -x "$ROOTFS/bin/ipfile" ] || fail_now "no ipfile in the test rootfs (make helpers)"
+    update_config '.process.args = ["/bin/sh", "-c", "mkdir -p /tmp/o && /bin/ipfile /tmp/o | grep -v ^fstat-"]'
+    at_level native n1
+    [ "$status" -eq 0 ]
+    native=$output
+    at_level interpose i1
+    [ "$status" -eq 0 ]
+    echo "native: $native"
+    echo "interpose: $output"
+    # Natively every case works but chmod of the symlink (glibc: EOPNOTSUPP).
+    [ "$(grep -c ' ok' <<<"$native")" -eq 4 ]
+    grep -qx 'chmod-nofollow-l EOPNOTSUPP' <<<"$native"
+    # The same at the interpose level, but for the O_PATH open of the symlink itself.
+    [ "$(grep -v '^opath-symlink ' <<<"$output")" = "$(grep -v '^opath-symlink ' <<<"$native")" ]
+    grep -qx 'opath-symlink EOPNOTSUPP' <<<"$output"
+    # the chmod reached the file
+    [ "$(stat -c %a "$ROOTFS/tmp/o/f")" = 600 ]
+}
+
+@test "interpose: fstat of a file, a deleted file, a pipe, a socket and a closed fd answers as at the native level" {
+    # glibc's fstat is newfstatat(fd, "", AT_EMPTY_PATH), brokered; the supervisor serves it from
+    # the caller's fd reopened through its procfs, without the caller's identity.
+    [ -x "$ROOTFS/bin/ipfile" ] || fail_now "no ipfile in the test rootfs (make helpers)"
+    update_config '.process.args = ["/bin/sh", "-c", "mkdir -p /tmp/o && /bin/ipfile /tmp/o | grep ^fstat-"]'
+    at_level native n1
+    [ "$status" -eq 0 ]
+    native=$output
+    [ "$(grep -c '^fstat-' <<<"$native")" -eq 5 ]
+    grep -qx 'fstat-deleted ok file size 5 links 0' <<<"$native"
+    grep -qx 'fstat-closed EBADF' <<<"$native"
+    at_level interpose i1
+    [ "$status" -eq 0 ]
+    [ "$output" = "$native" ]
+}

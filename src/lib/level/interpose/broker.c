@@ -102,6 +102,10 @@ static int read_path(struct capsa_ip_req *q, uint64_t addr, char *buf, char *scr
     int r = capsa_ip_mem_string(q, addr, scratch, PATH_SIZE);
     if (r < 0)
         return r;
+    if (scratch[0] == '\0') { /* nothing to translate: no need of the caller's identity */
+        buf[0] = '\0';
+        return 0;
+    }
     if ((r = capsa_ip_cred_load(q)) < 0)
         return r;
     /* Each name, as a whole path or followed by "/": the procfs links to
@@ -633,7 +637,22 @@ static int do_open(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags,
             return 0;
         }
         if (flags & O_PATH) {
-            q->addfd = steal_fd(o.fd);
+            /* The kernel installs no O_PATH file in another process: SECCOMP_IOCTL_NOTIF_ADDFD
+             * takes its file with fget(), which refuses them (EBADF). A directory or a regular
+             * file is handed opened for reading instead, as the caller (EACCES where it may not
+             * read it), which serves what O_PATH is used for (an *at anchor, fstat, fchdir,
+             * /proc/self/fd/N) but shows O_RDONLY to fcntl(F_GETFL); anything else (a symlink
+             * with O_NOFOLLOW, a device, a FIFO, a socket) is EOPNOTSUPP, which is what glibc's
+             * fchmodat(AT_SYMLINK_NOFOLLOW), the common O_PATH user, answers for a symlink. */
+            if (!S_ISDIR(o.st.st_mode) && !S_ISREG(o.st.st_mode)) {
+                obj_close(&o);
+                return -EOPNOTSUPP;
+            }
+            r = reopen(q, &o, O_RDONLY);
+            obj_close(&o);
+            if (r < 0)
+                return r;
+            q->addfd = r;
             return 0;
         }
         if (S_ISFIFO(o.st.st_mode) && !(flags & O_NONBLOCK))
@@ -703,6 +722,44 @@ static int own_fd(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags, 
     return 1;
 }
 
+/* The stat of an fd: glibc 2.33 and later make every fstat(fd) a newfstatat(fd, "",
+ * AT_EMPTY_PATH), the most frequent brokered call of most programs. No path is resolved and no
+ * permission checked, so neither the caller's identity (its /proc status, two capsets) nor a
+ * copy of its fd (pidfd_open, pidfd_getfd) is needed: the fd is reopened O_PATH through our
+ * procfs (/proc/<tid>/fd/N, the calling thread's table), about half the supervisor's work of a
+ * brokered call (docs/performance.md). */
+static int fd_object(struct capsa_ip_req *q, int fd, struct obj *o)
+{
+    o->fd = -1;
+    int r = capsa_ip_admin(q->s);
+    if (r < 0)
+        return r;
+    char p[64];
+    snprintf(p, sizeof p, "%u/fd/%d", q->n->pid, fd);
+    o->fd = openat(q->s->procfd, p, O_PATH | O_CLOEXEC);
+    if (o->fd < 0)
+        return errno == ENOENT ? -EBADF : -errno;
+    if ((r = capsa_ip_fd_path(q->s, o->fd, o->canon, sizeof o->canon)) < 0 ||
+        fstat(o->fd, &o->st) < 0) {
+        obj_close(o);
+        return r < 0 ? r : -errno;
+    }
+    if (o->canon[0] == '/' && (r = policy_path(q, o->canon, false)) < 0) {
+        obj_close(o);
+        return r;
+    }
+    return 0;
+}
+
+/* The object of a stat call: an fd (fd_object) or a path resolved as the caller. */
+static int stat_object(struct capsa_ip_req *q, int dirfd, const char *path, int flags,
+                       struct obj *o)
+{
+    if (path[0] == '\0' && (flags & AT_EMPTY_PATH) && dirfd != AT_FDCWD)
+        return fd_object(q, dirfd, o);
+    return open_object(q, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, 0, 0, o);
+}
+
 static int do_stat(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags, uint64_t buf)
 {
     int ofd;
@@ -721,8 +778,7 @@ static int do_stat(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags,
     if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
         return r;
     struct obj o;
-    if ((r = open_object(q, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, 0, 0,
-                         &o)) < 0)
+    if ((r = stat_object(q, dirfd, path, flags, &o)) < 0)
         return r;
     struct stat st = o.st;
     obj_close(&o);
@@ -751,8 +807,7 @@ static int do_statx(struct capsa_ip_req *q)
     if (r < 0 || (r = capsa_ip_still_valid(q)) < 0)
         return r;
     struct obj o;
-    if ((r = open_object(q, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, 0, 0,
-                         &o)) < 0)
+    if ((r = stat_object(q, dirfd, path, flags, &o)) < 0)
         return r;
     struct statx stx;
     r = statx(o.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &stx);

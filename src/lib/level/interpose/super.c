@@ -377,6 +377,8 @@ static void audit(struct capsa_ip_req *q)
     bool refused = q->reason != NULL;
     if (!refused && a->policy->audit != CAPSA_IP_AUDIT_ALL)
         return;
+    if (!q->have_cred) /* a call served without it (the stat of an fd): the pid for the log */
+        (void)capsa_ip_cred_load(q);
     char path[1024] = "";
     json_str(path, sizeof path, q->path);
     char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, q->n->data.nr);
