@@ -433,9 +433,14 @@ __attribute__((noreturn)) static void fetcher_main(int sock)
     if (capset_eff(1ULL << CAP_SYS_PTRACE, 1ULL << CAP_SYS_PTRACE) < 0)
         _exit(1);
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-    const int calls[] = {SCMP_SYS(read),       SCMP_SYS(recvmsg),     SCMP_SYS(sendmsg),
-                         SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_getfd), SCMP_SYS(close),
-                         SCMP_SYS(exit_group), SCMP_SYS(exit),        SCMP_SYS(write)};
+    const int calls[] = {SCMP_SYS(read), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(pidfd_open),
+                         SCMP_SYS(pidfd_getfd), SCMP_SYS(close), SCMP_SYS(exit_group),
+                         SCMP_SYS(exit), SCMP_SYS(write),
+                         /* what a sanitizer's runtime calls on its own (the ASan test build) */
+                         SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(mprotect),
+                         SCMP_SYS(sigaltstack), SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_yield),
+                         SCMP_SYS(prlimit64), SCMP_SYS(getpid), SCMP_SYS(gettid),
+                         SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(futex)};
     for (size_t i = 0; ctx && i < ARRAY_SIZE(calls); i++)
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
     if (ctx == NULL || seccomp_load(ctx) < 0)
@@ -629,6 +634,7 @@ static int self_filter(void)
         SCMP_SYS(ftruncate),
         SCMP_SYS(pwrite64),
         SCMP_SYS(sigaltstack),
+        SCMP_SYS(sched_getaffinity),
         SCMP_SYS(prlimit64),
         SCMP_SYS(sched_yield),
         SCMP_SYS(rt_sigaction),
