@@ -575,10 +575,11 @@ fi
 
 # ---- the interpose isolation level (capsa only) --------------------------------------------------
 # Chosen two ways: per container by the annotation capsa.isolation=interpose (ctr run --annotation;
-# CRI container annotations, passed by container_annotations = ["capsa.*"]), and for a whole
-# runtime entry by the name capsa is started under (BinaryName = the capsa-interpose symlink: ctr
-# --runc-binary, CRI handler capsa-interpose). The policy annotation capsa.interpose.hidden makes
-# /etc/hostname (CRI's bind mount) and /etc/group (the image's) vanish for the workload.
+# CRI container or pod annotations, passed by container_annotations / pod_annotations =
+# ["capsa.*"]), and for a whole runtime entry by the name capsa is started under (BinaryName =
+# the capsa-interpose symlink: ctr --runc-binary, CRI handler capsa-interpose). The policy
+# annotation capsa.interpose.hidden makes /etc/hostname (CRI's bind mount) and /etc/group (the
+# image's) vanish for the workload.
 HIDE=capsa.interpose.hidden=/etc/hostname:/etc/group
 PROBE='cat /etc/hostname /etc/group 2>&1 >/dev/null; echo $?'
 GONE="cat: can't open '/etc/hostname': No such file or directory
@@ -699,6 +700,22 @@ if [ -n "$IPRT" ]; then
         cri rmp "$pod" >/dev/null 2>&1
     else
         notok "CRI: RunPodSandbox (handler capsa) for the interpose checks" "$pod"
+    fi
+
+    # By a pod annotation (pod_annotations): the sandbox, and each container, whose spec gets the
+    # pod's annotations too.
+    if pod=$(cri runp -handler capsa -pann capsa.isolation=interpose ipp 2>&1); then
+        sst=$RROOT/k8s.io/$pod
+        ip_running "CRI: interpose (pod annotation): the pod sandbox" "$sst" \
+            "$(jq -r .pid "$sst/state.json" 2>/dev/null)"
+        php=$hp phstart=$hstart
+        ip_cri "pod annotation" ipq "$pod" capsa -pann capsa.isolation=interpose
+        cri stopp "$pod" >/dev/null 2>&1
+        cri rmp "$pod" >/dev/null 2>&1
+        hp=$php hstart=$phstart
+        ip_gone "CRI: interpose (pod annotation): the pod sandbox" "$sst"
+    else
+        notok "CRI: RunPodSandbox with the pod annotation capsa.isolation=interpose" "$pod"
     fi
 
     # By the runtime handler capsa-interpose (a RuntimeClass): the pause container is at the level
