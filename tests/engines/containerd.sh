@@ -576,10 +576,10 @@ fi
 # ---- the interpose isolation level (capsa only) --------------------------------------------------
 # Chosen two ways: per container by the annotation capsa.isolation=interpose (ctr run --annotation;
 # CRI container or pod annotations, passed by container_annotations / pod_annotations =
-# ["capsa.*"]), and for a whole
-# runtime entry by the name capsa is started under (BinaryName = the capsa-interpose symlink: ctr
-# --runc-binary, CRI handler capsa-interpose). The policy annotation capsa.interpose.hidden makes
-# /etc/hostname (CRI's bind mount) and /etc/group (the image's) vanish for the workload.
+# ["capsa.*"]), and for a whole runtime entry by the name capsa is started under (BinaryName =
+# the capsa-interpose symlink: ctr --runc-binary, CRI handler capsa-interpose). The policy
+# annotation capsa.interpose.hidden makes /etc/hostname (CRI's bind mount) and /etc/group (the
+# image's) vanish for the workload.
 HIDE=capsa.interpose.hidden=/etc/hostname:/etc/group
 PROBE='cat /etc/hostname /etc/group 2>&1 >/dev/null; echo $?'
 GONE="cat: can't open '/etc/hostname': No such file or directory
@@ -589,6 +589,18 @@ field() { # PID N: field N of /proc/PID/stat (after the comm, which may hold spa
     local s
     s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
     awk -v n=$(($2 - 2)) '{ print $n }' <<<"${s##*) }"
+}
+# held PID ROOT: what PID and its children (the supervisor's fetcher) hold open under ROOT, the
+# runtime's state root, but the audit log: nothing, or the state directory's flock would outlive
+# the command that took it and block every later one on the container.
+held() {
+    local p f t
+    for p in "$1" $(pgrep -P "$1"); do
+        for f in "/proc/$p/fd/"*; do
+            t=$(readlink "$f") || continue
+            case $t in "$2"/*/audit.jsonl) ;; "$2" | "$2"/*) echo "$p: $t" ;; esac
+        done
+    done
 }
 nspid_depth() { awk '/^NSpid:/ { print NF - 1 }' "/proc/$1/status" 2>/dev/null; }
 # ip_running NAME STATE_DIR INIT_PID: checks of a running interpose container from the host; sets
@@ -605,6 +617,8 @@ ip_running() {
         "capsa-interpose ppid=$shim depth=2 containerd-shim" \
         "$(cat "/proc/$hp/comm" 2>&1) ppid=$(field "$hp" 4) depth=$(nspid_depth "$hp") $(cat "/proc/$shim/comm" 2>&1)"
     check "$1: the init is nested in the supervisor's pid namespace" 3 "$(nspid_depth "$3")"
+    check "$1: the supervisor holds nothing of the state root but its audit log" "" \
+        "$(held "$hp" "$RROOT")"
 }
 # ip_gone NAME STATE_DIR: after removal, no process with the supervisor's pid and start time but a
 # zombie (reported: its parent should reap it), and no state. delete kills it without waiting: poll.

@@ -422,6 +422,18 @@ field() { # PID N: field N of /proc/PID/stat (after the comm, which may hold spa
     s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
     awk -v n=$(($2 - 2)) '{ print $n }' <<<"${s##*) }"
 }
+# held PID ROOT: what PID and its children (the supervisor's fetcher) hold open under ROOT, the
+# runtime's state root, but the audit log: nothing, or the state directory's flock would outlive
+# the command that took it and block every later one on the container.
+held() {
+    local p f t
+    for p in "$1" $(pgrep -P "$1"); do
+        for f in "/proc/$p/fd/"*; do
+            t=$(readlink "$f") || continue
+            case $t in "$2"/*/audit.jsonl) ;; "$2" | "$2"/*) echo "$p: $t" ;; esac
+        done
+    done
+}
 nspid_depth() { awk '/^NSpid:/ { print NF - 1 }' "/proc/$1/status" 2>/dev/null; }
 # PROBE prints MemTotal and whether mknod of a character device worked.
 PROBE='awk "/^MemTotal:/ { print \$2, \$3 }" /proc/meminfo; mknod /tmp/nd c 1 3 2>/dev/null && echo mknod ok || echo mknod refused'
@@ -458,6 +470,8 @@ if [ -n "$iprt" ]; then
             "$(cat "/proc/$hp/comm" 2>&1) ppid=$(field "$hp" 4) depth=$(nspid_depth "$hp") $(cat "/proc/$shim/comm" 2>&1)"
         check "interpose (runtime capsa-interpose): the container's init is nested in the supervisor's pid namespace" \
             "3" "$(nspid_depth "$pid")"
+        check "interpose (runtime capsa-interpose): the supervisor holds nothing of the state root but its audit log" \
+            "" "$(held "$hp" "$work/exec/runtime-runc/moby")"
         out=$(dk exec "$cid" sh -c 'echo in exec; exit 7' 2>&1)
         rc=$?
         check "interpose (runtime capsa-interpose): docker exec output and exit code 7" $'in exec\n7' "$out"$'\n'"$rc"

@@ -397,6 +397,18 @@ field() { # PID N: field N of /proc/PID/stat (after the comm, which may hold spa
 sup_gone() { # PID START: no process PID started at START, or a zombie
     [ "$(field "$1" 22)" != "$2" ] || [ "$(field "$1" 3)" = Z ]
 }
+# held PID ROOT: what PID and its children (the supervisor's fetcher) hold open under ROOT, the
+# runtime's state root, but the audit log: nothing, or the state directory's flock would outlive
+# the command that took it and block every later one on the container.
+held() {
+    local p f t
+    for p in "$1" $(pgrep -P "$1"); do
+        for f in "/proc/$p/fd/"*; do
+            t=$(readlink "$f") || continue
+            case $t in "$2"/*/audit.jsonl) ;; "$2" | "$2"/*) echo "$p: $t" ;; esac
+        done
+    done
+}
 nspid_depth() { awk '/^NSpid:/ { print NF - 1 }' "/proc/$1/status" 2>/dev/null; }
 # ip_checks LABEL FLAGS... : a container at the interpose level chosen by FLAGS.
 ip_checks() {
@@ -426,6 +438,8 @@ ip_checks() {
         "capsa-interpose ppid=$conmon depth=2" echo "$out"
     expect "interpose ($l): the container's init is nested in the supervisor's pid namespace" 0 \
         "ppid=$conmon depth=3" echo "ppid=$(field "$pid" 4) depth=$(nspid_depth "$pid")"
+    expect "interpose ($l): the supervisor holds nothing of the state root but its audit log" 0 "" \
+        held "$hp" /run/capsa
     expect "interpose ($l): exec output" 0 "in exec" podman exec ipc echo in exec
     expect "interpose ($l): an exec'd process is brokered too (hidden paths)" 0 "$GONE" \
         podman exec ipc sh -c "$PROBE"
