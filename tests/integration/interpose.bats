@@ -137,6 +137,26 @@ ipops_expect() {
     [ "$(test_supers)" = "$SUPER" ] || fail_now "supervisors: $(test_supers), expected only $SUPER"
 }
 
+@test "interpose: the supervisor holds none of the runtime's fds, whatever fds create was given" {
+    # containerd's shim runs create with two more fds open (3, 4): the supervisor once kept the
+    # runtime's fd of an unused slot, the locked state directory, and start waited on its lock.
+    update_config '.process.args = ["sh", "-c", "sleep 1000; : '"$MARK"'"]'
+    "$CAPSA" --root "$CAPSA_ROOT" create --bundle "$BUNDLE" "$CID" 3</dev/null 4</dev/null
+    local super fd t
+    super=$(state_get "$CID" helperPid)
+    for fd in /proc/"$super"/fd/*; do
+        t=$(readlink "$fd") || continue
+        case $t in
+        "$CAPSA_ROOT/$CID/audit.jsonl") ;;
+        "$CAPSA_ROOT"*) fail_now "the supervisor holds $t (fd ${fd##*/})" ;;
+        esac
+    done
+    run timeout 120 "$CAPSA" --root "$CAPSA_ROOT" start "$CID"
+    [ "$status" -eq 0 ]
+    [ "$(container_status "$CID")" = running ]
+    capsa delete --force "$CID"
+}
+
 @test "interpose: an unknown level is refused naming the annotation and the known levels; nothing is left" {
     update_config '.annotations["capsa.isolation"] = "bogus"
         | .process.args = ["sh", "-c", "sleep 1000; : '"$MARK"'"]'
