@@ -312,9 +312,6 @@ static int prepare(struct exec_job *x, int sfd, struct capsa_err *err)
                                       .state_dirfd = x->c.dirfd,
                                       .cgroup = x->c.st.cgroup,
                                       .exec = true,
-                                      .init_pid = x->c.st.pid,
-                                      .helper_pid = x->c.st.helper_pid,
-                                      .helper_start = x->c.st.helper_start,
                                       .pidns_fd = -1,
                                       .child_fd = -1};
     if (x->level->host_prepare && (r = x->level->host_prepare(&x->lh, err)) < 0)

@@ -48,8 +48,7 @@ struct capsa_level_host {
     const char *cgroup; /* the container's cgroup (capsa_cgroup_encode text) or NULL */
     const char *bundle; /* create: the bundle directory (absolute) */
     bool exec;          /* exec (a process into a running container), not create */
-    pid_t init_pid;     /* exec: the container's init */
-    pid_t helper_pid;   /* exec: from state.json (create: set by host_prepare) */
+    pid_t helper_pid;   /* create: set by host_prepare */
     unsigned long long helper_start;
     /* Set by host_prepare: */
     int pidns_fd; /* >= 0: the container's new pid namespace is made inside this one */

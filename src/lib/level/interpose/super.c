@@ -575,7 +575,6 @@ static int enter_container(struct capsa_ip_sup *s, pid_t pid)
      * always resolved from an explicit directory fd. */
     if (fchdir(s->procfd) < 0)
         return -errno;
-    s->init_pid = pid;
     return 0;
 }
 

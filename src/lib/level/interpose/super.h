@@ -63,7 +63,6 @@ struct capsa_ip_sup {
     const struct capsa_ip_super_args *a;
     int procfd;          /* a procfs of our own pid namespace (which holds the container's) */
     int rootfd;          /* the container's root (we are chrooted there too) */
-    pid_t init_pid;      /* in our pid namespace */
     uint64_t admin_caps; /* what the supervisor itself needs between calls */
     /* The identity applied now (setfsuid and friends), to skip what does
      * not change from one call to the next. */
