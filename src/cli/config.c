@@ -69,7 +69,7 @@ static int read_config(char *level, size_t size)
             snprintf(level, size, "%s", val);
         }
     }
-    fclose(f);
+    (void)fclose(f);
     return r;
 }
 

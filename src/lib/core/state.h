@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "linux/process.h"
 #include "spec/spec.h"
 #include "util/err.h"
 
@@ -71,19 +72,6 @@ int capsa_state_read(int dirfd, struct capsa_state *st, struct capsa_err *err);
  * untrusted; fuzzed in tests/fuzz). On failure *st is cleared. */
 int capsa_state_parse(const char *buf, size_t len, struct capsa_state *st, struct capsa_err *err);
 void capsa_state_clear(struct capsa_state *st);
-
-/* Fields of /proc/<pid>/stat: state (3), ppid (4), start time (22).
- * -ESRCH when the process does not exist. */
-struct capsa_proc_stat {
-    char state;
-    pid_t ppid;
-    unsigned long long start;
-};
-int capsa_proc_stat(pid_t pid, struct capsa_proc_stat *out);
-
-/* Start time of pid (field 22 of /proc/<pid>/stat) and whether it is a
- * zombie/dead. -ESRCH when the process does not exist. */
-int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead);
 
 /* The live status: stopped when the init is gone, a zombie or a different
  * process (pid reuse, detected through the start time). */

@@ -44,9 +44,11 @@ int capsa_level_choose(const struct capsa_spec *spec, const char *default_level,
                        const struct capsa_level **out, struct capsa_err *err)
 {
     const struct capsa_level *def = &capsa_level_native;
-    if (default_level != NULL && default_level[0] != '\0' &&
-        (def = capsa_level_by_name(default_level)) == NULL)
-        return unknown("the runtime's default isolation level", default_level, err);
+    if (default_level != NULL && default_level[0] != '\0') {
+        def = capsa_level_by_name(default_level);
+        if (def == NULL)
+            return unknown("the runtime's default isolation level", default_level, err);
+    }
     const struct capsa_level *l = def;
     const char *ann = capsa_spec_annotation(spec, CAPSA_LEVEL_ANNOTATION);
     if (ann != NULL) {
@@ -59,8 +61,7 @@ int capsa_level_choose(const struct capsa_spec *spec, const char *default_level,
                                   "may not lower it",
                                   ann, def->name);
     }
-    int r;
-    if (l->available != NULL && (r = l->available(err)) < 0)
+    if (l->available != NULL && l->available(err) < 0)
         return capsa_err_wrap(err, "isolation level %s is not available on this host", l->name);
     *out = l;
     return 0;

@@ -333,3 +333,49 @@ int capsa_process_enter_cwd(const char *cwd, bool create, struct capsa_err *err)
     }
     return fd;
 }
+
+int capsa_proc_stat(pid_t pid, struct capsa_proc_stat *out)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -ESRCH;
+    char buf[1024];
+    ssize_t n = capsa_read_all(fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return -ESRCH;
+    buf[n] = '\0';
+    /* comm may contain anything, including ") "; fields start after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (p == NULL || p[1] != ' ')
+        return -EINVAL;
+    p += 2;
+    out->state = *p;
+    /* p at field 3 (state); ppid is field 4, the start time field 22. */
+    int field = 3;
+    while (*p && field < 22) {
+        if (*p == ' ') {
+            field++;
+            if (field == 4)
+                out->ppid = (pid_t)strtol(p + 1, NULL, 10);
+        }
+        p++;
+    }
+    if (field != 22)
+        return -EINVAL;
+    out->start = strtoull(p, NULL, 10);
+    return 0;
+}
+
+int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead)
+{
+    struct capsa_proc_stat ps;
+    int r = capsa_proc_stat(pid, &ps);
+    if (r < 0)
+        return r;
+    *start = ps.start;
+    if (dead)
+        *dead = ps.state == 'Z' || ps.state == 'X' || ps.state == 'x';
+    return 0;
+}

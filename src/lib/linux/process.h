@@ -6,6 +6,7 @@
 #define CAPSA_LINUX_PROCESS_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -86,5 +87,18 @@ int capsa_caps_last_cap(void);
  * runtime at create and exec, where a warning can be logged; nothing when
  * all are available or p is NULL. */
 void capsa_caps_warn_unavailable(const struct capsa_process *p, capsa_warn_fn warn, void *opaque);
+
+/* Fields of /proc/<pid>/stat: state (3), ppid (4), start time (22).
+ * -ESRCH when the process does not exist. */
+struct capsa_proc_stat {
+    char state;
+    pid_t ppid;
+    unsigned long long start;
+};
+int capsa_proc_stat(pid_t pid, struct capsa_proc_stat *out);
+
+/* Start time of pid (field 22 of /proc/<pid>/stat) and whether it is a
+ * zombie/dead. -ESRCH when the process does not exist. */
+int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead);
 
 #endif

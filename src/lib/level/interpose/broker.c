@@ -191,10 +191,9 @@ static int self_walk(struct capsa_ip_req *q, int base, const char *path, bool no
                      size_t size)
 {
     char done[PATH_SIZE], work[2 * PATH_SIZE], tmp[2 * PATH_SIZE];
-    int r;
     if (path[0] == '/') {
         snprintf(done, sizeof done, "/");
-    } else if ((r = capsa_ip_fd_path(q->s, base, done, sizeof done)) < 0 || done[0] != '/') {
+    } else if (capsa_ip_fd_path(q->s, base, done, sizeof done) < 0 || done[0] != '/') {
         return 0;
     }
     if (snprintf(work, sizeof work, "%s", path) >= (int)sizeof work)
@@ -280,6 +279,8 @@ static int open_object(struct capsa_ip_req *q, int dirfd, const char *path, bool
                        bool empty_ok, int extra, uint64_t resolve, struct obj *o)
 {
     o->fd = -1;
+    o->canon[0] = '\0';
+    o->st.st_mode = 0;
     int r;
     if (path[0] == '\0') {
         if (!empty_ok)
@@ -304,8 +305,10 @@ static int open_object(struct capsa_ip_req *q, int dirfd, const char *path, bool
         if (fd < 0 && errno == ENOENT && resolve == 0 &&
             self_walk(q, base, path, nofollow, alt, sizeof alt) == 1)
             fd = capsa_openat2(q->s->rootfd, alt, how, 0, 0);
-        if (fd < 0)
-            return -errno;
+        if (fd < 0) {
+            int e = errno;
+            return e > 0 ? -e : -EIO;
+        }
         o->fd = (int)fd;
     }
 opened:
@@ -328,6 +331,7 @@ static int open_entry(struct capsa_ip_req *q, int dirfd, const char *path, bool 
                       uint64_t resolve, struct entry *e)
 {
     e->dirfd = -1;
+    e->canon[0] = '\0';
     if (path[0] == '\0')
         return -ENOENT;
     char dir[PATH_SIZE];
@@ -496,7 +500,7 @@ static int async_start(struct capsa_ip_req *q, struct async_job *a)
         pthread_t t;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&at, 64 * 1024);
+        pthread_attr_setstacksize(&at, (size_t)64 * 1024);
         e = pthread_create(&t, &at, async_thread, a);
         pthread_attr_destroy(&at);
         if (e == 0) {

@@ -23,6 +23,7 @@
 
 #include "level/interpose/interpose.h"
 #include "level/interpose/super.h"
+#include "linux/process.h"
 #include "linux/scmp.h"
 #include "sys/sys.h"
 #include "util/util.h"
@@ -41,9 +42,12 @@ struct ip_host {
 static int ip_available(struct capsa_err *err)
 {
     struct utsname u;
-    unsigned ma = 0, mi = 0;
-    if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &ma, &mi) != 2)
+    if (uname(&u) < 0)
         return capsa_err_set(err, errno, "uname");
+    char *end;
+    unsigned long ma = strtoul(u.release, &end, 10), mi = 0;
+    if (*end == '.')
+        mi = strtoul(end + 1, NULL, 10);
     if (ma < 5 || (ma == 5 && mi < 19))
         return capsa_err_setx(err, ENOTSUP,
                               "it needs Linux 5.19 or later (seccomp user notification with "
@@ -72,30 +76,6 @@ static int ip_validate(const struct capsa_spec *spec, struct capsa_err *err)
         return capsa_err_setx(err, EINVAL,
                               "linux.seccomp.listenerPath: not at the interpose level, whose "
                               "supervisor holds the one listener a process may have");
-    return 0;
-}
-
-/* Field 22 of /proc/<pid>/stat. */
-static int start_time(pid_t pid, unsigned long long *out)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    if (n <= 0)
-        return -EIO;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    /* After the name: state (3), then 4..21, then starttime (22). */
-    unsigned long long v;
-    if (p == NULL || sscanf(p + 1,
-                            " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-                            "%*d %*d %*d %llu",
-                            &v) != 1)
-        return -EIO;
-    *out = v;
     return 0;
 }
 
@@ -230,7 +210,7 @@ static int start_super(struct capsa_level_host *h, struct ip_host *ih, struct ca
         super_main(&a);
     h->pidns_fd = pidfd;
     h->helper_pid = pid;
-    if ((r = start_time(pid, &h->helper_start)) < 0)
+    if ((r = capsa_proc_start_time(pid, &h->helper_start, NULL)) < 0)
         return capsa_err_set(err, -r, "interpose: the supervisor's start time");
     return 0;
 }
@@ -315,7 +295,7 @@ static void ip_host_stop(pid_t pid, unsigned long long start)
     if (pidfd < 0)
         return;
     unsigned long long now = 0;
-    if (start_time(pid, &now) == 0 && now == start) {
+    if (capsa_proc_start_time(pid, &now, NULL) == 0 && now == start) {
         capsa_pidfd_send_signal(pidfd, SIGKILL, 0);
         siginfo_t si;
         waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);

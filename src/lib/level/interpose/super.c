@@ -401,11 +401,6 @@ static void audit(struct capsa_ip_req *q)
 
 /* --- the event loop --- */
 
-struct listeners {
-    int n;    /* live */
-    int ever; /* received, in all */
-};
-
 /* --- the listener handover ---
  *
  * A container process hands its filter's listener over with write(2) and
@@ -452,12 +447,14 @@ __attribute__((noreturn)) static void fetcher_main(int sock)
             _exit(0);
         int fd = -1, e = 0;
         int pfd = capsa_pidfd_open(rq.pid, 0);
-        if (pfd < 0)
-            e = errno;
-        else if ((fd = (int)syscall(SYS_pidfd_getfd, pfd, rq.fd, 0)) < 0)
-            e = errno;
-        if (pfd >= 0)
+        if (pfd >= 0) {
+            fd = (int)syscall(SYS_pidfd_getfd, pfd, rq.fd, 0);
+            if (fd < 0)
+                e = errno;
             close(pfd);
+        } else {
+            e = errno;
+        }
         union {
             char buf[CMSG_SPACE(sizeof(int))];
             struct cmsghdr align;
@@ -487,20 +484,24 @@ static int fetch(int fsock, pid_t pid, int fd)
     struct fetch_req rq = {.pid = pid, .fd = fd};
     if (write(fsock, &rq, sizeof rq) != (ssize_t)sizeof rq)
         return -EPIPE;
-    int e = 0;
+    struct {
+        int err; /* the fetcher's errno, 0 with an fd */
+    } rep = {0};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
-    struct iovec iov = {.iov_base = &e, .iov_len = sizeof e};
+    struct iovec iov = {.iov_base = &rep, .iov_len = sizeof rep};
     struct msghdr mh = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
     ssize_t n = recvmsg(fsock, &mh, MSG_CMSG_CLOEXEC);
-    if (n != (ssize_t)sizeof e)
+    if (n != (ssize_t)sizeof rep)
         return -EPIPE;
+    if (rep.err != 0)
+        return -rep.err;
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    if (e != 0 || cm == NULL || cm->cmsg_type != SCM_RIGHTS)
-        return -(e ? e : EPROTO);
+    if (cm == NULL || cm->cmsg_type != SCM_RIGHTS)
+        return -EPROTO;
     int got;
     memcpy(&got, CMSG_DATA(cm), sizeof got);
     return got;
@@ -837,8 +838,8 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
      * install Landlock and our filter without CAP_SYS_ADMIN. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         _exit(118);
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGCHLD, SIG_IGN); /* PID 1 of our namespace: reap whatever comes */
+    (void)signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGCHLD, SIG_IGN); /* PID 1 of our namespace: reap whatever comes */
     s.procfd = capsa_proc_open_private(&err);
     if (s.procfd < 0)
         _exit(120);
