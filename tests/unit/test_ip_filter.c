@@ -55,6 +55,7 @@
 
 #include "level/interpose/brokered.h"
 #include "level/interpose/interpose.h"
+#include "level/interpose/super.h"
 #include "linux/scmp.h"
 
 #define ERRNO(e) (SECCOMP_RET_ERRNO | ((uint32_t)(e)&SECCOMP_RET_DATA))
@@ -552,6 +553,51 @@ static void test_emulated_args(void **state)
 /* ---- the program, loaded ---- */
 
 /* The child's report: one line per failed check, then "END". */
+/* The supervisor's and its fetcher's own filters (hand-built allowlists). */
+static void test_super_filters(void **state)
+{
+    (void)state;
+    struct capsa_seccomp_prog *sup = NULL, *fetch = NULL;
+    struct capsa_err err = {0};
+    assert_int_equal(capsa_ip_super_filters(&sup, &fetch, &err), 0);
+    const uint32_t KILLP = SECCOMP_RET_KILL_PROCESS;
+    /* The supervisor: its calls, the listener's ioctls, threads only. */
+    assert_int_equal(call(sup, SYS_read, 0, 0, 0, 0, 0), SECCOMP_RET_ALLOW);
+    assert_int_equal(call(sup, SYS_process_vm_readv, 0, 0, 0, 0, 0), SECCOMP_RET_ALLOW);
+    assert_int_equal(call(sup, SYS_getdents64, 0, 0, 0, 0, 0), SECCOMP_RET_ALLOW);
+    assert_int_equal(call(sup, SYS_ioctl, 5, SECCOMP_IOCTL_NOTIF_RECV, 0, 0, 0), SECCOMP_RET_ALLOW);
+    assert_int_equal(call(sup, SYS_ioctl, 5, SECCOMP_IOCTL_NOTIF_ADDFD, 0, 0, 0),
+                     SECCOMP_RET_ALLOW);
+    assert_int_equal(call(sup, SYS_ioctl, 5, TIOCSTI, 0, 0, 0), KILLP);
+    assert_int_equal(call(sup, SYS_clone, CLONE_VM | CLONE_THREAD | CLONE_SIGHAND, 0, 0, 0, 0),
+                     SECCOMP_RET_ALLOW);
+    assert_int_equal(call(sup, SYS_clone, SIGCHLD, 0, 0, 0, 0), KILLP);
+    assert_int_equal(call(sup, SYS_clone3, 0, 0, 0, 0, 0), ERRNO(ENOSYS));
+    assert_int_equal(call(sup, SYS_execve, 0, 0, 0, 0, 0), KILLP);
+    assert_int_equal(call(sup, SYS_ptrace, 0, 0, 0, 0, 0), KILLP);
+    assert_int_equal(call(sup, SYS_mount, 0, 0, 0, 0, 0), KILLP);
+    assert_int_equal(call(sup, SYS_read | 0x40000000, 0, 0, 0, 0, 0), KILLP);
+    struct seccomp_data d = {.nr = 3, .arch = AUDIT_ARCH_I386};
+    assert_int_equal(run(sup, &d, NULL), KILLP);
+    /* The fetcher: taking an fd and passing it on, nothing more. */
+    assert_int_equal(call(fetch, SYS_pidfd_getfd, 0, 0, 0, 0, 0), SECCOMP_RET_ALLOW);
+    assert_int_equal(call(fetch, SYS_sendmsg, 0, 0, 0, 0, 0), SECCOMP_RET_ALLOW);
+    assert_int_equal(call(fetch, SYS_openat, 0, 0, 0, 0, 0), KILLP);
+    assert_int_equal(call(fetch, SYS_ioctl, 5, SECCOMP_IOCTL_NOTIF_RECV, 0, 0, 0), KILLP);
+    assert_int_equal(call(fetch, SYS_clone, CLONE_THREAD, 0, 0, 0, 0), KILLP);
+    assert_int_equal(call(fetch, SYS_clone3, 0, 0, 0, 0, 0), KILLP);
+    assert_false(sup->uses_notify);
+    capsa_seccomp_prog_free(sup);
+    capsa_seccomp_prog_free(fetch);
+    /* A call listed where its rule should decide is a programming error. */
+    const int bad[] = {SYS_read, SYS_ioctl};
+    const unsigned long ioc[] = {FIONREAD};
+    struct capsa_ip_allowlist a = {.calls = bad, .n_calls = 2, .ioctls = ioc, .n_ioctls = 1};
+    struct capsa_seccomp_prog *p = NULL;
+    assert_int_equal(capsa_ip_allowlist_compile(&a, &p, &err), -EINVAL);
+    assert_null(p);
+}
+
 static int report_fd = -1;
 static int fails;
 
@@ -924,7 +970,7 @@ int main(void)
         cmocka_unit_test(test_table),         cmocka_unit_test(test_brokered_list),
         cmocka_unit_test(test_docs_table),    cmocka_unit_test(test_emulated_table),
         cmocka_unit_test(test_emulated_args), cmocka_unit_test(test_live_default),
-        cmocka_unit_test(test_live_egress),
+        cmocka_unit_test(test_live_egress),   cmocka_unit_test(test_super_filters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

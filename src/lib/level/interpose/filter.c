@@ -1033,16 +1033,56 @@ static int build(struct bld *b, const struct capsa_ip_policy *p, struct capsa_er
     return resolve(b, err);
 }
 
-int capsa_ip_filter_compile(const struct capsa_ip_policy *p, struct capsa_seccomp_prog **out,
-                            struct capsa_err *err)
+static int build_allowlist(struct bld *b, const struct capsa_ip_allowlist *a, struct capsa_err *err)
 {
-    *out = NULL;
-    cleanup_free struct bld *b = calloc(1, sizeof *b);
-    if (b == NULL)
-        return capsa_err_set(err, ENOMEM, "interpose filter");
-    int r = build(b, p, err);
-    if (r < 0)
-        return r;
+    uint16_t allow = lbl(b), kill = lbl(b), ioc = lbl(b), clone = lbl(b);
+    ld(b, OFF_ARCH);
+    jeq(b, AUDIT_ARCH_X86_64, NEXT, kill);
+    ld(b, OFF_NR);
+    jge(b, X32_BIT, kill, NEXT);
+    for (size_t i = 0; i < a->n_calls; i++) {
+        if (a->calls[i] < 0 || (a->calls[i] == SYS_ioctl && a->n_ioctls > 0) ||
+            (a->threads && (a->calls[i] == SYS_clone || a->calls[i] == SYS_clone3)))
+            return capsa_err_setx(err, EINVAL,
+                                  "interpose: the supervisor's filter lists call %d outside its "
+                                  "rule",
+                                  a->calls[i]);
+        jeq(b, (uint32_t)a->calls[i], allow, NEXT);
+    }
+    if (a->n_ioctls > 0)
+        jeq(b, SYS_ioctl, ioc, NEXT);
+    if (a->threads) {
+        jeq(b, SYS_clone, clone, NEXT);
+        jraw(b, BPF_JEQ, SYS_clone3, 0, 1);
+        ret(b, ERR(ENOSYS));
+    }
+    here(b, kill);
+    ret(b, KILL);
+    /* Every jump goes forward: the argument checks, then "allow" last. */
+    here(b, ioc);
+    if (a->n_ioctls > 0) {
+        /* The kernel takes the request as an unsigned int: the lower half. */
+        ld(b, ARG_LO(1));
+        for (size_t i = 0; i < a->n_ioctls; i++)
+            jeq(b, (uint32_t)a->ioctls[i], allow, NEXT);
+        ret(b, KILL);
+    }
+    here(b, clone);
+    if (a->threads) {
+        ld(b, ARG_LO(0));
+        jset(b, CLONE_THREAD, allow, NEXT);
+        ret(b, KILL);
+    }
+    here(b, allow);
+    ret(b, ALLOW);
+    if (b->overflow)
+        return capsa_err_setx(err, E2BIG, "interpose: the supervisor's filter is too long");
+    return resolve(b, err);
+}
+
+static int to_prog(const struct bld *b, unsigned flags, bool notify,
+                   struct capsa_seccomp_prog **out, struct capsa_err *err)
+{
     struct capsa_seccomp_prog *prog = calloc(1, sizeof *prog);
     if (prog == NULL)
         return capsa_err_set(err, ENOMEM, "interpose filter");
@@ -1053,11 +1093,37 @@ int capsa_ip_filter_compile(const struct capsa_ip_policy *p, struct capsa_seccom
     }
     memcpy(prog->insns, b->insn, b->n * sizeof *prog->insns);
     prog->n_insns = (unsigned short)b->n;
+    prog->flags = flags;
+    prog->uses_notify = notify;
+    *out = prog;
+    return 0;
+}
+
+int capsa_ip_filter_compile(const struct capsa_ip_policy *p, struct capsa_seccomp_prog **out,
+                            struct capsa_err *err)
+{
+    *out = NULL;
+    cleanup_free struct bld *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return capsa_err_set(err, ENOMEM, "interpose filter");
+    int r = build(b, p, err);
+    if (r < 0)
+        return r;
     /* Once the supervisor has taken a call, only a fatal signal interrupts
      * the caller's wait: otherwise a signal would restart a call the
      * supervisor has already performed (a second mkdir says EEXIST). */
-    prog->flags = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-    prog->uses_notify = true;
-    *out = prog;
-    return 0;
+    return to_prog(b, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, true, out, err);
+}
+
+int capsa_ip_allowlist_compile(const struct capsa_ip_allowlist *a, struct capsa_seccomp_prog **out,
+                               struct capsa_err *err)
+{
+    *out = NULL;
+    cleanup_free struct bld *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return capsa_err_set(err, ENOMEM, "interpose: the supervisor's filter");
+    int r = build_allowlist(b, a, err);
+    if (r < 0)
+        return r;
+    return to_prog(b, 0, false, out, err);
 }

@@ -112,4 +112,21 @@ struct capsa_seccomp_prog;
 int capsa_ip_filter_compile(const struct capsa_ip_policy *p, struct capsa_seccomp_prog **out,
                             struct capsa_err *err);
 
+/* A filter for the supervisor's own processes: the listed calls allowed;
+ * ioctl only with one of the listed requests; with threads, clone only
+ * with CLONE_THREAD and clone3 ENOSYS (its flags are in memory, so glibc
+ * falls back to clone); anything else, and any other architecture, kills
+ * the process. Built by hand like the workload's, in the runtime before
+ * the supervisor is forked: no libseccomp work (its heap, its page faults)
+ * in the supervisor on the way to serving the first call. */
+struct capsa_ip_allowlist {
+    const int *calls;
+    size_t n_calls;
+    const unsigned long *ioctls;
+    size_t n_ioctls;
+    bool threads;
+};
+int capsa_ip_allowlist_compile(const struct capsa_ip_allowlist *a, struct capsa_seccomp_prog **out,
+                               struct capsa_err *err);
+
 #endif

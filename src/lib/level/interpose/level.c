@@ -35,6 +35,7 @@
 
 struct ip_host {
     struct capsa_ip_policy policy;
+    struct capsa_seccomp_prog *super_prog, *fetch_prog; /* the supervisor's own filters */
 };
 
 /* seccomp user notification with SECCOMP_ADDFD_FLAG_SEND (5.14) and
@@ -185,6 +186,8 @@ static int start_super(struct capsa_level_host *h, struct ip_host *ih, struct ca
             return capsa_err_set(err, errno, "interpose: record mode: open %s/%s", h->bundle,
                                  RECORD_NAME);
     }
+    if ((r = capsa_ip_super_filters(&ih->super_prog, &ih->fetch_prog, err)) < 0)
+        return r;
     const struct capsa_process *p = h->spec->process;
     struct capsa_ip_super_args a = {
         .policy = &ih->policy,
@@ -195,6 +198,8 @@ static int start_super(struct capsa_level_host *h, struct ip_host *ih, struct ca
         .audit_fd = audit,
         .record_fd = record,
         .keep_caps = p && p->has_capabilities ? p->capabilities.bounding : 0,
+        .super_prog = ih->super_prog,
+        .fetch_prog = ih->fetch_prog,
     };
     /* PID 1 of a new pid namespace, which the container's is made in. */
     int pidfd = -1;
@@ -277,6 +282,8 @@ static void ip_host_release(struct capsa_level_host *h)
     struct ip_host *ih = h->priv;
     if (ih != NULL) {
         capsa_ip_policy_free(&ih->policy);
+        capsa_seccomp_prog_free(ih->super_prog);
+        capsa_seccomp_prog_free(ih->fetch_prog);
         free(ih);
     }
     h->priv = NULL;

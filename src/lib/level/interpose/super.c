@@ -53,6 +53,7 @@
 
 #include "level/interpose/vfile.h"
 #include "linux/rootfs.h"
+#include "linux/scmp.h"
 #include "sys/sys.h"
 #include "util/util.h"
 
@@ -401,6 +402,153 @@ static void audit(struct capsa_ip_req *q)
 
 /* --- the event loop --- */
 
+/* The supervisor's own filter: the calls it makes, nothing else (the
+ * broker's operations, its event loop, the listener ioctls, threads for
+ * blocking connects, and what a sanitizer's runtime calls in the ASan test
+ * build). The fetcher's: taking an fd out of a process and passing it on. */
+static const int super_calls[] = {
+    SYS_read,
+    SYS_write,
+    SYS_close,
+    SYS_openat,
+    SYS_openat2,
+    SYS_newfstatat,
+    SYS_fstat,
+    SYS_statx,
+    SYS_lseek,
+    SYS_mmap,
+    SYS_munmap,
+    SYS_mremap,
+    SYS_brk,
+    SYS_madvise,
+    SYS_mprotect,
+    SYS_epoll_wait,
+    SYS_epoll_pwait,
+    SYS_epoll_ctl,
+    SYS_recvmsg,
+    SYS_sendmsg,
+    SYS_sendto,
+    SYS_accept4,
+    SYS_setsockopt,
+    SYS_getsockopt,
+    SYS_process_vm_readv,
+    SYS_process_vm_writev,
+    SYS_pidfd_open,
+    SYS_pidfd_getfd,
+    SYS_setfsuid,
+    SYS_setfsgid,
+    SYS_setgroups,
+    SYS_setresuid,
+    SYS_setresgid,
+    SYS_capset,
+    SYS_capget,
+    SYS_umask,
+    SYS_fchdir,
+    SYS_readlinkat,
+    SYS_mkdirat,
+    SYS_mknodat,
+    SYS_unlinkat,
+    SYS_renameat2,
+    SYS_renameat,
+    SYS_linkat,
+    SYS_symlinkat,
+    SYS_fchmodat,
+    SYS_fchownat,
+    SYS_utimensat,
+    SYS_ftruncate,
+    SYS_pwrite64,
+    SYS_sigaltstack,
+    SYS_sched_getaffinity,
+    SYS_prlimit64,
+    SYS_sched_yield,
+    SYS_rt_sigaction,
+    SYS_truncate,
+    SYS_getxattr,
+    SYS_setxattr,
+    SYS_listxattr,
+    SYS_removexattr,
+    SYS_statfs,
+    SYS_fstatfs,
+    SYS_inotify_add_watch,
+    SYS_bind,
+    SYS_connect,
+    SYS_fcntl,
+    SYS_dup,
+    SYS_memfd_create,
+    SYS_faccessat2,
+    SYS_exit_group,
+    SYS_exit,
+    SYS_getpid,
+    SYS_gettid,
+    SYS_clock_gettime,
+    SYS_rt_sigprocmask,
+    SYS_rt_sigreturn,
+    SYS_futex,
+    SYS_getrandom,
+    SYS_ppoll,
+    SYS_poll,
+    SYS_pread64,
+    SYS_sysinfo,
+    SYS_getuid,
+    SYS_geteuid,
+    SYS_getgid,
+    SYS_getegid,
+    SYS_uname,
+    SYS_fgetxattr,
+    SYS_getdents64,
+    SYS_set_robust_list,
+    SYS_rseq,
+    SYS_set_tid_address,
+};
+static const unsigned long super_ioctls[] = {SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND,
+                                             SECCOMP_IOCTL_NOTIF_ID_VALID,
+                                             SECCOMP_IOCTL_NOTIF_ADDFD};
+static const int fetch_calls[] = {
+    SYS_read,
+    SYS_recvmsg,
+    SYS_sendmsg,
+    SYS_pidfd_open,
+    SYS_pidfd_getfd,
+    SYS_close,
+    SYS_exit_group,
+    SYS_exit,
+    SYS_write,
+    /* what a sanitizer's runtime calls on its own (the ASan test build) */
+    SYS_mmap,
+    SYS_munmap,
+    SYS_madvise,
+    SYS_mprotect,
+    SYS_sigaltstack,
+    SYS_sched_getaffinity,
+    SYS_sched_yield,
+    SYS_prlimit64,
+    SYS_getpid,
+    SYS_gettid,
+    SYS_rt_sigprocmask,
+    SYS_rt_sigaction,
+    SYS_futex,
+};
+
+int capsa_ip_super_filters(struct capsa_seccomp_prog **super, struct capsa_seccomp_prog **fetch,
+                           struct capsa_err *err)
+{
+    const struct capsa_ip_allowlist s = {
+        .calls = super_calls,
+        .n_calls = ARRAY_SIZE(super_calls),
+        .ioctls = super_ioctls,
+        .n_ioctls = ARRAY_SIZE(super_ioctls),
+        .threads = true,
+    };
+    const struct capsa_ip_allowlist f = {.calls = fetch_calls, .n_calls = ARRAY_SIZE(fetch_calls)};
+    *fetch = NULL;
+    int r = capsa_ip_allowlist_compile(&s, super, err);
+    if (r == 0 && (r = capsa_ip_allowlist_compile(&f, fetch, err)) < 0) {
+        capsa_seccomp_prog_free(*super);
+        *super = NULL;
+    }
+    return r;
+}
+
 /* --- the listener handover ---
  *
  * A container process hands its filter's listener over with write(2) and
@@ -419,7 +567,7 @@ struct fetch_req {
     int fd;
 };
 
-__attribute__((noreturn)) static void fetcher_main(int sock)
+__attribute__((noreturn)) static void fetcher_main(int sock, const struct capsa_seccomp_prog *fprog)
 {
     prctl(PR_SET_NAME, "capsa-ip-fetch", 0, 0, 0);
     for (int c = 0; c < 64; c++)
@@ -427,18 +575,8 @@ __attribute__((noreturn)) static void fetcher_main(int sock)
             break;
     if (capset_eff(1ULL << CAP_SYS_PTRACE, 1ULL << CAP_SYS_PTRACE) < 0)
         _exit(1);
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-    const int calls[] = {SCMP_SYS(read), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(pidfd_open),
-                         SCMP_SYS(pidfd_getfd), SCMP_SYS(close), SCMP_SYS(exit_group),
-                         SCMP_SYS(exit), SCMP_SYS(write),
-                         /* what a sanitizer's runtime calls on its own (the ASan test build) */
-                         SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(mprotect),
-                         SCMP_SYS(sigaltstack), SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_yield),
-                         SCMP_SYS(prlimit64), SCMP_SYS(getpid), SCMP_SYS(gettid),
-                         SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(futex)};
-    for (size_t i = 0; ctx && i < ARRAY_SIZE(calls); i++)
-        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
-    if (ctx == NULL || seccomp_load(ctx) < 0)
+    struct capsa_err err = {0};
+    if (capsa_seccomp_load(fprog, NULL, &err) < 0)
         _exit(1);
     for (;;) {
         struct fetch_req rq;
@@ -577,136 +715,6 @@ static int enter_container(struct capsa_ip_sup *s, pid_t pid)
     if (fchdir(s->procfd) < 0)
         return -errno;
     return 0;
-}
-
-/* Our own filter: the calls the supervisor makes, nothing else. */
-static int self_filter(void)
-{
-    static const int allowed[] = {
-        SCMP_SYS(read),
-        SCMP_SYS(write),
-        SCMP_SYS(close),
-        SCMP_SYS(openat),
-        SCMP_SYS(openat2),
-        SCMP_SYS(newfstatat),
-        SCMP_SYS(fstat),
-        SCMP_SYS(statx),
-        SCMP_SYS(lseek),
-        SCMP_SYS(mmap),
-        SCMP_SYS(munmap),
-        SCMP_SYS(mremap),
-        SCMP_SYS(brk),
-        SCMP_SYS(madvise),
-        SCMP_SYS(mprotect),
-        SCMP_SYS(epoll_wait),
-        SCMP_SYS(epoll_pwait),
-        SCMP_SYS(epoll_ctl),
-        SCMP_SYS(recvmsg),
-        SCMP_SYS(sendmsg),
-        SCMP_SYS(sendto),
-        SCMP_SYS(accept4),
-        SCMP_SYS(setsockopt),
-        SCMP_SYS(getsockopt),
-        SCMP_SYS(process_vm_readv),
-        SCMP_SYS(process_vm_writev),
-        SCMP_SYS(pidfd_open),
-        SCMP_SYS(pidfd_getfd),
-        SCMP_SYS(setfsuid),
-        SCMP_SYS(setfsgid),
-        SCMP_SYS(setgroups),
-        SCMP_SYS(setresuid),
-        SCMP_SYS(setresgid),
-        SCMP_SYS(capset),
-        SCMP_SYS(capget),
-        SCMP_SYS(umask),
-        SCMP_SYS(fchdir),
-        SCMP_SYS(readlinkat),
-        SCMP_SYS(mkdirat),
-        SCMP_SYS(mknodat),
-        SCMP_SYS(unlinkat),
-        SCMP_SYS(renameat2),
-        SCMP_SYS(renameat),
-        SCMP_SYS(linkat),
-        SCMP_SYS(symlinkat),
-        SCMP_SYS(fchmodat),
-        SCMP_SYS(fchownat),
-        SCMP_SYS(utimensat),
-        SCMP_SYS(ftruncate),
-        SCMP_SYS(pwrite64),
-        SCMP_SYS(sigaltstack),
-        SCMP_SYS(sched_getaffinity),
-        SCMP_SYS(prlimit64),
-        SCMP_SYS(sched_yield),
-        SCMP_SYS(rt_sigaction),
-        SCMP_SYS(truncate),
-        SCMP_SYS(getxattr),
-        SCMP_SYS(setxattr),
-        SCMP_SYS(listxattr),
-        SCMP_SYS(removexattr),
-        SCMP_SYS(statfs),
-        SCMP_SYS(fstatfs),
-        SCMP_SYS(inotify_add_watch),
-        SCMP_SYS(bind),
-        SCMP_SYS(connect),
-        SCMP_SYS(fcntl),
-        SCMP_SYS(dup),
-        SCMP_SYS(memfd_create),
-        SCMP_SYS(faccessat2),
-        SCMP_SYS(exit_group),
-        SCMP_SYS(exit),
-        SCMP_SYS(getpid),
-        SCMP_SYS(gettid),
-        SCMP_SYS(clock_gettime),
-        SCMP_SYS(rt_sigprocmask),
-        SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(futex),
-        SCMP_SYS(getrandom),
-        SCMP_SYS(ppoll),
-        SCMP_SYS(poll),
-        SCMP_SYS(pread64),
-        SCMP_SYS(sysinfo),
-        SCMP_SYS(getuid),
-        SCMP_SYS(geteuid),
-        SCMP_SYS(getgid),
-        SCMP_SYS(getegid),
-        SCMP_SYS(uname),
-        SCMP_SYS(fgetxattr),
-        SCMP_SYS(getdents64),
-    };
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-    if (ctx == NULL)
-        return -ENOMEM;
-    int r = 0;
-    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(allowed); i++)
-        if (allowed[i] >= 0)
-            r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-    /* ioctl: the listener's requests only. */
-    const unsigned long ioc[] = {SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND,
-                                 SECCOMP_IOCTL_NOTIF_ID_VALID, SECCOMP_IOCTL_NOTIF_ADDFD};
-    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(ioc); i++)
-        r = seccomp_rule_add(
-            ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-            (struct scmp_arg_cmp){
-                .arg = 1, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)ioc[i], .datum_b = 0});
-    /* Threads (the blocking-connect ones, broker.c) and nothing else:
-     * clone3's flags are in memory, so it says ENOSYS and glibc falls back
-     * to clone, whose flags must hold CLONE_THREAD. */
-    if (r == 0)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-    if (r == 0)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                             (struct scmp_arg_cmp){.arg = 0,
-                                                   .op = SCMP_CMP_MASKED_EQ,
-                                                   .datum_a = CLONE_THREAD,
-                                                   .datum_b = CLONE_THREAD});
-    const int thread_calls[] = {SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(madvise),
-                                SCMP_SYS(set_tid_address)};
-    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(thread_calls); i++)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, thread_calls[i], 0);
-    if (r == 0)
-        r = seccomp_load(ctx);
-    seccomp_release(ctx);
-    return r;
 }
 
 /* Capabilities: the bounding set and permitted set down to what a brokered
@@ -854,7 +862,7 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
         close(a->ctl_fd);
         if (a->listen_fd >= 0)
             close(a->listen_fd);
-        fetcher_main(fp[1]);
+        fetcher_main(fp[1], a->fetch_prog);
     }
     close(fp[1]);
     int fsock = fp[0];
@@ -929,7 +937,8 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
                 if (r == 0 && !entered) {
                     /* Before any notification is served: the sender is in
                      * the container, still running the runtime's code. */
-                    if (enter_container(&s, pid) < 0 || drop_caps(&s) < 0 || self_filter() < 0)
+                    if (enter_container(&s, pid) < 0 || drop_caps(&s) < 0 ||
+                        capsa_seccomp_load(a->super_prog, NULL, &err) < 0)
                         _exit(124);
                     entered = true;
                 }

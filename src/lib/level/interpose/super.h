@@ -22,7 +22,16 @@ struct capsa_ip_super_args {
     int audit_fd;       /* audit.jsonl in the state directory, or -1 */
     int record_fd;      /* record mode: the profile is written here at the end, or -1 */
     uint64_t keep_caps; /* the container's bounding set: the most a brokered call may use */
+    const struct capsa_seccomp_prog *super_prog; /* capsa_ip_super_filters */
+    const struct capsa_seccomp_prog *fetch_prog;
 };
+
+/* The supervisor's and its fetcher's own filters, built by the runtime
+ * before it clones the supervisor. */
+struct capsa_seccomp_prog;
+struct capsa_err;
+int capsa_ip_super_filters(struct capsa_seccomp_prog **super, struct capsa_seccomp_prog **fetch,
+                           struct capsa_err *err);
 
 /* The supervisor process; never returns. */
 __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_args *a);
