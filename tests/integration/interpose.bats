@@ -695,6 +695,35 @@ EACCES"
     run ! grep -rq "ROOT-$MARK" "$OUT"
 }
 
+@test "interpose: a container in its own user namespace is served, through the fetcher only it needs" {
+    update_config '.linux.namespaces += [{"type":"user"}]
+        | .linux.uidMappings = [{"containerID":0,"hostID":100000,"size":65536}]
+        | .linux.gidMappings = [{"containerID":0,"hostID":200000,"size":65536}]'
+    chown -R 100000:200000 "$ROOTFS"
+    run_ip_container "$CID" "ipops create /tmp/byinit read /etc/hostname > /tmp/res; sleep 1000; : $MARK"
+    wait_for test -s "$ROOTFS/tmp/res"
+    [ "$(head -n1 "$ROOTFS/tmp/res")" = ok ]
+    [ "$(stat -c '%u %g' "$ROOTFS/tmp/byinit")" = "100000 200000" ]
+    # The supervisor has left the host's user namespace; its fetcher has not.
+    [ "$(readlink "/proc/$SUPER/ns/user")" = "$(readlink "/proc/$PID/ns/user")" ]
+    fetcher=$(pgrep -P "$SUPER" -x capsa-ip-fetch) || fail_now "no fetcher under supervisor $SUPER"
+    [ "$(readlink "/proc/$fetcher/ns/user")" = "$(readlink /proc/self/ns/user)" ]
+    # An exec'd process's listener goes the same way.
+    run capsa exec "$CID" ipops create /tmp/byexec
+    [ "$status" -eq 0 ]
+    [ "$output" = ok ]
+    [ "$(stat -c '%u %g' "$ROOTFS/tmp/byexec")" = "100000 200000" ]
+}
+
+@test "interpose: without a user namespace of its own the supervisor takes the listeners itself: no fetcher" {
+    run_ip_container "$CID" "sleep 1000; : $MARK"
+    run capsa exec "$CID" ipops create /tmp/byexec
+    [ "$status" -eq 0 ]
+    [ "$output" = ok ]
+    run pgrep -P "$SUPER" -x capsa-ip-fetch
+    [ "$status" -ne 0 ]
+}
+
 @test "interpose: a unix socket's server sees the brokered connect's caller, not the supervisor's root" {
     OUT=$(add_host_dir /out)
     # A root server in the container that would trust SO_PEERCRED.

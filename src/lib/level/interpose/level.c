@@ -186,7 +186,10 @@ static int start_super(struct capsa_level_host *h, struct ip_host *ih, struct ca
             return capsa_err_set(err, errno, "interpose: record mode: open %s/%s", h->bundle,
                                  RECORD_NAME);
     }
-    if ((r = capsa_ip_super_filters(&ih->super_prog, &ih->fetch_prog, err)) < 0)
+    /* The fetcher (super.c) only for a container in a user namespace of its
+     * own: the supervisor gives up its capabilities over ours when it joins. */
+    bool userns = capsa_spec_namespace(h->spec, CAPSA_NS_USER) != NULL;
+    if ((r = capsa_ip_super_filters(&ih->super_prog, userns ? &ih->fetch_prog : NULL, err)) < 0)
         return r;
     const struct capsa_process *p = h->spec->process;
     struct capsa_ip_super_args a = {

@@ -532,6 +532,7 @@ static const int fetch_calls[] = {
 int capsa_ip_super_filters(struct capsa_seccomp_prog **super, struct capsa_seccomp_prog **fetch,
                            struct capsa_err *err)
 {
+    /* fetch NULL: no fetcher (the container shares our user namespace). */
     const struct capsa_ip_allowlist s = {
         .calls = super_calls,
         .n_calls = ARRAY_SIZE(super_calls),
@@ -540,14 +541,18 @@ int capsa_ip_super_filters(struct capsa_seccomp_prog **super, struct capsa_secco
         .threads = true,
     };
     const struct capsa_ip_allowlist f = {.calls = fetch_calls, .n_calls = ARRAY_SIZE(fetch_calls)};
-    *fetch = NULL;
+    if (fetch != NULL)
+        *fetch = NULL;
     int r = capsa_ip_allowlist_compile(&s, super, err);
-    if (r == 0 && (r = capsa_ip_allowlist_compile(&f, fetch, err)) < 0) {
+    if (r == 0 && fetch != NULL && (r = capsa_ip_allowlist_compile(&f, fetch, err)) < 0) {
         capsa_seccomp_prog_free(*super);
         *super = NULL;
     }
     return r;
 }
+
+/* cur_caps until drop_caps: everything the runtime had. */
+#define ALL_CAPS (~0ULL)
 
 /* --- the listener handover ---
  *
@@ -556,11 +561,12 @@ int capsa_ip_super_filters(struct capsa_seccomp_prog **super, struct capsa_secco
  * where sendmsg (SCM_RIGHTS) may itself be brokered (an egress policy) and
  * would wait for a supervisor that does not yet hold the listener. The
  * message is the listener's fd number; the kernel adds the sender's pid
- * (SO_PASSCRED), and the fetcher takes the fd out of the sender with
+ * (SO_PASSCRED), and the fd is taken out of the sender with
  * pidfd_getfd(2), which needs CAP_SYS_PTRACE over a process that is not
  * dumpable until execve and whose memory belongs to the host's user
- * namespace: the supervisor gives that up when it joins the container's
- * user namespace, the fetcher keeps it (and nothing else). */
+ * namespace. The supervisor gives that up when it joins a container's own
+ * user namespace: then a fetcher process, forked before, keeps it (and
+ * nothing else) and takes the fds for it. */
 
 struct fetch_req {
     pid_t pid;
@@ -616,9 +622,24 @@ __attribute__((noreturn)) static void fetcher_main(int sock, const struct capsa_
     }
 }
 
-/* Ask the fetcher for fd of pid. */
-static int fetch(int fsock, pid_t pid, int fd)
+/* Take fd out of pid: ourselves, or through the fetcher (fsock) when we
+ * have given up our capabilities over the host's user namespace. */
+static int fetch(struct capsa_ip_sup *s, int fsock, pid_t pid, int fd)
 {
+    if (fsock < 0) {
+        /* CAP_SYS_PTRACE: the last call served may have left us the
+         * caller's capabilities (before the first, we still hold all). */
+        int r = s->cur_caps == ALL_CAPS ? 0 : capsa_ip_admin(s);
+        if (r < 0)
+            return r;
+        int pfd = capsa_pidfd_open(pid, 0);
+        if (pfd < 0)
+            return -errno;
+        int got = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        int e = errno;
+        close(pfd);
+        return got < 0 ? -e : got;
+    }
     struct fetch_req rq = {.pid = pid, .fd = fd};
     if (write(fsock, &rq, sizeof rq) != (ssize_t)sizeof rq)
         return -EPIPE;
@@ -696,16 +717,20 @@ static int enter_container(struct capsa_ip_sup *s, pid_t pid)
         s->vsrc = vs;
     else
         free(vs);
+    /* Its root first: until its execve the sender is not dumpable and its
+     * memory belongs to the host's user namespace, so /proc/<pid>/root
+     * needs our capabilities there, which joining its own user namespace
+     * gives up. */
+    snprintf(path, sizeof path, "%d/root", (int)pid);
+    s->rootfd = openat(s->procfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (s->rootfd < 0)
+        return -errno;
     snprintf(path, sizeof path, "%d/ns/user", (int)pid);
     cleanup_close int uns = openat(s->procfd, path, O_RDONLY | O_CLOEXEC);
     if (uns < 0 || fstat(uns, &theirs) < 0 || fstatat(s->procfd, "self/ns/user", &ours, 0) < 0)
         return -errno;
     if ((ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev) &&
         setns(uns, CLONE_NEWUSER) < 0)
-        return -errno;
-    snprintf(path, sizeof path, "%d/root", (int)pid);
-    s->rootfd = openat(s->procfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (s->rootfd < 0)
         return -errno;
     if (fchdir(s->rootfd) < 0 || chroot(".") < 0)
         return -errno;
@@ -835,7 +860,7 @@ static void serve_one(struct capsa_ip_sup *s, int nfd, struct seccomp_notif *n,
 
 __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_args *a)
 {
-    struct capsa_ip_sup s = {.a = a, .procfd = -1, .rootfd = -1, .cur_caps = ~0ULL};
+    struct capsa_ip_sup s = {.a = a, .procfd = -1, .rootfd = -1, .cur_caps = ALL_CAPS};
     /* Record mode: read and write go through without a notification (the
      * listener handover needs them), and every program needs them. */
     s.seen[0] = (1ULL << SYS_read) | (1ULL << SYS_write);
@@ -851,21 +876,26 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
     s.procfd = capsa_proc_open_private(&err);
     if (s.procfd < 0)
         _exit(120);
-    int fp[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fp) < 0)
-        _exit(120);
-    pid_t fpid = fork();
-    if (fpid < 0)
-        _exit(120);
-    if (fpid == 0) {
-        close(fp[0]);
-        close(a->ctl_fd);
-        if (a->listen_fd >= 0)
-            close(a->listen_fd);
-        fetcher_main(fp[1], a->fetch_prog);
+    /* Only a container with a user namespace of its own needs the fetcher:
+     * otherwise entering it leaves us our capabilities over the host's. */
+    int fsock = -1;
+    if (a->fetch_prog != NULL) {
+        int fp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fp) < 0)
+            _exit(120);
+        pid_t fpid = fork();
+        if (fpid < 0)
+            _exit(120);
+        if (fpid == 0) {
+            close(fp[0]);
+            close(a->ctl_fd);
+            if (a->listen_fd >= 0)
+                close(a->listen_fd);
+            fetcher_main(fp[1], a->fetch_prog);
+        }
+        close(fp[1]);
+        fsock = fp[0];
     }
-    close(fp[1]);
-    int fsock = fp[0];
     struct seccomp_notif_sizes sz;
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0)
         _exit(121);
@@ -928,7 +958,7 @@ __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_ar
                 int r = recv_listener(fd, &num, &pid);
                 if (r == -EAGAIN)
                     continue;
-                if (r == 0 && (lfd = fetch(fsock, pid, num)) < 0)
+                if (r == 0 && (lfd = fetch(&s, fsock, pid, num)) < 0)
                     r = lfd;
                 /* The sender waits for this byte before it goes on. */
                 char ack = r == 0 ? 'A' : 'E';

@@ -23,7 +23,7 @@ struct capsa_ip_super_args {
     int record_fd;      /* record mode: the profile is written here at the end, or -1 */
     uint64_t keep_caps; /* the container's bounding set: the most a brokered call may use */
     const struct capsa_seccomp_prog *super_prog; /* capsa_ip_super_filters */
-    const struct capsa_seccomp_prog *fetch_prog;
+    const struct capsa_seccomp_prog *fetch_prog; /* NULL: no fetcher, fds are taken directly */
 };
 
 /* The supervisor's and its fetcher's own filters, built by the runtime
