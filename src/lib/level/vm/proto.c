@@ -129,6 +129,18 @@ static int buf_reserve(struct capsa_vm_buf *b, size_t n, struct capsa_err *err)
     return 0;
 }
 
+int capsa_vm_buf_append(struct capsa_vm_buf *b, const void *data, size_t n, struct capsa_err *err)
+{
+    if (n == 0)
+        return 0;
+    int r = buf_reserve(b, n, err);
+    if (r < 0)
+        return r;
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    return 0;
+}
+
 static void put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
@@ -318,14 +330,7 @@ int capsa_vm_reader_feed(struct capsa_vm_reader *r, const void *data, size_t n,
 {
     if (r->failed)
         return capsa_err_setx(err, EPROTO, "vm protocol: stream out of step after an error");
-    if (n == 0)
-        return 0;
-    int e = buf_reserve(&r->in, n, err);
-    if (e < 0)
-        return e;
-    memcpy(r->in.data + r->in.len, data, n);
-    r->in.len += n;
-    return 0;
+    return capsa_vm_buf_append(&r->in, data, n, err);
 }
 
 int capsa_vm_reader_next(struct capsa_vm_reader *r, struct capsa_vm_msg *m, uint32_t *id_out,

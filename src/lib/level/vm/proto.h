@@ -98,6 +98,8 @@ struct capsa_vm_buf {
     size_t len, cap, off;
 };
 void capsa_vm_buf_free(struct capsa_vm_buf *b);
+/* Append n raw bytes (a queue of stream data). -ENOMEM. */
+int capsa_vm_buf_append(struct capsa_vm_buf *b, const void *data, size_t n, struct capsa_err *err);
 /* The pending bytes after n more were consumed (written out). */
 void capsa_vm_buf_consume(struct capsa_vm_buf *b, size_t n);
 static inline size_t capsa_vm_buf_pending(const struct capsa_vm_buf *b)
