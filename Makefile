@@ -122,6 +122,21 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
+# The vm level's guest agent (src/agent, docs/vm-protocol.md): static like capsa, PID 1 of
+# the guest's initramfs; on the host it runs with --no-init (tests/integration/vm_agent.bats).
+AGENT_SRC := $(sort $(wildcard src/agent/*.c))
+AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/obj/%.o)
+.PHONY: agent lint-agent
+all: $(BUILD)/capsa-agent
+agent: $(BUILD)/capsa-agent
+$(BUILD)/capsa-agent: $(AGENT_OBJ) $(BUILD)/libcapsa.a
+	$(CC) $(LDFLAGS) $(CAPSA_LDFLAGS) -o $@ $(AGENT_OBJ) $(BUILD)/libcapsa.a $(LDLIBS)
+lint: lint-agent
+lint-agent:
+	clang -fsyntax-only -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc/lib -Wall -Wextra -Werror \
+	  $(shell pkg-config --cflags jansson) $(AGENT_SRC)
+-include $(AGENT_OBJ:.o=.d)
+
 # libFuzzer targets: fuzz-build, fuzz-replay (part of check), fuzz (scripts/fuzz.sh).
 include tests/fuzz/fuzz.mk
 
