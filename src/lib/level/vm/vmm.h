@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "spec/spec.h"
 #include "util/err.h"
 
 /* The virtio-fs tag of the container's rootfs and the virtio-serial port
@@ -81,5 +82,31 @@ int capsa_vmm_kvm_available(struct capsa_err *err);
 /* Connect to the VM's agent channel (a stream socket; the guest's port sees
  * the host side open while it is connected). The fd (O_CLOEXEC) in *fd. */
 int capsa_vm_channel_connect(const struct capsa_vm *vm, int *fd, struct capsa_err *err);
+
+/* ---- sizing (size.c) ---------------------------------------------------- */
+
+/* Guest RAM when linux.resources.memory.limit is not set. */
+#define CAPSA_VM_DEFAULT_MEM_MIB 256
+/* The least guest RAM the default guest kernel and agent boot in. */
+#define CAPSA_VM_MIN_MEM_MIB 64
+/* What the VMM and virtiofsd take on the host beyond guest RAM: QEMU's own
+ * RSS measured here at 180-210 MB for a 128 MiB guest under TCG (page
+ * tables, TCG translation cache, device state), less under KVM; virtiofsd a
+ * few MB. A host cgroup holding the VM needs the guest's RAM plus this. */
+#define CAPSA_VM_OVERHEAD_MIB 192
+
+struct capsa_vm_size {
+    unsigned mem_mib;        /* guest RAM */
+    unsigned vcpus;          /* guest CPUs */
+    uint64_t host_mem_bytes; /* guest RAM + CAPSA_VM_OVERHEAD_MIB: the host-side limit */
+};
+
+/* The VM's size from linux.resources (res may be NULL): guest RAM is the
+ * memory limit (rounded up to a MiB; CAPSA_VM_DEFAULT_MEM_MIB without one;
+ * below CAPSA_VM_MIN_MEM_MIB refused, naming the field); vCPUs are the CPU
+ * quota over its period rounded up, or the number of CPUs in cpu.cpus,
+ * the smaller when both are set, else 1 (at most 255). */
+int capsa_vm_size_from(const struct capsa_resources *res, struct capsa_vm_size *out,
+                       struct capsa_err *err);
 
 #endif
