@@ -208,3 +208,18 @@ field() {
     # The second use found the image in the cache.
     [[ "$output" == *"rebuilt=0"* ]]
 }
+
+@test "vm: a VMM that fails to start leaves no process and no file behind" {
+    [ -d "/lib/modules/$(field release)" ] || skip "no module tree for $(field release)"
+    # A "kernel" named like the real one (so its modules resolve) that QEMU cannot load.
+    mkdir -p "$D/badk" "$D/state3" "$D/share3"
+    head -c 4096 /dev/zero >"$D/badk/vmlinuz-$(field release)"
+    run "$VMBOOT" --allow-tcg --kernel "$D/badk/vmlinuz-$(field release)" --cache "$D/cache" \
+        "$VMPING" "$D/share3" "$D/state3"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"QEMU did not come up"* ]]
+    [[ "$output" != *vmm-pid* ]]
+    # virtiofsd had started (it serves share3): it is gone, and so are the sockets and the log.
+    run ! pgrep -f "source=$D/share3,"
+    [ -z "$(ls -A "$D/state3")" ]
+}
