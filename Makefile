@@ -83,6 +83,14 @@ build/helpers/%: tests/helpers/%.c
 	@mkdir -p $(@D)
 	$(CC) -D_GNU_SOURCE -std=gnu11 -O2 -Wall -Wextra -Werror -static -o $@ $<
 
+# The vm level's test driver (tests/vm/vmboot.c): boots a VM through the
+# library's QEMU backend without the CLI, for tests/integration/vm_boot.bats.
+VM_TEST_BIN := $(BUILD)/tests/vmboot
+helpers: $(VM_TEST_BIN)
+$(VM_TEST_BIN): tests/vm/vmboot.c $(BUILD)/libcapsa.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcapsa.a $(LDLIBS)
+
 asan:
 	$(MAKE) VARIANT=asan all-asan
 all-asan: $(BUILD)/capsa $(UNIT_BIN)
