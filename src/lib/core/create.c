@@ -677,8 +677,12 @@ static int spawn_init(struct job *j, struct capsa_err *err)
     if (setns(j->lh.pidns_fd, CLONE_NEWPID) < 0)
         return capsa_err_set(err, errno, "enter the %s level's pid namespace", j->c->level->name);
     /* A new pid namespace can only be made by a process whose own pid
-     * namespace is its parent: the stage1, born in the level's. */
+     * namespace is its parent: the stage1, born in the level's. It only
+     * clones, so it may share our memory (spawn.h, share_vm): a copy of the
+     * address space here, after the level's helper was forked, cost 2-3 ms
+     * of copy-on-write faults on a VM with shadow paging. */
     j->spawn.stage1 = true;
+    j->spawn.share_vm = true;
     int r = capsa_spawn_child(&j->spawn, err);
     if (setns(self, CLONE_NEWPID) < 0 && r == 0)
         r = capsa_err_set(err, errno, "return to the runtime's pid namespace");
