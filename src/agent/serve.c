@@ -479,51 +479,78 @@ static int write_tmp(const struct agent *a, const char *what, uint32_t proc, con
     return 0;
 }
 
-static int do_create(struct agent *a, const struct capsa_vm_msg *m, struct capsa_err *err)
+/* What CREATE and EXEC share: the request checked, its JSON (config or
+ * process) in a file for the library, the pid file's path, the stdio plan.
+ * launch_end reads back what the library made of it. */
+struct launch {
+    bool tty;
+    char json[4096], pidf[4096];
+    struct stdio_plan s;
+};
+
+static int launch_begin(struct agent *a, const struct capsa_vm_msg *m, const char *what,
+                        bool is_config, bool tty_flag, struct launch *l, struct capsa_err *err)
 {
+    /* Empty, so that launch_end and plan_release are right whatever fails. */
+    *l = (struct launch){.s = {.child = {-1, -1, -1}, .ours = {-1, -1, -1}, .listen_fd = -1}};
     int r = check_cid(m->cid, err);
     if (r < 0)
         return r;
     if (find_proc(a, m->proc))
         return capsa_err_setx(err, EEXIST, "process id %u is in use", m->proc);
-    bool tty = false;
-    if ((r = json_terminal(m->data, m->len, true, &tty, err)) < 0)
+    l->tty = false;
+    if ((r = json_terminal(m->data, m->len, is_config, &l->tty, err)) < 0)
         return r;
-    char cfg[4096], pidf[4096];
-    if ((r = write_tmp(a, "config", m->proc, m->data, m->len, cfg, sizeof cfg, err)) < 0)
+    l->tty = l->tty || tty_flag;
+    if ((r = write_tmp(a, what, m->proc, m->data, m->len, l->json, sizeof l->json, err)) < 0)
         return r;
-    snprintf(pidf, sizeof pidf, "%s/pid-%u", a->conf.work, m->proc);
-    unlink(pidf);
-    struct stdio_plan s;
-    r = plan_make(a, m->proc, tty, &s, err);
-    struct capsa_create_opts o = {.bundle = m->bundle,
-                                  .config = cfg,
-                                  .pid_file = pidf,
-                                  .console_socket = tty ? s.sock : NULL};
+    snprintf(l->pidf, sizeof l->pidf, "%s/pid-%u", a->conf.work, m->proc);
+    unlink(l->pidf);
+    return plan_make(a, m->proc, l->tty, &l->s, err);
+}
+
+/* After the library call (its result r): the pty's master for a tty, the
+ * pid; the files are gone either way. */
+static int launch_end(struct launch *l, int r, pid_t *pid, struct capsa_err *err)
+{
+    if (l->json[0] != '\0')
+        unlink(l->json);
+    *pid = 0;
+    if (r == 0 && l->tty)
+        r = recv_master(&l->s, err);
+    if (r == 0)
+        r = read_pid(l->pidf, pid, err);
+    if (l->pidf[0] != '\0')
+        unlink(l->pidf);
+    return r;
+}
+
+static int do_create(struct agent *a, const struct capsa_vm_msg *m, struct capsa_err *err)
+{
+    struct launch l;
+    int r = launch_begin(a, m, "config", true, false, &l, err);
     bool created = false;
     if (r == 0) {
-        stdio_swap(&s, true);
+        struct capsa_create_opts o = {.bundle = m->bundle,
+                                      .config = l.json,
+                                      .pid_file = l.pidf,
+                                      .console_socket = l.tty ? l.s.sock : NULL};
+        stdio_swap(&l.s, true);
         r = capsa_container_create(&a->ctx, m->cid, &o, err);
-        stdio_swap(&s, false);
+        stdio_swap(&l.s, false);
         created = r == 0;
     }
-    unlink(cfg);
-    pid_t pid = 0;
-    if (r == 0 && tty)
-        r = recv_master(&s, err);
-    if (r == 0)
-        r = read_pid(pidf, &pid, err);
-    unlink(pidf);
-    if (r < 0) {
-        plan_release(&s);
+    pid_t pid;
+    if ((r = launch_end(&l, r, &pid, err)) < 0) {
+        plan_release(&l.s);
         struct capsa_err e2 = {0};
         /* Created, but not relayable: nothing of it stays. */
         if (created)
             (void)capsa_container_delete(&a->ctx, m->cid, true, &e2);
         return r;
     }
-    proc_add(a, m->proc, m->cid, pid, true, &s);
-    plan_release(&s);
+    proc_add(a, m->proc, m->cid, pid, true, &l.s);
+    plan_release(&l.s);
     char(*n)[256] = realloc(a->cids, (a->n_cids + 1) * sizeof *a->cids);
     if (n) {
         a->cids = n;
@@ -534,46 +561,26 @@ static int do_create(struct agent *a, const struct capsa_vm_msg *m, struct capsa
 
 static int do_exec(struct agent *a, const struct capsa_vm_msg *m, struct capsa_err *err)
 {
-    int r = check_cid(m->cid, err);
-    if (r < 0)
-        return r;
-    if (find_proc(a, m->proc))
-        return capsa_err_setx(err, EEXIST, "process id %u is in use", m->proc);
-    bool tty = false;
-    if ((r = json_terminal(m->data, m->len, false, &tty, err)) < 0)
-        return r;
-    tty = tty || (m->flags & CAPSA_VM_EXEC_TTY);
-    char pf[4096], pidf[4096];
-    if ((r = write_tmp(a, "process", m->proc, m->data, m->len, pf, sizeof pf, err)) < 0)
-        return r;
-    snprintf(pidf, sizeof pidf, "%s/pid-%u", a->conf.work, m->proc);
-    unlink(pidf);
-    struct stdio_plan s;
-    r = plan_make(a, m->proc, tty, &s, err);
-    struct capsa_exec_opts o = {.process_file = pf,
-                                .tty = tty,
-                                .console_socket = tty ? s.sock : NULL,
-                                .detach = true,
-                                .pid_file = pidf};
-    int code = 0;
+    struct launch l;
+    int r = launch_begin(a, m, "process", false, (m->flags & CAPSA_VM_EXEC_TTY) != 0, &l, err);
     if (r == 0) {
-        stdio_swap(&s, true);
+        struct capsa_exec_opts o = {.process_file = l.json,
+                                    .tty = l.tty,
+                                    .console_socket = l.tty ? l.s.sock : NULL,
+                                    .detach = true,
+                                    .pid_file = l.pidf};
+        int code = 0;
+        stdio_swap(&l.s, true);
         r = capsa_container_exec(&a->ctx, m->cid, &o, &code, err);
-        stdio_swap(&s, false);
+        stdio_swap(&l.s, false);
     }
-    unlink(pf);
-    pid_t pid = 0;
-    if (r == 0 && tty)
-        r = recv_master(&s, err);
-    if (r == 0)
-        r = read_pid(pidf, &pid, err);
-    unlink(pidf);
-    if (r < 0) {
-        plan_release(&s);
+    pid_t pid;
+    if ((r = launch_end(&l, r, &pid, err)) < 0) {
+        plan_release(&l.s);
         return r;
     }
-    proc_add(a, m->proc, m->cid, pid, false, &s);
-    plan_release(&s);
+    proc_add(a, m->proc, m->cid, pid, false, &l.s);
+    plan_release(&l.s);
     return (int)pid;
 }
 
