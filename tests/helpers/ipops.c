@@ -35,6 +35,7 @@
  * Exit status 0 when every operation ran (whatever its result), 2 on usage
  * errors. */
 #include <errno.h>
+#include <grp.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -134,12 +135,18 @@ static const struct op ops[] = {
     {"read", 1},   {"write", 1},   {"append", 1}, {"create", 1},  {"put", 1},    {"trunc", 1},
     {"otrunc", 1}, {"rename", 2},  {"link", 2},   {"symlink", 2}, {"unlink", 1}, {"mkdir", 1},
     {"rmdir", 1},  {"chmod", 2},   {"chown", 3},  {"utime", 1},   {"stat", 1},   {"lstat", 1},
-    {"access", 1}, {"connect", 1}, {"peer", 1},
+    {"access", 1}, {"connect", 1}, {"peer", 1},   {"setid", 1},
 };
 
 static int run(const char *op, char **a)
 {
     struct stat st;
+    /* Change this (only) thread's ids, groups and capabilities with them. */
+    if (strcmp(op, "setid") == 0) {
+        id_t id = (id_t)strtoul(a[0], NULL, 10);
+        return setgroups(0, NULL) < 0 || setresgid(id, id, id) < 0 || setresuid(id, id, id) < 0 ? -1
+                                                                                                : 0;
+    }
     if (strcmp(op, "read") == 0)
         return op_read(a[0]);
     if (strcmp(op, "write") == 0)

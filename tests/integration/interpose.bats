@@ -695,6 +695,22 @@ EACCES"
     run ! grep -rq "ROOT-$MARK" "$OUT"
 }
 
+@test "interpose: a process that changes its ids between two brokered calls is served with the new ones" {
+    echo "ROOT-$MARK" >"$ROOTFS/etc/rootonly"
+    chmod 0600 "$ROOTFS/etc/rootonly"
+    update_config '.process.capabilities.bounding += ["CAP_SETUID", "CAP_SETGID"]
+        | .process.capabilities.effective += ["CAP_SETUID", "CAP_SETGID"]
+        | .process.capabilities.permitted += ["CAP_SETUID", "CAP_SETGID"]'
+    run_ip_container "$CID" "ipops read /etc/rootonly setid 1000 read /etc/rootonly create /tmp/after \
+        > /tmp/res; sleep 1000; : $MARK"
+    wait_for test -s "$ROOTFS/tmp/res"
+    ipops_expect "$ROOTFS/tmp/res" "ok ROOT-$MARK
+ok
+EACCES
+ok"
+    [ "$(stat -c '%u %g' "$ROOTFS/tmp/after")" = "1000 1000" ]
+}
+
 @test "interpose: a container in its own user namespace is served, through the fetcher only it needs" {
     update_config '.linux.namespaces += [{"type":"user"}]
         | .linux.uidMappings = [{"containerID":0,"hostID":100000,"size":65536}]

@@ -89,17 +89,33 @@ static int parse_ids(const char *v, unsigned long *out, int n)
     return 0;
 }
 
+/* /proc/<tid>/status of a caller, through the supervisor's cache of open
+ * status files (super.h); <= 0 when the thread is gone. */
+static ssize_t read_status(struct capsa_ip_sup *s, pid_t tid, char *buf, size_t size)
+{
+    __typeof__(s->status[0]) *e = &s->status[(unsigned)tid % ARRAY_SIZE(s->status)];
+    if (e->fd >= 0 && e->tid == tid) {
+        ssize_t n = pread(e->fd, buf, size, 0);
+        if (n > 0)
+            return n;
+        /* That thread is gone; this one, if any, has its id now. */
+    }
+    capsa_close(&e->fd);
+    char path[32];
+    snprintf(path, sizeof path, "%d/status", (int)tid);
+    e->fd = openat(s->procfd, path, O_RDONLY | O_CLOEXEC);
+    e->tid = tid;
+    if (e->fd < 0)
+        return -1;
+    return pread(e->fd, buf, size, 0);
+}
+
 int capsa_ip_cred_load(struct capsa_ip_req *q)
 {
     if (q->have_cred)
         return 0;
-    char path[32], buf[4096];
-    snprintf(path, sizeof path, "%u/status", q->n->pid);
-    int fd = openat(q->s->procfd, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -ESRCH;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    char buf[4096];
+    ssize_t n = read_status(q->s, (pid_t)q->n->pid, buf, sizeof buf - 1);
     if (n <= 0)
         return -ESRCH;
     buf[n] = '\0';
@@ -861,6 +877,8 @@ static void serve_one(struct capsa_ip_sup *s, int nfd, struct seccomp_notif *n,
 __attribute__((noreturn)) void capsa_ip_supervise(const struct capsa_ip_super_args *a)
 {
     struct capsa_ip_sup s = {.a = a, .procfd = -1, .rootfd = -1, .cur_caps = ALL_CAPS};
+    for (size_t i = 0; i < ARRAY_SIZE(s.status); i++)
+        s.status[i].fd = -1;
     /* Record mode: read and write go through without a notification (the
      * listener handover needs them), and every program needs them. */
     s.seen[0] = (1ULL << SYS_read) | (1ULL << SYS_write);

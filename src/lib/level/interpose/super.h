@@ -78,6 +78,14 @@ struct capsa_ip_sup {
     bool applied;
     struct capsa_ip_cred cur;
     uint64_t cur_caps;
+    /* /proc/<tid>/status of recent callers, kept open and read with pread
+     * (open and close cost more than the read here): a thread id reused
+     * after its thread died reads ESRCH on the old fd, never the new
+     * thread's identity. Indexed by tid modulo the size. */
+    struct {
+        pid_t tid;
+        int fd;
+    } status[64];
     /* vfile sources (vfile.h) */
     void *vsrc;
     /* record mode: the system calls seen (bit per number, 0..511) */
