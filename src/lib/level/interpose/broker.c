@@ -153,18 +153,13 @@ static int base_dir(struct capsa_ip_req *q, int dirfd, const char *path)
 {
     if (path[0] == '/')
         return dup(q->s->rootfd);
-    int r = capsa_ip_admin(q->s);
-    if (r < 0)
-        return r;
     char p[64];
     if (dirfd == AT_FDCWD)
         snprintf(p, sizeof p, "%u/cwd", q->n->pid);
     else
         snprintf(p, sizeof p, "%u/fd/%d", q->n->pid, dirfd);
-    int fd = openat(q->s->procfd, p, O_PATH | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT && dirfd != AT_FDCWD ? -EBADF : -errno;
-    return fd;
+    int fd = capsa_ip_proc_open(q, p, O_PATH);
+    return fd == -ENOENT && dirfd != AT_FDCWD ? -EBADF : fd;
 }
 
 static int policy_path(struct capsa_ip_req *q, const char *canon, bool modify)
@@ -716,13 +711,11 @@ static int own_fd(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags, 
     char c;
     if (capsa_ip_mem_read(q, paddr, &c, 1) < 0 || c != '\0')
         return 0;
-    if (capsa_ip_admin(q->s) < 0)
-        return 0;
     char p[48];
     snprintf(p, sizeof p, "%u/fd/%d", q->n->pid, dirfd);
-    *fd = openat(q->s->procfd, p, O_PATH | O_CLOEXEC);
-    if (*fd < 0)
-        *fd = errno == ENOENT ? -EBADF : -errno;
+    *fd = capsa_ip_proc_open(q, p, O_PATH);
+    if (*fd == -ENOENT)
+        *fd = -EBADF;
     return 1;
 }
 
@@ -735,14 +728,15 @@ static int own_fd(struct capsa_ip_req *q, int dirfd, uint64_t paddr, int flags, 
 static int fd_object(struct capsa_ip_req *q, int fd, struct obj *o)
 {
     o->fd = -1;
-    int r = capsa_ip_admin(q->s);
-    if (r < 0)
-        return r;
+    int r;
     char p[64];
     snprintf(p, sizeof p, "%u/fd/%d", q->n->pid, fd);
-    o->fd = openat(q->s->procfd, p, O_PATH | O_CLOEXEC);
-    if (o->fd < 0)
-        return errno == ENOENT ? -EBADF : -errno;
+    o->fd = capsa_ip_proc_open(q, p, O_PATH);
+    if (o->fd < 0) {
+        r = o->fd;
+        o->fd = -1;
+        return r == -ENOENT ? -EBADF : r;
+    }
     if ((r = capsa_ip_fd_path(q->s, o->fd, o->canon, sizeof o->canon)) < 0 ||
         fstat(o->fd, &o->st) < 0) {
         obj_close(o);

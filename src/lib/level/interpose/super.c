@@ -57,6 +57,11 @@
 #include "sys/sys.h"
 #include "util/util.h"
 
+/* cur_caps until drop_caps: everything the runtime had. */
+#define ALL_CAPS (~0ULL)
+/* cur_caps when an id change may have changed them (setfsuid). */
+#define CAPS_UNKNOWN (~0ULL >> 1)
+
 #ifndef SECCOMP_ADDFD_FLAG_SEND
 #define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
 #endif
@@ -219,46 +224,56 @@ int capsa_ip_become(struct capsa_ip_req *q, bool access_mode)
      * (none otherwise): the kernel's own rule. */
     uint64_t caps = access_mode ? (c->ruid == 0 ? c->cap_prm : 0) : c->cap_eff;
     caps &= s->a->keep_caps;
-    /* The ids first, with our admin capabilities (CAP_SETUID/SETGID). */
-    if ((r = capsa_ip_admin(s)) < 0)
-        return r;
-    /* Until every id is set, what was applied is unknown: a failure half
-     * way must not let the next call skip a change. */
     bool was = s->applied;
-    s->applied = false;
     bool same_groups = was && s->cur.n_groups == c->n_groups &&
                        memcmp(s->cur.groups, c->groups, sizeof(gid_t) * (size_t)c->n_groups) == 0;
-    if (!same_groups && syscall(SYS_setgroups, (size_t)c->n_groups, c->groups) < 0)
-        return -errno;
-    /* The real and effective ids are the caller's too (the saved ones stay
-     * 0, to come back): the kernel tells a socket's peer who connected or
-     * sent (SO_PEERCRED, SCM_CREDENTIALS) by them, not by the fs ids, and
-     * checks some permissions (sysctl files) by the effective uid. Each
-     * resets the fs id; a non-zero euid clears the effective capabilities,
-     * ours are taken back for setfsuid. */
-    bool fs_reset = false;
-    if (!was || s->cur.rgid != c->rgid || s->cur.egid != c->egid) {
-        if (syscall(SYS_setresgid, c->rgid, c->egid, (gid_t)0) < 0)
+    /* The same caller again (the usual case): no id to change, and the
+     * capabilities only if they differ. */
+    bool ids_change = !was || !same_groups || s->cur.rgid != c->rgid || s->cur.egid != c->egid ||
+                      s->cur.ruid != c->ruid || s->cur.euid != c->euid || s->cur.fsgid != gid ||
+                      s->cur.fsuid != uid;
+    if (ids_change) {
+        /* The ids first, with our admin capabilities (CAP_SETUID/SETGID). */
+        if ((r = capsa_ip_admin(s)) < 0)
+            return r;
+        /* Until every id is set, what was applied is unknown: a failure half
+         * way must not let the next call skip a change. */
+        s->applied = false;
+        if (!same_groups && syscall(SYS_setgroups, (size_t)c->n_groups, c->groups) < 0)
             return -errno;
-        fs_reset = true;
-    }
-    if (!was || s->cur.ruid != c->ruid || s->cur.euid != c->euid) {
-        if (syscall(SYS_setresuid, c->ruid, c->euid, (uid_t)0) < 0)
-            return -errno;
-        if (capset_eff(s->admin_caps, s->admin_caps | s->a->keep_caps) < 0)
-            return -errno;
-        s->cur_caps = s->admin_caps;
-        fs_reset = true;
-    }
-    if (!was || fs_reset || s->cur.fsgid != gid) {
-        setfsgid(gid);
-        if ((gid_t)setfsgid((gid_t)-1) != gid)
-            return -EPERM;
-    }
-    if (!was || fs_reset || s->cur.fsuid != uid) {
-        setfsuid(uid);
-        if ((uid_t)setfsuid((uid_t)-1) != uid)
-            return -EPERM;
+        /* The real and effective ids are the caller's too (the saved ones
+         * stay 0, to come back): the kernel tells a socket's peer who
+         * connected or sent (SO_PEERCRED, SCM_CREDENTIALS) by them, not by
+         * the fs ids, and checks some permissions (sysctl files) by the
+         * effective uid. Each resets the fs id; a non-zero euid clears the
+         * effective capabilities, ours are taken back for setfsuid. */
+        bool fs_reset = false;
+        if (!was || s->cur.rgid != c->rgid || s->cur.egid != c->egid) {
+            if (syscall(SYS_setresgid, c->rgid, c->egid, (gid_t)0) < 0)
+                return -errno;
+            fs_reset = true;
+        }
+        if (!was || s->cur.ruid != c->ruid || s->cur.euid != c->euid) {
+            if (syscall(SYS_setresuid, c->ruid, c->euid, (uid_t)0) < 0)
+                return -errno;
+            if (capset_eff(s->admin_caps, s->admin_caps | s->a->keep_caps) < 0)
+                return -errno;
+            s->cur_caps = s->admin_caps;
+            fs_reset = true;
+        }
+        if (!was || fs_reset || s->cur.fsgid != gid) {
+            setfsgid(gid);
+            if ((gid_t)setfsgid((gid_t)-1) != gid)
+                return -EPERM;
+        }
+        if (!was || fs_reset || s->cur.fsuid != uid) {
+            setfsuid(uid);
+            if ((uid_t)setfsuid((uid_t)-1) != uid)
+                return -EPERM;
+        }
+        /* setfsuid may have changed our capabilities: set them below
+         * whatever they were. */
+        s->cur_caps = CAPS_UNKNOWN;
     }
     if (!was || s->cur.umask != c->umask)
         umask(c->umask);
@@ -266,9 +281,8 @@ int capsa_ip_become(struct capsa_ip_req *q, bool access_mode)
     s->cur.fsuid = uid;
     s->cur.fsgid = gid;
     s->applied = true;
-    /* Then exactly the caller's capabilities (setfsuid may have changed
-     * ours: capset sets them whatever it did). */
-    if (capset_eff(caps, s->admin_caps | s->a->keep_caps) < 0)
+    /* Then exactly the caller's capabilities. */
+    if (s->cur_caps != caps && capset_eff(caps, s->admin_caps | s->a->keep_caps) < 0)
         return -errno;
     s->cur_caps = caps;
     return 0;
@@ -276,34 +290,54 @@ int capsa_ip_become(struct capsa_ip_req *q, bool access_mode)
 
 /* --- the caller's memory and fds --- */
 
-int capsa_ip_mem_read(struct capsa_ip_req *q, uint64_t addr, void *buf, size_t n)
+/* Copy from or to the caller's memory. First with the identity we hold (the
+ * last caller's, usually this one's: the kernel lets a process with the
+ * caller's ids and at least its capabilities read a dumpable caller), so
+ * that no capset is needed between two calls of the same caller; with our
+ * own CAP_SYS_PTRACE where that is refused (a caller that is not dumpable,
+ * or another's identity). */
+static int mem_rw(struct capsa_ip_req *q, bool write, uint64_t addr, void *buf, size_t n)
 {
     if (n == 0)
         return 0;
-    int r = capsa_ip_admin(q->s);
-    if (r < 0)
-        return r;
     struct iovec local = {.iov_base = buf, .iov_len = n};
     struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = n};
-    ssize_t got = process_vm_readv((pid_t)q->n->pid, &local, 1, &remote, 1, 0);
-    if (got < 0)
-        return errno == ESRCH ? -ESRCH : -EFAULT;
-    return (size_t)got == n ? 0 : -EFAULT;
+    for (int tries = 0;; tries++) {
+        ssize_t got = write ? process_vm_writev((pid_t)q->n->pid, &local, 1, &remote, 1, 0)
+                            : process_vm_readv((pid_t)q->n->pid, &local, 1, &remote, 1, 0);
+        if (got >= 0)
+            return (size_t)got == n ? 0 : -EFAULT;
+        if (errno == ESRCH)
+            return -ESRCH;
+        if (errno != EPERM || tries > 0 || q->s->cur_caps == q->s->admin_caps)
+            return -EFAULT;
+        int r = capsa_ip_admin(q->s);
+        if (r < 0)
+            return r;
+    }
+}
+
+int capsa_ip_proc_open(struct capsa_ip_req *q, const char *rel, int flags)
+{
+    /* As for memory (mem_rw): with the identity we hold first. */
+    int fd = openat(q->s->procfd, rel, flags | O_CLOEXEC);
+    if (fd < 0 && (errno == EACCES || errno == EPERM) && q->s->cur_caps != q->s->admin_caps) {
+        int r = capsa_ip_admin(q->s);
+        if (r < 0)
+            return r;
+        fd = openat(q->s->procfd, rel, flags | O_CLOEXEC);
+    }
+    return fd < 0 ? -errno : fd;
+}
+
+int capsa_ip_mem_read(struct capsa_ip_req *q, uint64_t addr, void *buf, size_t n)
+{
+    return mem_rw(q, false, addr, buf, n);
 }
 
 int capsa_ip_mem_write(struct capsa_ip_req *q, uint64_t addr, const void *buf, size_t n)
 {
-    if (n == 0)
-        return 0;
-    int r = capsa_ip_admin(q->s);
-    if (r < 0)
-        return r;
-    struct iovec local = {.iov_base = (void *)buf, .iov_len = n};
-    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = n};
-    ssize_t put = process_vm_writev((pid_t)q->n->pid, &local, 1, &remote, 1, 0);
-    if (put < 0)
-        return errno == ESRCH ? -ESRCH : -EFAULT;
-    return (size_t)put == n ? 0 : -EFAULT;
+    return mem_rw(q, true, addr, (void *)buf, n);
 }
 
 int capsa_ip_mem_string(struct capsa_ip_req *q, uint64_t addr, char *buf, size_t size)
@@ -566,9 +600,6 @@ int capsa_ip_super_filters(struct capsa_seccomp_prog **super, struct capsa_secco
     }
     return r;
 }
-
-/* cur_caps until drop_caps: everything the runtime had. */
-#define ALL_CAPS (~0ULL)
 
 /* --- the listener handover ---
  *

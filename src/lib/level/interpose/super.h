@@ -93,6 +93,10 @@ struct capsa_ip_sup {
 };
 
 /* super.c: */
+/* Open rel below our procfs (<tid>/cwd, <tid>/fd/N of the caller): with the
+ * identity held now when the kernel allows it, else with our own
+ * CAP_SYS_PTRACE (no capset when the same caller calls again). -errno. */
+int capsa_ip_proc_open(struct capsa_ip_req *q, const char *rel, int flags);
 int capsa_ip_cred_load(struct capsa_ip_req *q);
 /* Take the caller's identity for the operation (fs ids, groups, umask,
  * effective capabilities = theirs); access_mode: the real ids and the
