@@ -496,8 +496,12 @@ static int do_create(struct agent *a, const struct capsa_vm_msg *m, struct capsa
     unlink(pidf);
     struct stdio_plan s;
     r = plan_make(a, m->proc, tty, &s, err);
+    /* As PID 1, our root is the initramfs (rootfs), which pivot_root
+     * refuses to move: the container's root is entered with MS_MOVE and
+     * chroot instead, which its own mount namespace makes as tight. */
     struct capsa_create_opts o = {.bundle = m->bundle,
                                   .config = cfg,
+                                  .no_pivot = a->conf.init,
                                   .pid_file = pidf,
                                   .console_socket = tty ? s.sock : NULL};
     bool created = false;
