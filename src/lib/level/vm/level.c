@@ -290,11 +290,11 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
         (r = state_dir_path(h->state_dirfd, state, sizeof state, err)) < 0)
         return r;
     struct capsa_vm_kernel k;
-    if ((r = capsa_vm_kernel_find(NULL, NULL, NULL, &k, err)) < 0)
+    if (capsa_vm_kernel_find(NULL, NULL, NULL, &k, err) < 0)
         return capsa_err_wrap(err, "vm: the guest kernel");
     static const char *const wanted[] = CAPSA_VM_MODULES;
     struct capsa_vm_modules mods;
-    if ((r = capsa_vm_modules_resolve(&k, wanted, &mods, err)) < 0)
+    if (capsa_vm_modules_resolve(&k, wanted, &mods, err) < 0)
         return capsa_err_wrap(err, "vm: the guest kernel's modules");
     char *initrd = NULL;
     r = capsa_vm_initramfs_get(NULL, agent, &mods, &initrd, NULL, err);
@@ -445,7 +445,7 @@ static int vm_child_start(struct capsa_level_child *c, struct capsa_err *err)
     sigemptyset(&set);
     for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
         sigaddset(&set, forwarded[i]);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return capsa_err_set(err, errno, "vm: block signals");
     cleanup_close int sfd = signalfd(-1, &set, SFD_CLOEXEC);
@@ -492,7 +492,7 @@ static int vm_child_start(struct capsa_level_child *c, struct capsa_err *err)
         /* Die of it where we can; as PID 1 of our pid namespace the kernel
          * ignores it, and 128+N says the same to `run` and engines. */
         int sig = (int)x.code;
-        signal(sig, SIG_DFL);
+        (void)signal(sig, SIG_DFL);
         sigset_t one;
         sigemptyset(&one);
         sigaddset(&one, sig);
