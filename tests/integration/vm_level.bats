@@ -76,6 +76,8 @@ no_vm_procs() {
     export CAPSA_CONFIG=$BATS_TEST_TMPDIR/capsa.conf
     # sh is PID 1 of the guest container's pid namespace: only a trapped TERM reaches it.
     update_config ".process.args = [\"sh\", \"-c\", \"trap 'exit 7' TERM; echo $MARK; while :; do sleep 1; done\"]"
+    # 128 MiB of guest RAM: the host cgroup holds that plus the VMM's stated overhead (192 MiB).
+    update_config '.linux.resources.memory = {"limit": 134217728}'
     local out=$BATS_TEST_TMPDIR/$CID.out
     capsa --isolation vm create --bundle "$BUNDLE" "$CID" </dev/null >"$out" 2>&1 ||
         fail_now "create: $(cat "$out")"
@@ -87,6 +89,7 @@ no_vm_procs() {
     kill -0 "$helper"
     grep -qx "$helper" "$(cgfile pids cgroup.procs)" || fail_now "qemu $helper not in the cgroup"
     [ "$(wc -l <"$(cgfile pids cgroup.procs)")" -ge 3 ] # the init, QEMU, virtiofsd
+    [ "$(cat "$(cgfile memory memory.limit_in_bytes)")" -eq $(((128 + 192) * 1048576)) ]
     capsa --isolation vm start "$CID"
     [ "$(container_status "$CID")" = running ]
     local pid

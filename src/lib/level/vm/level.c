@@ -182,6 +182,7 @@ static int vm_to_cgroup(const struct capsa_level_host *h, const struct capsa_vm 
     const struct capsa_memory *mem = &h->spec->linux_cfg.resources.memory;
     if (r == 0 && mem->has_limit && mem->limit > 0) {
         struct capsa_resources res = {0};
+        res.has_memory = true;
         res.memory.has_limit = true;
         res.memory.limit = (int64_t)sz->host_mem_bytes;
         if (mem->has_swap && mem->swap > 0) {
