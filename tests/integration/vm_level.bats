@@ -121,3 +121,18 @@ no_vm_procs() {
     [ "$status" -ne 0 ]
     [[ "$output" == *"native, interpose, unikernel, vm"* ]] || fail_now "$output"
 }
+
+@test "vm level: allow_tcg in \$CAPSA_CONFIG takes true or false, and an error names a bad value" {
+    update_config '.annotations["capsa.isolation"] = "vm"'
+    printf 'allow_tcg = maybe\n' >"$BATS_TEST_TMPDIR/capsa.conf"
+    CAPSA_CONFIG=$BATS_TEST_TMPDIR/capsa.conf run ctr_create "$CID"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$BATS_TEST_TMPDIR/capsa.conf"*allow_tcg*maybe* ]] || fail_now "$output"
+    assert_nothing_left "$CID"
+    [ ! -e /dev/kvm ] || skip "this host has /dev/kvm"
+    printf 'allow_tcg = false\n' >"$BATS_TEST_TMPDIR/capsa.conf"
+    CAPSA_CONFIG=$BATS_TEST_TMPDIR/capsa.conf run ctr_create "$CID"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"needs KVM"* ]] || fail_now "$output"
+    assert_nothing_left "$CID"
+}
