@@ -39,6 +39,9 @@ struct capsa_ctx {
      * --isolation, the binary's name (capsa-LEVEL) or the configuration
      * file. NULL: native. */
     const char *default_level;
+    /* --allow-tcg / allow_tcg = true: the vm level may run a VM without KVM,
+     * in software (TCG), which is no security boundary (tests, development). */
+    bool allow_tcg;
     enum capsa_log_level log_level;
     capsa_log_fn log;
     void *log_opaque;

@@ -27,8 +27,10 @@ int cli_usage_error(struct cli *cli, const char *cmd, const char *fmt, ...)
 
 /* The default isolation level (config.c): --isolation (flag, or NULL),
  * the binary's name capsa-LEVEL, the configuration file; "" for none.
+ * *allow_tcg (--allow-tcg, already set, or the file's allow_tcg = true).
  * -1 after printing why the configuration file cannot be used. */
-int cli_default_level(const char *argv0, const char *flag, char *level, size_t size);
+int cli_default_level(const char *argv0, const char *flag, char *level, size_t size,
+                      bool *allow_tcg);
 
 int cmd_create(struct cli *cli, int argc, char **argv);
 int cmd_start(struct cli *cli, int argc, char **argv);

@@ -1,12 +1,16 @@
-/* config.c - the runtime entry's default isolation level (capsa_ctx.
- * default_level), for the containers whose config does not choose one:
+/* config.c - the runtime entry's settings: whether the vm level may run a
+ * VM without KVM (capsa_ctx.allow_tcg: --allow-tcg, or "allow_tcg = true"
+ * in the configuration file below), and the default isolation level
+ * (capsa_ctx.default_level), for the containers whose config does not
+ * choose one:
  *   1. --isolation LEVEL;
  *   2. the name the binary was started under: capsa-LEVEL (a symlink or a
  *      copy, so that a containerd runtime entry, a Kubernetes RuntimeClass
  *      or `podman --runtime` can name one without annotations);
  *   3. the configuration file, $CAPSA_CONFIG or /etc/capsa/capsa.conf:
- *      lines "isolation = LEVEL"; '#' starts a comment; other keys are
- *      refused so that a typo does not go unnoticed.
+ *      lines "isolation = LEVEL" (and "allow_tcg = true|false"); '#' starts
+ *      a comment; other keys are refused so that a typo does not go
+ *      unnoticed. The file is read in every case, for allow_tcg.
  * The library checks the name against its table of levels. */
 #include <errno.h>
 #include <stdbool.h>
@@ -29,7 +33,7 @@ static char *trim(char *s)
 }
 
 /* Read the configuration file; a missing default file is no error. */
-static int read_config(char *level, size_t size)
+static int read_config(char *level, size_t size, bool *allow_tcg)
 {
     const char *env = getenv("CAPSA_CONFIG");
     bool given = env && env[0];
@@ -59,8 +63,17 @@ static int read_config(char *level, size_t size)
         }
         *eq = '\0';
         char *key = trim(s), *val = trim(eq + 1);
-        if (strcmp(key, "isolation") != 0) {
-            fprintf(stderr, "capsa: %s:%d: unknown key \"%s\" (known: isolation)\n", path, n, key);
+        if (strcmp(key, "allow_tcg") == 0) {
+            if (strcmp(val, "true") == 0 || strcmp(val, "false") == 0) {
+                *allow_tcg = *allow_tcg || strcmp(val, "true") == 0;
+            } else {
+                fprintf(stderr, "capsa: %s:%d: allow_tcg: true or false, not \"%s\"\n", path, n,
+                        val);
+                r = -1;
+            }
+        } else if (strcmp(key, "isolation") != 0) {
+            fprintf(stderr, "capsa: %s:%d: unknown key \"%s\" (known: isolation, allow_tcg)\n",
+                    path, n, key);
             r = -1;
         } else if (strlen(val) == 0 || strlen(val) >= size) {
             fprintf(stderr, "capsa: %s:%d: isolation: a level name is required\n", path, n);
@@ -73,18 +86,17 @@ static int read_config(char *level, size_t size)
     return r;
 }
 
-int cli_default_level(const char *argv0, const char *flag, char *level, size_t size)
+int cli_default_level(const char *argv0, const char *flag, char *level, size_t size,
+                      bool *allow_tcg)
 {
     level[0] = '\0';
-    if (flag != NULL) {
-        snprintf(level, size, "%s", flag);
-        return 0;
-    }
+    if (read_config(level, size, allow_tcg) < 0)
+        return -1;
     const char *base = argv0 ? strrchr(argv0, '/') : NULL;
     base = base ? base + 1 : argv0;
-    if (base && strncmp(base, "capsa-", 6) == 0 && base[6] != '\0') {
+    if (flag != NULL)
+        snprintf(level, size, "%s", flag);
+    else if (base && strncmp(base, "capsa-", 6) == 0 && base[6] != '\0')
         snprintf(level, size, "%s", base + 6);
-        return 0;
-    }
-    return read_config(level, size);
+    return 0;
 }

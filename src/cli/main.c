@@ -130,9 +130,13 @@ static void usage(FILE *f)
           "  --systemd-cgroup    use systemd for cgroups (not supported yet)\n"
           "  --rootless VALUE    accepted for compatibility\n"
           "  --isolation LEVEL   the isolation level of containers whose config has no\n"
-          "                      capsa.isolation annotation: native, interpose or\n"
-          "                      unikernel (default: from the binary's name capsa-LEVEL,\n"
-          "                      else $CAPSA_CONFIG or /etc/capsa/capsa.conf, else native)\n"
+          "                      capsa.isolation annotation: native, interpose,\n"
+          "                      unikernel or vm (default: from the binary's name\n"
+          "                      capsa-LEVEL, else $CAPSA_CONFIG or /etc/capsa/capsa.conf,\n"
+          "                      else native)\n"
+          "  --allow-tcg         the vm level may run a VM without KVM, in software (TCG):\n"
+          "                      no security boundary, for tests (also: allow_tcg = true\n"
+          "                      in the configuration file)\n"
           "  -v, --version       print the version\n"
           "  -h, --help          print this help\n",
           f);
@@ -229,6 +233,7 @@ int main(int argc, char **argv)
         OPT_ROOTLESS,
         OPT_CRIU,
         OPT_ISOLATION,
+        OPT_ALLOW_TCG,
     };
     static const struct option opts[] = {
         {"root", required_argument, NULL, OPT_ROOT},
@@ -240,6 +245,7 @@ int main(int argc, char **argv)
         {"rootless", required_argument, NULL, OPT_ROOTLESS},
         {"criu", required_argument, NULL, OPT_CRIU},
         {"isolation", required_argument, NULL, OPT_ISOLATION},
+        {"allow-tcg", no_argument, NULL, OPT_ALLOW_TCG},
         {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -290,6 +296,9 @@ int main(int argc, char **argv)
         case OPT_ISOLATION:
             isolation = optarg;
             break;
+        case OPT_ALLOW_TCG:
+            cli.ctx.allow_tcg = true;
+            break;
         case 'v':
             printf("capsa version %s\ncommit: %s\nspec: 1.2.0\n", capsa_version(), CAPSA_GITREV);
             return 0;
@@ -303,7 +312,7 @@ int main(int argc, char **argv)
         }
     }
     char level[64];
-    if (cli_default_level(argv[0], isolation, level, sizeof level) < 0)
+    if (cli_default_level(argv[0], isolation, level, sizeof level, &cli.ctx.allow_tcg) < 0)
         return 1;
     cli.ctx.default_level = level[0] ? level : NULL;
     /* Unprivileged and no --root: a directory of our own, like runc's

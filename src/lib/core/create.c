@@ -425,6 +425,10 @@ static int prepare(struct job *j, struct capsa_err *err)
                                     .state_dirfd = c->dirfd,
                                     .cgroup = c->st.cgroup,
                                     .bundle = j->bundle,
+                                    .rootfs = j->rootfs,
+                                    .config_raw = j->raw,
+                                    .config_len = j->rawlen,
+                                    .allow_tcg = j->ctx->allow_tcg,
                                     .pidns_fd = -1,
                                     .child_fd = -1};
     if (c->level->host_prepare && (r = c->level->host_prepare(lh, err)) < 0)
@@ -433,7 +437,8 @@ static int prepare(struct job *j, struct capsa_err *err)
     c->st.helper_start = lh->helper_start;
     if (lh->child_fd >= 0 && (r = capsa_check_passed_fds(&lh->child_fd, 1, passed, err)) < 0)
         return r;
-    j->lc = (struct capsa_level_child){.spec = spec,
+    j->lc = (struct capsa_level_child){.id = j->id,
+                                       .spec = spec,
                                        .p = spec->process,
                                        .inherited_fds = passed,
                                        .level_fd = lh->child_fd,

@@ -319,7 +319,8 @@ static int prepare(struct exec_job *x, int sfd, struct capsa_err *err)
     if (x->lh.child_fd >= 0 &&
         (r = capsa_check_passed_fds(&x->lh.child_fd, 1, o->preserve_fds, err)) < 0)
         return r;
-    x->lc = (struct capsa_level_child){.spec = x->spec,
+    x->lc = (struct capsa_level_child){.id = x->c.st.id,
+                                       .spec = x->spec,
                                        .p = x->spec->process,
                                        .exec = true,
                                        .inherited_fds = o->preserve_fds,

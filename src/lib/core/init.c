@@ -340,6 +340,9 @@ __attribute__((noreturn)) static void step_exec(struct init_ctx *c)
         fail(c, &err);
     capsa_close(&c->procfd);
     if (!c->execs) {
+        /* No execve will close the exec fifo for `start`, which waits for
+         * its EOF: the level starts its program now. */
+        capsa_close(&c->start_fd);
         c->a->level->child_start(c->a->lc, &err); /* returns only on error */
         fail(c, &err);
     }

@@ -7,12 +7,14 @@
 #include "level/interpose/interpose.h"
 #include "level/native/native.h"
 #include "level/unikernel/tender.h"
+#include "level/vm/vm.h"
 
 /* Rank order. A new level is one more line here. */
 static const struct capsa_level *const levels[] = {
     &capsa_level_native,
     &capsa_level_interpose,
     &capsa_level_unikernel,
+    &capsa_level_vm,
 };
 
 const struct capsa_level *const *capsa_levels(size_t *n)
@@ -31,7 +33,7 @@ const struct capsa_level *capsa_level_by_name(const char *name)
 
 const char *capsa_level_names(void)
 {
-    return "native, interpose, unikernel";
+    return "native, interpose, unikernel, vm";
 }
 
 static int unknown(const char *where, const char *name, struct capsa_err *err)

@@ -4,8 +4,9 @@
  * capabilities: what runc and crun do), interpose (native plus a strict
  * system call allowlist whose calls on host resources a per-container
  * supervisor serves), unikernel (a Solo5 spt program loaded by the init
- * behind a nine-call filter). Every level runs inside the native container:
- * each adds to it, none replaces it.
+ * behind a nine-call filter), vm (the workload in a virtual machine whose
+ * VMM runs in the native container, level/vm/level.c). Every level runs
+ * inside the native container: each adds to it, none replaces it.
  *
  * The core never asks which level a container is at: it calls the level's
  * hooks at fixed points of create, exec, run and delete (docs/architecture.md
@@ -44,11 +45,15 @@ struct capsa_level_host {
     const struct capsa_level *level;
     const char *id;
     const struct capsa_spec *spec;
-    int state_dirfd;    /* the container's (locked) state directory */
-    const char *cgroup; /* the container's cgroup (capsa_cgroup_encode text) or NULL */
-    const char *bundle; /* create: the bundle directory (absolute) */
-    bool exec;          /* exec (a process into a running container), not create */
-    pid_t helper_pid;   /* create: set by host_prepare */
+    int state_dirfd;        /* the container's (locked) state directory */
+    const char *cgroup;     /* the container's cgroup (capsa_cgroup_encode text) or NULL */
+    const char *bundle;     /* create: the bundle directory (absolute) */
+    bool exec;              /* exec (a process into a running container), not create */
+    const char *rootfs;     /* create: the rootfs directory (absolute) */
+    const char *config_raw; /* create: config.json as read (config_len bytes) */
+    size_t config_len;
+    bool allow_tcg;   /* capsa_ctx.allow_tcg: a VM may run without KVM */
+    pid_t helper_pid; /* create: set by host_prepare */
     unsigned long long helper_start;
     /* Set by host_prepare: */
     int pidns_fd; /* >= 0: the container's new pid namespace is made inside this one */
@@ -68,6 +73,7 @@ struct capsa_level_host {
 /* The level's side inside the container: the init (create, run) or the
  * process of exec, running the runtime's code until execve. */
 struct capsa_level_child {
+    const char *id; /* the container's */
     const struct capsa_spec *spec;
     const struct capsa_process *p; /* the process to start */
     bool exec;
