@@ -116,16 +116,34 @@ static int mkdir_p(const char *path, struct capsa_err *err)
     return 0;
 }
 
+/* pivot_root(2) refuses to move the initramfs (the rootfs mount), so a
+ * container made on it could only be entered with MS_MOVE and chroot. The
+ * guest's root moves to a tmpfs first, as switch_root does, without copying
+ * anything: the modules are loaded and the agent runs, so nothing of the
+ * initramfs is needed afterwards (it stays in memory, out of reach). */
+static int leave_initramfs(struct capsa_err *err)
+{
+    if (mkdir("/newroot", 0755) < 0 && errno != EEXIST)
+        return capsa_err_set(err, errno, "mkdir /newroot");
+    if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+        return capsa_err_set(err, errno, "mount a tmpfs on /newroot");
+    if (chdir("/newroot") < 0 || mount("/newroot", "/", NULL, MS_MOVE, NULL) < 0 ||
+        chroot(".") < 0 || chdir("/") < 0)
+        return capsa_err_set(err, errno, "move the root from the initramfs to a tmpfs");
+    return 0;
+}
+
 int guest_setup(const struct agent_conf *c, const struct agent *a, struct capsa_err *err)
 {
-    int r;
+    /* The modules from the initramfs, before leaving it. */
+    int r = load_modules(c->modules, err);
+    if (r < 0 || (r = leave_initramfs(err)) < 0)
+        return r;
     for (size_t i = 0; i < ARRAY_SIZE(filesystems); i++)
         if ((r = mount_one(&filesystems[i], err)) < 0)
             return r;
     if (enable_controllers(err) < 0)
         agent_log(a, "warning: cgroup controllers: %s", err->msg);
-    if ((r = load_modules(c->modules, err)) < 0)
-        return r;
     if (c->rootfs_tag[0] != '\0') {
         if ((r = mkdir_p(c->rootfs_dir, err)) < 0)
             return r;

@@ -531,12 +531,8 @@ static int do_create(struct agent *a, const struct capsa_vm_msg *m, struct capsa
     int r = launch_begin(a, m, "config", true, false, &l, err);
     bool created = false;
     if (r == 0) {
-        /* As PID 1, our root is the initramfs (rootfs), which pivot_root
-         * refuses to move: the container's root is entered with MS_MOVE and
-         * chroot instead, which its own mount namespace makes as tight. */
         struct capsa_create_opts o = {.bundle = m->bundle,
                                       .config = l.json,
-                                      .no_pivot = a->conf.init,
                                       .pid_file = l.pidf,
                                       .console_socket = l.tty ? l.s.sock : NULL};
         stdio_swap(&l.s, true);
