@@ -24,6 +24,7 @@
 #include <sys/personality.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "linux/rootfs.h"
@@ -378,4 +379,18 @@ int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead)
     if (dead)
         *dead = ps.state == 'Z' || ps.state == 'X' || ps.state == 'x';
     return 0;
+}
+
+void capsa_proc_kill_if_same(pid_t pid, unsigned long long start)
+{
+    int pidfd = capsa_pidfd_open(pid, 0);
+    if (pidfd < 0)
+        return;
+    unsigned long long now = 0;
+    if (capsa_proc_start_time(pid, &now, NULL) == 0 && now == start) {
+        capsa_pidfd_send_signal(pidfd, SIGKILL, 0);
+        siginfo_t si;
+        waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
+    }
+    close(pidfd);
 }

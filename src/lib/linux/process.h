@@ -101,4 +101,12 @@ int capsa_proc_stat(pid_t pid, struct capsa_proc_stat *out);
  * zombie/dead. -ESRCH when the process does not exist. */
 int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead);
 
+/* SIGKILL to pid if it is still the process that started at start (not a
+ * reuse of its number); reaped when it has gone already and is our child,
+ * not waited for otherwise. The levels' host_stop: a supervisor that is
+ * PID 1 of a pid namespace completes its exit only once every process there
+ * has been reaped, by a parent (an engine's shim) that may not yet have
+ * looked; a VMM's cgroup kill takes its helpers with it. */
+void capsa_proc_kill_if_same(pid_t pid, unsigned long long start);
+
 #endif

@@ -294,25 +294,6 @@ static void ip_host_release(struct capsa_level_host *h)
     h->child_prog = NULL;
 }
 
-/* Kill the supervisor (its pid namespace goes with it). Not waited for:
- * as PID 1 of a namespace, its exit completes only once every process of
- * that namespace has been reaped by its parent, which may be an engine's
- * shim that has not yet looked. When it is our own child (a failed create),
- * it is reaped if it has gone already, else by whoever inherits it. */
-static void ip_host_stop(pid_t pid, unsigned long long start)
-{
-    int pidfd = capsa_pidfd_open(pid, 0);
-    if (pidfd < 0)
-        return;
-    unsigned long long now = 0;
-    if (capsa_proc_start_time(pid, &now, NULL) == 0 && now == start) {
-        capsa_pidfd_send_signal(pidfd, SIGKILL, 0);
-        siginfo_t si;
-        waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
-    }
-    close(pidfd);
-}
-
 /* In the init and every exec'd process, at the seccomp filter's place: the
  * workload's filter, and its listener to the supervisor with our pid. */
 static int ip_child_confine(struct capsa_level_child *c, struct capsa_err *err)
@@ -350,6 +331,6 @@ const struct capsa_level capsa_level_interpose = {
     .validate = ip_validate,
     .host_prepare = ip_host_prepare,
     .host_release = ip_host_release,
-    .host_stop = ip_host_stop,
+    .host_stop = capsa_proc_kill_if_same,
     .child_confine = ip_child_confine,
 };

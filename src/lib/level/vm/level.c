@@ -330,22 +330,6 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     return 0;
 }
 
-/* delete, a failed create: the VMM (virtiofsd ends with its peer, and the
- * cgroup kill takes both). */
-static void vm_host_stop(pid_t pid, unsigned long long start)
-{
-    int pidfd = capsa_pidfd_open(pid, 0);
-    if (pidfd < 0)
-        return;
-    unsigned long long now = 0;
-    if (capsa_proc_start_time(pid, &now, NULL) == 0 && now == start) {
-        capsa_pidfd_send_signal(pidfd, SIGKILL, 0);
-        siginfo_t si;
-        waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
-    }
-    close(pidfd);
-}
-
 /* ---- the init: a stand-in for the guest's workload --------------------- */
 
 static int vm_child_prepare(struct capsa_level_child *c, bool *execs, struct capsa_err *err)
@@ -518,7 +502,7 @@ const struct capsa_level capsa_level_vm = {
     .rank = 3,
     .validate = vm_validate,
     .host_prepare = vm_host_prepare,
-    .host_stop = vm_host_stop,
+    .host_stop = capsa_proc_kill_if_same,
     .child_prepare = vm_child_prepare,
     .child_start = vm_child_start,
     .exec_allowed = vm_exec_allowed,
