@@ -1,5 +1,6 @@
 /* names.c - the name tables shared by the parser and the runtime: capability
- * names <-> numbers, RLIMIT_* names -> resource numbers, namespace type names.
+ * names <-> numbers, RLIMIT_* names -> resource numbers, namespace type names,
+ * scheduler policies and flags, I/O priority classes.
  * Pure lookups, no state. The config parser rejects an unknown rlimit or
  * namespace name; an unknown capability name is skipped with a warning, as
  * runc does (a capability can only be dropped that way, never granted). */
@@ -157,3 +158,17 @@ const char *capsa_spec_annotation(const struct capsa_spec *spec, const char *key
             return spec->annotations[i].value;
     return NULL;
 }
+
+const char *const capsa_sched_policy_names[CAPSA_SCHED_POLICY_COUNT] = {
+    "SCHED_OTHER", "SCHED_FIFO", "SCHED_RR",       "SCHED_BATCH",
+    "SCHED_ISO",   "SCHED_IDLE", "SCHED_DEADLINE",
+};
+
+const char *const capsa_sched_flag_names[CAPSA_SCHED_FLAG_COUNT] = {
+    "SCHED_FLAG_RESET_ON_FORK",  "SCHED_FLAG_RECLAIM",     "SCHED_FLAG_DL_OVERRUN",
+    "SCHED_FLAG_KEEP_POLICY",    "SCHED_FLAG_KEEP_PARAMS", "SCHED_FLAG_UTIL_CLAMP_MIN",
+    "SCHED_FLAG_UTIL_CLAMP_MAX",
+};
+
+const char *const capsa_ioprio_class_names[CAPSA_IOPRIO_CLASS_COUNT] = {
+    NULL, "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"};

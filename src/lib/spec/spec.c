@@ -569,18 +569,6 @@ static int parse_rlimit(const struct capsa_jv *o, const char *path, void *elem, 
     return 0;
 }
 
-static const char *const sched_policies[] = {
-    "SCHED_OTHER", "SCHED_FIFO", "SCHED_RR",       "SCHED_BATCH",
-    "SCHED_ISO",   "SCHED_IDLE", "SCHED_DEADLINE",
-};
-
-/* Bit i = SCHED_FLAG_* value 1 << i (linux/sched.h). */
-static const char *const sched_flags[] = {
-    "SCHED_FLAG_RESET_ON_FORK",  "SCHED_FLAG_RECLAIM",     "SCHED_FLAG_DL_OVERRUN",
-    "SCHED_FLAG_KEEP_POLICY",    "SCHED_FLAG_KEEP_PARAMS", "SCHED_FLAG_UTIL_CLAMP_MIN",
-    "SCHED_FLAG_UTIL_CLAMP_MAX",
-};
-
 static int parse_scheduler(const struct capsa_jv *o, const char *path, struct capsa_scheduler *s,
                            struct capsa_err *err)
 {
@@ -590,7 +578,7 @@ static int parse_scheduler(const struct capsa_jv *o, const char *path, struct ca
     if (r < 0)
         return r;
     jp_key(p, sizeof p, path, "policy");
-    s->policy = name_index(sched_policies, ARRAY_SIZE(sched_policies), policy);
+    s->policy = name_index(capsa_sched_policy_names, CAPSA_SCHED_POLICY_COUNT, policy);
     if (s->policy < 0)
         return fail(err, p, "unknown scheduler policy \"%.64s\"", policy);
     int64_t nice = 0, prio = 0;
@@ -607,7 +595,7 @@ static int parse_scheduler(const struct capsa_jv *o, const char *path, struct ca
     r = f_strv(o, "flags", path, 0, &flags, &n, err);
     jp_key(p, sizeof p, path, "flags");
     for (size_t i = 0; r == 0 && i < n; i++) {
-        int b = name_index(sched_flags, ARRAY_SIZE(sched_flags), flags[i]);
+        int b = name_index(capsa_sched_flag_names, CAPSA_SCHED_FLAG_COUNT, flags[i]);
         if (b < 0) {
             jp_idx(pi, sizeof pi, p, i);
             r = fail(err, pi, "unknown scheduler flag \"%.64s\"", flags[i]);
@@ -619,9 +607,6 @@ static int parse_scheduler(const struct capsa_jv *o, const char *path, struct ca
     return r;
 }
 
-static const char *const ioprio_classes[] = {NULL, "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE",
-                                             "IOPRIO_CLASS_IDLE"};
-
 static int parse_io_priority(const struct capsa_jv *o, const char *path,
                              struct capsa_io_priority *io, struct capsa_err *err)
 {
@@ -631,7 +616,7 @@ static int parse_io_priority(const struct capsa_jv *o, const char *path,
     if (r < 0)
         return r;
     jp_key(p, sizeof p, path, "class");
-    io->class = name_index(ioprio_classes, ARRAY_SIZE(ioprio_classes), cls);
+    io->class = name_index(capsa_ioprio_class_names, CAPSA_IOPRIO_CLASS_COUNT, cls);
     if (io->class < 0)
         return fail(err, p, "unknown I/O priority class \"%.64s\"", cls);
     return f_int(o, "priority", path, 0, 0, 7, &io->priority, NULL, err);

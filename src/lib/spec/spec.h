@@ -477,6 +477,20 @@ int capsa_spec_exec_process(struct capsa_spec *spec, const char *proc_json, size
                             const char *proc_name, const struct capsa_exec_opts *o,
                             struct capsa_err *err);
 
+/* Indexed by SCHED_* policy, by bit of SCHED_FLAG_* (bit i: 1 << i), by
+ * IOPRIO_CLASS_* (0 has no name). */
+#define CAPSA_SCHED_POLICY_COUNT 7
+#define CAPSA_SCHED_FLAG_COUNT   7
+#define CAPSA_IOPRIO_CLASS_COUNT 4
+extern const char *const capsa_sched_policy_names[CAPSA_SCHED_POLICY_COUNT];
+extern const char *const capsa_sched_flag_names[CAPSA_SCHED_FLAG_COUNT];
+extern const char *const capsa_ioprio_class_names[CAPSA_IOPRIO_CLASS_COUNT];
+
+/* The process p as an OCI process object (what `exec --process` reads and
+ * capsa_spec_parse_process parses back to the same values): a heap string,
+ * compact JSON. */
+int capsa_process_to_json(const struct capsa_process *p, char **out, struct capsa_err *err);
+
 /* rlimit name ("RLIMIT_NOFILE") -> RLIMIT_* value, -1 when unknown. */
 int capsa_rlimit_from_name(const char *name);
 
