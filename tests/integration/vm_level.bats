@@ -76,7 +76,91 @@ no_vm_procs() {
     [ ! -e "$(cgfile pids "")" ] || fail_now "cgroup left: $(cgfile pids "")"
 }
 
-@test "vm level: create/start/state/kill/delete (--isolation vm, allow_tcg from the config file); exec refused; nothing left" {
+# Whether a guest process's command line contains $1 (ps in the guest, through exec).
+guest_has() {
+    capsa exec "$CID" ps -o args </dev/null | grep -v grep | grep -qF -- "$1"
+}
+
+# exec into the running VM, each effect checked on the host side: output and status, stdin,
+# stderr apart, a terminal, concurrent execs, signals relayed, and a detached process whose
+# host stand-in is killed takes its guest process along.
+# shellcheck disable=SC2154 # stderr is set by bats' run --separate-stderr
+vm_exec_checks() {
+    run --separate-stderr capsa exec "$CID" sh -c 'echo out; echo err >&2; uname -r; exit 5'
+    [ "$status" -eq 5 ] || fail_now "exec status $status: $output $stderr"
+    [ "${lines[0]}" = out ] || fail_now "exec stdout: $output"
+    [ "${lines[1]}" != "$(uname -r)" ] || fail_now "exec ran on the host's kernel: $output"
+    [ "$stderr" = err ] || fail_now "exec stderr: $stderr"
+    # stdin, 2 MiB of it, comes back byte for byte.
+    head -c 2097152 /dev/urandom >"$BATS_TEST_TMPDIR/in"
+    capsa exec "$CID" cat <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/back"
+    cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/back" || fail_now "stdin came back changed"
+    # A terminal: the guest process's stdin is a tty, and its status comes back.
+    run script -qec "$CAPSA --root $CAPSA_ROOT exec -t $CID sh -c '[ -t 0 ] && tty; exit 4'" /dev/null < <(sleep 5)
+    [ "$status" -eq 4 ] || fail_now "exec -t status $status: $output"
+    [[ "$output" == *"/dev/pts/"* ]] || fail_now "exec -t: no terminal: $output"
+    # Two at once, the slower one started first: each gets its own output.
+    capsa exec "$CID" sh -c 'sleep 2; echo slow' >"$BATS_TEST_TMPDIR/slow" </dev/null &
+    local slow=$!
+    [ "$(capsa exec "$CID" echo fast </dev/null)" = fast ]
+    wait "$slow"
+    [ "$(cat "$BATS_TEST_TMPDIR/slow")" = slow ]
+    # A signal to the host process reaches the guest's.
+    # (The binary itself, not the capsa function: $! must be the runtime's pid.)
+    "$CAPSA" --root "$CAPSA_ROOT" exec "$CID" \
+        sh -c 'trap "exit 9" TERM; echo ready; while :; do sleep 1; done' \
+        >"$BATS_TEST_TMPDIR/trap" </dev/null &
+    local trapped=$!
+    wait_for grep -q ready "$BATS_TEST_TMPDIR/trap"
+    kill -TERM "$trapped"
+    local st=0
+    wait "$trapped" || st=$?
+    [ "$st" -eq 9 ] || fail_now "TERM to exec: status $st"
+    # Detached, with a pid file: that pid is the host stand-in; killing it kills the guest's.
+    capsa exec -d --pid-file "$BATS_TEST_TMPDIR/epid" "$CID" sleep 777 </dev/null
+    local standin
+    standin=$(cat "$BATS_TEST_TMPDIR/epid")
+    kill -0 "$standin"
+    wait_for guest_has "sleep 777"
+    kill -KILL "$standin"
+    wait_for eval '! guest_has "sleep 777"' || fail_now "the guest's process outlived its stand-in"
+}
+
+# The exec socket (served by the init's stand-in) refuses what only the runtime's own create,
+# start and delete may ask, and a signal to a process that is not the connection's; a
+# malformed frame ends that connection only.
+vm_exec_socket_checks() {
+    local sock=$CAPSA_ROOT/$CID/exec.sock
+    [ -S "$sock" ] || fail_now "no exec socket at $sock"
+    [ "$(stat -c %a "$sock")" = 600 ] || fail_now "exec socket mode $(stat -c %a "$sock")"
+    run -0 python3 - "$sock" "$CID" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+cid = sys.argv[2].encode() + b"\0"
+def frame(t, i, payload=b""):
+    return struct.pack("<IBI", 5 + len(payload), t, i) + payload
+def reply():
+    n = struct.unpack("<I", s.recv(4, socket.MSG_WAITALL))[0]
+    b = s.recv(n, socket.MSG_WAITALL)
+    t, i = struct.unpack("<BI", b[:5])
+    e = struct.unpack("<I", b[5:9])[0] if t == 3 else 0
+    return "%d/%d/%d" % (t, i, e)
+out = []
+s.sendall(frame(5, 7, struct.pack("<I", len(cid)) + cid)); out.append(reply())   # START
+s.sendall(frame(18, 8)); out.append(reply())                                      # SHUTDOWN
+s.sendall(frame(10, 9, struct.pack("<I", len(cid)) + cid + struct.pack("<II", 1, 9)))  # SIGNAL init
+out.append(reply())
+s.sendall(b"\xff\xff\xff\xff garbage")
+out.append("closed" if s.recv(1) == b"" else "open")
+print(" ".join(out))
+PY
+    # ERROR (3) to each, EPERM (1) twice, then ESRCH (3); the garbage closes the connection.
+    [ "$output" = "3/7/1 3/8/1 3/9/3 closed" ] || fail_now "exec socket: $output"
+    [ "$(container_status "$CID")" = running ] || fail_now "the container did not survive"
+    [ "$(capsa exec "$CID" echo still </dev/null)" = still ]
+}
+
+@test "vm level: create/start/state/exec/kill/delete (--isolation vm, allow_tcg from the config file); nothing left" {
     echo "allow_tcg = true" >"$BATS_TEST_TMPDIR/capsa.conf"
     export CAPSA_CONFIG=$BATS_TEST_TMPDIR/capsa.conf
     # sh is PID 1 of the guest container's pid namespace: only a trapped TERM reaches it.
@@ -95,6 +179,10 @@ no_vm_procs() {
     grep -qx "$helper" "$(cgfile pids cgroup.procs)" || fail_now "qemu $helper not in the cgroup"
     [ "$(wc -l <"$(cgfile pids cgroup.procs)")" -ge 3 ] # the init, QEMU, virtiofsd
     [ "$(cat "$(cgfile memory memory.limit_in_bytes)")" -eq $(((128 + 192) * 1048576)) ]
+    # Before start the guest serves no exec: refused, naming why.
+    run capsa exec "$CID" true
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"not started"* ]] || fail_now "exec before start: $output"
     capsa --isolation vm start "$CID"
     [ "$(container_status "$CID")" = running ]
     local pid
@@ -102,13 +190,20 @@ no_vm_procs() {
     # The workload runs in the guest: its marker is on no host process.
     wait_for grep -q "$MARK" "$out"
     run ! pgrep -f "$MARK"
-    run capsa exec "$CID" true
-    [ "$status" -ne 0 ]
-    [[ "$output" == *"vm isolation level"* ]] || fail_now "exec: $output"
+    vm_exec_checks
+    vm_exec_socket_checks
+    # An exec'd process outlives nothing: killing the container ends it (137, as a pid
+    # namespace's processes are killed).
+    capsa exec "$CID" sleep 1000 </dev/null &
+    local epid=$!
+    wait_for guest_has "sleep 1000"
     # kill reaches the guest's workload through the stand-in init.
     capsa kill "$CID" TERM
     wait_for status_is "$CID" stopped
     pid_gone "$pid"
+    local est=0
+    wait "$epid" || est=$?
+    [ "$est" -eq 137 ] || fail_now "exec'd process ended with $est, not 137"
     capsa delete "$CID"
     wait_for no_vm_procs || fail_now "left running: $(vm_procs)"
     pid_gone "$helper"

@@ -114,6 +114,7 @@ static void job_release(struct job *j)
         j->c->level->host_release(&j->lh);
     capsa_close(&j->lh.pidns_fd);
     capsa_close(&j->lh.child_fd);
+    capsa_close(&j->lh.child_aux_fd);
 }
 
 /* Checks that need the whole spec and the host, before anything is made. */
@@ -430,19 +431,23 @@ static int prepare(struct job *j, struct capsa_err *err)
                                     .config_len = j->rawlen,
                                     .allow_tcg = j->ctx->allow_tcg,
                                     .pidns_fd = -1,
-                                    .child_fd = -1};
+                                    .child_fd = -1,
+                                    .child_aux_fd = -1};
     if (c->level->host_prepare && (r = c->level->host_prepare(lh, err)) < 0)
         return r;
     c->st.helper_pid = lh->helper_pid;
     c->st.helper_start = lh->helper_start;
-    if (lh->child_fd >= 0 && (r = capsa_check_passed_fds(&lh->child_fd, 1, passed, err)) < 0)
+    int level_fds[] = {lh->child_fd, lh->child_aux_fd};
+    if ((r = capsa_check_passed_fds(level_fds, ARRAY_SIZE(level_fds), passed, err)) < 0)
         return r;
     j->lc = (struct capsa_level_child){.id = j->id,
                                        .spec = spec,
                                        .p = spec->process,
                                        .inherited_fds = passed,
                                        .level_fd = lh->child_fd,
-                                       .prog = lh->child_prog};
+                                       .aux_fd = lh->child_aux_fd,
+                                       .prog = lh->child_prog,
+                                       .priv = lh->priv};
 
     struct capsa_spawn *s = &j->spawn;
     capsa_spawn_init(s);
@@ -713,7 +718,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
                     .fifo = -1,
                     .child_sock = -1,
                     .cgroup_fd = -1,
-                    .lh = {.pidns_fd = -1, .child_fd = -1}};
+                    .lh = {.pidns_fd = -1, .child_fd = -1, .child_aux_fd = -1}};
     int r = load_bundle(&j, err);
     if (r < 0) {
         /* Nothing made yet: only memory to release. */

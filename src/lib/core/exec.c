@@ -107,12 +107,18 @@ __attribute__((noreturn)) static void exec_child_main(void *arg)
     }
     int cwd_fd = -1;
     cleanup_free char *exe = NULL;
-    if (capsa_child_prepare(spec, p, procfd, false, &cwd_fd, &exe, &err) < 0)
+    /* The level may start the process itself (vm: a stand-in that has the
+     * guest agent run it); then there is no executable to resolve here. */
+    bool execs = true;
+    if (c->level->child_prepare && c->level->child_prepare(c->lc, &execs, &err) < 0)
+        child_fail(sock, &err);
+    if (capsa_child_prepare(spec, p, procfd, false, &cwd_fd, execs ? &exe : NULL, &err) < 0)
         child_fail(sock, &err);
     /* A detached process outlives the runtime (before the filter: prctl may
      * not be in its allowlist). */
     prctl(PR_SET_PDEATHSIG, 0);
-    capsa_sync_log(&c->log, CAPSA_LOG_DEBUG, "exec process %d: executing %s", (int)getpid(), exe);
+    capsa_sync_log(&c->log, CAPSA_LOG_DEBUG, "exec process %d: %s %s", (int)getpid(),
+                   execs ? "executing" : "starting", execs ? exe : p->args[0]);
     cleanup_strv char **env = NULL;
     if (capsa_child_env(p, 0, &env, &err) < 0)
         child_fail(sock, &err);
@@ -128,6 +134,13 @@ __attribute__((noreturn)) static void exec_child_main(void *arg)
     };
     if (capsa_child_confine(&cf, &err) < 0)
         child_fail(sock, &err);
+    if (!execs) {
+        /* The sync socket's EOF tells the runtime that the process runs. */
+        capsa_close(&sock);
+        c->level->child_start(c->lc, &err); /* returns only on error */
+        dprintf(2, "capsa exec: %s\n", err.msg);
+        _exit(127);
+    }
     capsa_child_execve(p, exe, env, &err);
     child_fail(sock, &err);
 }
@@ -178,6 +191,7 @@ static void job_release(struct exec_job *x)
         x->level->host_release(&x->lh);
     capsa_close(&x->lh.pidns_fd);
     capsa_close(&x->lh.child_fd);
+    capsa_close(&x->lh.child_aux_fd);
 }
 
 /* Kill and reap a process that failed before exec. */
@@ -312,12 +326,14 @@ static int prepare(struct exec_job *x, int sfd, struct capsa_err *err)
                                       .state_dirfd = x->c.dirfd,
                                       .cgroup = x->c.st.cgroup,
                                       .exec = true,
+                                      .created = x->c.status == CAPSA_STATUS_CREATED,
                                       .pidns_fd = -1,
-                                      .child_fd = -1};
+                                      .child_fd = -1,
+                                      .child_aux_fd = -1};
     if (x->level->host_prepare && (r = x->level->host_prepare(&x->lh, err)) < 0)
         return r;
-    if (x->lh.child_fd >= 0 &&
-        (r = capsa_check_passed_fds(&x->lh.child_fd, 1, o->preserve_fds, err)) < 0)
+    int level_fds[] = {x->lh.child_fd, x->lh.child_aux_fd};
+    if ((r = capsa_check_passed_fds(level_fds, ARRAY_SIZE(level_fds), o->preserve_fds, err)) < 0)
         return r;
     x->lc = (struct capsa_level_child){.id = x->c.st.id,
                                        .spec = x->spec,
@@ -325,7 +341,9 @@ static int prepare(struct exec_job *x, int sfd, struct capsa_err *err)
                                        .exec = true,
                                        .inherited_fds = o->preserve_fds,
                                        .level_fd = x->lh.child_fd,
-                                       .prog = x->lh.child_prog};
+                                       .aux_fd = x->lh.child_aux_fd,
+                                       .prog = x->lh.child_prog,
+                                       .priv = x->lh.priv};
     x->child = (struct exec_child){
         .spec = x->spec,
         .sock = x->sock[1],
@@ -432,7 +450,7 @@ int capsa_container_exec(const struct capsa_ctx *ctx, const char *id,
                          .cgroup_fd = -1,
                          .pidfd = -1,
                          .console_fd = -1,
-                         .lh = {.pidns_fd = -1, .child_fd = -1}};
+                         .lh = {.pidns_fd = -1, .child_fd = -1, .child_aux_fd = -1}};
     /* Detached, nothing is forwarded. */
     struct capsa_relay relay = {.sfd = -1};
     if (!opts->detach && capsa_relay_begin(&relay, err) < 0)

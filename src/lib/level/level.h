@@ -49,6 +49,7 @@ struct capsa_level_host {
     const char *cgroup;     /* the container's cgroup (capsa_cgroup_encode text) or NULL */
     const char *bundle;     /* create: the bundle directory (absolute) */
     bool exec;              /* exec (a process into a running container), not create */
+    bool created;           /* exec: the container is created, not yet started */
     const char *rootfs;     /* create: the rootfs directory (absolute) */
     const char *config_raw; /* create: config.json as read (config_len bytes) */
     size_t config_len;
@@ -56,8 +57,9 @@ struct capsa_level_host {
     pid_t helper_pid; /* create: set by host_prepare */
     unsigned long long helper_start;
     /* Set by host_prepare: */
-    int pidns_fd; /* >= 0: the container's new pid namespace is made inside this one */
-    int child_fd; /* >= 0: handed to the child as capsa_level_child.level_fd */
+    int pidns_fd;     /* >= 0: the container's new pid namespace is made inside this one */
+    int child_fd;     /* >= 0: handed to the child as capsa_level_child.level_fd */
+    int child_aux_fd; /* >= 0: a second one, capsa_level_child.aux_fd */
     /* A seccomp program (linux/scmp.h) the child installs in child_confine:
      * compiled here, before the clone, so that the child allocates nothing. */
     struct capsa_seccomp_prog *child_prog;
@@ -79,8 +81,11 @@ struct capsa_level_child {
     bool exec;
     int inherited_fds; /* fds 3..3+N-1 were handed in (--preserve-fds, LISTEN_FDS) */
     int level_fd;      /* capsa_level_host.child_fd, or -1 */
+    int aux_fd;        /* capsa_level_host.child_aux_fd, or -1 */
     const struct capsa_seccomp_prog *prog; /* capsa_level_host.child_prog */
-    void *priv;                            /* child_prepare's, for child_start */
+    /* host_prepare's (the child has its own copy of the runtime's memory),
+     * which child_prepare may replace, for child_start. */
+    void *priv;
 };
 
 struct capsa_level {
@@ -106,7 +111,9 @@ struct capsa_level {
     /* Init and exec'd process: the level's confinement, right after the
      * OCI seccomp filter's place (core/child.h). */
     int (*child_confine)(struct capsa_level_child *c, struct capsa_err *err);
-    /* The init, in place of execve; returns only on error. */
+    /* The init, and with exec the process of exec, in place of execve;
+     * returns only on error. child_prepare runs for an exec'd process too
+     * (capsa_level_child.exec), to choose between the two. */
     int (*child_start)(struct capsa_level_child *c, struct capsa_err *err);
     /* exec: NULL allows it; otherwise an error that says why not. */
     int (*exec_allowed)(const char *id, struct capsa_err *err);

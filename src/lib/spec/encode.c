@@ -159,7 +159,8 @@ int capsa_process_to_json(const struct capsa_process *p, char **out, struct caps
         int c = p->io_priority.class;
         json_t *io = json_object();
         put(&e, io, "class",
-            c > 0 && c < CAPSA_IOPRIO_CLASS_COUNT ? json_string(capsa_ioprio_class_names[c]) : NULL);
+            c > 0 && c < CAPSA_IOPRIO_CLASS_COUNT ? json_string(capsa_ioprio_class_names[c])
+                                                  : NULL);
         put(&e, io, "priority", json_integer(p->io_priority.priority));
         put(&e, o, "ioPriority", io);
     }

@@ -7,16 +7,21 @@
  * (whose memory limit grows by the VMM's overhead), greet the agent and send
  * it CREATE with config.json as read: `create` returns once the agent has
  * created the inner container (LightVM's split toolstack). The agent channel
- * goes to the init as its level fd.
+ * goes to the init as its level fd, the exec socket (<state>/exec.sock) as
+ * its second.
  *
- * The host-side init is a stand-in for the guest's workload (child_start):
- * it sends START, relays its stdio, forwards the signals it gets (what
- * `capsa kill` sends) as SIGNAL, and on EXIT exits with the workload's
- * status. Its pid is the container's, its root the bundle rootfs (which only
- * virtiofsd serves to the guest), and the config's confinement applies to
- * it as to a native workload. When it dies, the channel closes and the agent
- * powers the guest off; `delete` kills the cgroup, QEMU and virtiofsd with
- * it. */
+ * The host-side init is a stand-in for the guest's workload (standin.c): it
+ * sends START, relays its stdio and signals, serves the exec socket, and on
+ * EXIT exits with the workload's status. Its pid is the container's, its
+ * root the bundle rootfs (which only virtiofsd serves to the guest), and
+ * the config's confinement applies to it as to a native workload. When it
+ * dies, the channel closes and the agent powers the guest off; `delete`
+ * kills the cgroup, QEMU and virtiofsd with it.
+ *
+ * exec: the runtime connects to the exec socket and writes the process as
+ * JSON (host_prepare); the exec'd process is a stand-in too, in the
+ * container like a native exec'd process, that has the agent run the
+ * process and relays it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,6 +42,7 @@
 
 #include "level/vm/image.h"
 #include "level/vm/proto.h"
+#include "level/vm/standin.h"
 #include "level/vm/vm.h"
 #include "level/vm/vmm.h"
 #include "linux/cgroup.h"
@@ -44,69 +50,7 @@
 #include "sys/sys.h"
 #include "util/util.h"
 
-#define REQ_CREATE   1u
-#define REQ_START    2u
-#define REQ_SHUTDOWN 3u
-#define REQ_SIGNAL   4u
-#define WORKLOAD     1u /* the process id of the container's init in the guest */
-
-/* ---- the channel ------------------------------------------------------- */
-
-static int send_msg(int fd, const struct capsa_vm_msg *m, struct capsa_err *err)
-{
-    struct capsa_vm_buf b = {0};
-    int r = capsa_vm_encode(m, &b, err);
-    if (r == 0 && (r = capsa_write_all(fd, b.data + b.off, capsa_vm_buf_pending(&b))) < 0)
-        r = capsa_err_set(err, -r, "vm: write %s to the agent channel",
-                          capsa_vm_type_name(m->type));
-    capsa_vm_buf_free(&b);
-    return r;
-}
-
-/* Read into rd until a frame is complete; -EPIPE when the channel closed. */
-static int fill(int fd, struct capsa_vm_reader *rd, struct capsa_err *err)
-{
-    uint8_t buf[16384];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return capsa_err_set(err, errno, "vm: read the agent channel");
-        if (n == 0)
-            return capsa_err_setx(err, EPIPE, "vm: the agent channel closed");
-        return capsa_vm_reader_feed(rd, buf, (size_t)n, err);
-    }
-}
-
-static int recv_msg(int fd, struct capsa_vm_reader *rd, struct capsa_vm_msg *m,
-                    struct capsa_err *err)
-{
-    for (;;) {
-        int r = capsa_vm_reader_next(rd, m, NULL, err);
-        if (r != 0)
-            return r < 0 ? r : 0;
-        if ((r = fill(fd, rd, err)) < 0)
-            return r;
-    }
-}
-
-/* The answer to request id: OK (its pid in *pid), or the agent's ERROR. */
-static int recv_reply(int fd, struct capsa_vm_reader *rd, uint32_t id, const char *what,
-                      struct capsa_err *err)
-{
-    struct capsa_vm_msg m;
-    int r = recv_msg(fd, rd, &m, err);
-    if (r < 0)
-        return capsa_err_wrap(err, "vm: waiting for the agent's answer to %s", what);
-    if (m.type == CAPSA_VM_ERROR)
-        return capsa_err_setx(err, m.errnum ? (int)m.errnum : EIO, "vm: the guest agent: %s: %s",
-                              what, m.message);
-    if (m.type != CAPSA_VM_OK || m.id != id)
-        return capsa_err_setx(err, EPROTO, "vm: the guest agent answered %s with %s (id %u)", what,
-                              capsa_vm_type_name(m.type), m.id);
-    return 0;
-}
+#define REQ_CREATE 1u
 
 /* ---- create, runtime side ---------------------------------------------- */
 
@@ -230,7 +174,7 @@ static int agent_create(const struct capsa_level_host *h, int ch, struct capsa_e
         return r;
     struct capsa_vm_reader rd = {0};
     struct capsa_vm_msg m;
-    r = recv_msg(ch, &rd, &m, err);
+    r = capsa_vm_recv(ch, &rd, &m, err);
     if (r < 0)
         r = capsa_err_wrap(err, "vm: waiting for the guest agent's HELLO");
     else if (m.type != CAPSA_VM_HELLO || m.magic != CAPSA_VM_MAGIC || m.version != CAPSA_VM_VERSION)
@@ -246,12 +190,12 @@ static int agent_create(const struct capsa_level_host *h, int ch, struct capsa_e
         struct capsa_vm_msg create = {.type = CAPSA_VM_CREATE,
                                       .id = REQ_CREATE,
                                       .cid = h->id,
-                                      .proc = WORKLOAD,
+                                      .proc = CAPSA_VM_STANDIN_INIT,
                                       .data = (const uint8_t *)cfg,
                                       .len = (uint32_t)cfglen,
                                       .bundle = CAPSA_VM_GUEST_BUNDLE};
-        if ((r = send_msg(ch, &hello, err)) == 0 && (r = send_msg(ch, &create, err)) == 0)
-            r = recv_reply(ch, &rd, REQ_CREATE, "CREATE", err);
+        if ((r = capsa_vm_send(ch, &hello, err)) == 0 && (r = capsa_vm_send(ch, &create, err)) == 0)
+            r = capsa_vm_recv_reply(ch, &rd, REQ_CREATE, "CREATE", &m, err);
     }
     /* The agent says nothing more before START: no byte is left in rd. */
     capsa_vm_reader_free(&rd);
@@ -270,10 +214,47 @@ static int state_dir_path(int dirfd, char *out, size_t len, struct capsa_err *er
     return 0;
 }
 
+/* ---- exec, runtime side ----------------------------------------------- */
+
+/* The process to run, as JSON, for the stand-in to send (h->priv). */
+static int exec_prepare(struct capsa_level_host *h, struct capsa_err *err)
+{
+    if (h->created)
+        return capsa_err_setx(err, EBUSY,
+                              "exec: container %s is created but not started: at the vm level "
+                              "the guest serves exec once `start` has run",
+                              h->id);
+    char state[PATH_MAX], sock[PATH_MAX];
+    char *json = NULL;
+    int fd = -1;
+    int r = state_dir_path(h->state_dirfd, state, sizeof state, err);
+    if (r == 0)
+        r = capsa_vm_state_path(state, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, err);
+    if (r == 0 && (r = capsa_vm_connect(sock, &fd, err)) < 0)
+        r = capsa_err_wrap(err, "exec: the container's init (its stand-in serves exec)");
+    if (r == 0)
+        r = capsa_process_to_json(h->spec->process, &json, err);
+    if (r < 0) {
+        capsa_close(&fd);
+        return r;
+    }
+    h->child_fd = fd;
+    h->priv = json;
+    return 0;
+}
+
+static void vm_host_release(struct capsa_level_host *h)
+{
+    if (h->exec) {
+        free(h->priv);
+        h->priv = NULL;
+    }
+}
+
 static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
 {
     if (h->exec)
-        return 0; /* refused by vm_exec_allowed */
+        return exec_prepare(h, err);
     /* Refused before anything starts: no KVM is no boundary. */
     struct capsa_err kerr = {0};
     if (!h->allow_tcg && capsa_vmm_kvm_available(&kerr) != 1)
@@ -315,10 +296,14 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     free(initrd);
     if (r < 0)
         return capsa_err_wrap(err, "vm: boot");
-    int ch = -1;
+    int ch = -1, lfd = -1;
+    char sock[PATH_MAX];
     if ((r = vm_to_cgroup(h, &vm, &sz, err)) == 0 &&
         (r = capsa_vm_channel_connect(&vm, &ch, err)) == 0 && (r = agent_create(h, ch, err)) == 0)
         r = capsa_proc_start_time(vm.vmm_pid, &h->helper_start, NULL);
+    /* The exec socket, which the init's stand-in serves (standin.c). */
+    if (r == 0 && (r = capsa_vm_state_path(state, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, err)) == 0)
+        r = capsa_vm_listen(sock, &lfd, err);
     if (r < 0) {
         console_tail(state, err);
         capsa_close(&ch);
@@ -327,173 +312,25 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     }
     h->helper_pid = vm.vmm_pid;
     h->child_fd = ch;
+    h->child_aux_fd = lfd;
     return 0;
 }
 
-/* ---- the init: a stand-in for the guest's workload --------------------- */
+/* ---- the stand-ins (standin.c) ----------------------------------------- */
 
 static int vm_child_prepare(struct capsa_level_child *c, bool *execs, struct capsa_err *err)
 {
     *execs = false;
-    if (c->level_fd < 0)
+    if (c->level_fd < 0 || (c->exec && c->priv == NULL))
         return capsa_err_setx(err, EBADF, "vm: no agent channel");
     return 0;
 }
 
-static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2,
-                                SIGTERM, SIGALRM, SIGCONT, SIGTSTP, SIGWINCH};
-
-struct relay {
-    int ch;
-    const char *id;
-    struct capsa_vm_reader rd;
-    bool stdin_open, tty, exited;
-    uint32_t how, code;
-};
-
-static int send_resize(struct relay *x, struct capsa_err *err)
-{
-    struct winsize ws;
-    if (!x->tty || ioctl(0, TIOCGWINSZ, &ws) < 0)
-        return 0;
-    struct capsa_vm_msg m = {
-        .type = CAPSA_VM_RESIZE, .id = WORKLOAD, .rows = ws.ws_row, .cols = ws.ws_col};
-    return send_msg(x->ch, &m, err);
-}
-
-static int on_signal(struct relay *x, int sfd, struct capsa_err *err)
-{
-    struct signalfd_siginfo si;
-    ssize_t n = read(sfd, &si, sizeof si);
-    if (n != (ssize_t)sizeof si)
-        return 0;
-    if ((int)si.ssi_signo == SIGWINCH)
-        return send_resize(x, err);
-    struct capsa_vm_msg m = {.type = CAPSA_VM_SIGNAL,
-                             .id = REQ_SIGNAL,
-                             .cid = x->id,
-                             .proc = WORKLOAD,
-                             .signo = si.ssi_signo};
-    return send_msg(x->ch, &m, err);
-}
-
-static int on_stdin(struct relay *x, struct capsa_err *err)
-{
-    uint8_t buf[16384];
-    ssize_t n = read(0, buf, sizeof buf);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return 0;
-    if (n <= 0)
-        x->stdin_open = false;
-    struct capsa_vm_msg m = {
-        .type = CAPSA_VM_STDIN, .id = WORKLOAD, .data = buf, .len = n > 0 ? (uint32_t)n : 0};
-    return send_msg(x->ch, &m, err);
-}
-
-/* The frames the channel has for us: output, EXIT, answers (ignored). */
-static int on_channel(struct relay *x, struct capsa_err *err)
-{
-    int r = fill(x->ch, &x->rd, err);
-    struct capsa_vm_msg m;
-    while (r == 0 && (r = capsa_vm_reader_next(&x->rd, &m, NULL, err)) > 0) {
-        r = 0;
-        if ((m.type == CAPSA_VM_STDOUT || m.type == CAPSA_VM_STDERR) && m.len > 0)
-            (void)capsa_write_all(m.type == CAPSA_VM_STDOUT ? 1 : 2, m.data, m.len);
-        else if (m.type == CAPSA_VM_EXIT && m.id == WORKLOAD) {
-            x->exited = true;
-            x->how = m.how;
-            x->code = m.code;
-        } else if (m.type == CAPSA_VM_ERROR && m.id != REQ_SIGNAL)
-            r = capsa_err_setx(err, m.errnum ? (int)m.errnum : EIO, "vm: the guest agent: %s",
-                               m.message);
-    }
-    return r;
-}
-
-/* After EXIT: SHUTDOWN, and wait for the channel to close (the guest has
- * synced its share and powered off). */
-static void shutdown_guest(struct relay *x)
-{
-    struct capsa_err e = {0};
-    struct capsa_vm_msg m = {.type = CAPSA_VM_SHUTDOWN, .id = REQ_SHUTDOWN};
-    if (send_msg(x->ch, &m, &e) < 0)
-        return;
-    struct capsa_vm_msg in;
-    while (recv_msg(x->ch, &x->rd, &in, &e) == 0)
-        ;
-}
-
 static int vm_child_start(struct capsa_level_child *c, struct capsa_err *err)
 {
-    struct relay x = {.ch = c->level_fd, .id = c->id, .stdin_open = true, .tty = isatty(0) == 1};
-    sigset_t set;
-    sigemptyset(&set);
-    for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
-        sigaddset(&set, forwarded[i]);
-    (void)signal(SIGPIPE, SIG_IGN);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return capsa_err_set(err, errno, "vm: block signals");
-    cleanup_close int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-    if (sfd < 0)
-        return capsa_err_set(err, errno, "vm: signalfd");
-    if (x.tty) {
-        /* The guest's pty does the line discipline. */
-        struct termios t;
-        if (tcgetattr(0, &t) == 0) {
-            cfmakeraw(&t);
-            (void)tcsetattr(0, TCSANOW, &t);
-        }
-    }
-    struct capsa_vm_msg start = {.type = CAPSA_VM_START, .id = REQ_START, .cid = c->id};
-    int r = send_msg(x.ch, &start, err);
-    if (r == 0)
-        r = recv_reply(x.ch, &x.rd, REQ_START, "START", err);
-    if (r == 0)
-        r = send_resize(&x, err);
-    while (r == 0 && !x.exited) {
-        struct pollfd p[3] = {{.fd = x.ch, .events = POLLIN},
-                              {.fd = sfd, .events = POLLIN},
-                              {.fd = x.stdin_open ? 0 : -1, .events = POLLIN}};
-        if (poll(p, 3, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            r = capsa_err_set(err, errno, "vm: poll");
-            break;
-        }
-        if (p[0].revents)
-            r = on_channel(&x, err);
-        if (r == 0 && p[1].revents)
-            r = on_signal(&x, sfd, err);
-        if (r == 0 && p[2].revents)
-            r = on_stdin(&x, err);
-    }
-    if (r < 0) {
-        capsa_vm_reader_free(&x.rd);
-        return r;
-    }
-    shutdown_guest(&x);
-    capsa_vm_reader_free(&x.rd);
-    if (x.how == CAPSA_VM_SIGNALED) {
-        /* Die of it where we can; as PID 1 of our pid namespace the kernel
-         * ignores it, and 128+N says the same to `run` and engines. */
-        int sig = (int)x.code;
-        (void)signal(sig, SIG_DFL);
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, sig);
-        sigprocmask(SIG_UNBLOCK, &one, NULL);
-        kill(getpid(), sig);
-        _exit(128 + (sig & 0x7f));
-    }
-    _exit((int)(x.code & 0xff));
-}
-
-static int vm_exec_allowed(const char *id, struct capsa_err *err)
-{
-    return capsa_err_setx(err, ENOTSUP,
-                          "exec: container %s runs at the vm isolation level, where exec is not "
-                          "implemented yet",
-                          id);
+    if (c->exec)
+        return capsa_vm_standin_exec(c->id, c->level_fd, c->priv, c->p->terminal, err);
+    return capsa_vm_standin_init(c->id, c->level_fd, c->aux_fd, err);
 }
 
 const struct capsa_level capsa_level_vm = {
@@ -502,8 +339,8 @@ const struct capsa_level capsa_level_vm = {
     .rank = 3,
     .validate = vm_validate,
     .host_prepare = vm_host_prepare,
+    .host_release = vm_host_release,
     .host_stop = capsa_proc_kill_if_same,
     .child_prepare = vm_child_prepare,
     .child_start = vm_child_start,
-    .exec_allowed = vm_exec_allowed,
 };

@@ -75,72 +75,12 @@ int capsa_vmm_kvm_available(struct capsa_err *err)
     return 1;
 }
 
-static int state_path(const char *dir, const char *name, char *out, size_t len,
-                      struct capsa_err *err)
-{
-    int n = snprintf(out, len, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= len)
-        return capsa_err_setx(err, ENAMETOOLONG, "vm state directory %s: path too long", dir);
-    return 0;
-}
-
-/* A unix socket address for path; -ENAMETOOLONG when it does not fit. */
-static int sun_of(const char *path, struct sockaddr_un *sa, struct capsa_err *err)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa->sun_path))
-        return capsa_err_setx(err, ENAMETOOLONG,
-                              "vm socket %s: longer than a unix socket path may be", path);
-    memcpy(sa->sun_path, path, strlen(path) + 1);
-    return 0;
-}
-
-static int listen_at(const char *path, int *out, struct capsa_err *err)
-{
-    struct sockaddr_un sa;
-    int r = sun_of(path, &sa, err);
-    if (r < 0)
-        return r;
-    cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return capsa_err_set(err, errno, "vm socket %s", path);
-    /* The state directory is private to this VM: a socket left by an
-     * earlier, crashed VM in it is stale. */
-    if (unlink(path) < 0 && errno != ENOENT)
-        return capsa_err_set(err, errno, "vm socket %s: removing a stale one", path);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return capsa_err_set(err, errno, "vm socket %s: bind", path);
-    if (chmod(path, 0600) < 0 || listen(fd, 4) < 0) {
-        int e = errno;
-        unlink(path);
-        return capsa_err_set(err, e, "vm socket %s", path);
-    }
-    *out = steal_fd(fd);
-    return 0;
-}
-
-static int connect_to(const char *path, int *out, struct capsa_err *err)
-{
-    struct sockaddr_un sa;
-    int r = sun_of(path, &sa, err);
-    if (r < 0)
-        return r;
-    cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return capsa_err_set(err, errno, "vm socket %s", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return capsa_err_set(err, errno, "vm socket %s: connect", path);
-    *out = steal_fd(fd);
-    return 0;
-}
-
 int capsa_vm_channel_connect(const struct capsa_vm *vm, int *fd, struct capsa_err *err)
 {
     char p[PATH_MAX];
-    int r = state_path(vm->state_dir, CAPSA_VM_AGENT_SOCK, p, sizeof(p), err);
+    int r = capsa_vm_state_path(vm->state_dir, CAPSA_VM_AGENT_SOCK, p, sizeof(p), err);
     if (r == 0)
-        r = connect_to(p, fd, err);
+        r = capsa_vm_connect(p, fd, err);
     return r < 0 ? capsa_err_wrap(err, "vm agent channel") : 0;
 }
 
@@ -540,9 +480,9 @@ static int qmp_run(const char *state_dir, const char *cmd, struct capsa_err *err
 {
     char p[PATH_MAX], line[4096];
     cleanup_close int fd = -1;
-    int r = state_path(state_dir, CAPSA_VM_QMP_SOCK, p, sizeof(p), err);
+    int r = capsa_vm_state_path(state_dir, CAPSA_VM_QMP_SOCK, p, sizeof(p), err);
     if (r == 0)
-        r = connect_to(p, &fd, err);
+        r = capsa_vm_connect(p, &fd, err);
     if (r == 0)
         r = read_line(fd, line, sizeof(line), err);
     if (r == 0 && strncmp(line, "{\"QMP\"", 6) != 0)
@@ -633,7 +573,7 @@ static void qemu_cleanup(struct capsa_vm *vm)
     char p[PATH_MAX];
     struct capsa_err ignored;
     for (size_t i = 0; vm->state_dir[0] && i < ARRAY_SIZE(files); i++)
-        if (state_path(vm->state_dir, files[i], p, sizeof(p), &ignored) == 0)
+        if (capsa_vm_state_path(vm->state_dir, files[i], p, sizeof(p), &ignored) == 0)
             (void)unlink(p);
 }
 
@@ -690,7 +630,7 @@ static void log_tail(const char *state_dir, char *out, size_t len)
     cleanup_free char *buf = NULL;
     size_t n = 0;
     out[0] = '\0';
-    if (state_path(state_dir, CAPSA_VM_CONSOLE, p, sizeof(p), &ignored) < 0 ||
+    if (capsa_vm_state_path(state_dir, CAPSA_VM_CONSOLE, p, sizeof(p), &ignored) < 0 ||
         capsa_read_file_at(AT_FDCWD, p, 1u << 20, &buf, &n, &ignored) < 0)
         return;
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -730,13 +670,14 @@ static int qemu_boot(const struct capsa_vmm_config *cfg, struct capsa_vm *vm, st
     r = qemu_argv(cfg, qemu, kvm, &a, err);
     char log_path[PATH_MAX], qmp_path[PATH_MAX], agent_path[PATH_MAX], fs_path[PATH_MAX];
     if (r == 0)
-        r = state_path(cfg->state_dir, CAPSA_VM_CONSOLE, log_path, sizeof(log_path), err);
+        r = capsa_vm_state_path(cfg->state_dir, CAPSA_VM_CONSOLE, log_path, sizeof(log_path), err);
     if (r == 0)
-        r = state_path(cfg->state_dir, CAPSA_VM_QMP_SOCK, qmp_path, sizeof(qmp_path), err);
+        r = capsa_vm_state_path(cfg->state_dir, CAPSA_VM_QMP_SOCK, qmp_path, sizeof(qmp_path), err);
     if (r == 0)
-        r = state_path(cfg->state_dir, CAPSA_VM_AGENT_SOCK, agent_path, sizeof(agent_path), err);
+        r = capsa_vm_state_path(cfg->state_dir, CAPSA_VM_AGENT_SOCK, agent_path, sizeof(agent_path),
+                                err);
     if (r == 0)
-        r = state_path(cfg->state_dir, FS_SOCK, fs_path, sizeof(fs_path), err);
+        r = capsa_vm_state_path(cfg->state_dir, FS_SOCK, fs_path, sizeof(fs_path), err);
     if (r < 0) {
         argv_free(&a);
         return r;
@@ -747,20 +688,20 @@ static int qemu_boot(const struct capsa_vmm_config *cfg, struct capsa_vm *vm, st
     if (log < 0)
         r = capsa_err_set(err, errno, "vm console log %s", log_path);
     if (r == 0)
-        r = listen_at(qmp_path, &qmp, err);
+        r = capsa_vm_listen(qmp_path, &qmp, err);
     if (r == 0)
-        r = listen_at(agent_path, &agent, err);
+        r = capsa_vm_listen(agent_path, &agent, err);
     /* virtiofsd accepts on a socket we bind; we connect (the connection
      * waits in its backlog) and hand our end to QEMU, then remove the path:
      * no one else can reach virtiofsd, and QEMU needs no path. */
     if (r == 0)
-        r = listen_at(fs_path, &fs_listen, err);
+        r = capsa_vm_listen(fs_path, &fs_listen, err);
     if (r == 0) {
         struct fsd f = {.path = fsdp, .share = cfg->share_dir, .listen_fd = fs_listen, .log = log};
         r = spawn(0, fsd_child, &f, &vm->fsd_pid, err);
     }
     if (r == 0)
-        r = connect_to(fs_path, &fs, err);
+        r = capsa_vm_connect(fs_path, &fs, err);
     if (r == 0) {
         (void)unlink(fs_path);
         capsa_close(&fs_listen);

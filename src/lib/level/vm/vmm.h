@@ -28,6 +28,14 @@
 #define CAPSA_VM_QMP_SOCK   "qmp.sock"    /* the VMM's control socket */
 #define CAPSA_VM_CONSOLE    "console.log" /* the guest console and the VMM's stderr */
 
+/* <dir>/<name> into out; ENAMETOOLONG when it does not fit. */
+int capsa_vm_state_path(const char *dir, const char *name, char *out, size_t len,
+                        struct capsa_err *err);
+/* A listening unix socket at path (mode 0600; a stale one is replaced), or
+ * a connection to one; CLOEXEC. */
+int capsa_vm_listen(const char *path, int *out, struct capsa_err *err);
+int capsa_vm_connect(const char *path, int *out, struct capsa_err *err);
+
 struct capsa_vmm_config {
     const char *kernel;        /* bzImage (kernel.c chooses it) */
     const char *initramfs;     /* cpio (initramfs.c builds it) */

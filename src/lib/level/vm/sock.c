@@ -1,0 +1,73 @@
+/* sock.c - the unix sockets of a VM's state directory (the agent channel,
+ * QMP, virtiofsd's, the exec socket): paths checked against the length a
+ * socket address can hold. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "level/vm/vmm.h"
+#include "util/util.h"
+
+int capsa_vm_state_path(const char *dir, const char *name, char *out, size_t len,
+                        struct capsa_err *err)
+{
+    int n = snprintf(out, len, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= len)
+        return capsa_err_setx(err, ENAMETOOLONG, "vm state directory %s: path too long", dir);
+    return 0;
+}
+
+/* A unix socket address for path; -ENAMETOOLONG when it does not fit. */
+static int sun_of(const char *path, struct sockaddr_un *sa, struct capsa_err *err)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa->sun_path))
+        return capsa_err_setx(err, ENAMETOOLONG,
+                              "vm socket %s: longer than a unix socket path may be", path);
+    memcpy(sa->sun_path, path, strlen(path) + 1);
+    return 0;
+}
+
+int capsa_vm_listen(const char *path, int *out, struct capsa_err *err)
+{
+    struct sockaddr_un sa;
+    int r = sun_of(path, &sa, err);
+    if (r < 0)
+        return r;
+    cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return capsa_err_set(err, errno, "vm socket %s", path);
+    /* The state directory is private to this VM: a socket left by an
+     * earlier, crashed VM in it is stale. */
+    if (unlink(path) < 0 && errno != ENOENT)
+        return capsa_err_set(err, errno, "vm socket %s: removing a stale one", path);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return capsa_err_set(err, errno, "vm socket %s: bind", path);
+    if (chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+        int e = errno;
+        unlink(path);
+        return capsa_err_set(err, e, "vm socket %s", path);
+    }
+    *out = steal_fd(fd);
+    return 0;
+}
+
+int capsa_vm_connect(const char *path, int *out, struct capsa_err *err)
+{
+    struct sockaddr_un sa;
+    int r = sun_of(path, &sa, err);
+    if (r < 0)
+        return r;
+    cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return capsa_err_set(err, errno, "vm socket %s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return capsa_err_set(err, errno, "vm socket %s: connect", path);
+    *out = steal_fd(fd);
+    return 0;
+}
