@@ -267,6 +267,26 @@ if [ -x build/capsa ] && [ -x bench/run.sh ]; then
     run_bench_smoke
 fi
 
+# The vm level's benchmark, one rep (~10 s under TCG): it must run to the end and print both
+# tables. Skipped where the vm level cannot run (no QEMU, virtiofsd or cloud kernel).
+run_vm_bench_smoke() {
+    local log=$logs/bench-vm.md
+    note "benchmark smoke (bench/vm.sh --reps 1)"
+    if ! bench/vm.sh --reps 1 --no-build </dev/null >"$log" 2>&1; then
+        tail -n 30 "$log"
+        fail_step "bench/vm.sh --reps 1"
+    elif grep -qF '| exec /bin/true |' "$log" && grep -qF '| virtiofsd VmRSS' "$log"; then
+        passed=$((passed + 1))
+    else
+        tail -n 30 "$log"
+        fail_step "bench/vm.sh output incomplete"
+    fi
+}
+if [ -x build/capsa-agent ] && [ -x /usr/bin/qemu-system-x86_64 ] && [ -x /usr/lib/qemu/virtiofsd ] &&
+    compgen -G '/boot/vmlinuz-*-cloud-amd64' >/dev/null; then
+    run_vm_bench_smoke
+fi
+
 [ "$skipped" -eq 0 ] || echo "($skipped tests skipped)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -126,6 +126,45 @@ vm_exec_checks() {
     wait_for eval '! guest_has "sleep 777"' || fail_now "the guest's process outlived its stand-in"
 }
 
+# pause/resume stop and continue the VM (its processes freeze with the host cgroup); update
+# and events --stats act on the guest's cgroup, not the host's; kill --all reaches the guest's
+# processes (the guest init, with no handler, ignores it as a pid namespace's init does).
+vm_resource_checks() {
+    capsa exec -d --pid-file "$BATS_TEST_TMPDIR/cpid" "$CID" \
+        sh -c 'i=0; while :; do i=$((i+1)); echo $i >/n; sleep 0.2; done' </dev/null
+    wait_for test -s "$ROOTFS/n"
+    capsa pause "$CID"
+    [ "$(container_status "$CID")" = paused ]
+    [ "$(cat "$(cgfile freezer freezer.state)" 2>/dev/null)" = FROZEN ] ||
+        [ "$(cat "$CG/unified$CGPATH/cgroup.freeze" 2>/dev/null)" = 1 ] || fail_now "not frozen"
+    local a
+    a=$(cat "$ROOTFS/n")
+    sleep 1.5
+    [ "$(cat "$ROOTFS/n")" = "$a" ] || fail_now "the guest ran while paused"
+    run capsa exec "$CID" true
+    [ "$status" -ne 0 ] || fail_now "exec into a paused VM succeeded"
+    capsa resume "$CID"
+    [ "$(container_status "$CID")" = running ]
+    wait_for bash -c "[ \$(cat $ROOTFS/n) -gt $a ]" || fail_now "no progress after resume"
+    # update: the guest's limit changes; the host cgroup's (the VM's fence) does not.
+    local host_max
+    host_max=$(cat "$(cgfile pids pids.max)")
+    capsa update --pids-limit 42 "$CID"
+    run -0 capsa events --stats "$CID"
+    [ "$(jq -r .data.pids.limit <<<"$output")" = 42 ] || fail_now "stats: $output"
+    [ "$(jq -r .id <<<"$output")" = "$CID" ] || fail_now "stats: $output"
+    [ "$(cat "$(cgfile pids pids.max)")" = "$host_max" ] || fail_now "the host's pids.max changed"
+    # The guest's pids, not the host's (QEMU has more threads than the guest has processes).
+    [ "$(jq -r .data.pids.current <<<"$output")" -lt "$(cat "$(cgfile pids pids.current)")" ] ||
+        fail_now "stats counted the host's tasks: $output"
+    # kill --all USR1: the counter dies of it (its host stand-in exits), the init stays.
+    local counter
+    counter=$(cat "$BATS_TEST_TMPDIR/cpid")
+    capsa kill --all "$CID" USR1
+    wait_for pid_gone "$counter" || fail_now "the counter outlived kill --all USR1"
+    [ "$(container_status "$CID")" = running ] || fail_now "the guest's init died of kill --all USR1"
+}
+
 # The exec socket (served by the init's stand-in) refuses what only the runtime's own create,
 # start and delete may ask, and a signal to a process that is not the connection's; a
 # malformed frame ends that connection only.
@@ -192,6 +231,7 @@ PY
     run ! pgrep -f "$MARK"
     vm_exec_checks
     vm_exec_socket_checks
+    vm_resource_checks
     # An exec'd process outlives nothing: killing the container ends it (137, as a pid
     # namespace's processes are killed).
     capsa exec "$CID" sleep 1000 </dev/null &

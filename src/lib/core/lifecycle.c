@@ -223,6 +223,10 @@ int capsa_container_kill(const struct capsa_ctx *ctx, const char *id, int sig, b
         r = capsa_err_setx(err, ESRCH, "container %s is not running", id);
         goto out;
     }
+    const struct capsa_level *level = capsa_level_of_state(o.st.level);
+    if (all && status == CAPSA_STATUS_RUNNING && level->kill_all &&
+        (r = level->kill_all(o.dirfd, id, sig, err)) <= 0)
+        goto out;
     if (all) {
         struct capsa_cgroup *cg = NULL;
         r = capsa_state_cgroup(&o.st, &cg, err);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "level/level.h"
 #include "linux/cgroup.h"
 #include "util/util.h"
 
@@ -278,7 +279,16 @@ int capsa_container_update(const struct capsa_ctx *ctx, const char *id, const ch
         fill_pair(upd, stored, "cpu", "quota", "period");
         fill_pair(upd, stored, "memory", "limit", "swap");
         json_t *old = stored_subset(upd, stored);
-        r = apply_json(ctx, l.cg, upd, err);
+        const struct capsa_level *level = capsa_level_of_state(l.st.level);
+        r = 1;
+        if (l.status == CAPSA_STATUS_RUNNING && level->update) {
+            char *merged = json_dumps(upd, JSON_COMPACT);
+            r = merged ? level->update(l.dirfd, id, merged, err)
+                       : capsa_err_set(err, ENOMEM, "update");
+            free(merged);
+        }
+        if (r > 0)
+            r = apply_json(ctx, l.cg, upd, err);
         if (r < 0 && old != NULL && json_object_size(old) > 0) {
             /* Put back what this update may already have changed. */
             struct capsa_err ignored;
@@ -523,7 +533,12 @@ int capsa_container_stats(const struct capsa_ctx *ctx, const char *id, char **js
     int r = open_live(ctx, id, "events", &l, err);
     if (r < 0)
         return r;
-    r = take_stats(l.cg, id, json_out, NULL, err);
+    const struct capsa_level *level = capsa_level_of_state(l.st.level);
+    r = 1;
+    if (l.status == CAPSA_STATUS_RUNNING && level->stats)
+        r = level->stats(l.dirfd, id, json_out, err);
+    if (r > 0)
+        r = take_stats(l.cg, id, json_out, NULL, err);
     capsa_opened_release(&l);
     return r;
 }
@@ -536,7 +551,12 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
     int r = open_live(ctx, id, "events", &l, err);
     if (r < 0)
         return r;
-    /* Do not hold the container's lock while streaming. */
+    /* Do not hold the container's lock while streaming; a level that takes
+     * the stats itself finds the state directory through a second fd (an
+     * open file of its own, which holds no lock). */
+    const struct capsa_level *level = capsa_level_of_state(l.st.level);
+    cleanup_close int levelfd =
+        level->stats ? openat(l.dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
     capsa_close(&l.dirfd);
     cleanup_close int pidfd = capsa_state_pidfd(&l.st);
     if (pidfd < 0) {
@@ -569,7 +589,9 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
         if (gone)
             break;
         cleanup_free char *ev = NULL;
-        r = take_stats(l.cg, id, &ev, NULL, err);
+        r = levelfd >= 0 ? level->stats(levelfd, id, &ev, err) : 1;
+        if (r > 0)
+            r = take_stats(l.cg, id, &ev, NULL, err);
         if (r < 0)
             break;
         if (emit(opaque, ev) < 0)

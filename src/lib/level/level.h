@@ -117,6 +117,19 @@ struct capsa_level {
     int (*child_start)(struct capsa_level_child *c, struct capsa_err *err);
     /* exec: NULL allows it; otherwise an error that says why not. */
     int (*exec_allowed)(const char *id, struct capsa_err *err);
+    /* kill --all, update and the stats of events on a running container,
+     * served by the level in place of the core's acting on the host cgroup
+     * (vm: in the guest, whose processes and cgroups the host cannot see).
+     * NULL leaves them to the core. Each returns 0 when done, 1 when the
+     * level cannot serve it now (the core then acts as at the native
+     * level), < 0 an error. state_dirfd is the container's locked state
+     * directory; update's resources_json is the merged LinuxResources
+     * object; stats sets *json_out (heap) to the line `events --stats`
+     * prints. */
+    int (*kill_all)(int state_dirfd, const char *id, int sig, struct capsa_err *err);
+    int (*update)(int state_dirfd, const char *id, const char *resources_json,
+                  struct capsa_err *err);
+    int (*stats)(int state_dirfd, const char *id, char **json_out, struct capsa_err *err);
     /* run: why the container's process died of signal sig (NULL: no more to
      * say), and the signal's name in *signame. */
     const char *(*death_reason)(int sig, const char **signame);

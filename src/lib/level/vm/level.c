@@ -316,6 +316,72 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     return 0;
 }
 
+/* ---- kill --all, update, stats: asked through the exec socket ---------- */
+
+/* Request m through the exec socket, the data of its OK in *data (heap,
+ * NUL-terminated; NULL for none wanted). 1: nobody serves the socket (the
+ * init's stand-in is gone). */
+static int ask(int dirfd, struct capsa_vm_msg *m, char **data, struct capsa_err *err)
+{
+    char state[PATH_MAX], sock[PATH_MAX];
+    int r = state_dir_path(dirfd, state, sizeof state, err);
+    if (r == 0)
+        r = capsa_vm_state_path(state, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, err);
+    if (r < 0)
+        return r;
+    cleanup_close int fd = -1;
+    struct capsa_err cerr = {0};
+    if (capsa_vm_connect(sock, &fd, &cerr) < 0) {
+        if (cerr.errnum == ECONNREFUSED || cerr.errnum == ENOENT)
+            return 1;
+        *err = cerr;
+        return -cerr.errnum;
+    }
+    const char *what = capsa_vm_type_name(m->type);
+    struct capsa_vm_reader rd = {0};
+    struct capsa_vm_msg reply;
+    m->id = 1;
+    r = capsa_vm_send(fd, m, err);
+    if (r == 0)
+        r = capsa_vm_recv_reply(fd, &rd, 1, what, &reply, err);
+    if (r == 0 && data) {
+        *data = malloc((size_t)reply.len + 1);
+        if (*data == NULL)
+            r = capsa_err_set(err, ENOMEM, "vm: %s", what);
+        else {
+            if (reply.len > 0)
+                memcpy(*data, reply.data, reply.len);
+            (*data)[reply.len] = '\0';
+        }
+    }
+    capsa_vm_reader_free(&rd);
+    return r;
+}
+
+static int vm_kill_all(int dirfd, const char *id, int sig, struct capsa_err *err)
+{
+    struct capsa_vm_msg m = {
+        .type = CAPSA_VM_SIGNAL, .cid = id, .proc = CAPSA_VM_PROC_ALL, .signo = (uint32_t)sig};
+    return ask(dirfd, &m, NULL, err);
+}
+
+static int vm_update(int dirfd, const char *id, const char *resources, struct capsa_err *err)
+{
+    struct capsa_vm_msg m = {.type = CAPSA_VM_UPDATE,
+                             .cid = id,
+                             .data = (const uint8_t *)resources,
+                             .len = (uint32_t)strlen(resources)};
+    int r = ask(dirfd, &m, NULL, err);
+    return r < 0 ? capsa_err_wrap(err, "in the guest") : r;
+}
+
+static int vm_stats(int dirfd, const char *id, char **json_out, struct capsa_err *err)
+{
+    struct capsa_vm_msg m = {.type = CAPSA_VM_STATS, .cid = id};
+    *json_out = NULL;
+    return ask(dirfd, &m, json_out, err);
+}
+
 /* ---- the stand-ins (standin.c) ----------------------------------------- */
 
 static int vm_child_prepare(struct capsa_level_child *c, bool *execs, struct capsa_err *err)
@@ -343,4 +409,7 @@ const struct capsa_level capsa_level_vm = {
     .host_stop = capsa_proc_kill_if_same,
     .child_prepare = vm_child_prepare,
     .child_start = vm_child_start,
+    .kill_all = vm_kill_all,
+    .update = vm_update,
+    .stats = vm_stats,
 };
