@@ -110,6 +110,38 @@ static int open_port(const char *name)
     return -1;
 }
 
+/* A broken guest agent for the host side's error paths (vm_level.bats),
+ * when share/vmbad.txt names one: "die" powers off before saying anything,
+ * "garbage" sends a frame header claiming 4 GiB, "hello99" sends a well-formed
+ * HELLO of protocol version 99. Then it waits for the host to hang up. */
+static void bad_agent(int port)
+{
+    char mode[64];
+    first_line("/mnt/vmbad.txt", mode, sizeof(mode));
+    if (strncmp(mode, "error:", 6) == 0)
+        return; /* no such file: vmping as usual */
+    if (strcmp(mode, "die") == 0)
+        poweroff();
+    if (strcmp(mode, "garbage") == 0) {
+        static const unsigned char junk[] = {0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, 0};
+        if (write(port, junk, sizeof(junk)) != (ssize_t)sizeof(junk))
+            die("write to the port");
+    } else if (strcmp(mode, "hello99") == 0) {
+        /* u32 len, u8 HELLO, u32 id 0, u32 magic "CPSA", u32 version 99, str "x" */
+        static const unsigned char hello[] = {19,   0,  0, 0, 1, 0, 0, 0, 0, 0x43, 0x50, 0x53,
+                                              0x41, 99, 0, 0, 0, 2, 0, 0, 0, 'x',  0};
+        if (write(port, hello, sizeof(hello)) != (ssize_t)sizeof(hello))
+            die("write to the port");
+    } else {
+        fprintf(stderr, "vmping: unknown vmbad mode %s\n", mode);
+        poweroff();
+    }
+    char c;
+    while (read(port, &c, 1) == 1)
+        ;
+    poweroff();
+}
+
 int main(void)
 {
     if (mount("proc", "/proc", "proc", 0, NULL) < 0 ||
@@ -129,6 +161,8 @@ int main(void)
             die("mount virtiofs capsa-rootfs");
         usleep(10000);
     }
+
+    bad_agent(port);
 
     struct utsname u;
     uname(&u);

@@ -251,6 +251,44 @@ PY
     [ ! -e "$(cgfile pids "")" ] || fail_now "cgroup left: $(cgfile pids "")"
 }
 
+@test "vm level: an agent that dies, sends a malformed frame or the wrong version fails create clearly, leaving nothing; a VM that dies stops the container" {
+    update_config '.annotations["capsa.isolation"] = "vm"'
+    # A capsa whose capsa-agent (next to it) is build/helpers/vmping, which misbehaves as
+    # share/vmbad.txt says.
+    [ -x "$REPO/build/helpers/vmping" ] || fail_now "no build/helpers/vmping (make)"
+    local bin=$BATS_TEST_TMPDIR/bin
+    mkdir -p "$bin"
+    cp "$CAPSA" "$bin/capsa"
+    cp "$REPO/build/helpers/vmping" "$bin/capsa-agent"
+    local mode want
+    for mode in die garbage hello99; do
+        case $mode in
+        die) want="the agent channel closed" ;;
+        garbage) want="frame length 4294967295 exceeds" ;;
+        hello99) want="version 99" ;;
+        esac
+        echo "$mode" >"$ROOTFS/vmbad.txt"
+        run "$bin/capsa" --root "$CAPSA_ROOT" --allow-tcg create --bundle "$BUNDLE" "$CID" </dev/null
+        [ "$status" -ne 0 ] || fail_now "$mode: create succeeded"
+        [[ "$output" == *"$want"* ]] || fail_now "$mode: no clear error: $output"
+        [[ "$output" == *"the guest's console"* ]] || fail_now "$mode: no console tail: $output"
+        assert_nothing_left "$CID"
+        wait_for no_vm_procs || fail_now "$mode: left running: $(vm_procs)"
+        [ ! -e "$(cgfile pids "")" ] || fail_now "$mode: cgroup left: $(cgfile pids "")"
+    done
+    rm "$ROOTFS/vmbad.txt"
+    # The real agent; then the VM dies under the running container: it stops, delete cleans.
+    update_config '.process.args = ["sleep", "1000"]'
+    capsa --allow-tcg run -d --bundle "$BUNDLE" "$CID" </dev/null
+    local qemu
+    qemu=$(jq -r .helperPid "$CAPSA_ROOT/$CID/state.json")
+    kill -KILL "$qemu"
+    wait_for status_is "$CID" stopped || fail_now "still $(container_status "$CID") without its VM"
+    capsa delete "$CID"
+    wait_for no_vm_procs || fail_now "left running: $(vm_procs)"
+    assert_nothing_left "$CID"
+}
+
 @test "vm level: features lists it; an unknown level's error names it" {
     run capsa features
     [ "$status" -eq 0 ]

@@ -97,10 +97,11 @@ static int agent_path(char *out, size_t len, struct capsa_err *err)
     return 0;
 }
 
-/* The last lines of the guest's console, for an error. */
+/* The error, then the end of the guest's console (what the guest said
+ * before it failed), in err: as much of both as the message holds. */
 static void console_tail(const char *state_dir, struct capsa_err *err)
 {
-    char path[PATH_MAX + 16], buf[1024];
+    char path[PATH_MAX + 16], buf[640];
     snprintf(path, sizeof path, "%s/%s", state_dir, CAPSA_VM_CONSOLE);
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -111,7 +112,16 @@ static void console_tail(const char *state_dir, struct capsa_err *err)
     if (n <= 0)
         return;
     buf[n] = '\0';
-    capsa_err_wrap(err, "the guest's console (%s) ends with:\n%s\n", path, buf);
+    const char *from = buf;
+    if (off > 0 && strchr(buf, '\n') != NULL)
+        from = strchr(buf, '\n') + 1; /* whole lines only */
+    char msg[sizeof err->msg];
+    /* Truncated when long: the error comes first, so only the console's
+     * end is lost. */
+    if (snprintf(msg, sizeof msg, "%s\nthe guest's console (%s) ends with:\n%s", err->msg, path,
+                 from) < 0)
+        return;
+    memcpy(err->msg, msg, sizeof msg);
 }
 
 /* The VMM and virtiofsd into the container's cgroup, a second fence around
