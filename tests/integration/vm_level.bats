@@ -289,6 +289,25 @@ PY
     assert_nothing_left "$CID"
 }
 
+@test "vm level: an engine's network namespace is joined when empty (--network none), refused naming the interface otherwise" {
+    update_config '.annotations["capsa.isolation"] = "vm"'
+    local ns=capsavm$$
+    ip netns add "$ns"
+    defer "ip netns del $ns"
+    update_config ".linux.namespaces = [.linux.namespaces[] | if .type == \"network\" then .path = \"/run/netns/$ns\" else . end]"
+    update_config '.process.args = ["cat", "/proc/net/dev"]'
+    run -0 capsa --allow-tcg run --bundle "$BUNDLE" "$CID" </dev/null
+    [[ "$output" == *"lo:"* ]] || fail_now "no lo in the guest: $output"
+    [ "$(grep -c ':' <<<"$output")" -eq 1 ] || fail_now "the guest has more than lo: $output"
+    wait_for no_vm_procs || fail_now "left running: $(vm_procs)"
+    ip -n "$ns" link add capsav0 type veth peer name capsav1
+    run capsa --allow-tcg run --bundle "$BUNDLE" "$CID" </dev/null
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"/run/netns/$ns has interface capsav"* ]] || fail_now "no clear error: $output"
+    assert_nothing_left "$CID"
+    [ -z "$(vm_procs)" ] || fail_now "left running: $(vm_procs)"
+}
+
 @test "vm level: features lists it; an unknown level's error names it" {
     run capsa features
     [ "$status" -eq 0 ]

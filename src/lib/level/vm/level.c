@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -64,12 +66,16 @@ static int vm_validate(const struct capsa_spec *spec, struct capsa_err *err)
                               "root.path: the vm level needs the rootfs at \"rootfs\" in the "
                               "bundle, not \"%s\"",
                               rp ? rp : "(none)");
-    for (size_t i = 0; i < spec->linux_cfg.n_namespaces; i++)
-        if (spec->linux_cfg.namespaces[i].path != NULL)
+    /* A network namespace to join is checked at host_prepare (it must be
+     * empty: no network reaches the guest yet); any other is refused. */
+    for (size_t i = 0; i < spec->linux_cfg.n_namespaces; i++) {
+        const struct capsa_namespace *ns = &spec->linux_cfg.namespaces[i];
+        if (ns->path != NULL && ns->type != CAPSA_NS_NET)
             return capsa_err_setx(err, ENOTSUP,
                                   "linux.namespaces: the vm level cannot join a namespace "
                                   "(%s): the container's namespaces are the guest's",
-                                  spec->linux_cfg.namespaces[i].path);
+                                  ns->path);
+    }
     struct capsa_vm_size sz;
     return capsa_vm_size_from(&spec->linux_cfg.resources, &sz, err);
 }
@@ -166,11 +172,75 @@ static int guest_config(const struct capsa_level_host *h, char **out, size_t *le
     json_t *ann = json_object_get(root, "annotations");
     if (json_is_object(ann))
         (void)json_object_del(ann, CAPSA_LEVEL_ANNOTATION);
+    /* A network namespace the host joins (an empty one, netns_empty) is a
+     * new one in the guest: the path names nothing there. */
+    json_t *nss = json_object_get(json_object_get(root, "linux"), "namespaces");
+    size_t i;
+    json_t *ns;
+    json_array_foreach (nss, i, ns) {
+        const char *type = json_string_value(json_object_get(ns, "type"));
+        if (type && strcmp(type, "network") == 0)
+            (void)json_object_del(ns, "path");
+    }
     *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (*out == NULL)
         return capsa_err_set(err, ENOMEM, "vm: the guest's config");
     *len = strlen(*out);
+    return 0;
+}
+
+/* Whether the network namespace at path has no interface but lo (what the
+ * guest's own new one has): 0 yes, else an error naming the interface. The
+ * check runs in a child that joins it, so that the runtime stays where it
+ * is. */
+static int netns_empty(const char *path, struct capsa_err *err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return capsa_err_set(err, errno, "linux.namespaces: network namespace %s", path);
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return capsa_err_set(err, errno, "pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(pfd[0]);
+        close(pfd[1]);
+        return capsa_err_set(err, e, "fork");
+    }
+    if (pid == 0) {
+        close(pfd[0]);
+        char other[IF_NAMESIZE + 1] = "";
+        if (setns(fd, CLONE_NEWNET) < 0)
+            _exit(2);
+        struct if_nameindex *ifs = if_nameindex();
+        if (ifs == NULL)
+            _exit(2);
+        for (struct if_nameindex *i = ifs; i->if_index != 0; i++)
+            if (strcmp(i->if_name, "lo") != 0) {
+                snprintf(other, sizeof other, "%s", i->if_name);
+                break;
+            }
+        (void)capsa_write_all(pfd[1], other, strlen(other));
+        _exit(0);
+    }
+    close(pfd[1]);
+    char name[IF_NAMESIZE + 1] = "";
+    ssize_t n = read(pfd[0], name, sizeof name - 1);
+    close(pfd[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return capsa_err_setx(err, EIO, "linux.namespaces: cannot look into network namespace %s",
+                              path);
+    if (n > 0)
+        return capsa_err_setx(err, ENOTSUP,
+                              "linux.namespaces: network namespace %s has interface %.*s: the vm "
+                              "level does not connect a network to the guest yet (docs/vm.md), "
+                              "so it joins only an empty one (podman/docker --network none)",
+                              path, (int)n, name);
     return 0;
 }
 
@@ -276,6 +346,9 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     struct capsa_vm_size sz;
     int r = capsa_vm_size_from(&h->spec->linux_cfg.resources, &sz, err);
     if (r < 0)
+        return r;
+    const struct capsa_namespace *net = capsa_spec_namespace(h->spec, CAPSA_NS_NET);
+    if (net && net->path && (r = netns_empty(net->path, err)) < 0)
         return r;
     char agent[PATH_MAX], state[PATH_MAX];
     if ((r = agent_path(agent, sizeof agent, err)) < 0 ||
