@@ -135,7 +135,7 @@ fi
 # capsa only: a second runtime entry whose containers run at the interpose isolation level. capsa
 # takes its default level from the name it is started under (capsa-LEVEL), so the entry's path is
 # a symlink named capsa-interpose (with tracing, a wrapper that starts capsa under that name).
-iprt=
+iprt="" vmrt=""
 if [ "$(basename "$runtime")" = capsa ]; then
     mkdir -p "$work/bin"
     iprt=$work/bin/capsa-interpose
@@ -145,6 +145,9 @@ if [ "$(basename "$runtime")" = capsa ]; then
     else
         ln -s "$runtime" "$iprt"
     fi
+    # A third, at the vm level (capsa-vm), given --allow-tcg: no /dev/kvm on these machines.
+    vmrt=$work/bin/capsa-vm
+    ln -s "$runtime" "$vmrt"
 fi
 
 ip netns add "$netns" || exit 1
@@ -153,6 +156,7 @@ ip netns exec "$netns" ip link set lo up
 mkdir -p "$work/data" "$work/exec" "$work/client"
 ipjson=
 [ -n "$iprt" ] && ipjson=", \"capsa-interpose\": { \"path\": \"$iprt\" }"
+[ -n "$vmrt" ] && ipjson="$ipjson, \"capsa-vm\": { \"path\": \"$vmrt\", \"runtimeArgs\": [\"--allow-tcg\"] }"
 cat >"$work/daemon.json" <<EOF
 {
   "data-root": "$work/data",
@@ -504,6 +508,56 @@ if [ -n "$iprt" ]; then
     dk rm -f "$cid" >/dev/null 2>&1
 else
     echo "# skip: interpose isolation level (capsa only)"
+fi
+
+# --- the vm isolation level (capsa only) ----------------------------------------------------------
+# The runtime entry capsa-vm (a symlink: the level comes from the name; --allow-tcg from the
+# entry's runtimeArgs). The vm level joins only an empty network namespace: --network none.
+vm_missing() {
+    [ -x /usr/bin/qemu-system-x86_64 ] || { echo "needs qemu-system-x86"; return; }
+    [ -x /usr/lib/qemu/virtiofsd ] || { echo "needs virtiofsd"; return; }
+    [ -x "$(dirname "$runtime")/capsa-agent" ] || { echo "needs capsa-agent next to $runtime"; return; }
+    compgen -G '/boot/vmlinuz-*-cloud-amd64' >/dev/null || { echo "needs linux-image-cloud-amd64"; return; }
+}
+if [ -n "$vmrt" ] && [ -z "$(vm_missing)" ]; then
+    mkdir -p "$work/vol"
+    out=$(dk run --rm --runtime capsa-vm --network none -v "$work/vol:/vol" capsa-test \
+        sh -c 'uname -r; echo from-guest >/vol/f; exit 3' 2>&1)
+    rc=$?
+    check "vm (runtime capsa-vm): exit code 3, a kernel not the host's" "3 yes" \
+        "$rc $([ -n "$out" ] && [ "$out" != "$(uname -r)" ] && echo yes || echo "no: $out")"
+    check "vm (runtime capsa-vm): a volume written in the guest" "from-guest" "$(cat "$work/vol/f" 2>&1)"
+    cid=$(dk run -d --runtime capsa-vm --network none capsa-test sleep 1000 2>&1)
+    if wait_status "$cid" running; then
+        out=$(dk exec "$cid" sh -c 'uname -r; exit 7' 2>&1)
+        rc=$?
+        check "vm (runtime capsa-vm): docker exec runs in the guest, exit code 7" "7 yes" \
+            "$rc $([ -n "$out" ] && [ "$out" != "$(uname -r)" ] && echo yes || echo "no: $out")"
+        full=$(inspect '{{.Id}}' "$cid")
+        st=$work/exec/runtime-runc/moby/$full/state.json
+        check "vm (runtime capsa-vm): state.json says isolation vm" vm "$(jq -r .isolation "$st" 2>&1)"
+        hp=$(jq -r .helperPid "$st" 2>/dev/null)
+        check "vm (runtime capsa-vm): QEMU runs for it (helperPid)" "qemu-system-x86" \
+            "$(cat "/proc/$hp/comm" 2>&1)"
+        hstart=$(field "$hp" 22)
+        dk rm -f "$cid" >/dev/null 2>&1
+        out=gone
+        # virtiofsd's command line names the container's state directory; QEMU is helperPid.
+        for _ in $(seq 1 600); do
+            [ -z "$(pgrep -f "/$full/")" ] && { [ "$(field "$hp" 22)" != "$hstart" ] ||
+                [ "$(field "$hp" 3)" = Z ]; } && break
+            sleep 0.2
+        done
+        [ -z "$(pgrep -f "/$full/")" ] || out="left: $(pgrep -af "/$full/")"
+        [ "$(field "$hp" 22)" != "$hstart" ] || [ "$(field "$hp" 3)" = Z ] || out="$out, QEMU $hp left"
+        check "vm (runtime capsa-vm): after rm no VM left" "gone" "$out"
+    else
+        notok "vm (runtime capsa-vm): detached container" "$cid" \
+            "$(inspect '{{.State.Status}} {{.State.Error}}' "$cid")"
+    fi
+    dk rm -f "$cid" >/dev/null 2>&1
+else
+    echo "# skip: vm isolation level (capsa only; $(vm_missing))"
 fi
 
 echo "1..$n"

@@ -44,6 +44,7 @@
 
 #include "level/vm/image.h"
 #include "level/vm/proto.h"
+#include "level/vm/share.h"
 #include "level/vm/standin.h"
 #include "level/vm/vm.h"
 #include "level/vm/vmm.h"
@@ -58,14 +59,6 @@
 
 static int vm_validate(const struct capsa_spec *spec, struct capsa_err *err)
 {
-    /* The agent mounts the share at <its bundle>/rootfs. */
-    const char *rp = spec->root_path;
-    if (rp == NULL ||
-        (strcmp(rp, "rootfs") != 0 && strcmp(rp, "rootfs/") != 0 && strcmp(rp, "./rootfs") != 0))
-        return capsa_err_setx(err, EINVAL,
-                              "root.path: the vm level needs the rootfs at \"rootfs\" in the "
-                              "bundle, not \"%s\"",
-                              rp ? rp : "(none)");
     /* A network namespace to join is checked at host_prepare (it must be
      * empty: no network reaches the guest yet); any other is refused. */
     for (size_t i = 0; i < spec->linux_cfg.n_namespaces; i++) {
@@ -172,6 +165,19 @@ static int guest_config(const struct capsa_level_host *h, char **out, size_t *le
     json_t *ann = json_object_get(root, "annotations");
     if (json_is_object(ann))
         (void)json_object_del(ann, CAPSA_LEVEL_ANNOTATION);
+    /* The rootfs and the bind mounts' sources, where the share has them. */
+    char p[PATH_MAX];
+    int bad = capsa_vm_share_guest_path(SIZE_MAX, p, sizeof p) < 0 ||
+              json_object_set_new(json_object_get(root, "root"), "path", json_string(p)) < 0;
+    json_t *mounts = json_object_get(root, "mounts");
+    for (size_t m = 0; !bad && m < h->spec->n_mounts; m++)
+        if (capsa_vm_share_has(&h->spec->mounts[m]))
+            bad = capsa_vm_share_guest_path(m, p, sizeof p) < 0 ||
+                  json_object_set_new(json_array_get(mounts, m), "source", json_string(p)) < 0;
+    if (bad) {
+        json_decref(root);
+        return capsa_err_setx(err, EINVAL, "vm: the guest's config: root or mounts");
+    }
     /* A network namespace the host joins (an empty one, netns_empty) is a
      * new one in the guest: the path names nothing there. */
     json_t *nss = json_object_get(json_object_get(root, "linux"), "namespaces");
@@ -366,19 +372,27 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     capsa_vm_modules_free(&mods);
     if (r < 0)
         return capsa_err_wrap(err, "vm: the initramfs");
+    char share[PATH_MAX];
+    if ((r = capsa_vm_share_make(h->spec, h->bundle, h->rootfs, state, share, sizeof share,
+                                 err)) < 0) {
+        free(initrd);
+        return r;
+    }
     struct capsa_vmm_config cfg = {.kernel = k.path,
                                    .initramfs = initrd,
                                    .mem_mib = sz.mem_mib,
                                    .vcpus = sz.vcpus,
-                                   .share_dir = h->rootfs,
+                                   .share_dir = share,
                                    .state_dir = state,
                                    .allow_tcg = h->allow_tcg,
                                    .kvm = -1};
     struct capsa_vm vm;
     r = capsa_vmm_qemu.boot(&cfg, &vm, err);
     free(initrd);
-    if (r < 0)
+    if (r < 0) {
+        capsa_vm_share_drop(h->spec, state);
         return capsa_err_wrap(err, "vm: boot");
+    }
     int ch = -1, lfd = -1;
     char sock[PATH_MAX];
     if ((r = vm_to_cgroup(h, &vm, &sz, err)) == 0 &&
@@ -387,6 +401,9 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     /* The exec socket, which the init's stand-in serves (standin.c). */
     if (r == 0 && (r = capsa_vm_state_path(state, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, err)) == 0)
         r = capsa_vm_listen(sock, &lfd, err);
+    /* The guest has mounted the share (before its HELLO), so virtiofsd
+     * has its copy: the host's goes, whatever happened. */
+    capsa_vm_share_drop(h->spec, state);
     if (r < 0) {
         console_tail(state, err);
         capsa_close(&ch);
