@@ -111,13 +111,16 @@ static int open_port(const char *name)
 }
 
 /* A broken guest agent for the host side's error paths (vm_level.bats),
- * when share/vmbad.txt names one: "die" powers off before saying anything,
+ * when share/vmbad.txt (or share/rootfs/vmbad.txt) names one: "die" powers off before saying anything,
  * "garbage" sends a frame header claiming 4 GiB, "hello99" sends a well-formed
  * HELLO of protocol version 99. Then it waits for the host to hang up. */
 static void bad_agent(int port)
 {
     char mode[64];
-    first_line("/mnt/vmbad.txt", mode, sizeof(mode));
+    /* Under the vm level the share holds the rootfs in rootfs/. */
+    first_line("/mnt/rootfs/vmbad.txt", mode, sizeof(mode));
+    if (strncmp(mode, "error:", 6) == 0)
+        first_line("/mnt/vmbad.txt", mode, sizeof(mode));
     if (strncmp(mode, "error:", 6) == 0)
         return; /* no such file: vmping as usual */
     if (strcmp(mode, "die") == 0)

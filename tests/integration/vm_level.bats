@@ -47,17 +47,32 @@ no_vm_procs() {
     [ -z "$(vm_procs)" ]
 }
 
-@test "vm level: run prints the guest's output, under the guest's kernel, exits with its status, writes the shared rootfs" {
+@test "vm level: run prints the guest's output, under the guest's kernel, exits with its status, writes the shared rootfs and volumes" {
     update_config '.annotations["capsa.isolation"] = "vm"'
-    update_config '.process.args = ["sh", "-c", "echo hi; uname -r; echo from-guest >/guest.txt; exit 3"]'
+    # A bind-mounted directory and a read-only bind-mounted file, as engines give (volumes,
+    # /etc/hosts): both reach the guest; the read-only one stays read-only there.
+    local vol=$BATS_TEST_TMPDIR/vol
+    mkdir -p "$vol"
+    echo host-file >"$BATS_TEST_TMPDIR/ro.txt"
+    update_config ".mounts += [{\"destination\": \"/vol\", \"type\": \"bind\", \"source\": \"$vol\", \"options\": [\"rbind\", \"rw\"]}, {\"destination\": \"/etc/ro.txt\", \"type\": \"bind\", \"source\": \"$BATS_TEST_TMPDIR/ro.txt\", \"options\": [\"bind\", \"ro\"]}]"
+    update_config '.process.args = ["sh", "-c", "echo hi; uname -r; echo from-guest >/guest.txt; echo in-vol >/vol/v.txt; cat /etc/ro.txt; echo changed >/etc/ro.txt || echo ro-refused; exit 3"]'
+    # Hooks are host programs (Docker's prestart hook is /proc/<dockerd>/exe): they run on the
+    # host, once, never in the guest (whose agent has no such path).
+    update_config ".hooks.prestart = [{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"echo ran >>$BATS_TEST_TMPDIR/hook.log\"]}]"
     run capsa --allow-tcg run --bundle "$BUNDLE" "$CID" </dev/null
     [ "$status" -eq 3 ] || fail_now "status $status: $output"
     [ "${lines[0]}" = hi ] || fail_now "no hi first: $output"
     # The guest's kernel, not the host's.
     [ -n "${lines[1]}" ] || fail_now "no uname -r line: $output"
     [ "${lines[1]}" != "$(uname -r)" ] || fail_now "uname -r is the host's: $output"
-    # The file the guest wrote is in the host's rootfs (the virtio-fs share).
+    # The file the guest wrote is in the host's rootfs (the virtio-fs share), and in the volume.
     [ "$(cat "$ROOTFS/guest.txt")" = from-guest ]
+    [ "$(cat "$vol/v.txt")" = in-vol ] || fail_now "the volume: $(ls -la "$vol")"
+    [[ "$output" == *host-file*ro-refused* ]] || fail_now "the read-only file: $output"
+    [ "$(cat "$BATS_TEST_TMPDIR/ro.txt")" = host-file ]
+    [ "$(cat "$BATS_TEST_TMPDIR/hook.log")" = ran ] || fail_now "the hook ran $(wc -l <"$BATS_TEST_TMPDIR/hook.log") times"
+    # The share's binds were the host's only while the guest mounted them.
+    run ! grep -F "$CAPSA_ROOT/" /proc/self/mountinfo
     # run deleted the container: no VMM, no virtiofsd, no state, no cgroup.
     wait_for no_vm_procs || fail_now "left running: $(vm_procs)"
     [ -z "$(ls -A "$CAPSA_ROOT")" ] || fail_now "state left: $(ls -A "$CAPSA_ROOT")"
@@ -296,10 +311,18 @@ PY
     defer "ip netns del $ns"
     update_config ".linux.namespaces = [.linux.namespaces[] | if .type == \"network\" then .path = \"/run/netns/$ns\" else . end]"
     update_config '.process.args = ["cat", "/proc/net/dev"]'
-    run -0 capsa --allow-tcg run --bundle "$BUNDLE" "$CID" </dev/null
+    # Under a state root and with an id as long as engines' (Docker's is 64 hex digits under
+    # /run/docker/runtime-runc/moby): the state directory's sockets are longer than a socket
+    # address holds, and still work.
+    local long=$CAPSA_ROOT/$(printf 'r%.0s' {1..40})
+    local lid
+    lid=$(printf '%064d' 0 | tr 0 a)
+    run -0 "$CAPSA" --root "$long" --allow-tcg run --bundle "$BUNDLE" "$lid" </dev/null
     [[ "$output" == *"lo:"* ]] || fail_now "no lo in the guest: $output"
     [ "$(grep -c ':' <<<"$output")" -eq 1 ] || fail_now "the guest has more than lo: $output"
     wait_for no_vm_procs || fail_now "left running: $(vm_procs)"
+    [ -z "$(ls -A "$long")" ] || fail_now "state left: $(ls -A "$long")"
+    rmdir "$long"
     ip -n "$ns" link add capsav0 type veth peer name capsav1
     run capsa --allow-tcg run --bundle "$BUNDLE" "$CID" </dev/null
     [ "$status" -ne 0 ]

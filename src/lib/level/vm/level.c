@@ -165,6 +165,9 @@ static int guest_config(const struct capsa_level_host *h, char **out, size_t *le
     json_t *ann = json_object_get(root, "annotations");
     if (json_is_object(ann))
         (void)json_object_del(ann, CAPSA_LEVEL_ANNOTATION);
+    /* Hooks run on the host (the core runs them for the stand-in): their
+     * paths name the host's programs (Docker's is /proc/<dockerd>/exe). */
+    (void)json_object_del(root, "hooks");
     /* The rootfs and the bind mounts' sources, where the share has them. */
     char p[PATH_MAX];
     int bad = capsa_vm_share_guest_path(SIZE_MAX, p, sizeof p) < 0 ||

@@ -2,6 +2,8 @@
  * QMP, virtiofsd's, the exec socket): paths checked against the length a
  * socket address can hold. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,22 +23,42 @@ int capsa_vm_state_path(const char *dir, const char *name, char *out, size_t len
     return 0;
 }
 
-/* A unix socket address for path; -ENAMETOOLONG when it does not fit. */
-static int sun_of(const char *path, struct sockaddr_un *sa, struct capsa_err *err)
+/* A unix socket address for path. A path longer than an address holds
+ * (engines' state roots with 64-character ids get there) is reached through
+ * its directory, opened O_PATH into *dirfd (the caller closes it after the
+ * bind or connect): /proc/self/fd/N/NAME. */
+static int sun_of(const char *path, struct sockaddr_un *sa, int *dirfd, struct capsa_err *err)
 {
     memset(sa, 0, sizeof(*sa));
     sa->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa->sun_path))
-        return capsa_err_setx(err, ENAMETOOLONG,
-                              "vm socket %s: longer than a unix socket path may be", path);
-    memcpy(sa->sun_path, path, strlen(path) + 1);
+    *dirfd = -1;
+    size_t len = strlen(path);
+    if (len < sizeof(sa->sun_path)) {
+        memcpy(sa->sun_path, path, len + 1);
+        return 0;
+    }
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    if (slash == NULL || slash == path || (size_t)(slash - path) >= sizeof dir)
+        return capsa_err_setx(err, ENAMETOOLONG, "vm socket %s: path too long", path);
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (*dirfd < 0)
+        return capsa_err_set(err, errno, "vm socket %s: its directory", path);
+    int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", *dirfd, slash + 1);
+    if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
+        capsa_close(dirfd);
+        return capsa_err_setx(err, ENAMETOOLONG, "vm socket %s: name too long", path);
+    }
     return 0;
 }
 
 int capsa_vm_listen(const char *path, int *out, struct capsa_err *err)
 {
     struct sockaddr_un sa;
-    int r = sun_of(path, &sa, err);
+    cleanup_close int dirfd = -1;
+    int r = sun_of(path, &sa, &dirfd, err);
     if (r < 0)
         return r;
     cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -60,7 +82,8 @@ int capsa_vm_listen(const char *path, int *out, struct capsa_err *err)
 int capsa_vm_connect(const char *path, int *out, struct capsa_err *err)
 {
     struct sockaddr_un sa;
-    int r = sun_of(path, &sa, err);
+    cleanup_close int dirfd = -1;
+    int r = sun_of(path, &sa, &dirfd, err);
     if (r < 0)
         return r;
     cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
