@@ -111,9 +111,9 @@ static int open_port(const char *name)
 }
 
 /* A broken guest agent for the host side's error paths (vm_level.bats),
- * when share/vmbad.txt (or share/rootfs/vmbad.txt) names one: "die" powers off before saying anything,
- * "garbage" sends a frame header claiming 4 GiB, "hello99" sends a well-formed
- * HELLO of protocol version 99. Then it waits for the host to hang up. */
+ * when share/vmbad.txt (or share/rootfs/vmbad.txt) names one: "die" powers off before saying
+ * anything, "garbage" sends a frame header claiming 4 GiB, "hello99" sends a well-formed HELLO of
+ * protocol version 99. Then it waits for the host to hang up. */
 static void bad_agent(int port)
 {
     char mode[64];

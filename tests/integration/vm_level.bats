@@ -314,8 +314,8 @@ PY
     # Under a state root and with an id as long as engines' (Docker's is 64 hex digits under
     # /run/docker/runtime-runc/moby): the state directory's sockets are longer than a socket
     # address holds, and still work.
-    local long=$CAPSA_ROOT/$(printf 'r%.0s' {1..40})
-    local lid
+    local long lid
+    long=$CAPSA_ROOT/$(printf 'r%.0s' {1..40})
     lid=$(printf '%064d' 0 | tr 0 a)
     run -0 "$CAPSA" --root "$long" --allow-tcg run --bundle "$BUNDLE" "$lid" </dev/null
     [[ "$output" == *"lo:"* ]] || fail_now "no lo in the guest: $output"

@@ -376,8 +376,8 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     if (r < 0)
         return capsa_err_wrap(err, "vm: the initramfs");
     char share[PATH_MAX];
-    if ((r = capsa_vm_share_make(h->spec, h->bundle, h->rootfs, state, share, sizeof share,
-                                 err)) < 0) {
+    if ((r = capsa_vm_share_make(h->spec, h->bundle, h->rootfs, state, share, sizeof share, err)) <
+        0) {
         free(initrd);
         return r;
     }
