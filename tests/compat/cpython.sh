@@ -8,7 +8,8 @@
 #
 # usage: tests/compat/cpython.sh [--levels L[,L..]] [--tests "test_a test_b ..."] [--out FILE]
 #                                [--keep DIR] [--timeout S] [--ignore PATTERN]...
-#   --levels   native interpose runsc (default: all; runsc only when installed)
+#   --levels   native interpose vm runsc (default: native interpose runsc; runsc only when
+#              installed; vm under TCG without /dev/kvm, with 4 times the timeout)
 #   --tests    the test modules (default below)
 #   --out      the Markdown report to FILE too
 #   --keep     keep each level's log (LEVEL.log) and results (LEVEL.tsv) in DIR
@@ -51,7 +52,7 @@ while [ $# -gt 0 ]; do
 done
 [[ $timeout =~ ^[1-9][0-9]*$ ]] || die "--timeout: not a positive number: $timeout"
 for l in $levels; do
-    case $l in native | interpose | runsc) ;; *) die "--levels: unknown level $l" ;; esac
+    case $l in native | interpose | vm | runsc) ;; *) die "--levels: unknown level $l" ;; esac
 done
 for t in $TESTS; do
     [[ $t =~ ^test_[a-z0-9_]+$ ]] || die "--tests: not a test module name: $t"
@@ -117,10 +118,20 @@ trap 'exit 130' INT TERM
 
 # a private copy: other builds may replace build/capsa during the run
 cp "$repo/build/capsa" "$work/capsa"
+# (the vm level's guest agent is looked up next to capsa)
+[ ! -x "$repo/build/capsa-agent" ] || cp "$repo/build/capsa-agent" "$work/capsa-agent"
 sel=()
 for l in $levels; do
     case $l in
     native | interpose) RT[$l]=$work/capsa ;;
+    vm)
+        if [ ! -x "$work/capsa-agent" ] || [ ! -x /usr/bin/qemu-system-x86_64 ]; then
+            note "vm: needs build/capsa-agent and qemu-system-x86: skipped"
+            continue
+        fi
+        # Software emulation where there is no /dev/kvm: functional results only.
+        RT[$l]="$work/capsa --allow-tcg"
+        ;;
     runsc)
         if ! command -v runsc >/dev/null; then
             note "runsc not installed: skipped"
@@ -144,11 +155,12 @@ tests_json=$(printf '%s\n' $TESTS | jq -R . | jq -cs .)
 declare -A DUR=()
 for l in "${sel[@]}"; do
     t=$timeout
-    [ "$l" != runsc ] || t=$((timeout * 4))
+    [ "$l" != runsc ] && [ "$l" != vm ] || t=$((timeout * 4))
     args=$(jq -cn --arg t "$t" --argjson ign "$ign_json" --argjson tests "$tests_json" \
         '["/usr/bin/python3.11", "-m", "test", "-v", "-j1", "--timeout", $t] + $ign + $tests')
     ann='{}'
     [ "$l" != interpose ] || ann='{"capsa.isolation": "interpose"}'
+    [ "$l" != vm ] || ann='{"capsa.isolation": "vm"}'
     b=$work/b-$l
     mkdir -p "$b"
     echo "copying the rootfs for $l ..." >&2
@@ -159,6 +171,11 @@ for l in "${sel[@]}"; do
          .process.env = ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/root", "LANG=C.UTF-8",
                          "PYTHONDONTWRITEBYTECODE=1"] | .hostname = "capsa-compat"' \
         "$work/config.json" >"$b/config.json"
+    # The guest's RAM (the vm level sizes the VM from the memory limit).
+    if [ "$l" = vm ]; then
+        jq '.linux.resources.memory = {"limit": 1073741824}' "$b/config.json" >"$b/config.json.new"
+        mv "$b/config.json.new" "$b/config.json"
+    fi
     echo "running the tests at $l ($(wc -w <<<"$TESTS") modules) ..." >&2
     t0=$SECONDS
     rc=0

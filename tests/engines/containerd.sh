@@ -772,22 +772,10 @@ fi
 # ctr run with the annotation capsa.isolation=vm, through a wrapper that gives capsa --allow-tcg
 # (no /dev/kvm here; capsa finds capsa-agent next to the binary it is executed as). ctr sets up
 # no network: the container gets a new, empty network namespace, which the vm level provides.
-# guest_kernel OUT: "guest" when OUT is one kernel release that is not the host's, else OUT.
-guest_kernel() {
-    if [[ $1 =~ ^[0-9]+\.[0-9]+[^[:space:]]*$ ]] && [ "$1" != "$(uname -r)" ]; then
-        echo guest
-    else
-        echo "not a guest kernel release: $1"
-    fi
-}
-vm_missing() {
-    [ -x /usr/bin/qemu-system-x86_64 ] || { echo "needs qemu-system-x86"; return; }
-    [ -x /usr/lib/qemu/virtiofsd ] || { echo "needs virtiofsd"; return; }
-    [ -x "$(dirname "$RUNTIME")/capsa-agent" ] || { echo "needs capsa-agent next to $RUNTIME"; return; }
-    compgen -G '/boot/vmlinuz-*-cloud-amd64' >/dev/null || { echo "needs linux-image-cloud-amd64"; return; }
-}
 vm_procs() { pgrep -f "$RROOT/test/$1/" || true; }
-if [ "$rtname" = capsa ] && [ -z "$(vm_missing)" ]; then
+# shellcheck source=tests/engines/vm.bash
+source "$repo/tests/engines/vm.bash"
+if [ "$rtname" = capsa ] && [ -z "$(vm_missing "$RUNTIME")" ]; then
     VMRT=$D/bin/capsa-tcg
     mkdir -p "$D/bin"
     printf '#!/bin/sh\nexec %s --allow-tcg "$@"\n' "$RUNTIME" >"$VMRT"
@@ -825,7 +813,7 @@ if [ "$rtname" = capsa ] && [ -z "$(vm_missing)" ]; then
         task_gone vmb
     fi
 else
-    echo "# skip: vm isolation level (capsa only; $(vm_missing))"
+    echo "# skip: vm isolation level (capsa only; $(vm_missing "$RUNTIME"))"
 fi
 
 echo "1..$n"

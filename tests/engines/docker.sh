@@ -513,21 +513,9 @@ fi
 # --- the vm isolation level (capsa only) ----------------------------------------------------------
 # The runtime entry capsa-vm (a symlink: the level comes from the name; --allow-tcg from the
 # entry's runtimeArgs). The vm level joins only an empty network namespace: --network none.
-# guest_kernel OUT: "guest" when OUT is one kernel release that is not the host's, else OUT.
-guest_kernel() {
-    if [[ $1 =~ ^[0-9]+\.[0-9]+[^[:space:]]*$ ]] && [ "$1" != "$(uname -r)" ]; then
-        echo guest
-    else
-        echo "not a guest kernel release: $1"
-    fi
-}
-vm_missing() {
-    [ -x /usr/bin/qemu-system-x86_64 ] || { echo "needs qemu-system-x86"; return; }
-    [ -x /usr/lib/qemu/virtiofsd ] || { echo "needs virtiofsd"; return; }
-    [ -x "$(dirname "$runtime")/capsa-agent" ] || { echo "needs capsa-agent next to $runtime"; return; }
-    compgen -G '/boot/vmlinuz-*-cloud-amd64' >/dev/null || { echo "needs linux-image-cloud-amd64"; return; }
-}
-if [ -n "$vmrt" ] && [ -z "$(vm_missing)" ]; then
+# shellcheck source=tests/engines/vm.bash
+source "$repo/tests/engines/vm.bash"
+if [ -n "$vmrt" ] && [ -z "$(vm_missing "$runtime")" ]; then
     mkdir -p "$work/vol"
     out=$(dk run --rm --runtime capsa-vm --network none -v "$work/vol:/vol" capsa-test \
         sh -c 'uname -r; echo from-guest >/vol/f; exit 3' 2>&1)
@@ -565,7 +553,7 @@ if [ -n "$vmrt" ] && [ -z "$(vm_missing)" ]; then
     fi
     dk rm -f "$cid" >/dev/null 2>&1
 else
-    echo "# skip: vm isolation level (capsa only; $(vm_missing))"
+    echo "# skip: vm isolation level (capsa only; $(vm_missing "$runtime"))"
 fi
 
 echo "1..$n"

@@ -491,16 +491,12 @@ fi
 # here). The vm level joins only an empty network namespace (--network none). Checked from the
 # host: the guest's kernel, the exit code, a volume written in the guest, exec, the state and
 # nothing left after rm.
-vm_missing() {
-    [ -x /usr/bin/qemu-system-x86_64 ] || { echo "needs qemu-system-x86"; return; }
-    [ -x /usr/lib/qemu/virtiofsd ] || { echo "needs virtiofsd"; return; }
-    [ -x "$(dirname "$RUNTIME")/capsa-agent" ] || { echo "needs capsa-agent next to $RUNTIME"; return; }
-    compgen -G '/boot/vmlinuz-*-cloud-amd64' >/dev/null || { echo "needs linux-image-cloud-amd64"; return; }
-}
 # (Functions, not bash -c: pgrep would find the bash -c whose command line holds the pattern.)
 vm_procs() { pgrep -f "/run/capsa/$1/" || true; }
 vm_gone() { [ -z "$(vm_procs "$1")" ]; }
-if [ "$rtname" = capsa ] && [ -z "$(vm_missing)" ]; then
+# shellcheck source=tests/engines/vm.bash
+source "$repo/tests/engines/vm.bash"
+if [ "$rtname" = capsa ] && [ -z "$(vm_missing "$RUNTIME")" ]; then
     VM=(--runtime capsa-tcg --annotation capsa.isolation=vm --network none)
     mkdir -p "$W/vol"
     expect "vm: run, the guest's kernel, a volume, the exit code" 3 "hello 1 from-guest" \
@@ -528,7 +524,7 @@ if [ "$rtname" = capsa ] && [ -z "$(vm_missing)" ]; then
     fi
     podman rm -f -t 0 vmc >/dev/null 2>&1
 else
-    echo "# skip: vm isolation level (capsa only; $(vm_missing))"
+    echo "# skip: vm isolation level (capsa only; $(vm_missing "$RUNTIME"))"
 fi
 
 echo "1..$n"

@@ -54,16 +54,27 @@ static int sun_of(const char *path, struct sockaddr_un *sa, int *dirfd, struct c
     return 0;
 }
 
+/* A new socket and the address of path for it (sun_of). */
+static int sock_for(const char *path, struct sockaddr_un *sa, int *dirfd, int *fd,
+                    struct capsa_err *err)
+{
+    int r = sun_of(path, sa, dirfd, err);
+    if (r < 0)
+        return r;
+    *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*fd < 0)
+        return capsa_err_set(err, errno, "vm socket %s", path);
+    return 0;
+}
+
 int capsa_vm_listen(const char *path, int *out, struct capsa_err *err)
 {
     struct sockaddr_un sa;
     cleanup_close int dirfd = -1;
-    int r = sun_of(path, &sa, &dirfd, err);
+    cleanup_close int fd = -1;
+    int r = sock_for(path, &sa, &dirfd, &fd, err);
     if (r < 0)
         return r;
-    cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return capsa_err_set(err, errno, "vm socket %s", path);
     /* The state directory is private to this VM: a socket left by an
      * earlier, crashed VM in it is stale. */
     if (unlink(path) < 0 && errno != ENOENT)
@@ -83,12 +94,10 @@ int capsa_vm_connect(const char *path, int *out, struct capsa_err *err)
 {
     struct sockaddr_un sa;
     cleanup_close int dirfd = -1;
-    int r = sun_of(path, &sa, &dirfd, err);
+    cleanup_close int fd = -1;
+    int r = sock_for(path, &sa, &dirfd, &fd, err);
     if (r < 0)
         return r;
-    cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return capsa_err_set(err, errno, "vm socket %s", path);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
         return capsa_err_set(err, errno, "vm socket %s: connect", path);
     *out = steal_fd(fd);
