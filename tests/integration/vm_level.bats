@@ -162,6 +162,9 @@ vm_resource_checks() {
     [ "$(container_status "$CID")" = running ]
     wait_for bash -c "[ \$(cat $ROOTFS/n) -gt $a ]" || fail_now "no progress after resume"
     # update: the guest's limit changes; the host cgroup's (the VM's fence) does not.
+    [ "$(cat "$(cgfile pids pids.max)")" = max ] || fail_now "host pids.max $(cat "$(cgfile pids pids.max)")"
+    run -0 capsa events --stats "$CID"
+    [ "$(jq -r .data.pids.limit <<<"$output")" = 64 ] || fail_now "the guest's limit: $output"
     local host_max
     host_max=$(cat "$(cgfile pids pids.max)")
     capsa update --pids-limit 42 "$CID"
@@ -221,6 +224,8 @@ PY
     update_config ".process.args = [\"sh\", \"-c\", \"trap 'exit 7' TERM; echo $MARK; while :; do sleep 1; done\"]"
     # 128 MiB of guest RAM: the host cgroup holds that plus the VMM's stated overhead (192 MiB).
     update_config '.linux.resources.memory = {"limit": 134217728}'
+    # The pids limit is the guest's to apply; on the host it would count QEMU's threads.
+    update_config '.linux.resources.pids = {"limit": 64}'
     local out=$BATS_TEST_TMPDIR/$CID.out
     capsa --isolation vm create --bundle "$BUNDLE" "$CID" </dev/null >"$out" 2>&1 ||
         fail_now "create: $(cat "$out")"

@@ -124,7 +124,8 @@ static void console_tail(const char *state_dir, struct capsa_err *err)
 }
 
 /* The VMM and virtiofsd into the container's cgroup, a second fence around
- * them; its memory limit (the guest's RAM) grows by the VMM's overhead. */
+ * them; its memory limit (the guest's RAM) grows by the VMM's overhead, its
+ * pids limit is lifted (the guest applies it). */
 static int vm_to_cgroup(const struct capsa_level_host *h, const struct capsa_vm *vm,
                         const struct capsa_vm_size *sz, struct capsa_err *err)
 {
@@ -133,6 +134,14 @@ static int vm_to_cgroup(const struct capsa_level_host *h, const struct capsa_vm 
     struct capsa_cgroup *cg = NULL;
     int r = capsa_cgroup_decode(h->cgroup, &cg, err);
     const struct capsa_memory *mem = &h->spec->linux_cfg.resources.memory;
+    /* linux.resources.pids limits the guest's processes (the agent applies
+     * it in the guest); on the host it would count QEMU's threads. */
+    if (r == 0 && h->spec->linux_cfg.resources.has_pids) {
+        struct capsa_resources res = {0};
+        res.has_pids = true;
+        res.pids_limit = -1;
+        r = capsa_cgroup_apply(cg, &res, NULL, NULL, err);
+    }
     if (r == 0 && mem->has_limit && mem->limit > 0) {
         struct capsa_resources res = {0};
         res.has_memory = true;
