@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -453,6 +454,39 @@ static void test_initramfs_cache(void **state)
     assert_int_equal(capsa_vm_initramfs_get(cache, agent, &m, &p3, &rebuilt, &err), 0);
     assert_int_equal(rebuilt, 1);
     assert_string_not_equal(p1, p3);
+
+    /* The cache keeps the most recently used images: six old ones planted
+     * (and their sums), one get later only CAPSA_VM_CACHE_KEEP images are
+     * left, the one just got and the newest of the old. */
+    for (int i = 0; i < 6; i++) {
+        char name[PATH_MAX + 80], sum[PATH_MAX + 80];
+        snprintf(name, sizeof(name), "%s/%064d.cpio", cache, i);
+        snprintf(sum, sizeof(sum), "%s/%064d.sha256", cache, i);
+        put_file(cache, strrchr(name, '/') + 1, "old", 3);
+        put_file(cache, strrchr(sum, '/') + 1, "sum", 3);
+        struct timespec ts[2] = {{.tv_sec = 1000000 + i}, {.tv_sec = 1000000 + i}};
+        assert_int_equal(utimensat(AT_FDCWD, name, ts, 0), 0);
+    }
+    free(p3);
+    assert_int_equal(capsa_vm_initramfs_get(cache, agent, &m, &p3, &rebuilt, &err), 0);
+    assert_int_equal(rebuilt, 0);
+    assert_int_equal(access(p3, R_OK), 0);
+    size_t images = 0, sums = 0;
+    DIR *d = opendir(cache);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        images += strstr(de->d_name, ".cpio") != NULL && strstr(de->d_name, ".tmp") == NULL;
+        sums += strstr(de->d_name, ".sha256") != NULL;
+    }
+    closedir(d);
+    assert_int_equal(images, CAPSA_VM_CACHE_KEEP);
+    assert_int_equal(sums, CAPSA_VM_CACHE_KEEP);
+    char newest_old[PATH_MAX + 80], oldest[PATH_MAX + 80];
+    snprintf(newest_old, sizeof(newest_old), "%s/%064d.cpio", cache, 5);
+    snprintf(oldest, sizeof(oldest), "%s/%064d.cpio", cache, 0);
+    assert_int_equal(access(newest_old, R_OK), 0);
+    assert_int_equal(access(oldest, F_OK), -1);
 
     /* A missing agent: an error naming it. */
     snprintf(agent, sizeof(agent), "%s/no-agent", t.dir);

@@ -103,7 +103,10 @@ int capsa_vm_initramfs_write(int fd, const char *init_path, const struct capsa_v
  * written to a temporary name and renamed, with a <same>.sha256 file holding
  * the image's own hash; a cached image whose content no longer matches it
  * is rebuilt. *out_path (heap) is the image; *rebuilt tells whether this
- * call wrote it (may be NULL). */
+ * call wrote it (may be NULL). The cache keeps the CAPSA_VM_CACHE_KEEP most
+ * recently used images (each get marks its image used) and removes the
+ * rest. */
+#define CAPSA_VM_CACHE_KEEP 4
 int capsa_vm_initramfs_get(const char *cache_dir, const char *init_path,
                            const struct capsa_vm_modules *mods, char **out_path, int *rebuilt,
                            struct capsa_err *err);

@@ -7,6 +7,7 @@
  * must load (decompressed here: Debian's 6.1 kernels lack
  * CONFIG_MODULE_DECOMPRESS, so finit_module cannot take a compressed file)
  * and /modules.order, the absolute paths of those modules in load order. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -422,6 +423,50 @@ static int write_atomic(const char *path, const char *data, const struct capsa_v
     return r;
 }
 
+/* Keep the CAPSA_VM_CACHE_KEEP most recently used images of dir (an image
+ * is used when got: capsa_vm_initramfs_get touches it); remove the others
+ * and their .sha256. Best effort: a failure only leaves a file behind. An
+ * image a VM booted from can go: QEMU has read it into guest memory. */
+static void evict(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct old {
+        char name[CAPSA_SHA256_HEX + 8];
+        struct timespec used;
+    } v[64];
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && n < ARRAY_SIZE(v)) {
+        size_t len = strlen(de->d_name);
+        struct stat st;
+        if (len != CAPSA_SHA256_HEX - 1 + 5 || strcmp(de->d_name + len - 5, ".cpio") != 0 ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        snprintf(v[n].name, sizeof v[n].name, "%s", de->d_name);
+        v[n].used = st.st_mtim;
+        n++;
+    }
+    /* Newest first (a few dozen entries at most: insertion sort). */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0; j--) {
+            struct timespec a = v[j - 1].used, b = v[j].used;
+            if (a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec >= b.tv_nsec))
+                break;
+            struct old t = v[j - 1];
+            v[j - 1] = v[j];
+            v[j] = t;
+        }
+    for (size_t i = CAPSA_VM_CACHE_KEEP; i < n; i++) {
+        char sum[sizeof v[i].name + 8];
+        (void)unlinkat(dirfd(d), v[i].name, 0);
+        snprintf(sum, sizeof sum, "%.*s.sha256", CAPSA_SHA256_HEX - 1, v[i].name);
+        (void)unlinkat(dirfd(d), sum, 0);
+    }
+    closedir(d);
+}
+
 int capsa_vm_initramfs_get(const char *cache_dir, const char *init_path,
                            const struct capsa_vm_modules *mods, char **out_path, int *rebuilt,
                            struct capsa_err *err)
@@ -453,7 +498,12 @@ int capsa_vm_initramfs_get(const char *cache_dir, const char *init_path,
         }
         if (r == 0 && rebuilt)
             *rebuilt = 1;
+    } else if (r == 0) {
+        /* Used now: the eviction keeps the recently used. */
+        (void)utimensat(AT_FDCWD, path, NULL, 0);
     }
+    if (r == 0)
+        evict(dir);
     inputs_free(&in);
     if (r == 0)
         *out_path = steal_ptr(path);
