@@ -205,6 +205,12 @@ static int kill_proc(struct mux *x, uint32_t gproc, struct capsa_err *err)
 static void conn_drop(struct mux *x, struct conn *c)
 {
     struct capsa_err e = {0};
+    /* Nobody waits for its answers any more: a later connection in this
+     * slot must not get them. */
+    int ci = (int)(c - x->conns);
+    for (size_t i = 0; i < MAX_ROUTES; i++)
+        if (x->routes[i].gid != 0 && x->routes[i].conn == ci)
+            x->routes[i].conn = -1;
     capsa_close(&c->fd);
     capsa_vm_buf_free(&c->out);
     if (c->gproc != 0)
