@@ -29,6 +29,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -649,6 +650,35 @@ static void on_resize(struct agent *a, const struct capsa_vm_msg *m)
 }
 
 /* A protocol violation: say so and stop (the stream may be out of step). */
+/* The host's HELLO info may carry its wall clock, "time=SEC.NSEC" (docs/
+ * vm-protocol.md): as PID 1 the agent sets the guest's from it. Under TCG
+ * the guest starts from the microvm's RTC, whole seconds off the host's,
+ * which the share's host-stamped file times show; under KVM kvmclock
+ * agrees already, and setting it again is harmless. */
+static void set_clock(struct agent *a, const char *info)
+{
+    const char *t = info ? strstr(info, "time=") : NULL;
+    if (!a->conf.init || t == NULL)
+        return;
+    char *end = NULL;
+    errno = 0;
+    long long sec = strtoll(t + 5, &end, 10);
+    long nsec = 0;
+    if (errno == 0 && end && *end == '.') {
+        char *nend = NULL;
+        nsec = strtol(end + 1, &nend, 10);
+        if (nend != end + 10 || nsec < 0 || nsec > 999999999)
+            return;
+    } else {
+        return;
+    }
+    if (sec <= 0)
+        return;
+    struct timespec ts = {.tv_sec = (time_t)sec, .tv_nsec = nsec};
+    if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+        agent_log(a, "warning: setting the clock from the host's: %s", strerror(errno));
+}
+
 static void proto_fail(struct agent *a, uint32_t id, const struct capsa_err *e)
 {
     agent_log(a, "%s", e->msg);
@@ -677,6 +707,7 @@ static void handle(struct agent *a, const struct capsa_vm_msg *m)
             return;
         }
         a->hello = true;
+        set_clock(a, m->info);
         return;
     case CAPSA_VM_STDIN:
         on_stdin(a, m);

@@ -436,6 +436,7 @@ static void evict(const char *dir)
         char name[CAPSA_SHA256_HEX + 8];
         struct timespec used;
     } v[64];
+    memset(v, 0, sizeof v);
     size_t n = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL && n < ARRAY_SIZE(v)) {

@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -281,10 +282,15 @@ static int agent_create(const struct capsa_level_host *h, int ch, struct capsa_e
                            "was due",
                            capsa_vm_type_name(m.type), m.version, CAPSA_VM_VERSION);
     if (r == 0) {
+        /* The host's wall clock, for the guest's (the agent sets it). */
+        char info[64];
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        snprintf(info, sizeof info, "capsa time=%lld.%09ld", (long long)now.tv_sec, now.tv_nsec);
         struct capsa_vm_msg hello = {.type = CAPSA_VM_HELLO,
                                      .magic = CAPSA_VM_MAGIC,
                                      .version = CAPSA_VM_VERSION,
-                                     .info = "capsa"};
+                                     .info = info};
         struct capsa_vm_msg create = {.type = CAPSA_VM_CREATE,
                                       .id = REQ_CREATE,
                                       .cid = h->id,

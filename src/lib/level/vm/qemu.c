@@ -89,7 +89,7 @@ static unsigned tcg_tsc_khz(void)
             break;
         }
     }
-    fclose(f);
+    (void)fclose(f);
     if (!constant || !(mhz >= 100.0 && mhz <= 10000.0))
         return TCG_TSC_KHZ_DFLT;
     return (unsigned)(mhz * 1000.0 + 0.5);
