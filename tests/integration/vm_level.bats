@@ -175,6 +175,15 @@ vm_resource_checks() {
     # The guest's pids, not the host's (QEMU has more threads than the guest has processes).
     [ "$(jq -r .data.pids.current <<<"$output")" -lt "$(cat "$(cgfile pids pids.current)")" ] ||
         fail_now "stats counted the host's tasks: $output"
+    # An update the guest refuses (a CPU the one-vCPU guest does not have) fails, naming the
+    # guest, and leaves the host cgroup's fence as it was.
+    local host_mem
+    host_mem=$(cat "$(cgfile memory memory.limit_in_bytes)")
+    run capsa update --cpuset-cpus 7 --memory 100m "$CID"
+    [ "$status" -ne 0 ] || fail_now "update to a CPU the guest lacks succeeded"
+    [[ "$output" == *"in the guest"* ]] || fail_now "update error: $output"
+    [ "$(cat "$(cgfile memory memory.limit_in_bytes)")" = "$host_mem" ] ||
+        fail_now "the host's memory fence changed: $(cat "$(cgfile memory memory.limit_in_bytes)")"
     # kill --all USR1: the counter dies of it (its host stand-in exits), the init stays.
     local counter
     counter=$(cat "$BATS_TEST_TMPDIR/cpid")

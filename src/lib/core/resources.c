@@ -287,9 +287,13 @@ int capsa_container_update(const struct capsa_ctx *ctx, const char *id, const ch
                        : capsa_err_set(err, ENOMEM, "update");
             free(merged);
         }
-        if (r > 0)
+        /* The host cgroup's, unless the level took the update (vm: the
+         * guest's cgroups; the host's holds the VM's own fence, which the
+         * container's values must not overwrite, not even to restore). */
+        bool host = r > 0;
+        if (host)
             r = apply_json(ctx, l.cg, upd, err);
-        if (r < 0 && old != NULL && json_object_size(old) > 0) {
+        if (host && r < 0 && old != NULL && json_object_size(old) > 0) {
             /* Put back what this update may already have changed. */
             struct capsa_err ignored;
             bool restored = apply_json(ctx, l.cg, old, &ignored) == 0;
