@@ -456,7 +456,8 @@ static void fsd_child(void *arg, int errfd)
     const struct fsd *f = arg;
     struct capsa_err err = {0};
     char src[PATH_MAX + 64];
-    snprintf(src, sizeof(src), "source=%s,sandbox=namespace,cache=auto,xattr,log_level=warn", f->share);
+    snprintf(src, sizeof(src), "source=%s,sandbox=namespace,cache=auto,xattr,log_level=warn",
+             f->share);
     char *const argv[] = {(char *)f->path, (char *)"--fd=3", (char *)"-o", src, NULL};
     static char *const envp[] = {NULL};
     int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
