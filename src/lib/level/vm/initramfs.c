@@ -445,7 +445,7 @@ static void evict(const char *dir)
         if (len != CAPSA_SHA256_HEX - 1 + 5 || strcmp(de->d_name + len - 5, ".cpio") != 0 ||
             fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
             continue;
-        snprintf(v[n].name, sizeof v[n].name, "%s", de->d_name);
+        memcpy(v[n].name, de->d_name, len + 1); /* len + 1 <= sizeof name: checked above */
         v[n].used = st.st_mtim;
         n++;
     }
