@@ -38,9 +38,9 @@ check src/lib/level '' '^(core/|cli/)'
 cli_own=$(find src/cli -maxdepth 1 -name '*.h' -printf '%f|' 2>/dev/null)
 cli_own=${cli_own%|}
 check src/cli "^(capsa/[A-Za-z0-9_.-]+\\.h${cli_own:+|${cli_own//./\\.}})\$" ''
-# The guest agent is a program like the CLI: the public header, the vm protocol it speaks, the
-# error and cleanup helpers, its own header.
-check src/agent '^(capsa/capsa\.h|level/vm/proto\.h|util/(err|util)\.h|agent\.h)$' ''
+# The guest agent is a program like the CLI: the public header, the vm protocol it speaks (and the
+# NET message's payload with its guest side, nic.h), the error and cleanup helpers, its own header.
+check src/agent '^(capsa/capsa\.h|level/vm/(proto|nic)\.h|util/(err|util)\.h|agent\.h)$' ''
 
 if [ "$bad" -ne 0 ]; then
     exit 1

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "level/vm/nic.h"
 #include "util/err.h"
 #include "util/util.h"
 
@@ -649,6 +650,18 @@ static void on_resize(struct agent *a, const struct capsa_vm_msg *m)
         agent_log(a, "process %u: resize: %s", p->proc, strerror(errno));
 }
 
+/* NET: the NICs the host wired, given the engine's interfaces' names,
+ * addresses and routes. Only as PID 1 of a guest: an agent run on the host
+ * for tests must not touch the host's network. */
+static int do_net(struct agent *a, const struct capsa_vm_msg *m, struct capsa_err *err)
+{
+    if (!a->conf.init)
+        return capsa_err_setx(err, ENOTSUP, "NET: this agent is not a guest's init");
+    struct capsa_vm_net n;
+    int r = capsa_vm_net_parse((const char *)m->data, m->len, &n, err);
+    return r < 0 ? r : capsa_vm_net_apply(&n, err);
+}
+
 /* A protocol violation: say so and stop (the stream may be out of step). */
 /* The host's HELLO info may carry its wall clock, "time=SEC.NSEC" (docs/
  * vm-protocol.md): as PID 1 the agent sets the guest's from it. Under TCG
@@ -753,6 +766,9 @@ static void handle(struct agent *a, const struct capsa_vm_msg *m)
         break;
     case CAPSA_VM_SHUTDOWN:
         a->quit = true;
+        break;
+    case CAPSA_VM_NET:
+        r = do_net(a, m, &err);
         break;
     case CAPSA_VM_OK:
     case CAPSA_VM_ERROR:

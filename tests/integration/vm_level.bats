@@ -318,7 +318,7 @@ PY
     assert_nothing_left "$CID"
 }
 
-@test "vm level: an engine's network namespace is joined when empty (--network none), refused naming the interface otherwise" {
+@test "vm level: an empty network namespace (--network none) gives the guest only lo, also under a long state root" {
     update_config '.annotations["capsa.isolation"] = "vm"'
     local ns=capsavm$$
     ip netns add "$ns"
@@ -337,12 +337,75 @@ PY
     wait_for no_vm_procs || fail_now "left running: $(vm_procs)"
     [ -z "$(ls -A "$long")" ] || fail_now "state left: $(ls -A "$long")"
     rmdir "$long"
-    ip -n "$ns" link add capsav0 type veth peer name capsav1
+}
+
+# http_get NETNS ADDR PORT: the body of GET / from ADDR:PORT, asked from inside NETNS (bash's
+# /dev/tcp: no client program needed).
+http_get() {
+    ip netns exec "$1" timeout 10 bash -c \
+        "exec 3<>/dev/tcp/$2/$3 && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null
+}
+
+# The engine's side of the namespace: its links (without counters) and eth0's qdiscs.
+ns_view() {
+    ip -n "$1" -o link show | sed 's/ qlen.*//'
+    tc -n "$1" qdisc show dev eth0
+}
+
+@test "vm level: an engine's network namespace: the guest takes its interface's MAC, address and routes and answers for it; delete leaves the namespace as it was" {
+    update_config '.annotations["capsa.isolation"] = "vm"'
+    # The engine's namespace (eth0 10.213.7.2/24, default route via .1) and a client namespace
+    # on the other end of the veth, as a bridge would be.
+    local ns=capsavn$$ cli=capsavc$$
+    ip netns add "$ns"
+    defer "ip netns del $ns"
+    ip netns add "$cli"
+    defer "ip netns del $cli"
+    ip -n "$ns" link add eth0 type veth peer name peer0 netns "$cli"
+    ip -n "$ns" addr add 10.213.7.2/24 dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" route add default via 10.213.7.1
+    ip -n "$cli" addr add 10.213.7.1/24 dev peer0
+    ip -n "$cli" link set peer0 up
+    local before mac
+    before=$(ns_view "$ns")
+    mac=$(ip netns exec "$ns" cat /sys/class/net/eth0/address)
+    update_config ".linux.namespaces = [.linux.namespaces[] | if .type == \"network\" then .path = \"/run/netns/$ns\" else . end]"
+    update_config '.process.args = ["sh", "-c", "mkdir -p /www && echo \"guest $(uname -r)\" >/www/index.html && exec httpd -f -p 8080 -h /www"]'
+    capsa --allow-tcg run -d --bundle "$BUNDLE" "$CID" </dev/null
+    # The guest answers for the engine's address: the page it wrote, under its own kernel.
+    wait_for http_get "$cli" 10.213.7.2 8080 || fail_now "no answer from 10.213.7.2:8080"
+    run -0 http_get "$cli" 10.213.7.2 8080
+    local rel
+    rel=$(sed -n 's/^guest //p' <<<"$output")
+    [ -n "$rel" ] && [ "$rel" != "$(uname -r)" ] || fail_now "not the guest's page: $output"
+    # The guest's NIC is the engine's interface: name, MAC, address, default route.
+    run -0 capsa exec "$CID" cat /sys/class/net/eth0/address
+    [ "$output" = "$mac" ] || fail_now "guest MAC $output, engine's $mac"
+    run -0 capsa exec "$CID" ip -o -4 addr show dev eth0
+    [[ "$output" == *"inet 10.213.7.2/24"* ]] || fail_now "guest address: $output"
+    run -0 capsa exec "$CID" ip route show default
+    [[ "$output" == *"default via 10.213.7.1 dev eth0"* ]] || fail_now "guest route: $output"
+    # On the host the engine's interface is redirected to the VM's TAP, and nothing else moved.
+    run -0 tc -n "$ns" filter show dev eth0 ingress
+    [[ "$output" == *"capsa-tap0"* ]] || fail_now "no redirect to the TAP: $output"
+    capsa kill "$CID" KILL
+    wait_for status_is "$CID" stopped
+    capsa delete "$CID"
+    wait_for no_vm_procs || fail_now "left running: $(vm_procs)"
+    assert_nothing_left "$CID"
+    run -0 ns_view "$ns"
+    [ "$output" = "$before" ] || fail_now "the namespace changed: before: $before, after: $output"
+    # A namespace some other VM's TAP is wired to is refused, naming it; nothing is left.
+    ip -n "$ns" tuntap add capsa-tap0 mode tap
+    before=$(ns_view "$ns")
     run capsa --allow-tcg run --bundle "$BUNDLE" "$CID" </dev/null
-    [ "$status" -ne 0 ]
-    [[ "$output" == *"/run/netns/$ns has interface capsav"* ]] || fail_now "no clear error: $output"
+    [ "$status" -ne 0 ] || fail_now "run succeeded on a wired namespace"
+    [[ "$output" == *"capsa-tap0 is already wired"* ]] || fail_now "no clear error: $output"
     assert_nothing_left "$CID"
     [ -z "$(vm_procs)" ] || fail_now "left running: $(vm_procs)"
+    run -0 ns_view "$ns"
+    [ "$output" = "$before" ] || fail_now "the namespace changed: before: $before, after: $output"
 }
 
 @test "vm level: features lists it; an unknown level's error names it" {

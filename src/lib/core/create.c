@@ -66,7 +66,7 @@ void capsa_create_rollback(struct capsa_created *c)
         capsa_cgroup_destroy(c->cg, NULL);
     }
     if (c->st.helper_pid > 0 && c->level && c->level->host_stop)
-        c->level->host_stop(c->st.helper_pid, c->st.helper_start);
+        c->level->host_stop(c->dirfd, c->st.helper_pid, c->st.helper_start);
     if (c->st.shared_mntns && c->st.rootfs)
         capsa_rootfs_unmount_all(c->st.rootfs, NULL);
     if (c->dirfd >= 0 && c->rootfd >= 0 && c->st.id)

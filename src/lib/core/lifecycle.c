@@ -340,7 +340,7 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
      * the container; it usually went when the init did. */
     const struct capsa_level *level = capsa_level_of_state(st.level);
     if (st.helper_pid > 0 && level->host_stop)
-        level->host_stop(st.helper_pid, st.helper_start);
+        level->host_stop(dirfd, st.helper_pid, st.helper_start);
     if (cg) {
         /* Whatever is left in the cgroup (a container without its own pid
          * namespace leaves its init's children behind) goes now. */

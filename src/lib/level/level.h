@@ -101,8 +101,10 @@ struct capsa_level {
     int (*host_prepare)(struct capsa_level_host *h, struct capsa_err *err);
     void (*host_release)(struct capsa_level_host *h);
     /* delete, and a failed create: end the helper host_prepare started
-     * (its pid and start time as recorded in state.json). */
-    void (*host_stop)(pid_t helper_pid, unsigned long long helper_start);
+     * (its pid and start time as recorded in state.json) and undo what
+     * else it made (state_dirfd: the container's state directory, whose
+     * files it may have left there). */
+    void (*host_stop)(int state_dirfd, pid_t helper_pid, unsigned long long helper_start);
     /* The init, inside the container while still privileged, after the
      * mounts (step 4): open devices, check the program. Sets *execs to
      * false when the level starts the program itself (child_start) rather

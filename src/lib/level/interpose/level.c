@@ -322,6 +322,12 @@ static int ip_child_confine(struct capsa_level_child *c, struct capsa_err *err)
     return 0;
 }
 
+static void interpose_host_stop(int state_dirfd, pid_t pid, unsigned long long start)
+{
+    (void)state_dirfd;
+    capsa_proc_kill_if_same(pid, start);
+}
+
 const struct capsa_level capsa_level_interpose = {
     .name = "interpose",
     .summary = "native, plus a strict system call allowlist whose calls on host resources a "
@@ -331,6 +337,6 @@ const struct capsa_level capsa_level_interpose = {
     .validate = ip_validate,
     .host_prepare = ip_host_prepare,
     .host_release = ip_host_release,
-    .host_stop = capsa_proc_kill_if_same,
+    .host_stop = interpose_host_stop,
     .child_confine = ip_child_confine,
 };

@@ -23,7 +23,7 @@
  * dependencies are added in front of each). */
 #define CAPSA_VM_MODULES                                                                           \
     {                                                                                              \
-        "virtio_mmio", "virtio_console", "virtiofs", NULL                                          \
+        "virtio_mmio", "virtio_console", "virtiofs", "virtio_net", NULL                            \
     }
 
 /* ---- kernel.c ---------------------------------------------------------- */

@@ -24,6 +24,7 @@
  * process and relays it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -44,6 +45,7 @@
 #include <jansson.h>
 
 #include "level/vm/image.h"
+#include "level/vm/nic.h"
 #include "level/vm/proto.h"
 #include "level/vm/share.h"
 #include "level/vm/standin.h"
@@ -55,6 +57,7 @@
 #include "util/util.h"
 
 #define REQ_CREATE 1u
+#define REQ_NET    2u
 
 /* ---- create, runtime side ---------------------------------------------- */
 
@@ -191,15 +194,14 @@ static int guest_config(const struct capsa_level_host *h, char **out, size_t *le
         json_decref(root);
         return capsa_err_setx(err, EINVAL, "vm: the guest's config: root or mounts");
     }
-    /* A network namespace the host joins (an empty one, netns_empty) is a
-     * new one in the guest: the path names nothing there. */
+    /* The container shares the guest's network namespace, which holds the
+     * NICs wired to the engine's interfaces (nic.h): the VM is the
+     * boundary, and a path would name nothing in the guest. */
     json_t *nss = json_object_get(json_object_get(root, "linux"), "namespaces");
-    size_t i;
-    json_t *ns;
-    json_array_foreach (nss, i, ns) {
-        const char *type = json_string_value(json_object_get(ns, "type"));
+    for (size_t i = json_array_size(nss); i-- > 0;) {
+        const char *type = json_string_value(json_object_get(json_array_get(nss, i), "type"));
         if (type && strcmp(type, "network") == 0)
-            (void)json_object_del(ns, "path");
+            (void)json_array_remove(nss, i);
     }
     *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
@@ -209,62 +211,10 @@ static int guest_config(const struct capsa_level_host *h, char **out, size_t *le
     return 0;
 }
 
-/* Whether the network namespace at path has no interface but lo (what the
- * guest's own new one has): 0 yes, else an error naming the interface. The
- * check runs in a child that joins it, so that the runtime stays where it
- * is. */
-static int netns_empty(const char *path, struct capsa_err *err)
-{
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return capsa_err_set(err, errno, "linux.namespaces: network namespace %s", path);
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0)
-        return capsa_err_set(err, errno, "pipe");
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(pfd[0]);
-        close(pfd[1]);
-        return capsa_err_set(err, e, "fork");
-    }
-    if (pid == 0) {
-        close(pfd[0]);
-        char other[IF_NAMESIZE + 1] = "";
-        if (setns(fd, CLONE_NEWNET) < 0)
-            _exit(2);
-        struct if_nameindex *ifs = if_nameindex();
-        if (ifs == NULL)
-            _exit(2);
-        for (struct if_nameindex *i = ifs; i->if_index != 0; i++)
-            if (strcmp(i->if_name, "lo") != 0) {
-                snprintf(other, sizeof other, "%s", i->if_name);
-                break;
-            }
-        (void)capsa_write_all(pfd[1], other, strlen(other));
-        _exit(0);
-    }
-    close(pfd[1]);
-    char name[IF_NAMESIZE + 1] = "";
-    ssize_t n = read(pfd[0], name, sizeof name - 1);
-    close(pfd[0]);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return capsa_err_setx(err, EIO, "linux.namespaces: cannot look into network namespace %s",
-                              path);
-    if (n > 0)
-        return capsa_err_setx(err, ENOTSUP,
-                              "linux.namespaces: network namespace %s has interface %.*s: the vm "
-                              "level does not connect a network to the guest yet (docs/vm.md), "
-                              "so it joins only an empty one (podman/docker --network none)",
-                              path, (int)n, name);
-    return 0;
-}
-
-/* HELLO both ways, then CREATE with the config as read (guest_config). */
-static int agent_create(const struct capsa_level_host *h, int ch, struct capsa_err *err)
+/* HELLO both ways, NET when the guest has NICs, then CREATE with the
+ * config as read (guest_config). */
+static int agent_create(const struct capsa_level_host *h, const struct capsa_vm_net *net, int ch,
+                        struct capsa_err *err)
 {
     char *cfg = NULL;
     size_t cfglen = 0;
@@ -298,7 +248,19 @@ static int agent_create(const struct capsa_level_host *h, int ch, struct capsa_e
                                       .data = (const uint8_t *)cfg,
                                       .len = (uint32_t)cfglen,
                                       .bundle = CAPSA_VM_GUEST_BUNDLE};
-        if ((r = capsa_vm_send(ch, &hello, err)) == 0 && (r = capsa_vm_send(ch, &create, err)) == 0)
+        r = capsa_vm_send(ch, &hello, err);
+        if (r == 0 && net->n_nics > 0) {
+            char text[CAPSA_VM_NET_TEXT_MAX];
+            struct capsa_vm_msg nm = {.type = CAPSA_VM_NET, .id = REQ_NET};
+            if ((r = capsa_vm_net_encode(net, text, sizeof text, err)) == 0) {
+                nm.data = (const uint8_t *)text;
+                nm.len = (uint32_t)strlen(text);
+                r = capsa_vm_send(ch, &nm, err);
+            }
+            if (r == 0)
+                r = capsa_vm_recv_reply(ch, &rd, REQ_NET, "NET", &m, err);
+        }
+        if (r == 0 && (r = capsa_vm_send(ch, &create, err)) == 0)
             r = capsa_vm_recv_reply(ch, &rd, REQ_CREATE, "CREATE", &m, err);
     }
     /* The agent says nothing more before START: no byte is left in rd. */
@@ -355,6 +317,118 @@ static void vm_host_release(struct capsa_level_host *h)
     }
 }
 
+/* The engine's network namespace, wired to TAPs for the guest (nic.h). */
+struct net {
+    int nsfd; /* the namespace, while the TAPs may need unwiring */
+    const char *path;
+    struct capsa_vm_net n;
+    int taps[CAPSA_VM_NIC_MAX];
+    struct capsa_vmm_nic nics[CAPSA_VM_NIC_MAX];
+};
+
+static int net_wire(const struct capsa_spec *spec, struct net *net, struct capsa_err *err)
+{
+    memset(net, 0, sizeof *net);
+    net->nsfd = -1;
+    for (size_t i = 0; i < CAPSA_VM_NIC_MAX; i++)
+        net->taps[i] = -1;
+    /* Without a path the namespace is a new, empty one: nothing to wire
+     * (an engine that puts an interface in later, as Docker's prestart
+     * hook does, is not served yet: docs/vm.md). */
+    const struct capsa_namespace *ns = capsa_spec_namespace(spec, CAPSA_NS_NET);
+    if (ns == NULL || ns->path == NULL)
+        return 0;
+    net->path = ns->path;
+    net->nsfd = open(ns->path, O_RDONLY | O_CLOEXEC);
+    if (net->nsfd < 0)
+        return capsa_err_set(err, errno, "linux.namespaces: network namespace %s", ns->path);
+    int r = capsa_vm_net_wire(net->nsfd, ns->path, &net->n, net->taps, err);
+    if (r < 0) {
+        capsa_close(&net->nsfd);
+        return r;
+    }
+    for (size_t i = 0; i < net->n.n_nics; i++) {
+        net->nics[i].tap_fd = net->taps[i];
+        memcpy(net->nics[i].mac, net->n.nics[i].mac, 6);
+    }
+    return 0;
+}
+
+/* Our copies of the TAPs go (the VMM holds its own); after a failure the
+ * TAPs go with them and the engine's interfaces lose their redirect. */
+static void net_release(struct net *net, bool failed)
+{
+    for (size_t i = 0; i < CAPSA_VM_NIC_MAX; i++)
+        capsa_close(&net->taps[i]);
+    if (failed && net->nsfd >= 0 && net->n.n_nics > 0)
+        capsa_vm_net_unwire(net->nsfd, &net->n);
+    capsa_close(&net->nsfd);
+}
+
+static int boot_and_create(struct capsa_level_host *h, const struct capsa_vm_size *szp,
+                           const char *agent, const char *state, const struct net *net,
+                           struct capsa_err *err);
+
+/* <state>/NET_RECORD: which namespace (device and inode, then its path)
+ * and which of its interfaces were wired, for delete to unwire them. */
+#define NET_RECORD "net"
+
+static int net_record(int dirfd, const struct net *net, struct capsa_err *err)
+{
+    if (net->n.n_nics == 0)
+        return 0;
+    struct stat st;
+    if (fstat(net->nsfd, &st) < 0)
+        return capsa_err_set(err, errno, "network namespace %s", net->path);
+    char buf[PATH_MAX + 128];
+    int n = snprintf(buf, sizeof buf, "%ju %ju\n%s\n", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+                     net->path);
+    for (size_t i = 0; n > 0 && (size_t)n < sizeof buf && i < net->n.n_nics; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s\n", net->n.nics[i].name);
+    if (n < 0 || (size_t)n >= sizeof buf || strchr(net->path, '\n'))
+        return capsa_err_setx(err, ENAMETOOLONG, "network namespace %s: its record", net->path);
+    cleanup_close int fd =
+        openat(dirfd, NET_RECORD, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || capsa_write_all(fd, buf, (size_t)n) < 0)
+        return capsa_err_set(err, errno, "vm: the state's %s", NET_RECORD);
+    return 0;
+}
+
+/* delete: the engine's interfaces lose their redirect to the VM's (gone)
+ * TAPs, when the recorded namespace is still the one at its path. */
+static void net_unrecord(int dirfd)
+{
+    char buf[PATH_MAX + 128];
+    cleanup_close int fd = openat(dirfd, NET_RECORD, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t len = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (len <= 0)
+        return;
+    buf[len] = '\0';
+    char *save = NULL, *line = strtok_r(buf, "\n", &save);
+    char *path = strtok_r(NULL, "\n", &save);
+    char *end = NULL;
+    if (line == NULL || path == NULL)
+        return;
+    uintmax_t dev = strtoumax(line, &end, 10);
+    if (end == line || *end != ' ')
+        return;
+    line = end + 1;
+    uintmax_t ino = strtoumax(line, &end, 10);
+    if (end == line || *end != '\0')
+        return;
+    struct capsa_vm_net n;
+    memset(&n, 0, sizeof n);
+    for (char *name; n.n_nics < CAPSA_VM_NIC_MAX && (name = strtok_r(NULL, "\n", &save));)
+        if (strlen(name) < IF_NAMESIZE)
+            memcpy(n.nics[n.n_nics++].name, name, strlen(name) + 1);
+    cleanup_close int ns = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (ns >= 0 && fstat(ns, &st) == 0 && (uintmax_t)st.st_dev == dev &&
+        (uintmax_t)st.st_ino == ino)
+        capsa_vm_net_unwire(ns, &n);
+    (void)unlinkat(dirfd, NET_RECORD, 0);
+}
+
 static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
 {
     if (h->exec)
@@ -371,13 +445,27 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     int r = capsa_vm_size_from(&h->spec->linux_cfg.resources, &sz, err);
     if (r < 0)
         return r;
-    const struct capsa_namespace *net = capsa_spec_namespace(h->spec, CAPSA_NS_NET);
-    if (net && net->path && (r = netns_empty(net->path, err)) < 0)
-        return r;
     char agent[PATH_MAX], state[PATH_MAX];
     if ((r = agent_path(agent, sizeof agent, err)) < 0 ||
         (r = state_dir_path(h->state_dirfd, state, sizeof state, err)) < 0)
         return r;
+    struct net net;
+    if ((r = net_wire(h->spec, &net, err)) < 0)
+        return r;
+    if ((r = net_record(h->state_dirfd, &net, err)) == 0)
+        r = boot_and_create(h, &sz, agent, state, &net, err);
+    if (r < 0)
+        (void)unlinkat(h->state_dirfd, NET_RECORD, 0);
+    net_release(&net, r < 0);
+    return r;
+}
+
+static int boot_and_create(struct capsa_level_host *h, const struct capsa_vm_size *szp,
+                           const char *agent, const char *state, const struct net *net,
+                           struct capsa_err *err)
+{
+    struct capsa_vm_size sz = *szp;
+    int r;
     struct capsa_vm_kernel k;
     if (capsa_vm_kernel_find(NULL, NULL, NULL, &k, err) < 0)
         return capsa_err_wrap(err, "vm: the guest kernel");
@@ -403,7 +491,9 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
                                    .share_dir = share,
                                    .state_dir = state,
                                    .allow_tcg = h->allow_tcg,
-                                   .kvm = -1};
+                                   .kvm = -1,
+                                   .nics = net->nics,
+                                   .n_nics = net->n.n_nics};
     struct capsa_vm vm;
     r = capsa_vmm_qemu.boot(&cfg, &vm, err);
     free(initrd);
@@ -414,7 +504,8 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     int ch = -1, lfd = -1;
     char sock[PATH_MAX];
     if ((r = vm_to_cgroup(h, &vm, &sz, err)) == 0 &&
-        (r = capsa_vm_channel_connect(&vm, &ch, err)) == 0 && (r = agent_create(h, ch, err)) == 0)
+        (r = capsa_vm_channel_connect(&vm, &ch, err)) == 0 &&
+        (r = agent_create(h, &net->n, ch, err)) == 0)
         r = capsa_proc_start_time(vm.vmm_pid, &h->helper_start, NULL);
     /* The exec socket, which the init's stand-in serves (standin.c). */
     if (r == 0 && (r = capsa_vm_state_path(state, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, err)) == 0)
@@ -517,6 +608,13 @@ static int vm_child_start(struct capsa_level_child *c, struct capsa_err *err)
     return capsa_vm_standin_init(c->id, c->level_fd, c->aux_fd, err);
 }
 
+static void vm_host_stop(int state_dirfd, pid_t pid, unsigned long long start)
+{
+    capsa_proc_kill_if_same(pid, start);
+    if (state_dirfd >= 0)
+        net_unrecord(state_dirfd);
+}
+
 const struct capsa_level capsa_level_vm = {
     .name = "vm",
     .summary = "the workload in a virtual machine (KVM; QEMU microvm, a guest agent)",
@@ -524,7 +622,7 @@ const struct capsa_level capsa_level_vm = {
     .validate = vm_validate,
     .host_prepare = vm_host_prepare,
     .host_release = vm_host_release,
-    .host_stop = capsa_proc_kill_if_same,
+    .host_stop = vm_host_stop,
     .child_prepare = vm_child_prepare,
     .child_start = vm_child_start,
     .kill_all = vm_kill_all,

@@ -58,8 +58,9 @@ enum capsa_vm_type {
     CAPSA_VM_RESUME = 16,   /* host: str cid */
     CAPSA_VM_DELETE = 17,   /* host: str cid, u32 flags (FORCE) */
     CAPSA_VM_SHUTDOWN = 18, /* host: nothing (the agent answers OK, then powers off) */
+    CAPSA_VM_NET = 19,      /* host: bytes network (nic.h's text), before CREATE */
 };
-#define CAPSA_VM_TYPE_MAX 18
+#define CAPSA_VM_TYPE_MAX 19
 
 #define CAPSA_VM_PROC_ALL  0xffffffffu /* SIGNAL: every process of the container */
 #define CAPSA_VM_EXEC_TTY  1u          /* EXEC: a pty (STDOUT carries both streams) */
@@ -84,7 +85,7 @@ struct capsa_vm_msg {
     uint32_t signo;          /* SIGNAL */
     uint32_t how, code;      /* EXIT */
     uint32_t rows, cols;     /* RESIZE */
-    const uint8_t *data;     /* OK CREATE(config) EXEC(process) STDIN STDOUT STDERR UPDATE */
+    const uint8_t *data;     /* OK CREATE(config) EXEC(process) STDIN STDOUT STDERR UPDATE NET */
     uint32_t len;
 };
 

@@ -59,6 +59,7 @@
 #define FD_QMP   3
 #define FD_AGENT 4
 #define FD_FS    5
+#define FD_NET0  6 /* the TAPs: FD_NET0 + i */
 /* Under TCG the guest cannot calibrate its TSC on microvm (no HPET, no PM
  * timer): give it a rate. TCG's TSC is the host's, so the host's rate keeps
  * the guest's clock from drifting (at a made-up 2 GHz on a 2.1 GHz host it
@@ -237,6 +238,14 @@ static int qemu_argv(const struct capsa_vmm_config *cfg, const char *qemu, bool 
     arg(a, "socket,id=agent,fd=%d,server=on,wait=off", FD_AGENT);
     arg(a, "-device");
     arg(a, "virtserialport,chardev=agent,name=" CAPSA_VM_CHANNEL_NAME);
+    for (size_t i = 0; i < cfg->n_nics; i++) {
+        const uint8_t *m = cfg->nics[i].mac;
+        arg(a, "-netdev");
+        arg(a, "tap,id=net%zu,fd=%zu", i, FD_NET0 + i);
+        arg(a, "-device");
+        arg(a, "virtio-net-device,netdev=net%zu,mac=%02x:%02x:%02x:%02x:%02x:%02x", i, m[0], m[1],
+            m[2], m[3], m[4], m[5]);
+    }
     return a->r;
 }
 
@@ -247,6 +256,8 @@ struct jail {
     const char *kernel, *initrd;
     bool kvm;
     int qmp, agent, fs, log, errfd;
+    const struct capsa_vmm_nic *nics;
+    size_t n_nics;
     char *const *argv;
 };
 
@@ -332,26 +343,36 @@ static int build_root(const struct jail *j, struct capsa_err *err)
 }
 
 /* Place the inherited fds: 0 /dev/null, 1 and 2 the console log, then the
- * QMP listener, the agent listener and the virtiofsd connection; every
- * other fd is closed at exec. */
+ * QMP listener, the agent listener, the virtiofsd connection and the TAPs;
+ * every other fd is closed at exec. */
 static int place_fds(const struct jail *j, int *errfd, struct capsa_err *err)
 {
-    int hi[5] = {-1, -1, -1, -1, -1};
-    const int src[4] = {j->log, j->qmp, j->agent, j->fs};
+    enum {
+        FIXED = 4
+    };
+    int hi[FIXED + CAPSA_VMM_NIC_MAX];
+    int src[FIXED + CAPSA_VMM_NIC_MAX] = {j->log, j->qmp, j->agent, j->fs};
+    size_t n = FIXED + j->n_nics;
+    for (size_t i = 0; i < j->n_nics; i++)
+        src[FIXED + i] = j->nics[i].tap_fd;
     int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (nul < 0)
         return capsa_err_set(err, errno, "vmm jail: /dev/null");
     /* Above every target first, so no dup2 below clobbers a source. */
-    for (size_t i = 0; i < 4; i++)
-        if ((hi[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 16)) < 0)
+    for (size_t i = 0; i < n; i++)
+        if ((hi[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 32)) < 0)
             return capsa_err_set(err, errno, "vmm jail: dup");
-    if ((hi[4] = fcntl(*errfd, F_DUPFD_CLOEXEC, 16)) < 0)
+    int e = fcntl(*errfd, F_DUPFD_CLOEXEC, 32);
+    if (e < 0)
         return capsa_err_set(err, errno, "vmm jail: dup");
-    *errfd = hi[4];
+    *errfd = e;
     if (dup2(nul, 0) < 0 || dup2(hi[0], 1) < 0 || dup2(hi[0], 2) < 0 || dup2(hi[1], FD_QMP) < 0 ||
         dup2(hi[2], FD_AGENT) < 0 || dup2(hi[3], FD_FS) < 0)
         return capsa_err_set(err, errno, "vmm jail: dup2");
-    if (capsa_close_range(FD_FS + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    for (size_t i = 0; i < j->n_nics; i++)
+        if (dup2(hi[FIXED + i], (int)(FD_NET0 + i)) < 0)
+            return capsa_err_set(err, errno, "vmm jail: dup2");
+    if (capsa_close_range((unsigned)(FD_NET0 + j->n_nics), ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         return capsa_err_set(err, errno, "vmm jail: close_range");
     return 0;
 }
@@ -650,6 +671,8 @@ static int check_config(const struct capsa_vmm_config *cfg, const char *qemu, co
     if (r == 0 && (cfg->mem_mib < 64 || cfg->mem_mib > (1u << 20)))
         r = capsa_err_setx(err, EINVAL, "vm memory: %u MiB is out of range (64 MiB..1 TiB)",
                            cfg->mem_mib);
+    if (r == 0 && cfg->n_nics > CAPSA_VMM_NIC_MAX)
+        r = capsa_err_setx(err, EINVAL, "vm NICs: %zu, at most %d", cfg->n_nics, CAPSA_VMM_NIC_MAX);
     if (r == 0 && (cfg->vcpus < 1 || cfg->vcpus > 255))
         r = capsa_err_setx(err, EINVAL, "vm vCPUs: %u is out of range (1..255)", cfg->vcpus);
     if (r == 0)
@@ -755,6 +778,8 @@ static int qemu_boot(const struct capsa_vmm_config *cfg, struct capsa_vm *vm, st
                          .fs = fs,
                          .log = log,
                          .errfd = -1,
+                         .nics = cfg->nics,
+                         .n_nics = cfg->n_nics,
                          .argv = a.v};
         r = spawn(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
                       CLONE_NEWCGROUP,

@@ -247,6 +247,7 @@ static int from_conn(struct mux *x, int ci, struct capsa_vm_msg *m, struct capsa
     case CAPSA_VM_EXIT:
     case CAPSA_VM_DELETE:
     case CAPSA_VM_SHUTDOWN:
+    case CAPSA_VM_NET:
     default:
         conn_error(x, c, m->id, EPERM, "not allowed through the exec socket");
         return 0;

@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "spec/spec.h"
@@ -36,6 +37,14 @@ int capsa_vm_state_path(const char *dir, const char *name, char *out, size_t len
 int capsa_vm_listen(const char *path, int *out, struct capsa_err *err);
 int capsa_vm_connect(const char *path, int *out, struct capsa_err *err);
 
+/* A NIC of the guest: a TAP's fd (the VMM gets a copy; the caller keeps
+ * and closes its own) and the MAC the guest's device has. */
+struct capsa_vmm_nic {
+    int tap_fd;
+    uint8_t mac[6];
+};
+#define CAPSA_VMM_NIC_MAX 4
+
 struct capsa_vmm_config {
     const char *kernel;        /* bzImage (kernel.c chooses it) */
     const char *initramfs;     /* cpio (initramfs.c builds it) */
@@ -49,6 +58,8 @@ struct capsa_vmm_config {
     int kvm;                   /* 1: /dev/kvm usable, 0: not, -1: let the backend probe */
     const char *vmm_path;      /* NULL: the backend's default binary */
     const char *fsd_path;      /* NULL: the backend's default virtio-fs daemon */
+    const struct capsa_vmm_nic *nics; /* virtio-net devices, in order */
+    size_t n_nics;                    /* <= CAPSA_VMM_NIC_MAX */
 };
 
 struct capsa_vmm_ops;
