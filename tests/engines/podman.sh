@@ -360,6 +360,18 @@ expect_match "-t gives a terminal" 0 '^/dev/pts/0$' in_tty podman run --rm -t "$
 expect "-t terminal size comes through" 0 "30 100" \
     in_tty bash -c "stty rows 30 cols 100; podman run --rm -t $IMG stty size"
 
+# http_get PORT: the body of GET / from the host's 127.0.0.1:PORT (netavark forwards published
+# ports from it), by bash's /dev/tcp: no client program needed.
+http_get() {
+    timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf 'GET / HTTP/1.0\r\n\r\n' >&3 &&
+        cat <&3" 2>/dev/null | sed -n '/^\r\{0,1\}$/,$p' | sed 1d
+}
+# page_is PORT TEXT: GET / on PORT answers TEXT.
+page_is() { [ "$(http_get "$1")" = "$2" ]; }
+page_is_not() { [ "$(http_get "$1")" != "$2" ]; }
+# A page that says where it is served from: the kernel the container runs on.
+HTTPD='mkdir -p /www && echo "served by $(uname -r)" >/www/index.html && exec httpd -f -p 8080 -h /www'
+
 # Networks: none has only lo; the default bridge (netavark) gives eth0 an address on its subnet.
 expect "--network none: only lo" 0 "lo" podman run --rm --network none "$IMG" ls /sys/class/net
 expect_match "default bridge network: eth0 with an address" 0 \
@@ -486,11 +498,21 @@ else
     echo "# skip: interpose isolation level (capsa only)"
 fi
 
+# A published port (-p) answers from the host: netavark's forwarding to the container's address.
+if podman run -d --name web -p 18080:8080 "$IMG" sh -c "$HTTPD" >/dev/null 2>"$W/stderr" &&
+    wait_for page_is 18080 "served by $(uname -r)"; then
+    expect "-p 18080:8080: the host reaches the container's server" 0 "served by $(uname -r)" http_get 18080
+else
+    fail "-p 18080:8080: the host reaches the container's server" \
+        "got: $(http_get 18080 | head -3); stderr: $(tail -3 "$W/stderr")"
+fi
+podman rm -f -t 0 web >/dev/null 2>&1
+
 # ---- the vm isolation level (capsa only) ---------------------------------------------------------
 # The annotation capsa.isolation=vm through the capsa-tcg entry (software emulation: no /dev/kvm
-# here). The vm level joins only an empty network namespace (--network none). Checked from the
-# host: the guest's kernel, the exit code, a volume written in the guest, exec, the state and
-# nothing left after rm.
+# here). Checked from the host: the guest's kernel, the exit code, a volume written in the guest,
+# exec, the state and nothing left after rm (with --network none), and a published port on the
+# default bridge network answered by the guest.
 # (Functions, not bash -c: pgrep would find the bash -c whose command line holds the pattern.)
 vm_procs() { pgrep -f "/run/capsa/$1/" || true; }
 vm_gone() { [ -z "$(vm_procs "$1")" ]; }
@@ -523,6 +545,23 @@ if [ "$rtname" = capsa ] && [ -z "$(vm_missing "$RUNTIME")" ]; then
         expect "vm: after rm no VM and no state left" 0 "gone" echo "$out"
     fi
     podman rm -f -t 0 vmc >/dev/null 2>&1
+    # The default bridge network: the guest takes the container's address, so the published port
+    # reaches the server in the guest (its page names the guest's kernel, not the host's).
+    VMNET=(--runtime capsa-tcg --annotation capsa.isolation=vm)
+    if podman run -d --name vmweb -p 18081:8080 "${VMNET[@]}" "$IMG" sh -c "$HTTPD" \
+        >/dev/null 2>"$W/stderr" && wait_for page_is_not 18081 "" && page=$(http_get 18081) &&
+        [ -n "$page" ] && [ "$page" != "served by $(uname -r)" ]; then
+        expect_match "vm: -p 18081:8080 on the bridge: the guest serves the host" 0 \
+            '^served by [0-9]+\.[0-9]+' echo "$page"
+    else
+        fail "vm: -p 18081:8080 on the bridge: the guest serves the host" \
+            "got: $(http_get 18081 | head -3); stderr: $(tail -3 "$W/stderr")"
+    fi
+    id=$(podman inspect --format '{{.Id}}' vmweb 2>/dev/null)
+    podman rm -f -t 0 vmweb >/dev/null 2>&1
+    out=gone
+    [ -n "$id" ] && { wait_for vm_gone "$id" || out="left: $(vm_procs "$id")"; }
+    expect "vm: after rm of the networked container no VM is left" 0 "gone" echo "$out"
 else
     echo "# skip: vm isolation level (capsa only; $(vm_missing "$RUNTIME"))"
 fi
