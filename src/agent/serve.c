@@ -543,7 +543,14 @@ static int do_create(struct agent *a, const struct capsa_vm_msg *m, struct capsa
         created = r == 0;
     }
     pid_t pid;
-    if ((r = launch_end(&l, r, &pid, err)) < 0) {
+    r = launch_end(&l, r, &pid, err);
+    /* The NICs of an earlier NET go to this container's namespace. */
+    if (r == 0 && a->net) {
+        r = capsa_vm_net_apply_in(a->net, pid, err);
+        free(a->net);
+        a->net = NULL;
+    }
+    if (r < 0) {
         plan_release(&l.s);
         struct capsa_err e2 = {0};
         /* Created, but not relayable: nothing of it stays. */
@@ -650,16 +657,25 @@ static void on_resize(struct agent *a, const struct capsa_vm_msg *m)
         agent_log(a, "process %u: resize: %s", p->proc, strerror(errno));
 }
 
-/* NET: the NICs the host wired, given the engine's interfaces' names,
- * addresses and routes. Only as PID 1 of a guest: an agent run on the host
- * for tests must not touch the host's network. */
+/* NET: the NICs the host wired, for the next CREATE, which moves them into
+ * the container's network namespace and gives them the engine's
+ * interfaces' names, addresses and routes. Only as PID 1 of a guest: an
+ * agent run on the host for tests must not touch the host's network. */
 static int do_net(struct agent *a, const struct capsa_vm_msg *m, struct capsa_err *err)
 {
     if (!a->conf.init)
         return capsa_err_setx(err, ENOTSUP, "NET: this agent is not a guest's init");
-    struct capsa_vm_net n;
-    int r = capsa_vm_net_parse((const char *)m->data, m->len, &n, err);
-    return r < 0 ? r : capsa_vm_net_apply(&n, err);
+    struct capsa_vm_net *n = malloc(sizeof *n);
+    if (n == NULL)
+        return capsa_err_set(err, ENOMEM, "NET");
+    int r = capsa_vm_net_parse((const char *)m->data, m->len, n, err);
+    if (r < 0) {
+        free(n);
+        return r;
+    }
+    free(a->net);
+    a->net = n;
+    return 0;
 }
 
 /* A protocol violation: say so and stop (the stream may be out of step). */
@@ -876,6 +892,8 @@ void agent_cleanup(struct agent *a)
     free(a->cids);
     a->cids = NULL;
     a->n_cids = 0;
+    free(a->net);
+    a->net = NULL;
     /* The processes are dead or dying: reap what is there, report it. */
     reap(a);
     while (a->procs)

@@ -194,14 +194,16 @@ static int guest_config(const struct capsa_level_host *h, char **out, size_t *le
         json_decref(root);
         return capsa_err_setx(err, EINVAL, "vm: the guest's config: root or mounts");
     }
-    /* The container shares the guest's network namespace, which holds the
-     * NICs wired to the engine's interfaces (nic.h): the VM is the
-     * boundary, and a path would name nothing in the guest. */
+    /* The engine's network namespace is a new one in the guest (a path
+     * would name nothing there); the agent moves the NICs wired to the
+     * engine's interfaces into it (nic.h). */
     json_t *nss = json_object_get(json_object_get(root, "linux"), "namespaces");
-    for (size_t i = json_array_size(nss); i-- > 0;) {
-        const char *type = json_string_value(json_object_get(json_array_get(nss, i), "type"));
+    size_t i;
+    json_t *ns;
+    json_array_foreach (nss, i, ns) {
+        const char *type = json_string_value(json_object_get(ns, "type"));
         if (type && strcmp(type, "network") == 0)
-            (void)json_array_remove(nss, i);
+            (void)json_object_del(ns, "path");
     }
     *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);

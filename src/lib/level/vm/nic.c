@@ -212,9 +212,11 @@ int capsa_vm_net_parse(const char *text, size_t len, struct capsa_vm_net *n, str
     char *p = buf;
     while (*p) {
         char *nl = strchr(p, '\n');
-        if (nl == NULL)
+        if (nl == NULL) {
+            memset(n, 0, sizeof *n);
             return capsa_err_setx(err, EINVAL, "vm network: line %zu is not terminated",
                                   lineno + 1);
+        }
         *nl = '\0';
         lineno++;
         if (parse_line(p, n) < 0) {
@@ -740,6 +742,87 @@ static int add_route(int nl, int index, const char *dev, const struct capsa_vm_r
     return e;
 }
 
+/* The NICs of n, found by MAC among ls: their indexes in index[]. */
+static int find_nics(const struct capsa_vm_net *n, const struct links *ls, int *index,
+                     struct capsa_err *err)
+{
+    for (size_t i = 0; i < n->n_nics; i++) {
+        const struct capsa_vm_nic *c = &n->nics[i];
+        index[i] = 0;
+        for (size_t k = 0; k < ls->n; k++)
+            if (ls->l[k].type == ARPHRD_ETHER && ls->l[k].has_mac &&
+                memcmp(ls->l[k].mac, c->mac, 6) == 0)
+                index[i] = ls->l[k].index;
+        if (index[i] == 0)
+            return capsa_err_setx(
+                err, ENODEV, "the VM has no NIC with MAC %02x:%02x:%02x:%02x:%02x:%02x (for %s)",
+                c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5], c->name);
+    }
+    return 0;
+}
+
+int capsa_vm_net_apply_in(const struct capsa_vm_net *n, pid_t pid, struct capsa_err *err)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/ns/net", (int)pid);
+    cleanup_close int ns = open(p, O_RDONLY | O_CLOEXEC);
+    if (ns < 0)
+        return capsa_err_set(err, errno, "the container's network namespace (%s)", p);
+    cleanup_close int nl = -1;
+    int index[CAPSA_VM_NIC_MAX] = {0};
+    struct links *ls = calloc(1, sizeof *ls);
+    int r = ls ? capsa_nl_open(&nl, err) : capsa_err_set(err, ENOMEM, "links");
+    if (r == 0)
+        r = dump_links(nl, ls, err);
+    if (r == 0)
+        r = find_nics(n, ls, index, err);
+    for (size_t i = 0; r == 0 && i < n->n_nics; i++) {
+        struct capsa_nl_req q;
+        struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = index[i]};
+        capsa_nl_begin(&q, RTM_NEWLINK, 0, &ifi, sizeof ifi);
+        capsa_nl_put_u32(&q, IFLA_NET_NS_FD, (uint32_t)ns);
+        r = capsa_nl_talk(nl, &q, NULL, NULL, "move a NIC into the container's namespace", err);
+    }
+    free(ls);
+    if (r < 0)
+        return capsa_err_wrap(err, "the guest's network");
+    /* The rest inside the namespace: a child joins it and reports. */
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return capsa_err_set(err, errno, "pipe");
+    pid_t c = fork();
+    if (c < 0) {
+        int e = errno;
+        close(pfd[0]);
+        close(pfd[1]);
+        return capsa_err_set(err, e, "fork");
+    }
+    if (c == 0) {
+        struct capsa_err ce = {0};
+        close(pfd[0]);
+        if (setns(ns, CLONE_NEWNET) < 0)
+            capsa_err_set(&ce, errno, "join the container's network namespace");
+        else
+            (void)capsa_vm_net_apply(n, &ce);
+        (void)capsa_write_all(pfd[1], &ce, sizeof ce);
+        _exit(ce.errnum ? 1 : 0);
+    }
+    close(pfd[1]);
+    struct capsa_err ce = {0};
+    ssize_t got = read(pfd[0], &ce, sizeof ce);
+    close(pfd[0]);
+    int st = 0;
+    while (waitpid(c, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (got != (ssize_t)sizeof ce)
+        return capsa_err_setx(err, EIO, "the guest's network: its helper died");
+    if (ce.errnum != 0 || ce.msg[0] != '\0') {
+        *err = ce;
+        return capsa_err_ret(err);
+    }
+    return 0;
+}
+
 int capsa_vm_net_apply(const struct capsa_vm_net *n, struct capsa_err *err)
 {
     cleanup_close int nl = -1;
@@ -752,17 +835,8 @@ int capsa_vm_net_apply(const struct capsa_vm_net *n, struct capsa_err *err)
     if (r == 0)
         r = dump_links(nl, ls, err);
     int index[CAPSA_VM_NIC_MAX] = {0};
-    for (size_t i = 0; r == 0 && i < n->n_nics; i++) {
-        const struct capsa_vm_nic *c = &n->nics[i];
-        for (size_t k = 0; k < ls->n; k++)
-            if (ls->l[k].type == ARPHRD_ETHER && ls->l[k].has_mac &&
-                memcmp(ls->l[k].mac, c->mac, 6) == 0)
-                index[i] = ls->l[k].index;
-        if (index[i] == 0)
-            r = capsa_err_setx(
-                err, ENODEV, "the VM has no NIC with MAC %02x:%02x:%02x:%02x:%02x:%02x (for %s)",
-                c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5], c->name);
-    }
+    if (r == 0)
+        r = find_nics(n, ls, index, err);
     /* Names first to ones no NIC has, then to the engine's: two NICs may
      * swap names. */
     char tmp[IF_NAMESIZE];

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/err.h"
 
@@ -89,6 +90,10 @@ void capsa_vm_net_unwire(int netns_fd, const struct capsa_vm_net *n);
  * each NIC found by its MAC renamed, given its MTU and brought up, its
  * addresses and the routes added. */
 int capsa_vm_net_apply(const struct capsa_vm_net *n, struct capsa_err *err);
+/* The same inside the network namespace of process pid (a container's
+ * init): the NICs are moved there first, then set up by a child that joins
+ * it. */
+int capsa_vm_net_apply_in(const struct capsa_vm_net *n, pid_t pid, struct capsa_err *err);
 /* Just lo up (a guest with no NIC). */
 int capsa_vm_net_loopback(struct capsa_err *err);
 
