@@ -39,7 +39,6 @@ enum watch_kind {
     W_STDERR
 };
 struct agent_proc;
-struct capsa_vm_net;
 struct watch {
     enum watch_kind kind;
     struct agent_proc *p;
@@ -72,8 +71,7 @@ struct agent {
     int chan;
     struct watch w_chan, w_sig;
     struct capsa_vm_reader rd;
-    struct capsa_vm_buf out;  /* frames not yet written to the channel */
-    struct capsa_vm_net *net; /* NET's NICs, for the next CREATE (nic.h) */
+    struct capsa_vm_buf out; /* frames not yet written to the channel */
     bool out_watched;
     bool hello;      /* the host's HELLO arrived */
     bool paused_out; /* output reading held back: the channel is behind */

@@ -543,14 +543,7 @@ static int do_create(struct agent *a, const struct capsa_vm_msg *m, struct capsa
         created = r == 0;
     }
     pid_t pid;
-    r = launch_end(&l, r, &pid, err);
-    /* The NICs of an earlier NET go to this container's namespace. */
-    if (r == 0 && a->net) {
-        r = capsa_vm_net_apply_in(a->net, pid, err);
-        free(a->net);
-        a->net = NULL;
-    }
-    if (r < 0) {
+    if ((r = launch_end(&l, r, &pid, err)) < 0) {
         plan_release(&l.s);
         struct capsa_err e2 = {0};
         /* Created, but not relayable: nothing of it stays. */
@@ -657,25 +650,24 @@ static void on_resize(struct agent *a, const struct capsa_vm_msg *m)
         agent_log(a, "process %u: resize: %s", p->proc, strerror(errno));
 }
 
-/* NET: the NICs the host wired, for the next CREATE, which moves them into
- * the container's network namespace and gives them the engine's
- * interfaces' names, addresses and routes. Only as PID 1 of a guest: an
- * agent run on the host for tests must not touch the host's network. */
+/* NET: the NICs the host wired for a created container: moved into its
+ * network namespace, given the engine's interfaces' names, MACs,
+ * addresses and routes. Only as PID 1 of a guest: an agent run on the host
+ * for tests must not touch the host's network. */
 static int do_net(struct agent *a, const struct capsa_vm_msg *m, struct capsa_err *err)
 {
     if (!a->conf.init)
         return capsa_err_setx(err, ENOTSUP, "NET: this agent is not a guest's init");
-    struct capsa_vm_net *n = malloc(sizeof *n);
-    if (n == NULL)
-        return capsa_err_set(err, ENOMEM, "NET");
-    int r = capsa_vm_net_parse((const char *)m->data, m->len, n, err);
-    if (r < 0) {
-        free(n);
-        return r;
-    }
-    free(a->net);
-    a->net = n;
-    return 0;
+    int r = check_cid(m->cid, err);
+    const struct agent_proc *p = a->procs;
+    while (r == 0 && p && !(p->init && strcmp(p->cid, m->cid) == 0))
+        p = p->next;
+    if (r == 0 && p == NULL)
+        r = capsa_err_setx(err, ENOENT, "NET: container %s has no init here", m->cid);
+    struct capsa_vm_net n;
+    if (r == 0)
+        r = capsa_vm_net_parse((const char *)m->data, m->len, &n, err);
+    return r < 0 ? r : capsa_vm_net_apply_in(&n, p->pid, err);
 }
 
 /* A protocol violation: say so and stop (the stream may be out of step). */
@@ -892,8 +884,6 @@ void agent_cleanup(struct agent *a)
     free(a->cids);
     a->cids = NULL;
     a->n_cids = 0;
-    free(a->net);
-    a->net = NULL;
     /* The processes are dead or dying: reap what is there, report it. */
     reap(a);
     while (a->procs)

@@ -512,7 +512,9 @@ fi
 
 # --- the vm isolation level (capsa only) ----------------------------------------------------------
 # The runtime entry capsa-vm (a symlink: the level comes from the name; --allow-tcg from the
-# entry's runtimeArgs). The vm level joins only an empty network namespace: --network none.
+# entry's runtimeArgs). With --network none first; then on the default bridge, whose interface
+# dockerd's prestart hook puts in after the VM has booted (the VM's spare NIC is wired to it): a
+# published port answers from the guest.
 # shellcheck source=tests/engines/vm.bash
 source "$repo/tests/engines/vm.bash"
 if [ -n "$vmrt" ] && [ -z "$(vm_missing "$runtime")" ]; then
@@ -552,6 +554,31 @@ if [ -n "$vmrt" ] && [ -z "$(vm_missing "$runtime")" ]; then
             "$(inspect '{{.State.Status}} {{.State.Error}}' "$cid")"
     fi
     dk rm -f "$cid" >/dev/null 2>&1
+    # The default bridge: docker-proxy and the NAT rules forward 18082 to the container's
+    # address, which the guest holds; the page names the guest's kernel.
+    httpd='mkdir -p /www && echo "served by $(uname -r)" >/www/index.html && exec httpd -f -p 8080 -h /www'
+    cid=$(dk run -d --runtime capsa-vm -p 18082:8080 capsa-test sh -c "$httpd" 2>&1)
+    page=
+    if wait_status "$cid" running; then
+        for _ in $(seq 1 600); do
+            page=$(nsenter --net="/run/netns/$netns" timeout 10 bash -c \
+                "exec 3<>/dev/tcp/127.0.0.1/18082 && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && cat <&3" \
+                2>/dev/null | grep '^served by ')
+            [ -n "$page" ] && break
+            sleep 0.2
+        done
+    fi
+    check "vm (runtime capsa-vm): default bridge, -p 18082:8080 answered by the guest" "guest" \
+        "$(guest_kernel "${page#served by }")"
+    full=$(inspect '{{.Id}}' "$cid")
+    dk rm -f "$cid" >/dev/null 2>&1
+    out=gone
+    for _ in $(seq 1 600); do
+        [ -z "$(pgrep -f "/$full/")" ] && break
+        sleep 0.2
+    done
+    [ -z "$(pgrep -f "/$full/")" ] || out="left: $(pgrep -af "/$full/")"
+    check "vm (runtime capsa-vm): after rm of the bridged container no VM left" "gone" "$out"
 else
     echo "# skip: vm isolation level (capsa only; $(vm_missing "$runtime"))"
 fi

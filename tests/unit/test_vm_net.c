@@ -24,6 +24,7 @@ static void test_round_trip(void **state)
     struct capsa_vm_nic *c = &n.nics[0];
     memcpy(c->name, "eth0", 5);
     memcpy(c->mac, (uint8_t[6]){0x7e, 0x2e, 0xcd, 0xb4, 0xea, 0x80}, 6);
+    memcpy(c->devmac, (uint8_t[6]){0x02, 0x11, 0x22, 0x33, 0x44, 0x55}, 6);
     c->mtu = 1500;
     c->n_addrs = 2;
     c->addrs[0].family = AF_INET;
@@ -45,7 +46,7 @@ static void test_round_trip(void **state)
     char text[CAPSA_VM_NET_TEXT_MAX];
     struct capsa_err err = {0};
     assert_int_equal(capsa_vm_net_encode(&n, text, sizeof text, &err), 0);
-    assert_string_equal(text, "nic eth0 7e:2e:cd:b4:ea:80 1500\n"
+    assert_string_equal(text, "nic eth0 7e:2e:cd:b4:ea:80 1500 02:11:22:33:44:55\n"
                               "addr 0 10.88.0.5/16\n"
                               "addr 0 fd00::5/64\n"
                               "route 0 0.0.0.0/0 10.88.0.1 0\n"
@@ -55,6 +56,7 @@ static void test_round_trip(void **state)
     assert_int_equal(back.n_nics, 1);
     assert_string_equal(back.nics[0].name, "eth0");
     assert_memory_equal(back.nics[0].mac, c->mac, 6);
+    assert_memory_equal(back.nics[0].devmac, c->devmac, 6);
     assert_int_equal(back.nics[0].mtu, 1500);
     assert_int_equal(back.nics[0].n_addrs, 2);
     assert_memory_equal(&back.nics[0].addrs[1], &c->addrs[1], sizeof c->addrs[1]);
@@ -72,30 +74,39 @@ static void test_round_trip(void **state)
 static void test_refused(void **state)
 {
     (void)state;
-    static const char *const bad[] = {
-        "nic lo 02:00:00:00:00:01 1500\n",               /* lo is the guest's own */
-        "nic a/b 02:00:00:00:00:01 1500\n",              /* not an interface name */
-        "nic eth0123456789012 02:00:00:00:00:01 1500\n", /* 16 characters */
-        "nic eth0 02:00:00:00:00 1500\n",                /* five bytes */
-        "nic eth0 02:00:00:00:00:0G 1500\n",             /* not hex */
-        "nic eth0 02:00:00:00:00:01 67\n",               /* below IPv4's least MTU */
-        "nic eth0 02:00:00:00:00:01 01500\n",            /* a leading zero */
-        "nic eth0 02:00:00:00:00:01 1500\nnic eth0 02:00:00:00:00:02 1500\n", /* twice */
-        "addr 0 10.0.0.1/8\n",                                                /* no nic 0 */
-        "nic eth0 02:00:00:00:00:01 1500\naddr 0 10.0.0.1/33\n",
-        "nic eth0 02:00:00:00:00:01 1500\naddr 0 10.0.0.1\n", /* no prefix */
-        "nic eth0 02:00:00:00:00:01 1500\nroute 1 0.0.0.0/0 - 0\n",
-        "nic eth0 02:00:00:00:00:01 1500\nroute 0 0.0.0.0/0 fd00::1 0\n", /* families differ */
-        "nic eth0 02:00:00:00:00:01 1500\nroute 0 0.0.0.0/0 10.0.0.1/8 0\n",
-        "nic eth0 02:00:00:00:00:01 1500", /* not terminated */
-        "nic  eth0 02:00:00:00:00:01 1500\nbogus\n",
+    /* Each: what is wrong, then the text. */
+    static const char *const bad[][2] = {
+        {"lo is the guest's own", "nic lo 02:00:00:00:00:01 1500 02:aa:00:00:00:01\n"},
+        {"not an interface name", "nic a/b 02:00:00:00:00:01 1500 02:aa:00:00:00:01\n"},
+        {"16 characters", "nic eth0123456789012 02:00:00:00:00:01 1500 02:aa:00:00:00:01\n"},
+        {"five bytes", "nic eth0 02:00:00:00:00 1500 02:aa:00:00:00:01\n"},
+        {"not hex", "nic eth0 02:00:00:00:00:0G 1500 02:aa:00:00:00:01\n"},
+        {"below IPv4's least MTU", "nic eth0 02:00:00:00:00:01 67 02:aa:00:00:00:01\n"},
+        {"a leading zero", "nic eth0 02:00:00:00:00:01 01500 02:aa:00:00:00:01\n"},
+        {"a multicast MAC", "nic eth0 03:00:00:00:00:01 1500 02:aa:00:00:00:01\n"},
+        {"no device MAC", "nic eth0 02:00:00:00:00:01 1500\n"},
+        {"one name twice", "nic eth0 02:00:00:00:00:01 1500 02:aa:00:00:00:01\nnic eth0 "
+                           "02:00:00:00:00:02 1500 02:aa:00:00:00:02\n"},
+        {"one device for two NICs", "nic eth0 02:00:00:00:00:01 1500 02:aa:00:00:00:01\nnic eth1 "
+                                    "02:00:00:00:00:02 1500 02:aa:00:00:00:01\n"},
+        {"no nic 0", "addr 0 10.0.0.1/8\n"},
+        {"a prefix too long",
+         "nic eth0 02:00:00:00:00:01 1500 02:aa:00:00:00:01\naddr 0 10.0.0.1/33\n"},
+        {"no prefix", "nic eth0 02:00:00:00:00:01 1500 02:aa:00:00:00:01\naddr 0 10.0.0.1\n"},
+        {"no nic 1", "nic eth0 02:00:00:00:00:01 1500 02:aa:00:00:00:01\nroute 1 0.0.0.0/0 - 0\n"},
+        {"families differ",
+         "nic eth0 02:00:00:00:00:01 1500 02:aa:00:00:00:01\nroute 0 0.0.0.0/0 fd00::1 0\n"},
+        {"a gateway with a prefix",
+         "nic eth0 02:00:00:00:00:01 1500 02:aa:00:00:00:01\nroute 0 0.0.0.0/0 10.0.0.1/8 0\n"},
+        {"not terminated", "nic eth0 02:00:00:00:00:01 1500 02:aa:00:00:00:01"},
+        {"an unknown line", "nic eth0 02:00:00:00:00:01 1500 02:aa:00:00:00:01\nbogus\n"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct capsa_vm_net n;
         struct capsa_err err = {0};
-        int r = capsa_vm_net_parse(bad[i], strlen(bad[i]), &n, &err);
+        int r = capsa_vm_net_parse(bad[i][1], strlen(bad[i][1]), &n, &err);
         if (r != -EINVAL)
-            fail_msg("accepted: %s", bad[i]);
+            fail_msg("accepted (%s): %s", bad[i][0], bad[i][1]);
         assert_non_null(strstr(err.msg, "vm network"));
         assert_int_equal(n.n_nics, 0);
     }
@@ -106,7 +117,7 @@ static void test_refused(void **state)
     char many[512] = "";
     for (int i = 0; i < 5; i++)
         snprintf(many + strlen(many), sizeof many - strlen(many),
-                 "nic eth%d 02:00:00:00:00:0%d 1500\n", i, i);
+                 "nic eth%d 02:00:00:00:00:0%d 1500 02:aa:00:00:00:0%d\n", i, i, i);
     assert_int_equal(capsa_vm_net_parse(many, strlen(many), &n, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "line 5"));
 }

@@ -69,6 +69,7 @@ static struct capsa_vm_msg sample(uint8_t type)
         m.cols = 80;
         break;
     case CAPSA_VM_UPDATE:
+    case CAPSA_VM_NET:
         m.cid = "c1";
         m.data = blob;
         m.len = sizeof blob;

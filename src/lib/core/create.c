@@ -740,7 +740,11 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     c->pidfd = j.spawn.pidfd;
     capsa_close(&j.child_sock);
     capsa_close(&j.fifo);
-    if ((r = handshake(&j, err)) < 0 || (r = finish(&j, err)) < 0)
+    if ((r = handshake(&j, err)) < 0)
+        goto fail;
+    if (c->level->host_created && (r = c->level->host_created(&j.lh, c->pid, err)) < 0)
+        goto fail;
+    if ((r = finish(&j, err)) < 0)
         goto fail;
     job_release(&j);
     return 0;

@@ -100,6 +100,10 @@ struct capsa_level {
     /* create and exec, runtime side, before the clone. */
     int (*host_prepare)(struct capsa_level_host *h, struct capsa_err *err);
     void (*host_release)(struct capsa_level_host *h);
+    /* create, runtime side, once the init is created and the prestart and
+     * createRuntime hooks have run (init_pid: the init); an error fails
+     * the create. */
+    int (*host_created)(struct capsa_level_host *h, pid_t init_pid, struct capsa_err *err);
     /* delete, and a failed create: end the helper host_prepare started
      * (its pid and start time as recorded in state.json) and undo what
      * else it made (state_dirfd: the container's state directory, whose

@@ -59,6 +59,13 @@
 #define REQ_CREATE 1u
 #define REQ_NET    2u
 
+/* What create keeps for host_created (h->priv): NET's NICs, the spare. */
+struct vm_create {
+    struct capsa_vm_net n;
+    int spare_nl, spare_index;
+    uint8_t spare_mac[6];
+};
+
 /* ---- create, runtime side ---------------------------------------------- */
 
 static int vm_validate(const struct capsa_spec *spec, struct capsa_err *err)
@@ -213,10 +220,8 @@ static int guest_config(const struct capsa_level_host *h, char **out, size_t *le
     return 0;
 }
 
-/* HELLO both ways, NET when the guest has NICs, then CREATE with the
- * config as read (guest_config). */
-static int agent_create(const struct capsa_level_host *h, const struct capsa_vm_net *net, int ch,
-                        struct capsa_err *err)
+/* HELLO both ways, then CREATE with the config as read (guest_config). */
+static int agent_create(const struct capsa_level_host *h, int ch, struct capsa_err *err)
 {
     char *cfg = NULL;
     size_t cfglen = 0;
@@ -250,24 +255,33 @@ static int agent_create(const struct capsa_level_host *h, const struct capsa_vm_
                                       .data = (const uint8_t *)cfg,
                                       .len = (uint32_t)cfglen,
                                       .bundle = CAPSA_VM_GUEST_BUNDLE};
-        r = capsa_vm_send(ch, &hello, err);
-        if (r == 0 && net->n_nics > 0) {
-            char text[CAPSA_VM_NET_TEXT_MAX];
-            struct capsa_vm_msg nm = {.type = CAPSA_VM_NET, .id = REQ_NET};
-            if ((r = capsa_vm_net_encode(net, text, sizeof text, err)) == 0) {
-                nm.data = (const uint8_t *)text;
-                nm.len = (uint32_t)strlen(text);
-                r = capsa_vm_send(ch, &nm, err);
-            }
-            if (r == 0)
-                r = capsa_vm_recv_reply(ch, &rd, REQ_NET, "NET", &m, err);
-        }
-        if (r == 0 && (r = capsa_vm_send(ch, &create, err)) == 0)
+        if ((r = capsa_vm_send(ch, &hello, err)) == 0 && (r = capsa_vm_send(ch, &create, err)) == 0)
             r = capsa_vm_recv_reply(ch, &rd, REQ_CREATE, "CREATE", &m, err);
     }
     /* The agent says nothing more before START: no byte is left in rd. */
     capsa_vm_reader_free(&rd);
     free(cfg);
+    return r;
+}
+
+/* NET for the created container: the NICs wired, for the agent to move
+ * into its namespace and set up. */
+static int agent_net(const char *id, const struct capsa_vm_net *net, int ch, struct capsa_err *err)
+{
+    char text[CAPSA_VM_NET_TEXT_MAX];
+    int r = capsa_vm_net_encode(net, text, sizeof text, err);
+    if (r < 0)
+        return r;
+    struct capsa_vm_msg nm = {.type = CAPSA_VM_NET,
+                              .id = REQ_NET,
+                              .cid = id,
+                              .data = (const uint8_t *)text,
+                              .len = (uint32_t)strlen(text)};
+    struct capsa_vm_reader rd = {0};
+    struct capsa_vm_msg m;
+    if ((r = capsa_vm_send(ch, &nm, err)) == 0)
+        r = capsa_vm_recv_reply(ch, &rd, REQ_NET, "NET", &m, err);
+    capsa_vm_reader_free(&rd);
     return r;
 }
 
@@ -313,10 +327,36 @@ static int exec_prepare(struct capsa_level_host *h, struct capsa_err *err)
 
 static void vm_host_release(struct capsa_level_host *h)
 {
-    if (h->exec) {
-        free(h->priv);
-        h->priv = NULL;
+    if (!h->exec && h->priv) {
+        struct vm_create *vc = h->priv;
+        capsa_close(&vc->spare_nl);
     }
+    free(h->priv);
+    h->priv = NULL;
+}
+
+/* create, once the hooks have run: the spare NIC is wired to what a hook
+ * put in the init's new network namespace, and the agent gets NET. */
+static int vm_host_created(struct capsa_level_host *h, pid_t pid, struct capsa_err *err)
+{
+    struct vm_create *vc = h->priv;
+    if (vc == NULL)
+        return 0;
+    int r = 0;
+    if (vc->spare_nl >= 0) {
+        char p[64];
+        snprintf(p, sizeof p, "/proc/%d/ns/net", (int)pid);
+        cleanup_close int ns = open(p, O_RDONLY | O_CLOEXEC);
+        if (ns < 0)
+            r = capsa_err_set(err, errno, "vm: the container's network namespace %s", p);
+        else
+            r = capsa_vm_net_wire_spare(ns, "vm: the container's network namespace", vc->spare_nl,
+                                        vc->spare_index, vc->spare_mac, &vc->n, err);
+        capsa_close(&vc->spare_nl);
+    }
+    if (r == 0 && vc->n.n_nics > 0 && (r = agent_net(h->id, &vc->n, h->child_fd, err)) < 0)
+        r = capsa_err_wrap(err, "vm: the guest's network");
+    return r;
 }
 
 /* The engine's network namespace, wired to TAPs for the guest (nic.h). */
@@ -325,21 +365,38 @@ struct net {
     const char *path;
     struct capsa_vm_net n;
     int taps[CAPSA_VM_NIC_MAX];
-    struct capsa_vmm_nic nics[CAPSA_VM_NIC_MAX];
+    struct capsa_vmm_nic nics[CAPSA_VM_NIC_MAX]; /* what the VMM gets */
+    size_t n_vmm;
+    /* A new namespace that a hook may give an interface: a spare TAP
+     * (taps[0]) in a namespace of its own, reached by spare_nl. */
+    int spare_nl, spare_index;
+    uint8_t spare_mac[6];
 };
 
 static int net_wire(const struct capsa_spec *spec, struct net *net, struct capsa_err *err)
 {
     memset(net, 0, sizeof *net);
-    net->nsfd = -1;
+    net->nsfd = net->spare_nl = -1;
     for (size_t i = 0; i < CAPSA_VM_NIC_MAX; i++)
         net->taps[i] = -1;
-    /* Without a path the namespace is a new, empty one: nothing to wire
-     * (an engine that puts an interface in later, as Docker's prestart
-     * hook does, is not served yet: docs/vm.md). */
     const struct capsa_namespace *ns = capsa_spec_namespace(spec, CAPSA_NS_NET);
-    if (ns == NULL || ns->path == NULL)
+    if (ns == NULL)
         return 0;
+    /* A new namespace is empty unless a hook puts an interface there
+     * (Docker's prestart hook does, after the VM has booted): then the VM
+     * gets a spare NIC, wired in host_created. */
+    if (ns->path == NULL) {
+        if (spec->hooks.n_prestart == 0 && spec->hooks.n_create_runtime == 0)
+            return 0;
+        int r = capsa_vm_net_spare(&net->taps[0], &net->spare_nl, &net->spare_index, net->spare_mac,
+                                   err);
+        if (r < 0)
+            return r;
+        net->nics[0].tap_fd = net->taps[0];
+        memcpy(net->nics[0].mac, net->spare_mac, 6);
+        net->n_vmm = 1;
+        return 0;
+    }
     net->path = ns->path;
     net->nsfd = open(ns->path, O_RDONLY | O_CLOEXEC);
     if (net->nsfd < 0)
@@ -353,6 +410,7 @@ static int net_wire(const struct capsa_spec *spec, struct net *net, struct capsa
         net->nics[i].tap_fd = net->taps[i];
         memcpy(net->nics[i].mac, net->n.nics[i].mac, 6);
     }
+    net->n_vmm = net->n.n_nics;
     return 0;
 }
 
@@ -365,6 +423,24 @@ static void net_release(struct net *net, bool failed)
     if (failed && net->nsfd >= 0 && net->n.n_nics > 0)
         capsa_vm_net_unwire(net->nsfd, &net->n);
     capsa_close(&net->nsfd);
+    capsa_close(&net->spare_nl);
+}
+
+/* After the boot: what host_created needs, in h->priv. */
+static int net_keep(struct capsa_level_host *h, struct net *net, struct capsa_err *err)
+{
+    if (net->n.n_nics == 0 && net->spare_nl < 0)
+        return 0;
+    struct vm_create *vc = calloc(1, sizeof *vc);
+    if (vc == NULL)
+        return capsa_err_set(err, ENOMEM, "vm: create");
+    vc->n = net->n;
+    vc->spare_nl = net->spare_nl;
+    vc->spare_index = net->spare_index;
+    memcpy(vc->spare_mac, net->spare_mac, 6);
+    net->spare_nl = -1;
+    h->priv = vc;
+    return 0;
 }
 
 static int boot_and_create(struct capsa_level_host *h, const struct capsa_vm_size *szp,
@@ -454,8 +530,9 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
     struct net net;
     if ((r = net_wire(h->spec, &net, err)) < 0)
         return r;
-    if ((r = net_record(h->state_dirfd, &net, err)) == 0)
-        r = boot_and_create(h, &sz, agent, state, &net, err);
+    if ((r = net_record(h->state_dirfd, &net, err)) == 0 &&
+        (r = boot_and_create(h, &sz, agent, state, &net, err)) == 0)
+        r = net_keep(h, &net, err);
     if (r < 0)
         (void)unlinkat(h->state_dirfd, NET_RECORD, 0);
     net_release(&net, r < 0);
@@ -495,7 +572,7 @@ static int boot_and_create(struct capsa_level_host *h, const struct capsa_vm_siz
                                    .allow_tcg = h->allow_tcg,
                                    .kvm = -1,
                                    .nics = net->nics,
-                                   .n_nics = net->n.n_nics};
+                                   .n_nics = net->n_vmm};
     struct capsa_vm vm;
     r = capsa_vmm_qemu.boot(&cfg, &vm, err);
     free(initrd);
@@ -506,8 +583,7 @@ static int boot_and_create(struct capsa_level_host *h, const struct capsa_vm_siz
     int ch = -1, lfd = -1;
     char sock[PATH_MAX];
     if ((r = vm_to_cgroup(h, &vm, &sz, err)) == 0 &&
-        (r = capsa_vm_channel_connect(&vm, &ch, err)) == 0 &&
-        (r = agent_create(h, &net->n, ch, err)) == 0)
+        (r = capsa_vm_channel_connect(&vm, &ch, err)) == 0 && (r = agent_create(h, ch, err)) == 0)
         r = capsa_proc_start_time(vm.vmm_pid, &h->helper_start, NULL);
     /* The exec socket, which the init's stand-in serves (standin.c). */
     if (r == 0 && (r = capsa_vm_state_path(state, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, err)) == 0)
@@ -624,6 +700,7 @@ const struct capsa_level capsa_level_vm = {
     .validate = vm_validate,
     .host_prepare = vm_host_prepare,
     .host_release = vm_host_release,
+    .host_created = vm_host_created,
     .host_stop = vm_host_stop,
     .child_prepare = vm_child_prepare,
     .child_start = vm_child_start,

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,9 +52,9 @@ int capsa_vm_net_encode(const struct capsa_vm_net *n, char *buf, size_t len, str
     buf[0] = '\0';
     for (size_t i = 0; i < n->n_nics; i++) {
         const struct capsa_vm_nic *c = &n->nics[i];
-        const uint8_t *m = c->mac;
-        EMIT("nic %s %02x:%02x:%02x:%02x:%02x:%02x %u\n", c->name, m[0], m[1], m[2], m[3], m[4],
-             m[5], c->mtu);
+        const uint8_t *m = c->mac, *d = c->devmac;
+        EMIT("nic %s %02x:%02x:%02x:%02x:%02x:%02x %u %02x:%02x:%02x:%02x:%02x:%02x\n", c->name,
+             m[0], m[1], m[2], m[3], m[4], m[5], c->mtu, d[0], d[1], d[2], d[3], d[4], d[5]);
         for (size_t k = 0; k < c->n_addrs; k++) {
             if (ip_text(&c->addrs[k], a, sizeof a) < 0)
                 return capsa_err_setx(err, EINVAL, "vm network: an address of %s", c->name);
@@ -152,15 +153,16 @@ static int parse_line(char *line, struct capsa_vm_net *n)
         f[nf++] = t;
     }
     unsigned long v, w;
-    if (nf == 4 && strcmp(f[0], "nic") == 0) {
+    if (nf == 5 && strcmp(f[0], "nic") == 0) {
         if (n->n_nics == CAPSA_VM_NIC_MAX || !name_ok(f[1]))
             return -1;
         struct capsa_vm_nic *c = &n->nics[n->n_nics];
         memset(c, 0, sizeof *c);
-        if (!parse_mac(f[2], c->mac) || !parse_uint(f[3], 65535, &v) || v < 68)
+        if (!parse_mac(f[2], c->mac) || !parse_uint(f[3], 65535, &v) || v < 68 ||
+            !parse_mac(f[4], c->devmac) || (c->mac[0] & 1))
             return -1;
         for (size_t i = 0; i < n->n_nics; i++)
-            if (strcmp(n->nics[i].name, f[1]) == 0)
+            if (strcmp(n->nics[i].name, f[1]) == 0 || memcmp(n->nics[i].devmac, c->devmac, 6) == 0)
                 return -1;
         memcpy(c->name, f[1], strlen(f[1]) + 1);
         c->mtu = (uint32_t)v;
@@ -383,13 +385,15 @@ static int route_cb(const struct nlmsghdr *h, void *arg, struct capsa_err *err)
     return 0;
 }
 
-/* A netlink socket and n /dev/net/tun fds of the namespace netns_fd: made
- * by a child that joins it (a socket and a tun file belong to the
- * namespace they were opened in), passed back over a socket pair. */
+/* A netlink socket and n /dev/net/tun fds of the namespace netns_fd (-1: a
+ * new one, which lives as long as one of them): made by a child that joins
+ * it (a socket and a tun file belong to the namespace they were opened
+ * in), passed back over a socket pair. */
 static int ns_fds(int netns_fd, int *nl, int *tun, size_t n, struct capsa_err *err)
 {
     int sp[2];
-    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) < 0)
+    /* SEQPACKET: a child that dies without a word ends the read (EOF). */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
         return capsa_err_set(err, errno, "socketpair");
     pid_t pid = fork();
     if (pid < 0) {
@@ -401,7 +405,7 @@ static int ns_fds(int netns_fd, int *nl, int *tun, size_t n, struct capsa_err *e
     if (pid == 0) {
         int fds[1 + CAPSA_VM_NIC_MAX];
         int e = 0;
-        if (setns(netns_fd, CLONE_NEWNET) < 0)
+        if (netns_fd >= 0 ? setns(netns_fd, CLONE_NEWNET) : unshare(CLONE_NEWNET))
             e = errno;
         for (size_t i = 0; e == 0 && i <= n; i++) {
             if (i == 0) {
@@ -536,6 +540,19 @@ static int link_set(int nl, int index, const char *name, uint32_t mtu, const cha
     return capsa_nl_talk(nl, &q, NULL, NULL, what, err);
 }
 
+/* The MAC of a (down) interface. */
+static int link_mac(int nl, int index, const char *name, const uint8_t mac[6],
+                    struct capsa_err *err)
+{
+    struct capsa_nl_req q;
+    struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = index};
+    capsa_nl_begin(&q, RTM_NEWLINK, 0, &ifi, sizeof ifi);
+    capsa_nl_put(&q, IFLA_ADDRESS, mac, 6);
+    char what[64];
+    snprintf(what, sizeof what, "set the MAC of %s", name);
+    return capsa_nl_talk(nl, &q, NULL, NULL, what, err);
+}
+
 static const struct link *link_named(const struct links *ls, const char *name)
 {
     for (size_t i = 0; i < ls->n; i++)
@@ -544,68 +561,65 @@ static const struct link *link_named(const struct links *ls, const char *name)
     return NULL;
 }
 
-/* Wire the chosen interfaces: a TAP each, ingress both ways. made[i]
- * records the ingress qdiscs added on the engine's interfaces. */
-static int wire(int nl, const struct link *const *chosen, size_t n, int *taps, bool *made,
-                struct capsa_err *err)
+/* TAP tap on tun (a /dev/net/tun fd): with the virtio-net header, which
+ * QEMU's virtio-net uses for offloads. */
+static int tap_make(int tun, const char *tap, struct capsa_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        const struct link *l = chosen[i];
-        struct ifreq ifr;
-        memset(&ifr, 0, sizeof ifr);
-        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, CAPSA_VM_TAP_PREFIX "%u", (unsigned)i % 10);
-        char tap[IF_NAMESIZE];
-        memcpy(tap, ifr.ifr_name, sizeof tap);
-        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-        if (ioctl(taps[i], TUNSETIFF, &ifr) < 0)
-            return capsa_err_set(err, errno, "TAP %s for %s (TUNSETIFF)", tap, l->name);
-        int r = link_set(nl, 0, tap, l->mtu, NULL, true, err);
-        struct links ls;
-        if (r == 0)
-            r = dump_links(nl, &ls, err);
-        if (r < 0)
-            return r;
-        const struct link *t = link_named(&ls, tap);
-        if (t == NULL)
-            return capsa_err_setx(err, ENODEV, "TAP %s vanished", tap);
-        /* An ingress qdisc on the engine's interface is ours to replace
-         * only when no TAP of ours remains (checked before): one left by a
-         * vm container whose VM is gone redirects to nothing. */
-        struct capsa_err e2 = {0};
-        if ((r = tc_ingress(nl, l->index, true, l->name, err)) == -EEXIST &&
-            tc_ingress(nl, l->index, false, l->name, &e2) == 0)
-            r = tc_ingress(nl, l->index, true, l->name, err);
-        if (r < 0)
-            return r;
-        made[i] = true;
-        if ((r = tc_ingress(nl, t->index, true, tap, err)) < 0 ||
-            (r = tc_redirect(nl, l->index, t->index, l->name, err)) < 0 ||
-            (r = tc_redirect(nl, t->index, l->index, tap, err)) < 0)
-            return r;
-    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, tap, strlen(tap) + 1);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    if (ioctl(tun, TUNSETIFF, &ifr) < 0)
+        return capsa_err_set(err, errno, "TAP %s (TUNSETIFF)", tap);
     return 0;
 }
 
-int capsa_vm_net_wire(int netns_fd, const char *netns_path, struct capsa_vm_net *n, int *taps,
-                      struct capsa_err *err)
+static void tap_name(size_t i, char tap[IF_NAMESIZE])
 {
-    memset(n, 0, sizeof *n);
-    for (size_t i = 0; i < CAPSA_VM_NIC_MAX; i++)
-        taps[i] = -1;
-    int tun[CAPSA_VM_NIC_MAX];
-    cleanup_close int nl = -1;
-    int r = ns_fds(netns_fd, &nl, tun, CAPSA_VM_NIC_MAX, err);
+    snprintf(tap, IF_NAMESIZE, CAPSA_VM_TAP_PREFIX "%u", (unsigned)i % 10);
+}
+
+/* Join the engine's interface l and the TAP tap (both in nl's namespace):
+ * the TAP up with l's MTU, ingress both ways. *made: the ingress qdisc on
+ * l was added. */
+static int wire_one(int nl, const struct link *l, const char *tap, bool *made,
+                    struct capsa_err *err)
+{
+    int r = link_set(nl, 0, tap, l->mtu, NULL, true, err);
+    struct links ls;
+    if (r == 0)
+        r = dump_links(nl, &ls, err);
     if (r < 0)
-        return capsa_err_wrap(err, "network namespace %s", netns_path);
-    struct links *ls = calloc(1, sizeof *ls);
-    const struct link *chosen[CAPSA_VM_NIC_MAX];
+        return r;
+    const struct link *t = link_named(&ls, tap);
+    if (t == NULL)
+        return capsa_err_setx(err, ENODEV, "TAP %s vanished", tap);
+    /* An ingress qdisc on the engine's interface is ours to replace only
+     * when no TAP of ours remains (checked before): one left by a vm
+     * container whose VM is gone redirects to nothing. */
+    struct capsa_err e2 = {0};
+    if ((r = tc_ingress(nl, l->index, true, l->name, err)) == -EEXIST &&
+        tc_ingress(nl, l->index, false, l->name, &e2) == 0)
+        r = tc_ingress(nl, l->index, true, l->name, err);
+    if (r < 0)
+        return r;
+    *made = true;
+    if ((r = tc_ingress(nl, t->index, true, tap, err)) < 0 ||
+        (r = tc_redirect(nl, l->index, t->index, l->name, err)) < 0 ||
+        (r = tc_redirect(nl, t->index, l->index, tap, err)) < 0)
+        return r;
+    return 0;
+}
+
+/* What nl's namespace has to give the VM: every interface but lo that is
+ * up and Ethernet (at most max), in chosen[] and n with their addresses
+ * and routes. A TAP of ours there is -EBUSY. */
+static int survey(int nl, struct links *ls, const struct link **chosen, size_t max,
+                  struct capsa_vm_net *n, struct capsa_err *err)
+{
     struct collect c = {.n = n};
-    bool made[CAPSA_VM_NIC_MAX] = {false};
-    if (ls == NULL)
-        r = capsa_err_set(err, ENOMEM, "links");
-    else
-        r = dump_links(nl, ls, err);
-    for (size_t i = 0; r == 0 && ls && i < ls->n; i++) {
+    int r = dump_links(nl, ls, err);
+    for (size_t i = 0; r == 0 && i < ls->n; i++) {
         const struct link *l = &ls->l[i];
         if (strncmp(l->name, CAPSA_VM_TAP_PREFIX, strlen(CAPSA_VM_TAP_PREFIX)) == 0)
             r = capsa_err_setx(err, EBUSY,
@@ -614,13 +628,13 @@ int capsa_vm_net_wire(int netns_fd, const char *netns_path, struct capsa_vm_net 
                                l->name);
         else if (l->type == ARPHRD_ETHER && !(l->flags & IFF_LOOPBACK) && (l->flags & IFF_UP) &&
                  l->has_mac && l->name[0]) {
-            if (n->n_nics == CAPSA_VM_NIC_MAX)
-                r = capsa_err_setx(err, E2BIG, "more than %d interfaces to give the VM",
-                                   CAPSA_VM_NIC_MAX);
+            if (n->n_nics == max)
+                r = capsa_err_setx(err, E2BIG, "more than %zu interfaces to give the VM", max);
             else {
                 struct capsa_vm_nic *nic = &n->nics[n->n_nics];
                 memcpy(nic->name, l->name, sizeof nic->name);
                 memcpy(nic->mac, l->mac, 6);
+                memcpy(nic->devmac, l->mac, 6);
                 nic->mtu = l->mtu ? l->mtu : 1500;
                 c.index[n->n_nics] = l->index;
                 chosen[n->n_nics++] = l;
@@ -637,8 +651,38 @@ int capsa_vm_net_wire(int netns_fd, const char *netns_path, struct capsa_vm_net 
             capsa_nl_begin(&q, RTM_GETROUTE, NLM_F_DUMP, &rt, sizeof rt);
             r = capsa_nl_talk(nl, &q, route_cb, &c, "list the routes", err);
         }
-        if (r == 0)
-            r = wire(nl, chosen, n->n_nics, tun, made, err);
+    }
+    return r;
+}
+
+/* After a failure: the ingress qdiscs added on the engine's interfaces go. */
+static void unmade(int nl, const struct link *const *chosen, const bool *made, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (made[i] && chosen[i])
+            (void)tc_ingress(nl, chosen[i]->index, false, chosen[i]->name, &(struct capsa_err){0});
+}
+
+int capsa_vm_net_wire(int netns_fd, const char *netns_path, struct capsa_vm_net *n, int *taps,
+                      struct capsa_err *err)
+{
+    memset(n, 0, sizeof *n);
+    for (size_t i = 0; i < CAPSA_VM_NIC_MAX; i++)
+        taps[i] = -1;
+    int tun[CAPSA_VM_NIC_MAX];
+    cleanup_close int nl = -1;
+    int r = ns_fds(netns_fd, &nl, tun, CAPSA_VM_NIC_MAX, err);
+    if (r < 0)
+        return capsa_err_wrap(err, "network namespace %s", netns_path);
+    struct links *ls = calloc(1, sizeof *ls);
+    const struct link *chosen[CAPSA_VM_NIC_MAX] = {NULL};
+    bool made[CAPSA_VM_NIC_MAX] = {false};
+    r = ls ? survey(nl, ls, chosen, CAPSA_VM_NIC_MAX, n, err) : capsa_err_set(err, ENOMEM, "links");
+    for (size_t i = 0; r == 0 && i < n->n_nics; i++) {
+        char tap[IF_NAMESIZE];
+        tap_name(i, tap);
+        if ((r = tap_make(tun[i], tap, err)) == 0)
+            r = wire_one(nl, chosen[i], tap, &made[i], err);
     }
     /* The TAPs are not persistent: closing the fds of those not handed
      * out removes them, with their qdiscs and filters. */
@@ -649,12 +693,71 @@ int capsa_vm_net_wire(int netns_fd, const char *netns_path, struct capsa_vm_net 
             close(tun[i]);
     }
     if (r < 0) {
-        for (size_t i = 0; i < n->n_nics; i++)
-            if (made[i])
-                (void)tc_ingress(nl, chosen[i]->index, false, chosen[i]->name,
-                                 &(struct capsa_err){0});
+        unmade(nl, chosen, made, n->n_nics);
         memset(n, 0, sizeof *n);
         r = capsa_err_wrap(err, "network namespace %s", netns_path);
+    }
+    free(ls);
+    return r;
+}
+
+int capsa_vm_net_spare(int *tap, int *nl, int *index, uint8_t mac[6], struct capsa_err *err)
+{
+    *tap = *nl = -1;
+    *index = 0;
+    int r = ns_fds(-1, nl, tap, 1, err);
+    char name[IF_NAMESIZE];
+    tap_name(0, name);
+    struct links ls;
+    if (r == 0 && (r = tap_make(*tap, name, err)) == 0 && (r = dump_links(*nl, &ls, err)) == 0) {
+        const struct link *t = link_named(&ls, name);
+        if (t == NULL)
+            r = capsa_err_setx(err, ENODEV, "TAP %s vanished", name);
+        else
+            *index = t->index;
+    }
+    /* A locally administered unicast MAC: the agent gives the device the
+     * engine's when it wires it. */
+    if (r == 0 && getrandom(mac, 6, 0) != 6)
+        r = capsa_err_set(err, errno, "getrandom");
+    if (r < 0) {
+        capsa_close(tap);
+        capsa_close(nl);
+        return capsa_err_wrap(err, "the VM's spare NIC");
+    }
+    mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
+    return 0;
+}
+
+int capsa_vm_net_wire_spare(int netns_fd, const char *what, int spare_nl, int spare_index,
+                            const uint8_t mac[6], struct capsa_vm_net *n, struct capsa_err *err)
+{
+    memset(n, 0, sizeof *n);
+    cleanup_close int nl = -1;
+    int r = ns_fds(netns_fd, &nl, NULL, 0, err);
+    if (r < 0)
+        return capsa_err_wrap(err, "%s", what);
+    struct links *ls = calloc(1, sizeof *ls);
+    const struct link *chosen[1] = {NULL};
+    bool made = false;
+    r = ls ? survey(nl, ls, chosen, 1, n, err) : capsa_err_set(err, ENOMEM, "links");
+    if (r == 0 && n->n_nics == 1) {
+        /* The spare TAP moves from its own namespace to this one. */
+        struct capsa_nl_req q;
+        struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = spare_index};
+        capsa_nl_begin(&q, RTM_NEWLINK, 0, &ifi, sizeof ifi);
+        capsa_nl_put_u32(&q, IFLA_NET_NS_FD, (uint32_t)netns_fd);
+        r = capsa_nl_talk(spare_nl, &q, NULL, NULL, "move the spare TAP", err);
+        char tap[IF_NAMESIZE];
+        tap_name(0, tap);
+        if (r == 0 && chosen[0])
+            r = wire_one(nl, chosen[0], tap, &made, err);
+        memcpy(n->nics[0].devmac, mac, 6);
+    }
+    if (r < 0) {
+        unmade(nl, chosen, &made, n->n_nics > 0 ? 1 : 0);
+        memset(n, 0, sizeof *n);
+        r = capsa_err_wrap(err, "%s", what);
     }
     free(ls);
     return r;
@@ -751,12 +854,13 @@ static int find_nics(const struct capsa_vm_net *n, const struct links *ls, int *
         index[i] = 0;
         for (size_t k = 0; k < ls->n; k++)
             if (ls->l[k].type == ARPHRD_ETHER && ls->l[k].has_mac &&
-                memcmp(ls->l[k].mac, c->mac, 6) == 0)
+                memcmp(ls->l[k].mac, c->devmac, 6) == 0)
                 index[i] = ls->l[k].index;
+        const uint8_t *d = c->devmac;
         if (index[i] == 0)
             return capsa_err_setx(
                 err, ENODEV, "the VM has no NIC with MAC %02x:%02x:%02x:%02x:%02x:%02x (for %s)",
-                c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5], c->name);
+                d[0], d[1], d[2], d[3], d[4], d[5], c->name);
     }
     return 0;
 }
@@ -843,6 +947,9 @@ int capsa_vm_net_apply(const struct capsa_vm_net *n, struct capsa_err *err)
     for (size_t i = 0; r == 0 && i < n->n_nics; i++) {
         snprintf(tmp, sizeof tmp, "capsa-nic%u", (unsigned)i % 10);
         r = link_set(nl, index[i], n->nics[i].name, 0, tmp, false, err);
+        /* A spare NIC booted with a MAC of its own takes the engine's. */
+        if (r == 0 && memcmp(n->nics[i].mac, n->nics[i].devmac, 6) != 0)
+            r = link_mac(nl, index[i], n->nics[i].name, n->nics[i].mac, err);
     }
     for (size_t i = 0; r == 0 && i < n->n_nics; i++)
         r = link_set(nl, index[i], n->nics[i].name, n->nics[i].mtu, n->nics[i].name, true, err);

@@ -41,7 +41,8 @@ struct capsa_vm_ip {
 
 struct capsa_vm_nic {
     char name[IF_NAMESIZE];
-    uint8_t mac[6];
+    uint8_t mac[6];    /* the engine's interface's: the guest's NIC takes it */
+    uint8_t devmac[6]; /* the VM's device's at boot, by which the agent finds it */
     uint32_t mtu;
     size_t n_addrs;
     struct capsa_vm_ip addrs[CAPSA_VM_ADDR_MAX];
@@ -63,7 +64,7 @@ struct capsa_vm_net {
 };
 
 /* As text, one line each:
- *   nic NAME MAC MTU
+ *   nic NAME MAC MTU DEVMAC
  *   addr NIC ADDRESS/PREFIX
  *   route NIC DEST/PREFIX GATEWAY|- METRIC
  * (NIC: the index of a nic line). -ENOBUFS when it does not fit in len. */
@@ -81,6 +82,21 @@ int capsa_vm_net_parse(const char *text, size_t len, struct capsa_vm_net *n, str
  * namespace) is -EBUSY. On failure nothing made is left. */
 int capsa_vm_net_wire(int netns_fd, const char *netns_path, struct capsa_vm_net *n, int *taps,
                       struct capsa_err *err);
+
+/* For a new network namespace that gets its interface only later (Docker's,
+ * from its prestart hook, after the VM has booted): a spare TAP, made in a
+ * network namespace of its own, for the VMM at boot (*tap), with a random
+ * locally administered MAC for the VM's device (mac). *nl is a netlink
+ * socket of that namespace and *index the TAP's index there, for
+ * capsa_vm_net_wire_spare. */
+int capsa_vm_net_spare(int *tap, int *nl, int *index, uint8_t mac[6], struct capsa_err *err);
+/* Later, once the namespace netns_fd has its interface: look into it as
+ * capsa_vm_net_wire does (one interface at most), move the spare TAP there
+ * and wire it to the interface; n says it, the spare's mac as its devmac.
+ * No interface: n->n_nics == 0 and the spare stays where it is (what names
+ * the namespace in errors). */
+int capsa_vm_net_wire_spare(int netns_fd, const char *what, int spare_nl, int spare_index,
+                            const uint8_t mac[6], struct capsa_vm_net *n, struct capsa_err *err);
 
 /* Undo capsa_vm_net_wire's qdiscs on the engine's interfaces of n (the
  * TAPs go with their fds); best effort, after a failed create. */

@@ -58,7 +58,7 @@ enum capsa_vm_type {
     CAPSA_VM_RESUME = 16,   /* host: str cid */
     CAPSA_VM_DELETE = 17,   /* host: str cid, u32 flags (FORCE) */
     CAPSA_VM_SHUTDOWN = 18, /* host: nothing (the agent answers OK, then powers off) */
-    CAPSA_VM_NET = 19,      /* host: bytes network (nic.h's text), before CREATE */
+    CAPSA_VM_NET = 19,      /* host: str cid, bytes network (nic.h's text), after CREATE */
 };
 #define CAPSA_VM_TYPE_MAX 19
 
@@ -75,7 +75,7 @@ struct capsa_vm_msg {
     uint32_t id;
     uint32_t magic, version; /* HELLO */
     const char *info;        /* HELLO */
-    const char *cid;         /* CREATE START EXEC SIGNAL STATS UPDATE PAUSE RESUME DELETE */
+    const char *cid;         /* CREATE START EXEC SIGNAL STATS UPDATE PAUSE RESUME DELETE NET */
     const char *bundle;      /* CREATE */
     const char *message;     /* ERROR */
     uint32_t proc;           /* CREATE EXEC SIGNAL */
