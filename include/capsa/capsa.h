@@ -166,10 +166,23 @@ int capsa_container_resume(const struct capsa_ctx *ctx, const char *id, struct c
 int capsa_container_pids(const struct capsa_ctx *ctx, const char *id, int **pids, size_t *n,
                          struct capsa_err *err);
 
+/* ps: the container's processes as its level sees them. *table is NULL
+ * when the pids are the host's (the caller lists them, as runc runs the
+ * host's ps), else the level's own listing, a "PID CMD" header and one
+ * line per process (vm: the guest's processes, with the guest's pids). */
+int capsa_container_ps(const struct capsa_ctx *ctx, const char *id, int **pids, size_t *n,
+                       char **table, struct capsa_err *err);
+
 /* events: a stats event {"type":"stats","id":...,"data":{...}} in runc's
  * format, as one JSON line (heap string). */
 int capsa_container_stats(const struct capsa_ctx *ctx, const char *id, char **json_out,
                           struct capsa_err *err);
+
+/* A count that rises with every OOM event of the container: its cgroup's
+ * OOMs (the limit reached) and OOM kills (by any OOM killer) together; at
+ * the vm level, the guest's. */
+int capsa_container_ooms(const struct capsa_ctx *ctx, const char *id, uint64_t *ooms,
+                         struct capsa_err *err);
 
 /* events stream: every interval_ms a stats event, and an {"type":"oom"} event
  * when the kernel OOM-killed a process of the container, through emit (one

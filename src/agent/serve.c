@@ -670,6 +670,46 @@ static int do_net(struct agent *a, const struct capsa_vm_msg *m, struct capsa_er
     return r < 0 ? r : capsa_vm_net_apply_in(&n, p->pid, err);
 }
 
+/* PS: the container's processes in the guest, "PID CMD" and a line each,
+ * the command line from /proc (NULs as spaces, at most 200 bytes). */
+static int ps_table(struct agent *a, const char *cid, char **out, struct capsa_err *err)
+{
+    int *pids = NULL;
+    size_t n = 0;
+    int r = capsa_container_pids(&a->ctx, cid, &pids, &n, err);
+    if (r < 0)
+        return r;
+    size_t cap = 16 + n * 224, len = 0;
+    char *t = malloc(cap);
+    if (t == NULL) {
+        free(pids);
+        return capsa_err_set(err, ENOMEM, "PS");
+    }
+    len = (size_t)snprintf(t, cap, "PID CMD\n");
+    for (size_t i = 0; i < n; i++) {
+        char path[64], cmd[201];
+        snprintf(path, sizeof path, "/proc/%d/cmdline", pids[i]);
+        ssize_t got = -1;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            got = read(fd, cmd, sizeof cmd - 1);
+            close(fd);
+        }
+        if (got <= 0)
+            continue; /* gone, or a zombie */
+        while (got > 0 && cmd[got - 1] == '\0')
+            got--;
+        for (ssize_t k = 0; k < got; k++)
+            if ((unsigned char)cmd[k] < ' ' || cmd[k] == 0x7f)
+                cmd[k] = ' ';
+        cmd[got] = '\0';
+        len += (size_t)snprintf(t + len, cap - len, "%d %s\n", pids[i], cmd);
+    }
+    free(pids);
+    *out = t;
+    return 0;
+}
+
 /* A protocol violation: say so and stop (the stream may be out of step). */
 /* The host's HELLO info may carry its wall clock, "time=SEC.NSEC" (docs/
  * vm-protocol.md): as PID 1 the agent sets the guest's from it. Under TCG
@@ -778,6 +818,20 @@ static void handle(struct agent *a, const struct capsa_vm_msg *m)
     case CAPSA_VM_NET:
         r = do_net(a, m, &err);
         break;
+    case CAPSA_VM_PS:
+        if ((r = check_cid(m->cid, &err)) == 0)
+            r = ps_table(a, m->cid, &json, &err);
+        break;
+    case CAPSA_VM_OOMS: {
+        uint64_t n = 0;
+        if ((r = check_cid(m->cid, &err)) == 0 &&
+            (r = capsa_container_ooms(&a->ctx, m->cid, &n, &err)) == 0 &&
+            asprintf(&json, "%llu", (unsigned long long)n) < 0) {
+            json = NULL;
+            r = capsa_err_set(&err, ENOMEM, "OOMS");
+        }
+        break;
+    }
     case CAPSA_VM_OK:
     case CAPSA_VM_ERROR:
     case CAPSA_VM_STDOUT:

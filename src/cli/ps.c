@@ -1,6 +1,7 @@
 /* ps.c - `capsa ps [--format table|json] ID [ps options]`: the container's
  * processes; table mode runs the host's ps (default options -ef) and keeps
- * the header and the lines of the container's pids, like runc. */
+ * the header and the lines of the container's pids, like runc. A level
+ * that lists them itself (vm: the guest's) is printed as it lists them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +47,26 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
         return cli_usage_error(cli, "ps", "ps options cannot be used with --format json");
     int *pids = NULL;
     size_t n = 0;
+    char *table = NULL;
     struct capsa_err err = {0};
-    if (capsa_container_pids(&cli->ctx, argv[i], &pids, &n, &err) < 0)
+    if (capsa_container_ps(&cli->ctx, argv[i], &pids, &n, &table, &err) < 0)
         return cli_fail(cli, "ps", &err);
+    /* The level's own listing (vm: the guest's processes, which the host's
+     * ps cannot see): printed as is; ps options have no ps to go to. */
+    if (table && !json) {
+        free(pids);
+        if (argc - i > 1) {
+            free(table);
+            snprintf(err.msg, sizeof err.msg,
+                     "ps options are not supported for this container (its processes are in "
+                     "a VM): use --format json or no options");
+            return cli_fail(cli, "ps", &err);
+        }
+        fputs(table, stdout);
+        free(table);
+        return 0;
+    }
+    free(table);
     if (json) {
         putchar('[');
         for (size_t k = 0; k < n; k++)

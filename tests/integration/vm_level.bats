@@ -148,6 +148,20 @@ vm_resource_checks() {
     capsa exec -d --pid-file "$BATS_TEST_TMPDIR/cpid" "$CID" \
         sh -c 'i=0; while :; do i=$((i+1)); echo $i >/n; sleep 0.2; done' </dev/null
     wait_for test -s "$ROOTFS/n"
+    # ps lists the guest's processes (the counter's command line, with the guest's pids), not
+    # the host's (QEMU, the stand-ins); --format json gives the same pids.
+    run -0 capsa ps "$CID"
+    [[ "$output" == "PID CMD"* ]] || fail_now "ps: $output"
+    [[ "$output" != *qemu* ]] || fail_now "ps listed the host's processes: $output"
+    local counter_pid
+    counter_pid=$(awk '/i=\$\(\(i\+1\)\)/ {print $1; exit}' <<<"$output")
+    [ -n "$counter_pid" ] || fail_now "ps: no counter in $output"
+    run -0 capsa ps --format json "$CID"
+    [ "$(jq --argjson p "$counter_pid" 'any(.[]; . == $p)' <<<"$output")" = true ] ||
+        fail_now "ps --format json: $output (counter $counter_pid)"
+    run capsa ps "$CID" -o pid
+    [ "$status" -ne 0 ] || fail_now "ps -o succeeded: $output"
+    [[ "$output" == *"not supported"* ]] || fail_now "ps -o: $output"
     capsa pause "$CID"
     [ "$(container_status "$CID")" = paused ]
     [ "$(cat "$(cgfile freezer freezer.state)" 2>/dev/null)" = FROZEN ] ||
@@ -184,6 +198,19 @@ vm_resource_checks() {
     [[ "$output" == *"in the guest"* ]] || fail_now "update error: $output"
     [ "$(cat "$(cgfile memory memory.limit_in_bytes)")" = "$host_mem" ] ||
         fail_now "the host's memory fence changed: $(cat "$(cgfile memory memory.limit_in_bytes)")"
+    # An OOM kill in the guest is an oom event on the host: a process that fills the guest
+    # container's memory (128 MiB, the guest's RAM as well) is killed there, its exec ends with
+    # 137, and `events` (which took its baseline before its first stats line) reports it.
+    local ev=$BATS_TEST_TMPDIR/events
+    capsa events --interval 1s "$CID" >"$ev" 2>&1 &
+    local evpid=$!
+    wait_for grep -q '"type":"stats"' "$ev" || fail_now "no stats from events: $(cat "$ev")"
+    run ! grep -q '"type":"oom"' "$ev"
+    run capsa exec "$CID" tail /dev/zero
+    [ "$status" -eq 137 ] || fail_now "the memory hog ended with $status: $output"
+    wait_for grep -q '"type":"oom"' "$ev" || fail_now "no oom event: $(cat "$ev")"
+    kill "$evpid"
+    [ "$(container_status "$CID")" = running ] || fail_now "the container died of the OOM"
     # kill --all USR1: the counter dies of it (its host stand-in exits), the init stays.
     local counter
     counter=$(cat "$BATS_TEST_TMPDIR/cpid")

@@ -80,6 +80,8 @@ static struct capsa_vm_msg sample(uint8_t type)
         break;
     case CAPSA_VM_START:
     case CAPSA_VM_STATS:
+    case CAPSA_VM_OOMS:
+    case CAPSA_VM_PS:
     case CAPSA_VM_PAUSE:
     case CAPSA_VM_RESUME:
         m.cid = "c1";

@@ -383,6 +383,61 @@ int capsa_container_pids(const struct capsa_ctx *ctx, const char *id, int **pids
     return 0;
 }
 
+/* The pids of a level's listing: the first word of each line after the
+ * header. */
+static int table_pids(const char *table, int **pids, size_t *n, struct capsa_err *err)
+{
+    size_t cap = 0;
+    const char *p = strchr(table, '\n');
+    while (p && p[1]) {
+        p++;
+        char *end = NULL;
+        long v = strtol(p, &end, 10);
+        if (end == p || v <= 0 || v > INT32_MAX || (*end != ' ' && *end != '\n'))
+            return capsa_err_setx(err, EPROTO, "ps: the level's listing has a line without a pid");
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int *np = realloc(*pids, cap * sizeof *np);
+            if (np == NULL)
+                return capsa_err_set(err, ENOMEM, "ps");
+            *pids = np;
+        }
+        (*pids)[(*n)++] = (int)v;
+        p = strchr(p, '\n');
+    }
+    return 0;
+}
+
+int capsa_container_ps(const struct capsa_ctx *ctx, const char *id, int **pids, size_t *n,
+                       char **table, struct capsa_err *err)
+{
+    *table = NULL;
+    *pids = NULL;
+    *n = 0;
+    struct capsa_opened l;
+    int r = open_state(ctx, id, "ps", true, &l, err);
+    if (r < 0)
+        return r;
+    const struct capsa_level *level = capsa_level_of_state(l.st.level);
+    r = 1;
+    if (l.status == CAPSA_STATUS_RUNNING && level->ps)
+        r = level->ps(l.dirfd, id, table, err);
+    capsa_opened_release(&l);
+    if (r == 0 && (r = table_pids(*table, pids, n, err)) < 0) {
+        free(*table);
+        free(*pids);
+        *table = NULL;
+        *pids = NULL;
+        *n = 0;
+    }
+    if (r > 0) {
+        free(*table);
+        *table = NULL;
+        r = capsa_container_pids(ctx, id, pids, n, err);
+    }
+    return r;
+}
+
 /* --- events --- */
 
 /* jansson integers are signed 64-bit, but cgroup values are unsigned and
@@ -507,7 +562,8 @@ static int event_json(const char *type, const char *id, json_t *data, char **out
 }
 
 /* Where the events stream stands with OOM: a new OOM event is a higher
- * count, or (v1, OOM killer disabled) a cgroup that starts waiting. */
+ * count (OOMs and OOM kills together), or (v1, OOM killer disabled) a
+ * cgroup that starts waiting. */
 struct oom_mark {
     uint64_t ooms;
     bool under_oom;
@@ -522,7 +578,9 @@ static int take_stats(const struct capsa_cgroup *cg, const char *id, char **out,
     if (r < 0)
         return r;
     if (oom) {
-        oom->ooms = s.ooms;
+        /* The limit's OOMs and the kills together (v2 counts a kill by the
+         * global OOM killer only as oom_kill; runc's events watch both). */
+        oom->ooms = s.ooms + s.oom_kills;
         oom->under_oom = s.under_oom;
     }
     r = out ? event_json("stats", id, stats_json(&s), out, err) : 0;
@@ -547,6 +605,45 @@ int capsa_container_stats(const struct capsa_ctx *ctx, const char *id, char **js
     return r;
 }
 
+int capsa_container_ooms(const struct capsa_ctx *ctx, const char *id, uint64_t *ooms,
+                         struct capsa_err *err)
+{
+    struct capsa_opened l;
+    int r = open_live(ctx, id, "events", &l, err);
+    if (r < 0)
+        return r;
+    const struct capsa_level *level = capsa_level_of_state(l.st.level);
+    r = 1;
+    if (l.status == CAPSA_STATUS_RUNNING && level->ooms)
+        r = level->ooms(l.dirfd, id, ooms, err);
+    if (r > 0) {
+        struct oom_mark m = {0, false};
+        r = take_stats(l.cg, id, NULL, &m, err);
+        *ooms = m.ooms;
+    }
+    capsa_opened_release(&l);
+    return r;
+}
+
+/* Where OOM stands: the level's count (vm: the guest's) where it serves
+ * one, else the host cgroup's. */
+static int oom_now(const struct capsa_level *level, int levelfd, const struct capsa_cgroup *cg,
+                   const char *id, struct oom_mark *m, struct capsa_err *err)
+{
+    if (levelfd >= 0 && level->ooms) {
+        uint64_t n = 0;
+        int r = level->ooms(levelfd, id, &n, err);
+        if (r <= 0) {
+            if (r == 0) {
+                m->ooms = n;
+                m->under_oom = false;
+            }
+            return r;
+        }
+    }
+    return take_stats(cg, id, NULL, m, err);
+}
+
 int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned interval_ms,
                            int (*emit)(void *opaque, const char *json), void *opaque,
                            struct capsa_err *err)
@@ -560,7 +657,7 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
      * open file of its own, which holds no lock). */
     const struct capsa_level *level = capsa_level_of_state(l.st.level);
     cleanup_close int levelfd =
-        level->stats ? openat(l.dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+        level->stats || level->ooms ? openat(l.dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
     capsa_close(&l.dirfd);
     cleanup_close int pidfd = capsa_state_pidfd(&l.st);
     if (pidfd < 0) {
@@ -568,7 +665,7 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
         return capsa_err_setx(err, ESRCH, "events: container %s is not running", id);
     }
     struct oom_mark last = {0, false};
-    take_stats(l.cg, id, NULL, &last, err);
+    oom_now(level, levelfd, l.cg, id, &last, err);
     if (interval_ms == 0)
         interval_ms = 5000;
     for (;;) {
@@ -582,7 +679,7 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
                 gone = true;
             waited += step;
             struct oom_mark now = last;
-            if (take_stats(l.cg, id, NULL, &now, err) < 0)
+            if (oom_now(level, levelfd, l.cg, id, &now, err) < 0)
                 continue;
             bool fire = now.ooms > last.ooms || (now.under_oom && !last.under_oom);
             last = now;
@@ -593,7 +690,7 @@ int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned
         if (gone)
             break;
         cleanup_free char *ev = NULL;
-        r = levelfd >= 0 ? level->stats(levelfd, id, &ev, err) : 1;
+        r = levelfd >= 0 && level->stats ? level->stats(levelfd, id, &ev, err) : 1;
         if (r > 0)
             r = take_stats(l.cg, id, &ev, NULL, err);
         if (r < 0)

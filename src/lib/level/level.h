@@ -136,6 +136,11 @@ struct capsa_level {
     int (*update)(int state_dirfd, const char *id, const char *resources_json,
                   struct capsa_err *err);
     int (*stats)(int state_dirfd, const char *id, char **json_out, struct capsa_err *err);
+    /* ps: the level's own listing of the container's processes (*table,
+     * heap: a "PID CMD" header, then "PID COMMAND LINE" lines). */
+    int (*ps)(int state_dirfd, const char *id, char **table, struct capsa_err *err);
+    /* The count of OOM kills (events' oom events come from its rises). */
+    int (*ooms)(int state_dirfd, const char *id, uint64_t *ooms, struct capsa_err *err);
     /* run: why the container's process died of signal sig (NULL: no more to
      * say), and the signal's name in *signame. */
     const char *(*death_reason)(int sig, const char **signame);

@@ -662,6 +662,31 @@ static int vm_update(int dirfd, const char *id, const char *resources, struct ca
     return r < 0 ? capsa_err_wrap(err, "in the guest") : r;
 }
 
+static int vm_ooms(int dirfd, const char *id, uint64_t *ooms, struct capsa_err *err)
+{
+    struct capsa_vm_msg m = {.type = CAPSA_VM_OOMS, .cid = id};
+    char *data = NULL;
+    int r = ask(dirfd, &m, &data, err);
+    if (r == 0 && data) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(data, &end, 10);
+        if (errno != 0 || end == data || *end != '\0')
+            r = capsa_err_setx(err, EPROTO, "vm: OOMS: \"%.32s\" is no count", data);
+        else
+            *ooms = n;
+    }
+    free(data);
+    return r;
+}
+
+static int vm_ps(int dirfd, const char *id, char **table, struct capsa_err *err)
+{
+    struct capsa_vm_msg m = {.type = CAPSA_VM_PS, .cid = id};
+    *table = NULL;
+    return ask(dirfd, &m, table, err);
+}
+
 static int vm_stats(int dirfd, const char *id, char **json_out, struct capsa_err *err)
 {
     struct capsa_vm_msg m = {.type = CAPSA_VM_STATS, .cid = id};
@@ -707,4 +732,6 @@ const struct capsa_level capsa_level_vm = {
     .kill_all = vm_kill_all,
     .update = vm_update,
     .stats = vm_stats,
+    .ooms = vm_ooms,
+    .ps = vm_ps,
 };

@@ -75,6 +75,8 @@ static const struct schema schemas[CAPSA_VM_TYPE_MAX + 1] = {
     [CAPSA_VM_DELETE] = {"DELETE", 2, {STR("container id", cid), U32("flags", flags)}},
     [CAPSA_VM_SHUTDOWN] = {"SHUTDOWN", 0, {{F_U32, NULL, 0}}},
     [CAPSA_VM_NET] = {"NET", 2, {STR("container id", cid), BYTES("network")}},
+    [CAPSA_VM_OOMS] = {"OOMS", 1, {STR("container id", cid)}},
+    [CAPSA_VM_PS] = {"PS", 1, {STR("container id", cid)}},
 };
 
 static const struct schema *schema_of(unsigned type)

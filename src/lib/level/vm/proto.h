@@ -59,8 +59,10 @@ enum capsa_vm_type {
     CAPSA_VM_DELETE = 17,   /* host: str cid, u32 flags (FORCE) */
     CAPSA_VM_SHUTDOWN = 18, /* host: nothing (the agent answers OK, then powers off) */
     CAPSA_VM_NET = 19,      /* host: str cid, bytes network (nic.h's text), after CREATE */
+    CAPSA_VM_OOMS = 20,     /* host: str cid; OK's data: the count of OOM kills, in decimal */
+    CAPSA_VM_PS = 21,       /* host: str cid; OK's data: "PID CMD", then "PID CMDLINE" lines */
 };
-#define CAPSA_VM_TYPE_MAX 19
+#define CAPSA_VM_TYPE_MAX 21
 
 #define CAPSA_VM_PROC_ALL  0xffffffffu /* SIGNAL: every process of the container */
 #define CAPSA_VM_EXEC_TTY  1u          /* EXEC: a pty (STDOUT carries both streams) */

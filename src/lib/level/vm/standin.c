@@ -15,7 +15,7 @@
  * multiplexer gives it a guest process id of its own, gives each request an
  * id of its own, forces the container id to this container's, and routes
  * the answers and the process's frames back. A connection may send EXEC,
- * STDIN, RESIZE, SIGNAL (to its process, or CAPSA_VM_PROC_ALL), STATS,
+ * STDIN, RESIZE, SIGNAL (to its process, or CAPSA_VM_PROC_ALL), STATS, OOMS, PS,
  * UPDATE, PAUSE and RESUME; anything else is answered EPERM. A connection
  * that closes while its process runs has that process killed (the host
  * process that stood for it is gone). Writes to connections are queued
@@ -233,6 +233,8 @@ static int from_conn(struct mux *x, int ci, struct capsa_vm_msg *m, struct capsa
     case CAPSA_VM_EXEC:
     case CAPSA_VM_SIGNAL:
     case CAPSA_VM_STATS:
+    case CAPSA_VM_OOMS:
+    case CAPSA_VM_PS:
     case CAPSA_VM_UPDATE:
     case CAPSA_VM_PAUSE:
     case CAPSA_VM_RESUME:
