@@ -399,6 +399,16 @@ static void test_buf_consume(void **state)
     capsa_vm_buf_free(&buf);
 }
 
+/* The guest's text is printed on the host: escape sequences and other
+ * control bytes become '?', newlines and tabs stay. */
+static void test_clean_text(void **state)
+{
+    (void)state;
+    char s[] = "ok\x1b[2Jx\n\ty\x7f\x01z";
+    capsa_vm_clean_text(s, sizeof s);
+    assert_string_equal(s, "ok?[2Jx\n\ty??z");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_reader_bad_payload_keeps_step),
         cmocka_unit_test(test_encode_missing_string),
         cmocka_unit_test(test_buf_consume),
+        cmocka_unit_test(test_clean_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

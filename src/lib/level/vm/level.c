@@ -639,6 +639,8 @@ static int ask(int dirfd, struct capsa_vm_msg *m, char **data, struct capsa_err 
             if (reply.len > 0)
                 memcpy(*data, reply.data, reply.len);
             (*data)[reply.len] = '\0';
+            /* The guest's text (stats JSON, ps's listing) reaches a terminal. */
+            capsa_vm_clean_text(*data, reply.len);
         }
     }
     capsa_vm_reader_free(&rd);

@@ -86,6 +86,13 @@ static const struct schema *schema_of(unsigned type)
     return &schemas[type];
 }
 
+void capsa_vm_clean_text(char *s, size_t len)
+{
+    for (size_t i = 0; i < len && s[i]; i++)
+        if (((unsigned char)s[i] < ' ' && s[i] != '\n' && s[i] != '\t') || s[i] == 0x7f)
+            s[i] = '?';
+}
+
 const char *capsa_vm_type_name(unsigned type)
 {
     const struct schema *s = schema_of(type);

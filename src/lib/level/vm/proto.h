@@ -91,6 +91,10 @@ struct capsa_vm_msg {
     uint32_t len;
 };
 
+/* Text from the guest, made safe to print on the host: every control byte
+ * but newline and tab (a terminal's escape sequences) becomes '?'. */
+void capsa_vm_clean_text(char *s, size_t len);
+
 /* "CREATE", or "unknown" for a number outside the table. */
 const char *capsa_vm_type_name(unsigned type);
 

@@ -94,9 +94,13 @@ int capsa_vm_recv_reply(int fd, struct capsa_vm_reader *rd, uint32_t id, const c
     int r = capsa_vm_recv(fd, rd, m, err);
     if (r < 0)
         return capsa_err_wrap(err, "vm: waiting for the agent's answer to %s", what);
-    if (m->type == CAPSA_VM_ERROR)
-        return capsa_err_setx(err, m->errnum ? (int)m->errnum : EIO, "vm: the guest agent: %s: %s",
-                              what, m->message);
+    if (m->type == CAPSA_VM_ERROR) {
+        /* The guest's words reach a terminal: no escape sequence. */
+        r = capsa_err_setx(err, m->errnum ? (int)m->errnum : EIO, "vm: the guest agent: %s: %s",
+                           what, m->message);
+        capsa_vm_clean_text(err->msg, sizeof err->msg);
+        return r;
+    }
     if (m->type != CAPSA_VM_OK || m->id != id)
         return capsa_err_setx(err, EPROTO, "vm: the guest agent answered %s with %s (id %u)", what,
                               capsa_vm_type_name(m->type), m->id);
