@@ -262,6 +262,10 @@ PY
     update_config '.linux.resources.memory = {"limit": 134217728}'
     # The pids limit is the guest's to apply; on the host it would count QEMU's threads.
     update_config '.linux.resources.pids = {"limit": 64}'
+    # A prestart hook: an interface could arrive through it, so the VM boots with a spare NIC
+    # (nothing arrives: it stays unwired), whose netlink socket the runtime holds until the
+    # hooks have run.
+    update_config '.hooks.prestart = [{"path": "/bin/true"}]'
     local out=$BATS_TEST_TMPDIR/$CID.out
     capsa --isolation vm create --bundle "$BUNDLE" "$CID" </dev/null >"$out" 2>&1 ||
         fail_now "create: $(cat "$out")"
@@ -282,6 +286,15 @@ PY
     [ "$(container_status "$CID")" = running ]
     local pid
     pid=$(container_pid "$CID")
+    # The stand-in runs nothing else, so close-on-exec never emptied it: it holds stdio, the
+    # agent channel and the exec socket's listener (two sockets), its own signalfd and epoll,
+    # and nothing of the runtime's (no directory, no netlink socket, no third socket).
+    local fds f
+    fds=$(for f in /proc/"$pid"/fd/*; do
+        [ "${f##*/}" -gt 2 ] && readlink "$f" | sed 's/:\[[0-9]*\]$//'
+    done | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')
+    [[ "$fds" =~ ^(anon_inode:\[eventpoll\]=1\ )?(anon_inode:\[signalfd\]=1\ )?socket=2\ $ ]] ||
+        fail_now "the stand-in's fds beyond stdio: $fds"
     # The workload runs in the guest: its marker is on no host process.
     wait_for grep -q "$MARK" "$out"
     run ! pgrep -f "$MARK"

@@ -605,26 +605,6 @@ int capsa_container_stats(const struct capsa_ctx *ctx, const char *id, char **js
     return r;
 }
 
-int capsa_container_ooms(const struct capsa_ctx *ctx, const char *id, uint64_t *ooms,
-                         struct capsa_err *err)
-{
-    struct capsa_opened l;
-    int r = open_live(ctx, id, "events", &l, err);
-    if (r < 0)
-        return r;
-    const struct capsa_level *level = capsa_level_of_state(l.st.level);
-    r = 1;
-    if (l.status == CAPSA_STATUS_RUNNING && level->ooms)
-        r = level->ooms(l.dirfd, id, ooms, err);
-    if (r > 0) {
-        struct oom_mark m = {0, false};
-        r = take_stats(l.cg, id, NULL, &m, err);
-        *ooms = m.ooms;
-    }
-    capsa_opened_release(&l);
-    return r;
-}
-
 /* Where OOM stands: the level's count (vm: the guest's) where it serves
  * one, else the host cgroup's. */
 static int oom_now(const struct capsa_level *level, int levelfd, const struct capsa_cgroup *cg,
@@ -642,6 +622,21 @@ static int oom_now(const struct capsa_level *level, int levelfd, const struct ca
         }
     }
     return take_stats(cg, id, NULL, m, err);
+}
+
+int capsa_container_ooms(const struct capsa_ctx *ctx, const char *id, uint64_t *ooms,
+                         struct capsa_err *err)
+{
+    struct capsa_opened l;
+    int r = open_live(ctx, id, "events", &l, err);
+    if (r < 0)
+        return r;
+    const struct capsa_level *level = capsa_level_of_state(l.st.level);
+    struct oom_mark m = {0, false};
+    r = oom_now(level, l.status == CAPSA_STATUS_RUNNING ? l.dirfd : -1, l.cg, id, &m, err);
+    *ooms = m.ooms;
+    capsa_opened_release(&l);
+    return r;
 }
 
 int capsa_container_events(const struct capsa_ctx *ctx, const char *id, unsigned interval_ms,

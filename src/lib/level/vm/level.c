@@ -36,6 +36,7 @@
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -706,8 +707,40 @@ static int vm_child_prepare(struct capsa_level_child *c, bool *execs, struct cap
     return 0;
 }
 
+/* Close [first, last] (close_range, else one by one: the container's
+ * seccomp profile may refuse close_range). */
+static void close_span(unsigned first, unsigned last)
+{
+    if (first > last || capsa_close_range(first, last, 0) == 0)
+        return;
+    struct rlimit rl;
+    unsigned max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20)
+                       ? (unsigned)rl.rlim_cur
+                       : (1u << 20);
+    for (unsigned fd = first; fd <= last && fd < max; fd++)
+        (void)close((int)fd);
+}
+
+/* A stand-in never executes anything, so close-on-exec does not empty it:
+ * every fd it inherited from the runtime (the state directory, the
+ * runtime's sockets) goes now, but stdio, the channel and the exec
+ * socket's listener. */
+static void keep_only(int a, int b)
+{
+    int keep[2] = {a < b ? a : b, a < b ? b : a};
+    unsigned next = 3;
+    for (size_t i = 0; i < 2; i++) {
+        if (keep[i] < 0 || (unsigned)keep[i] < next)
+            continue;
+        close_span(next, (unsigned)keep[i] - 1);
+        next = (unsigned)keep[i] + 1;
+    }
+    close_span(next, ~0U);
+}
+
 static int vm_child_start(struct capsa_level_child *c, struct capsa_err *err)
 {
+    keep_only(c->level_fd, c->exec ? -1 : c->aux_fd);
     if (c->exec)
         return capsa_vm_standin_exec(c->id, c->level_fd, c->priv, c->p->terminal, err);
     return capsa_vm_standin_init(c->id, c->level_fd, c->aux_fd, err);
