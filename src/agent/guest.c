@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "level/vm/nic.h"
 #include "util/err.h"
 #include "util/util.h"
 
@@ -145,10 +144,6 @@ int guest_setup(const struct agent_conf *c, const struct agent *a, struct capsa_
             return r;
     if (enable_controllers(err) < 0)
         agent_log(a, "warning: cgroup controllers: %s", err->msg);
-    /* The container shares the guest's network namespace (the VM is its
-     * boundary), which starts with lo down; NET adds the NICs. */
-    if ((r = capsa_vm_net_loopback(err)) < 0)
-        return r;
     if (c->rootfs_tag[0] != '\0') {
         if ((r = mkdir_p(c->rootfs_dir, err)) < 0)
             return r;

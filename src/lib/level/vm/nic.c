@@ -782,13 +782,6 @@ void capsa_vm_net_unwire(int netns_fd, const struct capsa_vm_net *n)
 
 /* ---- the guest side ---------------------------------------------------- */
 
-int capsa_vm_net_loopback(struct capsa_err *err)
-{
-    cleanup_close int nl = -1;
-    int r = capsa_nl_open(&nl, err);
-    return r < 0 ? r : link_set(nl, 0, "lo", 0, NULL, true, err);
-}
-
 static int add_addr(int nl, int index, const char *dev, const struct capsa_vm_ip *ip,
                     struct capsa_err *err)
 {

@@ -102,7 +102,7 @@ int capsa_vm_net_wire_spare(int netns_fd, const char *what, int spare_nl, int sp
  * TAPs go with their fds); best effort, after a failed create. */
 void capsa_vm_net_unwire(int netns_fd, const struct capsa_vm_net *n);
 
-/* Guest side (the agent, in the guest's network namespace): lo up, then
+/* Guest side (the agent, in the container's network namespace): lo up, then
  * each NIC found by its MAC renamed, given its MTU and brought up, its
  * addresses and the routes added. */
 int capsa_vm_net_apply(const struct capsa_vm_net *n, struct capsa_err *err);
@@ -110,7 +110,5 @@ int capsa_vm_net_apply(const struct capsa_vm_net *n, struct capsa_err *err);
  * init): the NICs are moved there first, then set up by a child that joins
  * it. */
 int capsa_vm_net_apply_in(const struct capsa_vm_net *n, pid_t pid, struct capsa_err *err);
-/* Just lo up (a guest with no NIC). */
-int capsa_vm_net_loopback(struct capsa_err *err);
 
 #endif
