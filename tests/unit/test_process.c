@@ -587,10 +587,41 @@ static void test_env_home(void **state)
     free(etc);
 }
 
+/* A process record: written once, read back as the process's pid and
+ * start time; a missing or malformed one is told apart. */
+static void test_proc_record(void **state)
+{
+    (void)state;
+    int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    struct capsa_err err = {0};
+    pid_t pid = 0;
+    unsigned long long start = 0, want = 0;
+    assert_int_equal(capsa_proc_record_read(dfd, "rec", &pid, &start), -ENOENT);
+    assert_int_equal(capsa_proc_record_write(dfd, "rec", getpid(), &err), 0);
+    assert_int_equal(capsa_proc_record_write(dfd, "rec", getpid(), &err), -EEXIST);
+    assert_int_equal(capsa_proc_record_read(dfd, "rec", &pid, &start), 0);
+    assert_int_equal(capsa_proc_start_time(getpid(), &want, NULL), 0);
+    assert_int_equal(pid, getpid());
+    assert_true(start == want && start > 0);
+    static const char *const bad[] = {"12\n", "12 \n", "x 5\n", "0 5\n", "12 5", "12 -5\n", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int fd = openat(dfd, "bad", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, bad[i], strlen(bad[i])), (ssize_t)strlen(bad[i]));
+        close(fd);
+        assert_int_equal(capsa_proc_record_read(dfd, "bad", &pid, &start), -EINVAL);
+    }
+    /* Not a process: no record. */
+    assert_true(capsa_proc_record_write(dfd, "gone", 0x3fffffff, &err) < 0);
+    close(dfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_exec),
+        cmocka_unit_test(test_proc_record),
         cmocka_unit_test(test_rlimits),
         cmocka_unit_test(test_attrs),
         cmocka_unit_test(test_fake_procfd),

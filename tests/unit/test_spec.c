@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "level/level.h"
 #include "spec/spec.h"
 #include "util/util.h"
 
@@ -850,10 +851,48 @@ static void test_rlimit_and_ns_names(void **state)
     assert_null(capsa_ns_type_name(CAPSA_NS_COUNT));
 }
 
+/* CRI pods: which sandbox a container joins, and the level it inherits. */
+static void test_pod_sandbox_and_level(void **state)
+{
+    (void)state;
+    cleanup_spec struct capsa_spec *member = parse_ok(
+        "{'ociVersion': '1.0.0', 'annotations': {'io.kubernetes.cri.container-type': 'container',"
+        " 'io.kubernetes.cri.sandbox-id': 'sb1'}}");
+    cleanup_spec struct capsa_spec *sandbox = parse_ok(
+        "{'ociVersion': '1.0.0', 'annotations': {'io.kubernetes.cri.container-type': 'sandbox',"
+        " 'io.kubernetes.cri.sandbox-id': 'sb1'}}");
+    cleanup_spec struct capsa_spec *crio = parse_ok(
+        "{'ociVersion': '1.0.0', 'annotations': {'io.kubernetes.cri-o.ContainerType': 'container',"
+        " 'io.kubernetes.cri-o.SandboxID': 'sb2', 'capsa.isolation': 'native'}}");
+    cleanup_spec struct capsa_spec *none = parse_ok("{'ociVersion': '1.0.0'}");
+    assert_string_equal(capsa_spec_pod_sandbox(member), "sb1");
+    assert_null(capsa_spec_pod_sandbox(sandbox));
+    assert_string_equal(capsa_spec_pod_sandbox(crio), "sb2");
+    assert_null(capsa_spec_pod_sandbox(none));
+
+    const struct capsa_level *l = NULL;
+    struct capsa_err err = {0};
+    /* The sandbox's level is the member's floor. */
+    assert_int_equal(capsa_level_choose(member, NULL, "vm", &l, &err), 0);
+    assert_string_equal(l->name, "vm");
+    assert_int_equal(capsa_level_choose(member, NULL, NULL, &l, &err), 0);
+    assert_string_equal(l->name, "native");
+    /* A weaker pod level does not lower the runtime entry's. */
+    assert_int_equal(capsa_level_choose(member, "vm", "native", &l, &err), 0);
+    assert_string_equal(l->name, "vm");
+    /* An annotation may not take a pod's container below its sandbox. */
+    assert_int_equal(capsa_level_choose(crio, NULL, "vm", &l, &err), -EPERM);
+    assert_non_null(strstr(err.msg, "the pod sandbox's isolation level \"vm\""));
+    /* An unknown recorded level is no floor. */
+    assert_int_equal(capsa_level_choose(member, NULL, "bogus", &l, &err), 0);
+    assert_string_equal(l->name, "native");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full),
+        cmocka_unit_test(test_pod_sandbox_and_level),
         cmocka_unit_test(test_minimal_and_unknown_fields),
         cmocka_unit_test(test_negative),
         cmocka_unit_test(test_too_many_mounts),

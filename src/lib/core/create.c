@@ -65,7 +65,7 @@ void capsa_create_rollback(struct capsa_created *c)
         capsa_cgroup_signal_all(c->cg, SIGKILL, NULL);
         capsa_cgroup_destroy(c->cg, NULL);
     }
-    if (c->st.helper_pid > 0 && c->level && c->level->host_stop)
+    if (c->level && c->level->host_stop)
         c->level->host_stop(c->dirfd, c->st.helper_pid, c->st.helper_start);
     if (c->st.shared_mntns && c->st.rootfs)
         capsa_rootfs_unmount_all(c->st.rootfs, NULL);
@@ -195,6 +195,26 @@ static int resolve_rootfs(const char *bundle, const struct capsa_spec *spec, cha
 }
 
 /* Step 1: the bundle. Nothing exists yet, so an error leaves nothing behind. */
+/* The level of the CRI pod sandbox the container joins (in the same state
+ * root), in buf; NULL when it is no pod member or there is no such sandbox
+ * (the level then says what is wrong, if anything). */
+static const char *pod_level(const struct job *j, char *buf, size_t len)
+{
+    const char *sb = capsa_spec_pod_sandbox(j->c->spec);
+    if (sb == NULL || !capsa_id_valid(sb) || j->ctx->root == NULL)
+        return NULL;
+    cleanup_close int root = open(j->ctx->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    cleanup_close int sd =
+        root < 0 ? -1 : openat(root, sb, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct capsa_state st = {0};
+    struct capsa_err e = {0};
+    buf[0] = '\0';
+    if (sd >= 0 && capsa_state_read(sd, &st, &e) == 0 && st.level)
+        snprintf(buf, len, "%s", st.level);
+    capsa_state_clear(&st);
+    return buf[0] ? buf : NULL;
+}
+
 static int load_bundle(struct job *j, struct capsa_err *err)
 {
     const char *b = j->opts->bundle ? j->opts->bundle : ".";
@@ -222,8 +242,11 @@ static int load_bundle(struct job *j, struct capsa_err *err)
     r = check_spec(j, j->c->spec, err);
     /* The isolation level, and its own checks of the config, before
      * anything is made. */
-    if (r == 0)
-        r = capsa_level_choose(j->c->spec, j->ctx->default_level, &j->c->level, err);
+    if (r == 0) {
+        char pod[32];
+        r = capsa_level_choose(j->c->spec, j->ctx->default_level, pod_level(j, pod, sizeof pod),
+                               &j->c->level, err);
+    }
     if (r == 0 && j->c->level->validate)
         r = j->c->level->validate(j->c->spec, err);
     if (r == 0)

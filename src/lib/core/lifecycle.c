@@ -339,7 +339,7 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
     /* The level's host-side helper (interpose: the supervisor) ends with
      * the container; it usually went when the init did. */
     const struct capsa_level *level = capsa_level_of_state(st.level);
-    if (st.helper_pid > 0 && level->host_stop)
+    if (level->host_stop)
         level->host_stop(dirfd, st.helper_pid, st.helper_start);
     if (cg) {
         /* Whatever is left in the cgroup (a container without its own pid

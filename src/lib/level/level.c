@@ -43,7 +43,7 @@ static int unknown(const char *where, const char *name, struct capsa_err *err)
 }
 
 int capsa_level_choose(const struct capsa_spec *spec, const char *default_level,
-                       const struct capsa_level **out, struct capsa_err *err)
+                       const char *pod_level, const struct capsa_level **out, struct capsa_err *err)
 {
     const struct capsa_level *def = &capsa_level_native;
     if (default_level != NULL && default_level[0] != '\0') {
@@ -51,6 +51,11 @@ int capsa_level_choose(const struct capsa_spec *spec, const char *default_level,
         if (def == NULL)
             return unknown("the runtime's default isolation level", default_level, err);
     }
+    /* A pod's containers are at least at its sandbox's level. */
+    const struct capsa_level *pod = pod_level ? capsa_level_by_name(pod_level) : NULL;
+    bool from_pod = pod != NULL && pod->rank > def->rank;
+    if (from_pod)
+        def = pod;
     const struct capsa_level *l = def;
     const char *ann = capsa_spec_annotation(spec, CAPSA_LEVEL_ANNOTATION);
     if (ann != NULL) {
@@ -59,9 +64,9 @@ int capsa_level_choose(const struct capsa_spec *spec, const char *default_level,
         if (l->rank < def->rank)
             return capsa_err_setx(err, EPERM,
                                   "annotations." CAPSA_LEVEL_ANNOTATION ": \"%s\" is weaker than "
-                                  "this runtime entry's isolation level \"%s\": an annotation "
-                                  "may not lower it",
-                                  ann, def->name);
+                                  "%s isolation level \"%s\": an annotation may not lower it",
+                                  ann, from_pod ? "the pod sandbox's" : "this runtime entry's",
+                                  def->name);
     }
     if (l->available != NULL && l->available(err) < 0)
         return capsa_err_wrap(err, "isolation level %s is not available on this host", l->name);

@@ -18,7 +18,9 @@
  * name the binary was started under, capsa-LEVEL, or the configuration
  * file), else native. Where a runtime entry's default is not native, an
  * annotation may not choose a level of lower rank: a pod annotation cannot
- * take a workload out of the sandbox its RuntimeClass promised. The chosen
+ * take a workload out of the sandbox its RuntimeClass promised. A CRI pod's
+ * container (capsa_spec_pod_sandbox) is at least at its sandbox's level,
+ * which the pod's RuntimeClass (or pod annotation) chose. The chosen
  * level is recorded in state.json, so that exec, delete and the rest act on
  * the level the container was created at whatever entry they are called
  * through. */
@@ -107,7 +109,8 @@ struct capsa_level {
     /* delete, and a failed create: end the helper host_prepare started
      * (its pid and start time as recorded in state.json) and undo what
      * else it made (state_dirfd: the container's state directory, whose
-     * files it may have left there). */
+     * files it may have left there). Called whether or not a helper was
+     * recorded (helper_pid 0: none). */
     void (*host_stop)(int state_dirfd, pid_t helper_pid, unsigned long long helper_start);
     /* The init, inside the container while still privileged, after the
      * mounts (step 4): open devices, check the program. Sets *execs to
@@ -157,9 +160,11 @@ const char *capsa_level_names(void);
 
 /* The level spec asks for (see the rules above), available on this host:
  * otherwise an error naming the annotation or the default and the known
- * levels. default_level: NULL or "" for native. */
+ * levels. default_level: NULL or "" for native; pod_level: the level of the
+ * pod sandbox the container joins, or NULL. */
 int capsa_level_choose(const struct capsa_spec *spec, const char *default_level,
-                       const struct capsa_level **out, struct capsa_err *err);
+                       const char *pod_level, const struct capsa_level **out,
+                       struct capsa_err *err);
 
 /* The level recorded in state.json (NULL or unknown: native, which is what
  * a container created before levels were recorded ran at). */

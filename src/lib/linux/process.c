@@ -381,6 +381,47 @@ int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead)
     return 0;
 }
 
+int capsa_proc_record_write(int dirfd, const char *name, pid_t pid, struct capsa_err *err)
+{
+    unsigned long long start = 0;
+    int r = capsa_proc_start_time(pid, &start, NULL);
+    if (r < 0)
+        return capsa_err_set(err, -r, "record of process %d", (int)pid);
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "%d %llu\n", (int)pid, start);
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return capsa_err_set(err, errno, "create the record %s", name);
+    r = capsa_write_all(fd, buf, (size_t)n);
+    close(fd);
+    return r < 0 ? capsa_err_set(err, -r, "write the record %s", name) : 0;
+}
+
+int capsa_proc_record_read(int dirfd, const char *name, pid_t *pid, unsigned long long *start)
+{
+    char buf[64];
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? -ENOENT : -EINVAL;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -EINVAL;
+    buf[n] = '\0';
+    int64_t p = 0;
+    char *sp = strchr(buf, ' '), *nl = strchr(buf, '\n');
+    if (sp == NULL || nl == NULL || nl < sp)
+        return -EINVAL;
+    *sp = *nl = '\0';
+    int64_t s = 0;
+    if (capsa_parse_int64(buf, 1, INT32_MAX, &p) < 0 ||
+        capsa_parse_int64(sp + 1, 1, INT64_MAX, &s) < 0)
+        return -EINVAL;
+    *pid = (pid_t)p;
+    *start = (unsigned long long)s;
+    return 0;
+}
+
 void capsa_proc_kill_if_same(pid_t pid, unsigned long long start)
 {
     int pidfd = capsa_pidfd_open(pid, 0);

@@ -101,6 +101,14 @@ int capsa_proc_stat(pid_t pid, struct capsa_proc_stat *out);
  * zombie/dead. -ESRCH when the process does not exist. */
 int capsa_proc_start_time(pid_t pid, unsigned long long *start, bool *dead);
 
+/* A record of a process in a (runtime-owned) directory: the file name in
+ * dirfd holds "PID START\n" (start: capsa_proc_start_time), so that a later
+ * runtime command can tell the process from a reuse of its number. write
+ * creates it exclusively; read returns -ENOENT when there is none, -EINVAL
+ * when it is malformed. */
+int capsa_proc_record_write(int dirfd, const char *name, pid_t pid, struct capsa_err *err);
+int capsa_proc_record_read(int dirfd, const char *name, pid_t *pid, unsigned long long *start);
+
 /* SIGKILL to pid if it is still the process that started at start (not a
  * reuse of its number); reaped when it has gone already and is our child,
  * not waited for otherwise. The levels' host_stop: a supervisor that is

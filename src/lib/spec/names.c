@@ -159,6 +159,20 @@ const char *capsa_spec_annotation(const struct capsa_spec *spec, const char *key
     return NULL;
 }
 
+const char *capsa_spec_pod_sandbox(const struct capsa_spec *spec)
+{
+    static const char *const keys[][2] = {
+        {"io.kubernetes.cri.container-type", "io.kubernetes.cri.sandbox-id"},
+        {"io.kubernetes.cri-o.ContainerType", "io.kubernetes.cri-o.SandboxID"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        const char *type = capsa_spec_annotation(spec, keys[i][0]);
+        if (type && strcmp(type, "container") == 0)
+            return capsa_spec_annotation(spec, keys[i][1]);
+    }
+    return NULL;
+}
+
 const char *const capsa_sched_policy_names[CAPSA_SCHED_POLICY_COUNT] = {
     "SCHED_OTHER", "SCHED_FIFO", "SCHED_RR",       "SCHED_BATCH",
     "SCHED_ISO",   "SCHED_IDLE", "SCHED_DEADLINE",

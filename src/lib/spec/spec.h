@@ -425,6 +425,12 @@ void capsa_spec_freep(struct capsa_spec **spec);
 const struct capsa_namespace *capsa_spec_namespace(const struct capsa_spec *spec,
                                                    enum capsa_ns_type type);
 const char *capsa_spec_annotation(const struct capsa_spec *spec, const char *key);
+
+/* The id of the CRI pod sandbox a container belongs to, from containerd's
+ * (io.kubernetes.cri.container-type = container, .sandbox-id) or CRI-O's
+ * (io.kubernetes.cri-o.ContainerType, .SandboxID) annotations; NULL for a
+ * sandbox itself and for a container outside a CRI pod. */
+const char *capsa_spec_pod_sandbox(const struct capsa_spec *spec);
 const char *capsa_ns_type_name(enum capsa_ns_type type); /* "pid", "network", ... */
 
 /* Capability name <-> number ("CAP_CHOWN" <-> 0). -1 when unknown. */

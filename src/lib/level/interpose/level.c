@@ -325,7 +325,8 @@ static int ip_child_confine(struct capsa_level_child *c, struct capsa_err *err)
 static void interpose_host_stop(int state_dirfd, pid_t pid, unsigned long long start)
 {
     (void)state_dirfd;
-    capsa_proc_kill_if_same(pid, start);
+    if (pid > 0)
+        capsa_proc_kill_if_same(pid, start);
 }
 
 const struct capsa_level capsa_level_interpose = {
