@@ -527,10 +527,72 @@ static int launch_end(struct launch *l, int r, pid_t *pid, struct capsa_err *err
     return r;
 }
 
-static int do_create(struct agent *a, const struct capsa_vm_msg *m, struct capsa_err *err)
+/* A CRI pod member's config (CAPSA_VM_POD_ANNOTATION names its sandbox, a
+ * container of this guest): each namespace it joins by path is the
+ * sandbox's init's (the host checked the paths against the sandbox's
+ * stand-in's). *out: the config to use (heap), NULL when not a member's. */
+static int pod_config(const struct agent *a, const uint8_t *data, uint32_t len, char **out,
+                      struct capsa_err *err)
 {
+    static const char *const names[][2] = {
+        {"pid", "pid"}, {"network", "net"}, {"mount", "mnt"},     {"ipc", "ipc"},
+        {"uts", "uts"}, {"user", "user"},   {"cgroup", "cgroup"}, {"time", "time"},
+    };
+    *out = NULL;
+    json_error_t je;
+    json_t *root = json_loadb((const char *)data, len, 0, &je);
+    if (root == NULL)
+        return 0; /* json_terminal says what is wrong */
+    const char *sb = json_string_value(
+        json_object_get(json_object_get(root, "annotations"), CAPSA_VM_POD_ANNOTATION));
+    const struct agent_proc *p = sb ? a->procs : NULL;
+    while (p && !(p->init && strcmp(p->cid, sb) == 0))
+        p = p->next;
+    if (p == NULL) {
+        json_decref(root);
+        return sb ? capsa_err_setx(err, ENOENT,
+                                   "the pod's sandbox %.200s has no init in this guest", sb)
+                  : 0;
+    }
+    int r = 0;
+    json_t *nss = json_object_get(json_object_get(root, "linux"), "namespaces");
+    size_t i;
+    json_t *ns;
+    json_array_foreach (nss, i, ns) {
+        const char *type = json_string_value(json_object_get(ns, "type"));
+        if (json_object_get(ns, "path") == NULL || type == NULL)
+            continue;
+        const char *name = NULL;
+        for (size_t k = 0; k < sizeof names / sizeof names[0] && !name; k++)
+            if (strcmp(type, names[k][0]) == 0)
+                name = names[k][1];
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)p->pid, name ? name : "");
+        if (name == NULL || json_object_set_new(ns, "path", json_string(path)) < 0) {
+            r = capsa_err_setx(err, EINVAL, "linux.namespaces[%zu]: type \"%.32s\"", i, type);
+            break;
+        }
+    }
+    if (r == 0 && (*out = json_dumps(root, JSON_COMPACT)) == NULL)
+        r = capsa_err_set(err, ENOMEM, "config");
+    json_decref(root);
+    return r;
+}
+
+static int do_create(struct agent *a, const struct capsa_vm_msg *in, struct capsa_err *err)
+{
+    cleanup_free char *cfg = NULL;
+    int r = pod_config(a, in->data, in->len, &cfg, err);
+    if (r < 0)
+        return r;
+    struct capsa_vm_msg pm = *in;
+    if (cfg) {
+        pm.data = (const uint8_t *)cfg;
+        pm.len = (uint32_t)strlen(cfg);
+    }
+    const struct capsa_vm_msg *m = &pm;
     struct launch l;
-    int r = launch_begin(a, m, "config", true, false, &l, err);
+    r = launch_begin(a, m, "config", true, false, &l, err);
     bool created = false;
     if (r == 0) {
         struct capsa_create_opts o = {.bundle = m->bundle,

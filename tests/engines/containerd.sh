@@ -205,7 +205,20 @@ IPRT=
 if [ "$rtname" = capsa ]; then
     IPRT=$D/bin/capsa-interpose
     { mkdir -p "$D/bin" && ln -s "$RUNTIME" "$IPRT"; } || bail "symlink $IPRT"
+    # And a handler for the vm level's pods: a wrapper that gives capsa --allow-tcg (no /dev/kvm
+    # here); the level itself comes from the pod annotation capsa.isolation=vm.
+    VMRT=$D/bin/capsa-tcg
+    { printf '#!/bin/sh\nexec %s --allow-tcg "$@"\n' "$RUNTIME" >"$VMRT" && chmod 0755 "$VMRT"; } ||
+        bail "wrapper $VMRT"
     cat >>"$D/config.toml" <<EOF
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa-vm]
+      runtime_type = "io.containerd.runc.v2"
+      pod_annotations = ["capsa.*"]
+      container_annotations = ["capsa.*"]
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa-vm.options]
+        BinaryName = "$VMRT"
+        Root = "$RROOT"
+        SystemdCgroup = false
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa-interpose]
       runtime_type = "io.containerd.runc.v2"
       pod_annotations = ["capsa.*"]
@@ -776,10 +789,6 @@ vm_procs() { pgrep -f "$RROOT/test/$1/" || true; }
 # shellcheck source=tests/engines/vm.bash
 source "$repo/tests/engines/vm.bash"
 if [ "$rtname" = capsa ] && [ -z "$(vm_missing "$RUNTIME")" ]; then
-    VMRT=$D/bin/capsa-tcg
-    mkdir -p "$D/bin"
-    printf '#!/bin/sh\nexec %s --allow-tcg "$@"\n' "$RUNTIME" >"$VMRT"
-    chmod 0755 "$VMRT"
     out=$(bounded "${CTR[@]}" run --rm --runc-binary "$VMRT" --runc-root "$RROOT" \
         --annotation capsa.isolation=vm "$IMG" vma sh -c 'uname -r; exit 3' </dev/null 2>&1)
     rc=$?
@@ -811,6 +820,57 @@ if [ "$rtname" = capsa ] && [ -z "$(vm_missing "$RUNTIME")" ]; then
     else
         notok "ctr run: vm: detached task" "$(cat "$D/vmb.out")"
         task_gone vmb
+    fi
+    # A CRI pod at the vm level (handler capsa-vm; the pod annotation capsa.isolation=vm, which
+    # containerd gives the sandbox: the pod's containers take their sandbox's level): the sandbox
+    # boots the VM on the pod's CNI network, and the pod's containers run in that VM, sharing its
+    # network namespace (localhost and the pod's address) and its PID namespace (the pause
+    # program is their PID 1).
+    VPOD=(-handler capsa-vm -hostname capsa-vmpod)
+    KROOT=$RROOT/k8s.io
+    if vpod=$(cri runp "${VPOD[@]}" -pann capsa.isolation=vm vpod 2>&1); then
+        ok "CRI: vm: RunPodSandbox boots the pod's VM"
+        vq=$(jq -r .helperPid "$KROOT/$vpod/state.json" 2>/dev/null)
+        vqstart=$(field "$vq" 22)
+        check "CRI: vm: QEMU runs for the sandbox (helperPid)" qemu-system-x86 "$(cat "/proc/$vq/comm" 2>&1)"
+        if ! srv=$(cri create "${VPOD[@]}" "$vpod" srv "$IMG" sh -c \
+            'mkdir -p /www && echo "pod $(uname -r)" >/www/i && exec httpd -f -p 127.0.0.1:8080 -h /www' 2>&1) ||
+            ! cri start "$srv" >/dev/null 2>&1; then
+            notok "CRI: vm: the server container" "$srv"
+        fi
+        if vcli=$(cri create "${VPOD[@]}" "$vpod" cli "$IMG" sleep 1000 2>&1) && cri start "$vcli" 2>&1; then
+            ok "CRI: vm: two containers created and started in the pod"
+            # The containers have no VMM of their own: one VM for the pod.
+            out=$(jq -r '"\(.isolation) \(.helperPid // 0)"' "$KROOT/$srv/state.json" "$KROOT/$vcli/state.json" 2>&1 | tr '\n' ' ')
+            check "CRI: vm: the pod's containers are at the vm level, with no VM of their own" "vm 0 vm 0 " "$out"
+            out=$(cri exec "$vcli" wget -qO- http://127.0.0.1:8080/i 2>&1)
+            check "CRI: vm: a container reaches its pod neighbour on localhost, in the guest" "pod guest" \
+                "${out%% *} $(guest_kernel "${out#pod }")"
+            out=$(cri exec "$vcli" sh -c 'ip -4 -o addr show eth0 | grep -c "inet 10.231.0."; cat /proc/1/comm' 2>&1)
+            check "CRI: vm: the pod's address and its pause as PID 1, in the guest" "1 pause" "${out//$'\n'/ }"
+            out=$(cri exec "$vcli" hostname 2>&1)
+            check "CRI: vm: the pod's hostname" capsa-vmpod "$out"
+        else
+            notok "CRI: vm: two containers created and started in the pod" "$vcli" \
+                "$(grep -i error "$D/containerd.log" | tail -n 5)"
+        fi
+        for c in "$vcli" "$srv"; do
+            cri stop "$c" 0 >/dev/null 2>&1
+            cri rm "$c" >/dev/null 2>&1
+        done
+        cri stopp "$vpod" >/dev/null 2>&1 && cri rmp "$vpod" 2>&1
+        check "CRI: vm: StopPodSandbox + RemovePodSandbox" 0 "$?"
+        out=gone
+        for _ in $(seq 300); do
+            { [ "$(field "$vq" 22)" != "$vqstart" ] || [ "$(field "$vq" 3)" = Z ]; } && break
+            sleep 0.2
+        done
+        [ "$(field "$vq" 22)" != "$vqstart" ] || [ "$(field "$vq" 3)" = Z ] || out="QEMU $vq left"
+        left=$("$RUNTIME" --root "$KROOT" list -q 2>&1)
+        [ -z "$left" ] || out="$out, state left: $left"
+        check "CRI: vm: after the pod's removal no VM and no state left" gone "$out"
+    else
+        notok "CRI: vm: RunPodSandbox boots the pod's VM" "$vpod" "$(grep -i error "$D/containerd.log" | tail -n 5)"
     fi
 else
     echo "# skip: vm isolation level (capsa only; $(vm_missing "$RUNTIME"))"

@@ -448,6 +448,110 @@ ns_view() {
     [ "$output" = "$before" ] || fail_now "the namespace changed: before: $before, after: $output"
 }
 
+# The mount points of a VM's virtiofsd (its sandbox's mount namespace), relative to the share.
+fsd_mounts() {
+    awk '{print $5}' "/proc/$(cut -d' ' -f1 "$CAPSA_ROOT/$1/fsd")/mountinfo" | sort
+}
+
+@test "vm level: a CRI pod: the sandbox's VM runs a member, which shares its network, IPC and UTS namespaces and has its own rootfs; member delete leaves the sandbox serving; refusals leave nothing" {
+    local sb=$CID mid=${CID}m bad=${CID}x
+    update_config ".annotations[\"capsa.isolation\"] = \"vm\"
+        | .annotations[\"io.kubernetes.cri.container-type\"] = \"sandbox\"
+        | .annotations[\"io.kubernetes.cri.sandbox-id\"] = \"$sb\""
+    update_config '.process.args = ["sh", "-c", "mkdir -p /www && echo \"pod $(uname -r)\" >/www/i && exec httpd -f -p 127.0.0.1:8080 -h /www"]'
+    capsa --allow-tcg create --bundle "$BUNDLE" "$sb" </dev/null >/dev/null 2>&1
+    local spid qemu
+    spid=$(capsa state "$sb" | jq -r .pid)
+    qemu=$(jq -r .helperPid "$CAPSA_ROOT/$sb/state.json")
+    # The member, as containerd's CRI gives it: the sandbox's network, IPC and UTS namespaces by
+    # path, a pid and mount namespace of its own, a rootfs and a volume of its own. It does not
+    # ask for the vm level: a pod's containers take their sandbox's.
+    local mb=$BATS_TEST_TMPDIR/member vol=$BATS_TEST_TMPDIR/mvol
+    mkdir -p "$mb" "$vol"
+    cp -a "$ROOTFS" "$mb/rootfs"
+    jq --arg p "$spid" --arg sb "$sb" --arg vol "$vol" '
+        .annotations["io.kubernetes.cri.container-type"] = "container"
+        | .annotations["io.kubernetes.cri.sandbox-id"] = $sb
+        | del(.annotations["capsa.isolation"])
+        | .linux.cgroupsPath += "m"
+        | .mounts += [{"destination": "/vol", "type": "bind", "source": $vol, "options": ["rbind", "rw"]}]
+        | .process.args = ["sleep", "1000"]
+        | .linux.namespaces = [.linux.namespaces[] | if .type == "network" or .type == "ipc" or .type == "uts"
+            then .path = "/proc/\($p)/ns/" + ({"network": "net", "ipc": "ipc", "uts": "uts"}[.type]) else . end]' \
+        "$BUNDLE/config.json" >"$mb/config.json"
+    local vmms
+    vmms=$(pgrep -c -x qemu-system-x86)
+    # Before the sandbox runs, its VM takes no member: refused, nothing left.
+    run capsa --allow-tcg create --bundle "$mb" "$mid" </dev/null
+    [ "$status" -ne 0 ] && [[ "$output" == *"sandbox $sb is created but not started"* ]] ||
+        fail_now "member of a sandbox not started: $status $output"
+    [ ! -e "$CAPSA_ROOT/$mid" ] && [ -z "$(ls -A "$CAPSA_ROOT/$sb/share/c")" ] || fail_now "the refused member left state"
+    capsa start "$sb"
+    capsa --allow-tcg run -d --bundle "$mb" "$mid" </dev/null
+    # At the sandbox's level, with no second VM: no helper, no QEMU started for it.
+    [ "$(jq -r .isolation "$CAPSA_ROOT/$mid/state.json")" = vm ] || fail_now "the member is not at the vm level"
+    [ "$(jq -r '.helperPid // 0' "$CAPSA_ROOT/$mid/state.json")" = 0 ] || fail_now "the member has a VMM"
+    [ "$(pgrep -c -x qemu-system-x86)" = "$vmms" ] || fail_now "a VMM started for the member"
+    # The member reaches the sandbox's server on localhost, under the same guest kernel.
+    run -0 capsa exec "$mid" sh -c 'wget -qO- http://127.0.0.1:8080/i; uname -r'
+    local rel=${lines[1]}
+    [ "${lines[0]}" = "pod $rel" ] && [ "$rel" != "$(uname -r)" ] || fail_now "not the sandbox's page from the guest: $output"
+    # Namespaces as a pod's: network, IPC and UTS the sandbox's; mount and pid its own.
+    local n sbns mns
+    for n in net ipc uts mnt pid; do
+        sbns=$(capsa exec "$sb" readlink /proc/self/ns/$n)
+        mns=$(capsa exec "$mid" readlink /proc/self/ns/$n)
+        case $n in
+        net | ipc | uts) [ "$sbns" = "$mns" ] || fail_now "$n: sandbox $sbns, member $mns" ;;
+        *) [ "$sbns" != "$mns" ] || fail_now "$n shared: $mns" ;;
+        esac
+    done
+    # Its own files: what it writes lands in its rootfs and volume on the host, not the sandbox's.
+    capsa exec "$mid" sh -c 'echo m >/m.txt && echo v >/vol/v.txt'
+    [ "$(cat "$mb/rootfs/m.txt")" = m ] && [ "$(cat "$vol/v.txt")" = v ] || fail_now "member's files not on the host"
+    [ ! -e "$ROOTFS/m.txt" ] || fail_now "the member wrote the sandbox's rootfs"
+    run -0 fsd_mounts "$sb"
+    [[ "$output" == *"/c/$mid/rootfs"* ]] || fail_now "no member bind in virtiofsd: $output"
+    # The share's own directories (where the host makes the members') are read-only to the guest.
+    run -0 awk '$5 == "/" {print $6}' "/proc/$(cut -d' ' -f1 "$CAPSA_ROOT/$sb/fsd")/mountinfo"
+    [[ "$output" == ro,* ]] || fail_now "the share's top is not read-only: $output"
+    # A member naming a namespace that is not the sandbox's is refused, naming it; nothing left.
+    local fns=capsapod$$
+    ip netns add "$fns"
+    defer "ip netns del $fns"
+    jq --arg ns "/run/netns/$fns" '.linux.cgroupsPath += "x"
+        | .linux.namespaces = [.linux.namespaces[] | if .type == "network" then .path = $ns else . end]' \
+        "$mb/config.json" >"$BATS_TEST_TMPDIR/bad.json"
+    mkdir -p "$BATS_TEST_TMPDIR/badb"
+    cp "$BATS_TEST_TMPDIR/bad.json" "$BATS_TEST_TMPDIR/badb/config.json"
+    ln -s "$mb/rootfs" "$BATS_TEST_TMPDIR/badb/rootfs"
+    run capsa --allow-tcg create --bundle "$BATS_TEST_TMPDIR/badb" "$bad" </dev/null
+    [ "$status" -ne 0 ] && [[ "$output" == *"/run/netns/$fns: not the namespace of the pod's sandbox $sb"* ]] ||
+        fail_now "foreign namespace: $status $output"
+    [ ! -e "$CAPSA_ROOT/$bad" ] && [ ! -e "$CAPSA_ROOT/$sb/share/c/$bad" ] || fail_now "the refused member left state"
+    # A member of a sandbox that does not exist is refused, naming it.
+    jq '.annotations["io.kubernetes.cri.sandbox-id"] = "nosuchpod" | .annotations["capsa.isolation"] = "vm"' "$BATS_TEST_TMPDIR/bad.json" >"$BATS_TEST_TMPDIR/badb/config.json"
+    run capsa --allow-tcg create --bundle "$BATS_TEST_TMPDIR/badb" "$bad" </dev/null
+    [ "$status" -ne 0 ] && [[ "$output" == *"pod's sandbox nosuchpod"* ]] || fail_now "missing sandbox: $status $output"
+    [ ! -e "$CAPSA_ROOT/$bad" ] || fail_now "the refused member left state"
+    # The member's end: killed, deleted; its binds leave the VM's share, the sandbox still serves.
+    capsa kill "$mid" KILL
+    wait_for status_is "$mid" stopped
+    capsa delete "$mid"
+    [ ! -e "$CAPSA_ROOT/$mid" ] || fail_now "member state left"
+    run -0 fsd_mounts "$sb"
+    [[ "$output" != *"/c/"* ]] || fail_now "member binds left in virtiofsd: $output"
+    [ -z "$(ls -A "$CAPSA_ROOT/$sb/share/c")" ] || fail_now "left in the share: $(ls -A "$CAPSA_ROOT/$sb/share/c")"
+    run -0 capsa exec "$sb" wget -qO- http://127.0.0.1:8080/i
+    [ "$output" = "pod $rel" ] || fail_now "the sandbox stopped serving: $output"
+    capsa delete -f "$sb"
+    wait_for no_vm_procs || fail_now "left running: $(vm_procs)"
+    # (a zombie waiting for the host's init to reap it is gone)
+    [ "$(cat "/proc/$qemu/comm" 2>/dev/null)" != qemu-system-x86 ] ||
+        grep -q '^State:.*Z' "/proc/$qemu/status" || fail_now "QEMU left"
+    assert_nothing_left "$sb"
+}
+
 @test "vm level: features lists it; an unknown level's error names it" {
     run capsa features
     [ "$status" -eq 0 ]

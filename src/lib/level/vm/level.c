@@ -71,6 +71,10 @@ struct vm_create {
 
 static int vm_validate(const struct capsa_spec *spec, struct capsa_err *err)
 {
+    /* A pod member joins its sandbox's namespaces (checked at
+     * host_prepare) and lives in its VM. */
+    if (capsa_spec_pod_sandbox(spec))
+        return 0;
     /* A network namespace to join is checked at host_prepare (it must be
      * empty: no network reaches the guest yet); any other is refused. */
     for (size_t i = 0; i < spec->linux_cfg.n_namespaces; i++) {
@@ -176,36 +180,46 @@ static int vm_to_cgroup(const struct capsa_level_host *h, const struct capsa_vm 
 /* The config the guest gets: the one read, less the annotation that chose
  * this level (in the guest, the container runs natively: the VM is the
  * level). *out is heap memory. */
-static int guest_config(const struct capsa_level_host *h, char **out, size_t *len,
-                        struct capsa_err *err)
+static int guest_config(const struct capsa_level_host *h, const char *sandbox, char **out,
+                        size_t *len, struct capsa_err *err)
 {
+    const char *member = sandbox ? h->id : NULL;
     json_error_t je;
     json_t *root = json_loadb(h->config_raw, h->config_len, 0, &je);
     if (root == NULL)
         return capsa_err_setx(err, EINVAL, "vm: config.json: %s", je.text);
     json_t *ann = json_object_get(root, "annotations");
-    if (json_is_object(ann))
+    if (json_is_object(ann)) {
         (void)json_object_del(ann, CAPSA_LEVEL_ANNOTATION);
+        (void)json_object_del(ann, CAPSA_VM_POD_ANNOTATION);
+    }
     /* Hooks run on the host (the core runs them for the stand-in): their
      * paths name the host's programs (Docker's is /proc/<dockerd>/exe). */
     (void)json_object_del(root, "hooks");
     /* The rootfs and the bind mounts' sources, where the share has them. */
     char p[PATH_MAX];
-    int bad = capsa_vm_share_guest_path(SIZE_MAX, p, sizeof p) < 0 ||
+    int bad = capsa_vm_share_guest_path(member, SIZE_MAX, p, sizeof p) < 0 ||
               json_object_set_new(json_object_get(root, "root"), "path", json_string(p)) < 0;
     json_t *mounts = json_object_get(root, "mounts");
     for (size_t m = 0; !bad && m < h->spec->n_mounts; m++)
         if (capsa_vm_share_has(&h->spec->mounts[m]))
-            bad = capsa_vm_share_guest_path(m, p, sizeof p) < 0 ||
+            bad = capsa_vm_share_guest_path(member, m, p, sizeof p) < 0 ||
                   json_object_set_new(json_array_get(mounts, m), "source", json_string(p)) < 0;
     if (bad) {
         json_decref(root);
         return capsa_err_setx(err, EINVAL, "vm: the guest's config: root or mounts");
     }
+    /* A pod member's namespace paths are the sandbox's (host_prepare
+     * checked): the agent names the sandbox's in the guest instead. */
+    if (sandbox) {
+        if (!json_is_object(ann))
+            (void)json_object_set_new(root, "annotations", ann = json_object());
+        bad = json_object_set_new(ann, CAPSA_VM_POD_ANNOTATION, json_string(sandbox)) < 0;
+    }
     /* The engine's network namespace is a new one in the guest (a path
      * would name nothing there); the agent moves the NICs wired to the
      * engine's interfaces into it (nic.h). */
-    json_t *nss = json_object_get(json_object_get(root, "linux"), "namespaces");
+    json_t *nss = sandbox ? NULL : json_object_get(json_object_get(root, "linux"), "namespaces");
     size_t i;
     json_t *ns;
     json_array_foreach (nss, i, ns) {
@@ -213,7 +227,7 @@ static int guest_config(const struct capsa_level_host *h, char **out, size_t *le
         if (type && strcmp(type, "network") == 0)
             (void)json_object_del(ns, "path");
     }
-    *out = json_dumps(root, JSON_COMPACT);
+    *out = bad ? NULL : json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (*out == NULL)
         return capsa_err_set(err, ENOMEM, "vm: the guest's config");
@@ -226,7 +240,7 @@ static int agent_create(const struct capsa_level_host *h, int ch, struct capsa_e
 {
     char *cfg = NULL;
     size_t cfglen = 0;
-    int r = guest_config(h, &cfg, &cfglen, err);
+    int r = guest_config(h, NULL, &cfg, &cfglen, err);
     if (r < 0)
         return r;
     struct capsa_vm_reader rd = {0};
@@ -297,6 +311,198 @@ static int state_dir_path(int dirfd, char *out, size_t len, struct capsa_err *er
     return 0;
 }
 
+/* ---- CRI pods ---------------------------------------------------------- */
+
+/* <state>/POD_RECORD of a pod member: the sandbox's state directory (whose
+ * exec socket serves it, whose share has its files). */
+#define POD_RECORD "pod"
+/* <state>/INIT_RECORD of a VM's container: its init (the stand-in), pid and
+ * start time, whose namespaces a pod member's config must name. */
+#define INIT_RECORD "init"
+
+/* The sandbox's state directory a member's record names (empty: none). */
+static int pod_read(int dirfd, char *out, size_t len)
+{
+    out[0] = '\0';
+    cleanup_close int fd = openat(dirfd, POD_RECORD, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    ssize_t n = read(fd, out, len - 1);
+    if (n <= 0 || out[0] != '/' || out[n - 1] != '\n') {
+        out[0] = '\0';
+        return -EINVAL;
+    }
+    out[n - 1] = '\0';
+    return 0;
+}
+
+/* The exec socket that serves the container: its own, or a pod member's
+ * sandbox's. */
+static int exec_sock(int dirfd, char *out, size_t len, struct capsa_err *err)
+{
+    char state[PATH_MAX];
+    if (pod_read(dirfd, state, sizeof state) < 0)
+        return capsa_err_setx(err, EINVAL, "vm: the state's %s record", POD_RECORD);
+    if (state[0] == '\0') {
+        int r = state_dir_path(dirfd, state, sizeof state, err);
+        if (r < 0)
+            return r;
+    }
+    return capsa_vm_state_path(state, CAPSA_VM_EXEC_SOCK, out, len, err);
+}
+
+/* /proc's name of each namespace type. */
+static const char *const ns_proc_name[CAPSA_NS_COUNT] = {
+    [CAPSA_NS_PID] = "pid",       [CAPSA_NS_NET] = "net",   [CAPSA_NS_MNT] = "mnt",
+    [CAPSA_NS_IPC] = "ipc",       [CAPSA_NS_UTS] = "uts",   [CAPSA_NS_USER] = "user",
+    [CAPSA_NS_CGROUP] = "cgroup", [CAPSA_NS_TIME] = "time",
+};
+
+/* Each namespace the member's config joins must be the sandbox's init's
+ * (the guest has the sandbox's and no other). */
+static int pod_check_ns(const struct capsa_spec *spec, int sd, const char *sandbox,
+                        struct capsa_err *err)
+{
+    pid_t pid = 0;
+    unsigned long long start = 0, now = 0;
+    if (capsa_proc_record_read(sd, INIT_RECORD, &pid, &start) < 0)
+        return capsa_err_setx(err, ENOENT,
+                              "vm: the pod's sandbox %s has no init record: it is no vm-level "
+                              "container created by this capsa",
+                              sandbox);
+    for (size_t i = 0; i < spec->linux_cfg.n_namespaces; i++) {
+        const struct capsa_namespace *ns = &spec->linux_cfg.namespaces[i];
+        if (ns->path == NULL)
+            continue;
+        char p[64];
+        snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, ns_proc_name[ns->type]);
+        struct stat a, b;
+        if (stat(p, &b) < 0 || capsa_proc_start_time(pid, &now, NULL) < 0 || now != start)
+            return capsa_err_setx(err, ESRCH, "vm: the pod's sandbox %s is not running", sandbox);
+        if (stat(ns->path, &a) < 0)
+            return capsa_err_set(err, errno, "linux.namespaces[%zu].path %s", i, ns->path);
+        if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+            return capsa_err_setx(err, EINVAL,
+                                  "linux.namespaces[%zu].path %s: not the namespace of the pod's "
+                                  "sandbox %s (at the vm level a pod's containers share its VM, "
+                                  "and only its namespaces)",
+                                  i, ns->path, sandbox);
+    }
+    return 0;
+}
+
+/* A member's CREATE, through the sandbox's exec socket (whose stand-in
+ * routes it to the agent): the connection is then the member's channel,
+ * which its init's stand-in owns. */
+static int member_create(struct capsa_level_host *h, const char *sandbox, const char *sstate,
+                         int *out, struct capsa_err *err)
+{
+    char sock[PATH_MAX];
+    char *cfg = NULL;
+    size_t cfglen = 0;
+    cleanup_close int fd = -1;
+    int r = capsa_vm_state_path(sstate, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, err);
+    if (r == 0 && (r = capsa_vm_connect(sock, &fd, err)) < 0)
+        r = capsa_err_wrap(err, "vm: the pod's sandbox %s (its init serves its VM)", sandbox);
+    if (r == 0)
+        r = guest_config(h, sandbox, &cfg, &cfglen, err);
+    if (r == 0) {
+        struct capsa_vm_msg create = {.type = CAPSA_VM_CREATE,
+                                      .id = REQ_CREATE,
+                                      .cid = h->id,
+                                      .proc = CAPSA_VM_STANDIN_INIT,
+                                      .data = (const uint8_t *)cfg,
+                                      .len = (uint32_t)cfglen,
+                                      .bundle = CAPSA_VM_GUEST_BUNDLE};
+        struct capsa_vm_reader rd = {0};
+        struct capsa_vm_msg m;
+        if ((r = capsa_vm_send(fd, &create, err)) == 0)
+            r = capsa_vm_recv_reply(fd, &rd, REQ_CREATE, "CREATE", &m, err);
+        capsa_vm_reader_free(&rd);
+    }
+    free(cfg);
+    if (r == 0)
+        *out = steal_fd(fd);
+    return r;
+}
+
+/* delete (and a failed create) of a member: its container in the guest
+ * goes, then its binds in the sandbox's share. */
+static void pod_unrecord(int dirfd)
+{
+    char sstate[PATH_MAX], self[PATH_MAX], sock[PATH_MAX];
+    struct capsa_err e = {0};
+    if (pod_read(dirfd, sstate, sizeof sstate) < 0 || sstate[0] == '\0' ||
+        state_dir_path(dirfd, self, sizeof self, &e) < 0)
+        return;
+    const char *id = strrchr(self, '/') ? strrchr(self, '/') + 1 : self;
+    cleanup_close int fd = -1;
+    if (capsa_vm_state_path(sstate, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, &e) == 0 &&
+        capsa_vm_connect(sock, &fd, &e) == 0) {
+        struct capsa_vm_msg del = {
+            .type = CAPSA_VM_DELETE, .id = 1, .cid = id, .flags = CAPSA_VM_DEL_FORCE};
+        struct capsa_vm_reader rd = {0};
+        struct capsa_vm_msg m;
+        if (capsa_vm_send(fd, &del, &e) == 0)
+            (void)capsa_vm_recv_reply(fd, &rd, 1, "DELETE", &m, &e);
+        capsa_vm_reader_free(&rd);
+    }
+    cleanup_close int sd = open(sstate, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sd >= 0)
+        capsa_vm_share_member_remove(sd, id);
+    (void)unlinkat(dirfd, POD_RECORD, 0);
+}
+
+/* create of a pod member: no VM of its own; its files join the sandbox's
+ * share, its container the sandbox's guest. */
+static int member_prepare(struct capsa_level_host *h, const char *sandbox, struct capsa_err *err)
+{
+    if (!capsa_id_valid(sandbox) || strcmp(sandbox, h->id) == 0)
+        return capsa_err_setx(err, EINVAL,
+                              "annotations: the pod's sandbox id \"%.64s\" names no other "
+                              "container",
+                              sandbox);
+    char self[PATH_MAX], sstate[PATH_MAX];
+    int r = state_dir_path(h->state_dirfd, self, sizeof self, err);
+    if (r < 0)
+        return r;
+    char *slash = strrchr(self, '/');
+    if (slash == NULL || (size_t)snprintf(sstate, sizeof sstate, "%.*s/%s", (int)(slash - self),
+                                          self, sandbox) >= sizeof sstate)
+        return capsa_err_setx(err, ENAMETOOLONG, "vm: the pod's sandbox %s", sandbox);
+    cleanup_close int sd = open(sstate, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sd < 0)
+        return capsa_err_set(err, errno,
+                             "vm: the pod's sandbox %s (the CRI sandbox-id annotation): no such "
+                             "container in this runtime root",
+                             sandbox);
+    /* Its init serves the VM once started; before, a CREATE would wait.
+     * (exec.fifo: the core's, there from create until start.) */
+    if (faccessat(sd, "exec.fifo", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        return capsa_err_setx(err, EBUSY,
+                              "vm: the pod's sandbox %s is created but not started: its VM "
+                              "takes the pod's containers once it runs",
+                              sandbox);
+    if ((r = pod_check_ns(h->spec, sd, sandbox, err)) < 0)
+        return r;
+    char rec[PATH_MAX + 2];
+    int n = snprintf(rec, sizeof rec, "%s\n", sstate);
+    cleanup_close int fd = openat(h->state_dirfd, POD_RECORD,
+                                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || n < 0 || (size_t)n >= sizeof rec || capsa_write_all(fd, rec, (size_t)n) < 0)
+        return capsa_err_set(err, errno ? errno : EIO, "vm: the state's %s record", POD_RECORD);
+    r = capsa_vm_share_member(sd, sandbox, h->id, h->spec, h->bundle, h->rootfs, err);
+    int ch = -1;
+    if (r == 0)
+        r = member_create(h, sandbox, sstate, &ch, err);
+    if (r < 0) {
+        pod_unrecord(h->state_dirfd);
+        return r;
+    }
+    h->child_fd = ch;
+    return 0;
+}
+
 /* ---- exec, runtime side ----------------------------------------------- */
 
 /* The process to run, as JSON, for the stand-in to send (h->priv). */
@@ -307,12 +513,10 @@ static int exec_prepare(struct capsa_level_host *h, struct capsa_err *err)
                               "exec: container %s is created but not started: at the vm level "
                               "the guest serves exec once `start` has run",
                               h->id);
-    char state[PATH_MAX], sock[PATH_MAX];
+    char sock[PATH_MAX];
     char *json = NULL;
     int fd = -1;
-    int r = state_dir_path(h->state_dirfd, state, sizeof state, err);
-    if (r == 0)
-        r = capsa_vm_state_path(state, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, err);
+    int r = exec_sock(h->state_dirfd, sock, sizeof sock, err);
     if (r == 0 && (r = capsa_vm_connect(sock, &fd, err)) < 0)
         r = capsa_err_wrap(err, "exec: the container's init (its stand-in serves exec)");
     if (r == 0)
@@ -340,10 +544,13 @@ static void vm_host_release(struct capsa_level_host *h)
  * put in the init's new network namespace, and the agent gets NET. */
 static int vm_host_created(struct capsa_level_host *h, pid_t pid, struct capsa_err *err)
 {
-    struct vm_create *vc = h->priv;
-    if (vc == NULL)
+    if (capsa_spec_pod_sandbox(h->spec))
         return 0;
-    int r = 0;
+    /* The init, whose namespaces a pod member names (pod_check_ns). */
+    int r = capsa_proc_record_write(h->state_dirfd, INIT_RECORD, pid, err);
+    struct vm_create *vc = h->priv;
+    if (r < 0 || vc == NULL)
+        return r;
     if (vc->spare_nl >= 0) {
         char p[64];
         snprintf(p, sizeof p, "/proc/%d/ns/net", (int)pid);
@@ -512,6 +719,9 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
 {
     if (h->exec)
         return exec_prepare(h, err);
+    const char *sandbox = capsa_spec_pod_sandbox(h->spec);
+    if (sandbox)
+        return member_prepare(h, sandbox, err);
     /* Refused before anything starts: no KVM is no boundary. */
     struct capsa_err kerr = {0};
     if (!h->allow_tcg && capsa_vmm_kvm_available(&kerr) != 1)
@@ -578,12 +788,15 @@ static int boot_and_create(struct capsa_level_host *h, const struct capsa_vm_siz
     r = capsa_vmm_qemu.boot(&cfg, &vm, err);
     free(initrd);
     if (r < 0) {
-        capsa_vm_share_drop(h->spec, state);
+        capsa_vm_share_drop(state);
+        capsa_vm_share_remove(h->state_dirfd);
         return capsa_err_wrap(err, "vm: boot");
     }
     int ch = -1, lfd = -1;
     char sock[PATH_MAX];
     if ((r = vm_to_cgroup(h, &vm, &sz, err)) == 0 &&
+        (vm.fsd_pid <= 0 || (r = capsa_proc_record_write(h->state_dirfd, CAPSA_VM_FSD_RECORD,
+                                                         vm.fsd_pid, err)) == 0) &&
         (r = capsa_vm_channel_connect(&vm, &ch, err)) == 0 && (r = agent_create(h, ch, err)) == 0)
         r = capsa_proc_start_time(vm.vmm_pid, &h->helper_start, NULL);
     /* The exec socket, which the init's stand-in serves (standin.c). */
@@ -591,11 +804,12 @@ static int boot_and_create(struct capsa_level_host *h, const struct capsa_vm_siz
         r = capsa_vm_listen(sock, &lfd, err);
     /* The guest has mounted the share (before its HELLO), so virtiofsd
      * has its copy: the host's goes, whatever happened. */
-    capsa_vm_share_drop(h->spec, state);
+    capsa_vm_share_drop(state);
     if (r < 0) {
         console_tail(state, err);
         capsa_close(&ch);
         vm.ops->cleanup(&vm);
+        capsa_vm_share_remove(h->state_dirfd);
         return r;
     }
     h->helper_pid = vm.vmm_pid;
@@ -611,10 +825,8 @@ static int boot_and_create(struct capsa_level_host *h, const struct capsa_vm_siz
  * init's stand-in is gone). */
 static int ask(int dirfd, struct capsa_vm_msg *m, char **data, struct capsa_err *err)
 {
-    char state[PATH_MAX], sock[PATH_MAX];
-    int r = state_dir_path(dirfd, state, sizeof state, err);
-    if (r == 0)
-        r = capsa_vm_state_path(state, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, err);
+    char sock[PATH_MAX];
+    int r = exec_sock(dirfd, sock, sizeof sock, err);
     if (r < 0)
         return r;
     cleanup_close int fd = -1;
@@ -748,9 +960,14 @@ static int vm_child_start(struct capsa_level_child *c, struct capsa_err *err)
 
 static void vm_host_stop(int state_dirfd, pid_t pid, unsigned long long start)
 {
-    capsa_proc_kill_if_same(pid, start);
-    if (state_dirfd >= 0)
-        net_unrecord(state_dirfd);
+    if (pid > 0)
+        capsa_proc_kill_if_same(pid, start);
+    if (state_dirfd < 0)
+        return;
+    net_unrecord(state_dirfd);
+    pod_unrecord(state_dirfd);
+    capsa_vm_share_remove(state_dirfd);
+    (void)unlinkat(state_dirfd, INIT_RECORD, 0);
 }
 
 const struct capsa_level capsa_level_vm = {

@@ -64,6 +64,12 @@ enum capsa_vm_type {
 };
 #define CAPSA_VM_TYPE_MAX 21
 
+/* In a CREATE's config: the container is a CRI pod's member, and joins the
+ * namespaces of the container this names (the pod's sandbox, created in the
+ * same guest): the agent points each namespace with a path at that
+ * container's init's. The host removes it from every config it is given. */
+#define CAPSA_VM_POD_ANNOTATION "capsa.vm.sandbox"
+
 #define CAPSA_VM_PROC_ALL  0xffffffffu /* SIGNAL: every process of the container */
 #define CAPSA_VM_EXEC_TTY  1u          /* EXEC: a pty (STDOUT carries both streams) */
 #define CAPSA_VM_DEL_FORCE 1u          /* DELETE: kill it first */

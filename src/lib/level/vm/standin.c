@@ -13,10 +13,17 @@
  * made by `create`) from exec stand-ins and other runtime commands, which
  * speak the same protocol. Each connection may run one process: the
  * multiplexer gives it a guest process id of its own, gives each request an
- * id of its own, forces the container id to this container's, and routes
- * the answers and the process's frames back. A connection may send EXEC,
- * STDIN, RESIZE, SIGNAL (to its process, or CAPSA_VM_PROC_ALL), STATS, OOMS, PS,
- * UPDATE, PAUSE and RESUME; anything else is answered EPERM. A connection
+ * id of its own, and routes the answers and the process's frames back. A
+ * connection may send EXEC, STDIN, RESIZE, SIGNAL (to its process, or
+ * CAPSA_VM_PROC_ALL), STATS, OOMS, PS, UPDATE, PAUSE and RESUME for this
+ * container or a pod member; anything else is answered EPERM.
+ *
+ * CRI pods: the VM of a pod's sandbox also runs the pod's other containers
+ * (members). A member's create connects here and sends CREATE for its own
+ * id, whose init is then that connection's process; the connection goes to
+ * the member's init stand-in, which sends START on it. The member's id is
+ * known here from its CREATE until a DELETE of it succeeds; requests may name
+ * this container or a member, no other. A connection
  * that closes while its process runs has that process killed (the host
  * process that stood for it is gone). Writes to connections are queued
  * (non-blocking); one that lets more than CONN_QUEUE_MAX bytes pile up is
@@ -46,6 +53,7 @@
 
 #define MAX_CONNS      64
 #define MAX_ROUTES     256
+#define MAX_MEMBERS    64
 #define CONN_QUEUE_MAX (16u << 20)
 
 /* ---- the channel ------------------------------------------------------- */
@@ -120,7 +128,14 @@ struct conn {
 struct route {
     uint32_t gid, cid; /* gid 0: free */
     int conn;          /* -1: nobody waits for it */
-    bool exec;
+    bool exec;         /* EXEC or CREATE: the connection's process */
+    uint8_t type;
+    int member; /* CREATE, DELETE: the pod member's slot, else -1 */
+};
+
+struct member {
+    bool used;
+    char cid[256];
 };
 
 struct mux {
@@ -129,8 +144,30 @@ struct mux {
     int ch;
     struct conn conns[MAX_CONNS];
     struct route routes[MAX_ROUTES];
+    struct member members[MAX_MEMBERS];
     uint32_t next_req, next_proc;
 };
+
+static int member_find(const struct mux *x, const char *cid)
+{
+    for (size_t i = 0; cid && i < MAX_MEMBERS; i++)
+        if (x->members[i].used && strcmp(x->members[i].cid, cid) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int member_add(struct mux *x, const char *cid)
+{
+    for (size_t i = 0; i < MAX_MEMBERS; i++) {
+        struct member *mb = &x->members[i];
+        if (!mb->used) {
+            mb->used = true;
+            snprintf(mb->cid, sizeof mb->cid, "%s", cid);
+            return (int)i;
+        }
+    }
+    return -1;
+}
 
 static void conn_free(struct conn *c)
 {
@@ -179,7 +216,8 @@ static uint32_t new_proc(struct mux *x)
 
 /* A route for a request of connection ci (-1: nobody) with its id cid;
  * NULL when there are too many in flight. */
-static struct route *new_route(struct mux *x, int ci, uint32_t cid, bool exec)
+static struct route *new_route(struct mux *x, int ci, uint32_t cid, bool exec, uint8_t type,
+                               int member)
 {
     for (size_t i = 0; i < MAX_ROUTES; i++) {
         struct route *rt = &x->routes[i];
@@ -187,7 +225,12 @@ static struct route *new_route(struct mux *x, int ci, uint32_t cid, bool exec)
             continue;
         if (x->next_req < REQ_ROUTED)
             x->next_req = REQ_ROUTED;
-        *rt = (struct route){.gid = x->next_req++, .cid = cid, .conn = ci, .exec = exec};
+        *rt = (struct route){.gid = x->next_req++,
+                             .cid = cid,
+                             .conn = ci,
+                             .exec = exec,
+                             .type = type,
+                             .member = member};
         return rt;
     }
     return NULL;
@@ -196,7 +239,7 @@ static struct route *new_route(struct mux *x, int ci, uint32_t cid, bool exec)
 /* The connection's process is killed: a SIGNAL nobody waits for. */
 static int kill_proc(struct mux *x, uint32_t gproc, struct capsa_err *err)
 {
-    struct route *rt = new_route(x, -1, 0, false);
+    struct route *rt = new_route(x, -1, 0, false, CAPSA_VM_SIGNAL, -1);
     if (rt == NULL)
         return 0; /* the guest powers off with the container anyway */
     struct capsa_vm_msg m = {
@@ -242,23 +285,41 @@ static int from_conn(struct mux *x, int ci, struct capsa_vm_msg *m, struct capsa
     case CAPSA_VM_UPDATE:
     case CAPSA_VM_PAUSE:
     case CAPSA_VM_RESUME:
+    case CAPSA_VM_CREATE:
+    case CAPSA_VM_START:
+    case CAPSA_VM_DELETE:
         break;
     case CAPSA_VM_HELLO:
     case CAPSA_VM_OK:
     case CAPSA_VM_ERROR:
-    case CAPSA_VM_CREATE:
-    case CAPSA_VM_START:
     case CAPSA_VM_STDOUT:
     case CAPSA_VM_STDERR:
     case CAPSA_VM_EXIT:
-    case CAPSA_VM_DELETE:
     case CAPSA_VM_SHUTDOWN:
     case CAPSA_VM_NET:
     default:
         conn_error(x, c, m->id, EPERM, "not allowed through the exec socket");
         return 0;
     }
-    bool exec = m->type == CAPSA_VM_EXEC;
+    /* Which container: this one, or a pod member (CREATE: a new one). */
+    char why[320];
+    bool own = m->cid != NULL && strcmp(m->cid, x->id) == 0;
+    int mi = member_find(x, m->cid);
+    bool exec = m->type == CAPSA_VM_EXEC || m->type == CAPSA_VM_CREATE;
+    if (m->type == CAPSA_VM_CREATE) {
+        if (own || mi >= 0 || m->cid == NULL || !capsa_id_valid(m->cid)) {
+            snprintf(why, sizeof why, "container %.256s: %s in this VM", m->cid ? m->cid : "",
+                     own || mi >= 0 ? "exists" : "invalid id");
+            conn_error(x, c, m->id, own || mi >= 0 ? EEXIST : EINVAL, why);
+            return 0;
+        }
+    } else if ((m->type == CAPSA_VM_START || m->type == CAPSA_VM_DELETE) ? mi < 0
+                                                                         : (!own && mi < 0)) {
+        snprintf(why, sizeof why, "no %scontainer %.256s in this VM", own ? "pod member " : "",
+                 m->cid ? m->cid : "");
+        conn_error(x, c, m->id, own ? EPERM : ENOENT, why);
+        return 0;
+    }
     if (exec && c->gproc != 0) {
         conn_error(x, c, m->id, EBUSY, "this connection already runs a process");
         return 0;
@@ -273,8 +334,16 @@ static int from_conn(struct mux *x, int ci, struct capsa_vm_msg *m, struct capsa
             return 0;
         }
     }
-    struct route *rt = new_route(x, ci, m->id, exec);
+    if (m->type == CAPSA_VM_CREATE && (mi = member_add(x, m->cid)) < 0) {
+        conn_error(x, c, m->id, EAGAIN, "too many pod members in this VM");
+        return 0;
+    }
+    struct route *rt =
+        new_route(x, ci, m->id, exec, m->type,
+                  m->type == CAPSA_VM_CREATE || m->type == CAPSA_VM_DELETE ? mi : -1);
     if (rt == NULL) {
+        if (m->type == CAPSA_VM_CREATE)
+            x->members[mi].used = false;
         conn_error(x, c, m->id, EAGAIN, "too many requests in flight");
         return 0;
     }
@@ -284,7 +353,6 @@ static int from_conn(struct mux *x, int ci, struct capsa_vm_msg *m, struct capsa
         m->proc = c->gproc;
     }
     m->id = rt->gid;
-    m->cid = x->id;
     return capsa_vm_send(x->ch, m, err);
 }
 
@@ -350,6 +418,13 @@ static void to_conn(struct mux *x, const struct capsa_vm_msg *in)
                 continue;
             int ci = rt->conn;
             bool failed_exec = rt->exec && m.type == CAPSA_VM_ERROR;
+            /* A member is known from its CREATE until its DELETE. */
+            bool gone =
+                rt->member >= 0 &&
+                ((rt->type == CAPSA_VM_CREATE && m.type == CAPSA_VM_ERROR) ||
+                 (rt->type == CAPSA_VM_DELETE && (m.type == CAPSA_VM_OK || m.errnum == ENOENT)));
+            if (gone)
+                x->members[rt->member].used = false;
             m.id = rt->cid;
             *rt = (struct route){0};
             if (ci < 0)
@@ -596,11 +671,18 @@ int capsa_vm_standin_init(const char *id, int ch, int listen_fd, struct capsa_er
     if (r == 0 && (r = send_resize(&x, err)) == 0)
         r = relay_loop(&x, sfd, err);
     mux_free(&mx);
-    if (r == 0)
+    /* The VM's own container powers the guest off; a pod member (no exec
+     * socket: its sandbox's serves it) leaves it to the sandbox, and dies
+     * with the sandbox's VM as a process of a pid namespace does. */
+    if (r == 0 && listen_fd >= 0)
         shutdown_guest(&x);
     capsa_vm_reader_free(&x.rd);
-    if (r < 0)
+    if (r == -EPIPE && listen_fd < 0) {
+        x.how = CAPSA_VM_SIGNALED;
+        x.code = SIGKILL;
+    } else if (r < 0) {
         return r;
+    }
     exit_as(&x);
 }
 

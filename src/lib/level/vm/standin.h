@@ -26,9 +26,11 @@ int capsa_vm_recv_reply(int fd, struct capsa_vm_reader *rd, uint32_t id, const c
                         struct capsa_vm_msg *m, struct capsa_err *err);
 
 /* The init's stand-in, after `start`: START the guest's init and relay it
- * (stdio 0-2, the forwarded signals), serving the exec socket listen_fd
- * (-1: none); on its EXIT, SHUTDOWN the guest and exit as it did. Returns
- * only on error. */
+ * (stdio 0-2, the forwarded signals), serving the exec socket listen_fd;
+ * on its EXIT, SHUTDOWN the guest and exit as it did. listen_fd -1: a CRI
+ * pod member, whose channel is a connection to its sandbox's exec socket:
+ * no SHUTDOWN, and a channel that closes is the VM gone (exit as killed).
+ * Returns only on error. */
 int capsa_vm_standin_init(const char *id, int ch, int listen_fd, struct capsa_err *err);
 
 /* An exec stand-in: EXEC process_json over conn (a connection to the exec
