@@ -448,12 +448,19 @@ ns_view() {
     [ "$output" = "$before" ] || fail_now "the namespace changed: before: $before, after: $output"
 }
 
+# beat_after FILE N: FILE holds a number other than N.
+beat_after() {
+    local b
+    b=$(cat "$1")
+    [ -n "$b" ] && [ "$b" != "$2" ]
+}
+
 # The mount points of a VM's virtiofsd (its sandbox's mount namespace), relative to the share.
 fsd_mounts() {
     awk '{print $5}' "/proc/$(cut -d' ' -f1 "$CAPSA_ROOT/$1/fsd")/mountinfo" | sort
 }
 
-@test "vm level: a CRI pod: the sandbox's VM runs a member, which shares its network, IPC and UTS namespaces and has its own rootfs; member delete leaves the sandbox serving; refusals leave nothing" {
+@test "vm level: a CRI pod: the sandbox's VM runs a member, which shares its network, IPC and UTS namespaces and has its own rootfs; pause reaches it; member delete leaves the sandbox serving; refusals leave nothing" {
     local sb=$CID mid=${CID}m bad=${CID}x
     update_config ".annotations[\"capsa.isolation\"] = \"vm\"
         | .annotations[\"io.kubernetes.cri.container-type\"] = \"sandbox\"
@@ -475,7 +482,7 @@ fsd_mounts() {
         | del(.annotations["capsa.isolation"])
         | .linux.cgroupsPath += "m"
         | .mounts += [{"destination": "/vol", "type": "bind", "source": $vol, "options": ["rbind", "rw"]}]
-        | .process.args = ["sleep", "1000"]
+        | .process.args = ["sh", "-c", "while :; do echo $((n = n + 1)) >/beat; sleep 0.2; done"]
         | .linux.namespaces = [.linux.namespaces[] | if .type == "network" or .type == "ipc" or .type == "uts"
             then .path = "/proc/\($p)/ns/" + ({"network": "net", "ipc": "ipc", "uts": "uts"}[.type]) else . end]' \
         "$BUNDLE/config.json" >"$mb/config.json"
@@ -515,6 +522,17 @@ fsd_mounts() {
     # The share's own directories (where the host makes the members') are read-only to the guest.
     run -0 awk '$5 == "/" {print $6}' "/proc/$(cut -d' ' -f1 "$CAPSA_ROOT/$sb/fsd")/mountinfo"
     [[ "$output" == ro,* ]] || fail_now "the share's top is not read-only: $output"
+    # pause stops the member's processes in the guest (its host cgroup holds only its stand-in);
+    # resume lets them go on.
+    wait_for test -s "$mb/rootfs/beat"
+    capsa pause "$mid"
+    [ "$(capsa state "$mid" | jq -r .status)" = paused ] || fail_now "not paused"
+    local beat
+    beat=$(cat "$mb/rootfs/beat")
+    sleep 1
+    [ "$(cat "$mb/rootfs/beat")" = "$beat" ] || fail_now "the member ran while paused"
+    capsa resume "$mid"
+    wait_for beat_after "$mb/rootfs/beat" "$beat" || fail_now "the member did not go on after resume"
     # A member naming a namespace that is not the sandbox's is refused, naming it; nothing left.
     local fns=capsapod$$
     ip netns add "$fns"

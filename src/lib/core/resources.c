@@ -335,6 +335,11 @@ static int set_frozen(const struct capsa_ctx *ctx, const char *id, bool frozen,
     else if (!frozen && l.status != CAPSA_STATUS_PAUSED)
         r = capsa_err_setx(err, EINVAL, "resume: container %s is %s, not paused", id,
                            capsa_status_name(l.status));
+    /* The level's part first (a vm pod member: its container in the
+     * guest), then the host cgroup. */
+    const struct capsa_level *level = capsa_level_of_state(l.st.level);
+    if (r == 0 && level->freeze)
+        r = level->freeze(l.dirfd, id, frozen, err);
     if (r == 0)
         r = capsa_cgroup_freeze(l.cg, frozen, err);
     if (r == 0) {

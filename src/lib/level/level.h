@@ -139,6 +139,10 @@ struct capsa_level {
     int (*update)(int state_dirfd, const char *id, const char *resources_json,
                   struct capsa_err *err);
     int (*stats)(int state_dirfd, const char *id, char **json_out, struct capsa_err *err);
+    /* pause and resume: the level's part, before the core freezes or
+     * thaws the host cgroup (vm: a pod member's container in the guest,
+     * which its host cgroup does not hold). */
+    int (*freeze)(int state_dirfd, const char *id, bool frozen, struct capsa_err *err);
     /* ps: the level's own listing of the container's processes (*table,
      * heap: a "PID CMD" header, then "PID COMMAND LINE" lines). */
     int (*ps)(int state_dirfd, const char *id, char **table, struct capsa_err *err);

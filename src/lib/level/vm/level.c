@@ -895,6 +895,19 @@ static int vm_ooms(int dirfd, const char *id, uint64_t *ooms, struct capsa_err *
     return r;
 }
 
+/* A pod member's container is in its sandbox's VM, which freezing the
+ * member's host cgroup (its stand-in) does not stop: PAUSE/RESUME in the
+ * guest. The VM's own container stops with the host cgroup (QEMU's). */
+static int vm_freeze(int dirfd, const char *id, bool frozen, struct capsa_err *err)
+{
+    char sstate[PATH_MAX];
+    if (pod_read(dirfd, sstate, sizeof sstate) < 0 || sstate[0] == '\0')
+        return 0;
+    struct capsa_vm_msg m = {.type = frozen ? CAPSA_VM_PAUSE : CAPSA_VM_RESUME, .cid = id};
+    int r = ask(dirfd, &m, NULL, err);
+    return r < 0 ? capsa_err_wrap(err, "in the guest") : 0;
+}
+
 static int vm_ps(int dirfd, const char *id, char **table, struct capsa_err *err)
 {
     struct capsa_vm_msg m = {.type = CAPSA_VM_PS, .cid = id};
@@ -986,4 +999,5 @@ const struct capsa_level capsa_level_vm = {
     .stats = vm_stats,
     .ooms = vm_ooms,
     .ps = vm_ps,
+    .freeze = vm_freeze,
 };
