@@ -169,6 +169,20 @@ cat >"$D/cni/conf/10-capsa.conflist" <<EOF
             "routes": [{"dst": "0.0.0.0/0"}]}},
   {"type": "loopback"}]}
 EOF
+# handler NAME BINARY: a CRI runtime handler, the runc shim with BinaryName = BINARY. CRI hands a
+# pod's or container's annotations to the runtime only where *_annotations list them.
+handler() {
+    cat <<EOF
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.$1]
+      runtime_type = "io.containerd.runc.v2"
+      pod_annotations = ["capsa.*"]
+      container_annotations = ["capsa.*"]
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.$1.options]
+        BinaryName = "$2"
+        Root = "$RROOT"
+        SystemdCgroup = false
+EOF
+}
 cat >"$D/config.toml" <<EOF
 version = 2
 root = "$D/root"
@@ -189,15 +203,7 @@ state = "$D/state"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "capsa"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa]
-      runtime_type = "io.containerd.runc.v2"
-      # CRI hands a pod's or container's annotations to the runtime only where these list them.
-      pod_annotations = ["capsa.*"]
-      container_annotations = ["capsa.*"]
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa.options]
-        BinaryName = "$RUNTIME"
-        Root = "$RROOT"
-        SystemdCgroup = false
+$(handler capsa "$RUNTIME")
 EOF
 # capsa only: a second handler whose containers run at the interpose isolation level. capsa takes
 # its default level from the name it is started under (capsa-LEVEL): BinaryName is a symlink.
@@ -210,24 +216,7 @@ if [ "$rtname" = capsa ]; then
     VMRT=$D/bin/capsa-tcg
     { printf '#!/bin/sh\nexec %s --allow-tcg "$@"\n' "$RUNTIME" >"$VMRT" && chmod 0755 "$VMRT"; } ||
         bail "wrapper $VMRT"
-    cat >>"$D/config.toml" <<EOF
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa-vm]
-      runtime_type = "io.containerd.runc.v2"
-      pod_annotations = ["capsa.*"]
-      container_annotations = ["capsa.*"]
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa-vm.options]
-        BinaryName = "$VMRT"
-        Root = "$RROOT"
-        SystemdCgroup = false
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa-interpose]
-      runtime_type = "io.containerd.runc.v2"
-      pod_annotations = ["capsa.*"]
-      container_annotations = ["capsa.*"]
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.capsa-interpose.options]
-        BinaryName = "$IPRT"
-        Root = "$RROOT"
-        SystemdCgroup = false
-EOF
+    { handler capsa-vm "$VMRT" && handler capsa-interpose "$IPRT"; } >>"$D/config.toml"
 fi
 containerd --config "$D/config.toml" --log-level debug >"$D/containerd.log" 2>&1 &
 ctd_pid=$!

@@ -235,17 +235,36 @@ static int guest_config(const struct capsa_level_host *h, const char *sandbox, c
     return 0;
 }
 
-/* HELLO both ways, then CREATE with the config as read (guest_config). */
-static int agent_create(const struct capsa_level_host *h, int ch, struct capsa_err *err)
+/* CREATE of the container (h->id) with the guest's config (guest_config;
+ * sandbox: a pod member's), and the agent's answer. */
+static int create_in_guest(const struct capsa_level_host *h, const char *sandbox, int fd,
+                           struct capsa_vm_reader *rd, struct capsa_err *err)
 {
     char *cfg = NULL;
     size_t cfglen = 0;
-    int r = guest_config(h, NULL, &cfg, &cfglen, err);
+    int r = guest_config(h, sandbox, &cfg, &cfglen, err);
     if (r < 0)
         return r;
+    struct capsa_vm_msg create = {.type = CAPSA_VM_CREATE,
+                                  .id = REQ_CREATE,
+                                  .cid = h->id,
+                                  .proc = CAPSA_VM_STANDIN_INIT,
+                                  .data = (const uint8_t *)cfg,
+                                  .len = (uint32_t)cfglen,
+                                  .bundle = CAPSA_VM_GUEST_BUNDLE},
+                        m;
+    if ((r = capsa_vm_send(fd, &create, err)) == 0)
+        r = capsa_vm_recv_reply(fd, rd, REQ_CREATE, "CREATE", &m, err);
+    free(cfg);
+    return r;
+}
+
+/* HELLO both ways, then CREATE. */
+static int agent_create(const struct capsa_level_host *h, int ch, struct capsa_err *err)
+{
     struct capsa_vm_reader rd = {0};
     struct capsa_vm_msg m;
-    r = capsa_vm_recv(ch, &rd, &m, err);
+    int r = capsa_vm_recv(ch, &rd, &m, err);
     if (r < 0)
         r = capsa_err_wrap(err, "vm: waiting for the guest agent's HELLO");
     else if (m.type != CAPSA_VM_HELLO || m.magic != CAPSA_VM_MAGIC || m.version != CAPSA_VM_VERSION)
@@ -263,19 +282,11 @@ static int agent_create(const struct capsa_level_host *h, int ch, struct capsa_e
                                      .magic = CAPSA_VM_MAGIC,
                                      .version = CAPSA_VM_VERSION,
                                      .info = info};
-        struct capsa_vm_msg create = {.type = CAPSA_VM_CREATE,
-                                      .id = REQ_CREATE,
-                                      .cid = h->id,
-                                      .proc = CAPSA_VM_STANDIN_INIT,
-                                      .data = (const uint8_t *)cfg,
-                                      .len = (uint32_t)cfglen,
-                                      .bundle = CAPSA_VM_GUEST_BUNDLE};
-        if ((r = capsa_vm_send(ch, &hello, err)) == 0 && (r = capsa_vm_send(ch, &create, err)) == 0)
-            r = capsa_vm_recv_reply(ch, &rd, REQ_CREATE, "CREATE", &m, err);
+        if ((r = capsa_vm_send(ch, &hello, err)) == 0)
+            r = create_in_guest(h, NULL, ch, &rd, err);
     }
     /* The agent says nothing more before START: no byte is left in rd. */
     capsa_vm_reader_free(&rd);
-    free(cfg);
     return r;
 }
 
@@ -398,29 +409,15 @@ static int member_create(struct capsa_level_host *h, const char *sandbox, const 
                          int *out, struct capsa_err *err)
 {
     char sock[PATH_MAX];
-    char *cfg = NULL;
-    size_t cfglen = 0;
     cleanup_close int fd = -1;
     int r = capsa_vm_state_path(sstate, CAPSA_VM_EXEC_SOCK, sock, sizeof sock, err);
     if (r == 0 && (r = capsa_vm_connect(sock, &fd, err)) < 0)
         r = capsa_err_wrap(err, "vm: the pod's sandbox %s (its init serves its VM)", sandbox);
-    if (r == 0)
-        r = guest_config(h, sandbox, &cfg, &cfglen, err);
     if (r == 0) {
-        struct capsa_vm_msg create = {.type = CAPSA_VM_CREATE,
-                                      .id = REQ_CREATE,
-                                      .cid = h->id,
-                                      .proc = CAPSA_VM_STANDIN_INIT,
-                                      .data = (const uint8_t *)cfg,
-                                      .len = (uint32_t)cfglen,
-                                      .bundle = CAPSA_VM_GUEST_BUNDLE};
         struct capsa_vm_reader rd = {0};
-        struct capsa_vm_msg m;
-        if ((r = capsa_vm_send(fd, &create, err)) == 0)
-            r = capsa_vm_recv_reply(fd, &rd, REQ_CREATE, "CREATE", &m, err);
+        r = create_in_guest(h, sandbox, fd, &rd, err);
         capsa_vm_reader_free(&rd);
     }
-    free(cfg);
     if (r == 0)
         *out = steal_fd(fd);
     return r;
