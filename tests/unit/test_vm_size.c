@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "level/vm/vmm.h"
+#include "spec/spec.h"
 
 static void test_defaults(void **state)
 {
@@ -84,9 +85,49 @@ static void test_cpus(void **state)
     }
 }
 
+static struct capsa_spec *spec_of(const char *json)
+{
+    struct capsa_spec *spec = NULL;
+    struct capsa_err err = {0};
+    if (capsa_spec_parse(json, strlen(json), &spec, &err) < 0)
+        fail_msg("%s", err.msg);
+    return spec;
+}
+
+/* A CRI pod's sandbox: the VM holds the pod, sized from containerd's
+ * annotations on top of what the guest itself needs. */
+static void test_pod(void **state)
+{
+    (void)state;
+    struct capsa_vm_size s;
+    struct capsa_err err = {0};
+    struct capsa_spec *sp = spec_of("{\"ociVersion\": \"1.0.0\", \"annotations\": {"
+                                    "\"io.kubernetes.cri.sandbox-memory\": \"536870912\","
+                                    "\"io.kubernetes.cri.sandbox-cpu-quota\": \"250000\","
+                                    "\"io.kubernetes.cri.sandbox-cpu-period\": \"100000\"}}");
+    assert_int_equal(capsa_vm_size_of(sp, &s, &err), 0);
+    assert_int_equal(s.mem_mib, CAPSA_VM_DEFAULT_MEM_MIB + 512);
+    assert_int_equal(s.vcpus, 3);
+    capsa_spec_free(sp);
+    /* Without them: linux.resources alone, as capsa_vm_size_from. */
+    sp = spec_of("{\"ociVersion\": \"1.0.0\", \"linux\": {\"resources\": "
+                 "{\"memory\": {\"limit\": 134217728}}}}");
+    assert_int_equal(capsa_vm_size_of(sp, &s, &err), 0);
+    assert_int_equal(s.mem_mib, 128);
+    assert_int_equal(s.vcpus, 1);
+    capsa_spec_free(sp);
+    /* A malformed annotation is named. */
+    sp = spec_of("{\"ociVersion\": \"1.0.0\", \"annotations\": "
+                 "{\"io.kubernetes.cri.sandbox-memory\": \"lots\"}}");
+    assert_int_equal(capsa_vm_size_of(sp, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "annotations.io.kubernetes.cri.sandbox-memory"));
+    capsa_spec_free(sp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pod),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_cpus),

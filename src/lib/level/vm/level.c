@@ -86,7 +86,7 @@ static int vm_validate(const struct capsa_spec *spec, struct capsa_err *err)
                                   ns->path);
     }
     struct capsa_vm_size sz;
-    return capsa_vm_size_from(&spec->linux_cfg.resources, &sz, err);
+    return capsa_vm_size_of(spec, &sz, err);
 }
 
 /* capsa-agent next to our own binary (the path we were executed as:
@@ -728,7 +728,7 @@ static int vm_host_prepare(struct capsa_level_host *h, struct capsa_err *err)
                               "or allow_tcg = true in the configuration file)",
                               kerr.msg[0] ? kerr.msg : "/dev/kvm is not usable");
     struct capsa_vm_size sz;
-    int r = capsa_vm_size_from(&h->spec->linux_cfg.resources, &sz, err);
+    int r = capsa_vm_size_of(h->spec, &sz, err);
     if (r < 0)
         return r;
     char agent[PATH_MAX], state[PATH_MAX];

@@ -128,4 +128,13 @@ struct capsa_vm_size {
 int capsa_vm_size_from(const struct capsa_resources *res, struct capsa_vm_size *out,
                        struct capsa_err *err);
 
+/* The VM's size for the container of spec: capsa_vm_size_from its
+ * linux.resources, and for a CRI pod's sandbox the pod's own resources as
+ * containerd passes them (io.kubernetes.cri.sandbox-memory: guest RAM is
+ * CAPSA_VM_DEFAULT_MEM_MIB, for the guest kernel and agent, plus that;
+ * sandbox-cpu-quota and -period: the vCPUs), since the pod's containers
+ * share the VM. A malformed annotation is refused, naming it. */
+int capsa_vm_size_of(const struct capsa_spec *spec, struct capsa_vm_size *out,
+                     struct capsa_err *err);
+
 #endif
