@@ -106,14 +106,20 @@ struct capsa_exec_opts {
     bool detach;                /* return once the process has been executed */
     const char *pid_file;       /* written with the host pid of the process */
     int preserve_fds;           /* fds 3..3+N-1 passed to the process */
+    /* --cgroup [CONTROLLER[,CONTROLLER...]:]PATH (runc's): existing
+     * sub-cgroups of the container's to put the process in. */
+    char *const *cgroups;
+    size_t n_cgroups;
+    bool ignore_paused; /* --ignore-paused: a paused container too (the
+                         * process starts when it is resumed) */
 };
 
 /* exec: run another process inside a created or running container: it joins
  * every namespace and the cgroup of the container's init and gets the
  * process attributes (user, capabilities, rlimits, LSM labels, ...). Refused
- * for stopped and paused containers. Without detach, waits for the process
- * (forwarding signals, relaying the pty when tty and no console socket) and
- * stores its exit status in *exit_code (128+N when killed by signal N). */
+ * for stopped containers, and for paused ones unless ignore_paused. Without detach, waits for the
+ * process (forwarding signals, relaying the pty when tty and no console socket) and stores its exit
+ * status in *exit_code (128+N when killed by signal N). */
 int capsa_container_exec(const struct capsa_ctx *ctx, const char *id,
                          const struct capsa_exec_opts *opts, int *exit_code, struct capsa_err *err);
 

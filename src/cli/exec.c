@@ -13,6 +13,7 @@ struct exec_args {
     struct capsa_exec_opts o;
     char **env;
     char **caps;
+    char **cgroups;
     uint32_t *gids;
 };
 
@@ -20,6 +21,7 @@ static void exec_args_free(struct exec_args *a)
 {
     free(a->env);
     free(a->caps);
+    free(a->cgroups);
     free(a->gids);
 }
 
@@ -83,7 +85,11 @@ static void usage(void)
            "      --no-new-privs       set no_new_privs\n"
            "      --apparmor PROFILE   AppArmor profile\n"
            "      --process-label L    SELinux label\n"
-           "      --preserve-fds N     pass fds 3..3+N-1\n");
+           "      --preserve-fds N     pass fds 3..3+N-1\n"
+           "      --cgroup [C,...:]P   run in the existing sub-cgroup P of the container's\n"
+           "                           (for controllers C only; repeatable)\n"
+           "      --ignore-paused      exec into a paused container too (the process\n"
+           "                           starts when it is resumed)\n");
 }
 
 int cmd_exec(struct cli *cli, int argc, char **argv)
@@ -117,8 +123,6 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
         {"preserve-fds", required_argument, NULL, OPT_PRESERVE},
         /* runc's flag for a subreaper capsa never uses: nothing to change. */
         {"no-subreaper", no_argument, NULL, OPT_IGNORED},
-        /* runc flags capsa does not implement: refused, never ignored, so
-         * that nobody believes they took effect. */
         {"ignore-paused", no_argument, NULL, OPT_IGNORE_PAUSED},
         {"cgroup", required_argument, NULL, OPT_CGROUP},
         {"help", no_argument, NULL, 'h'},
@@ -196,16 +200,12 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
         case OPT_IGNORED:
             break;
         case OPT_IGNORE_PAUSED:
-            cli_usage_error(cli, "exec",
-                            "--ignore-paused is not supported: capsa refuses to exec into a "
-                            "paused container (resume it first)");
-            goto out;
+            a.o.ignore_paused = true;
+            break;
         case OPT_CGROUP:
-            cli_usage_error(cli, "exec",
-                            "--cgroup %s is not supported: the process always joins the "
-                            "container's own cgroup",
-                            optarg);
-            goto out;
+            if (push(&a.cgroups, &a.o.n_cgroups, optarg) < 0)
+                goto oom;
+            break;
         case 'h':
             usage();
             rc = 0;
@@ -231,6 +231,7 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
     }
     a.o.env = a.env;
     a.o.caps = a.caps;
+    a.o.cgroups = a.cgroups;
     a.o.additional_gids = a.gids;
     a.o.n_additional_gids = n_gids;
     struct capsa_err err = {0};

@@ -164,6 +164,12 @@ EOF
     [ "$bad" = 0 ]
 }
 
+@test "linux.intelRdt is refused naming it, not ignored (no resctrl support)" {
+    save_good
+    with_config '.linux.intelRdt = {"closID": "capsa", "l3CacheSchema": "L3:0=ff"}'
+    bad_create rdt "linux.intelRdt"
+}
+
 @test "10 000 mounts are refused naming mounts" {
     save_good
     with_config '.mounts += [range(10000) | {destination: "/m/\(.)", type: "tmpfs", source: "tmpfs"}]'

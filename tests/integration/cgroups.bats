@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # cgroups.bats - resources read back from the host's cgroup files, OOM kill, pids limit,
-# update, pause/resume, ps, events, kill --all, cleanup at delete. Written for this machine's
-# layout (v1 controllers, v2 at /sys/fs/cgroup/unified); a pure v2 host is covered by the
-# QEMU guest suite in tests/v2vm/ (docs/testing-cgroup-v2.md).
+# update, pause/resume, ps, events, kill --all, exec --cgroup and --ignore-paused, cleanup at
+# delete. Written for this machine's layout (v1 controllers, v2 at /sys/fs/cgroup/unified); a
+# pure v2 host is covered by the QEMU guest suite in tests/v2vm/ (docs/testing-cgroup-v2.md).
 
 load helpers
 
@@ -245,4 +245,70 @@ requires_2mb_pages() {
         line=$(printf '%s\n' "$output" | grep -E '^0::') || fail_now "no v2 line in: $output"
         [ "${line#0::}" = "$CGPATH" ] || fail_now "v2: expected $CGPATH, got $line"
     fi
+}
+
+# The container's cgroup directories on every hierarchy it has (v1 controllers and v2 unified).
+cg_dirs() {
+    local d
+    for d in "$CG"/*"$CGPATH"; do
+        [ -d "$d" ] && echo "$d"
+    done
+}
+
+@test "exec --cgroup runs the process in an existing sub-cgroup, or per controller; a missing one, '..' or an unknown controller is refused" {
+    run_bg_container c1 "sleep 1000; : $MARK"
+    local d
+    for d in $(cg_dirs); do
+        mkdir -p "$d/sub"
+        # A v1 cpuset takes no task before it has CPUs and memory nodes.
+        if [ -f "$d/cpuset.cpus" ]; then
+            cat "$d/cpuset.cpus" >"$d/sub/cpuset.cpus"
+            cat "$d/cpuset.mems" >"$d/sub/cpuset.mems"
+        fi
+    done
+    mkdir "$(cgfile memory msub)"
+    capsa exec -d --pid-file "$BATS_TEST_TMPDIR/p1" --cgroup sub c1 sh -c "sleep 1000; : $MARK"
+    local p1 p2
+    p1=$(cat "$BATS_TEST_TMPDIR/p1")
+    for d in $(cg_dirs); do
+        grep -qx "$p1" "$d/sub/cgroup.procs" || fail_now "$p1 not in $d/sub"
+    done
+    # Per controller: memory's sub-cgroup, the container's own cgroup elsewhere.
+    capsa exec -d --pid-file "$BATS_TEST_TMPDIR/p2" --cgroup memory:msub c1 sh -c "sleep 1000; : $MARK"
+    p2=$(cat "$BATS_TEST_TMPDIR/p2")
+    grep -qx "$p2" "$(cgfile memory msub/cgroup.procs)" || fail_now "$p2 not in memory's msub"
+    grep -qx "$p2" "$(cgfile pids cgroup.procs)" || fail_now "$p2 not in the container's pids cgroup"
+    # Refusals, each naming the problem; no process is left from them.
+    run capsa exec --cgroup nosuch c1 true
+    [ "$status" -ne 0 ] && [[ "$output" == *"--cgroup nosuch: sub-cgroup"*"does not exist"* ]] ||
+        fail_now "missing sub-cgroup: $output"
+    run capsa exec --cgroup ../x c1 true
+    [ "$status" -ne 0 ] && [[ "$output" == *'no "..":'* ]] || fail_now "..: $output"
+    run capsa exec --cgroup nosuchctl:sub c1 true
+    [ "$status" -ne 0 ] && [[ "$output" == *"no cgroup of the container has these controllers"* ]] ||
+        fail_now "unknown controller: $output"
+    run capsa exec --cgroup /sub c1 true
+    [ "$status" -ne 0 ] && [[ "$output" == *"relative to the container's cgroup"* ]] ||
+        fail_now "absolute path: $output"
+    # delete removes the sub-cgroups with the container's.
+    capsa delete -f c1
+    for d in $(cg_dirs); do
+        fail_now "cgroup left: $d"
+    done
+}
+
+@test "exec into a paused container is refused, naming --ignore-paused; with it the process starts at resume" {
+    update_config '.root.readonly = false'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    capsa pause c1
+    run capsa exec c1 true
+    [ "$status" -ne 0 ] && [[ "$output" == *"is paused"*"--ignore-paused"* ]] || fail_now "$output"
+    capsa exec --ignore-paused c1 sh -c 'echo ran >/ip.txt' &
+    local bg=$!
+    sleep 1
+    [ ! -e "$ROOTFS/ip.txt" ] || fail_now "the process ran in a paused container"
+    # The waiting exec holds no lock: resume goes through.
+    capsa resume c1
+    wait "$bg" || fail_now "exec --ignore-paused failed"
+    [ "$(cat "$ROOTFS/ip.txt")" = ran ] || fail_now "the process did not run after resume"
 }

@@ -123,6 +123,18 @@ static int check_spec(const struct job *j, const struct capsa_spec *spec, struct
     if (j->ctx->systemd_cgroup)
         return capsa_err_setx(err, ENOTSUP,
                               "--systemd-cgroup: the systemd cgroup manager is not supported yet");
+    /* Intel RDT (resctrl): not implemented. runc refuses it where the host
+     * lacks resctrl; here it is refused on every host rather than ignored,
+     * so that no cache or bandwidth limit is believed to hold. */
+    if (spec->linux_cfg.intel_rdt != NULL) {
+        struct stat st;
+        bool has = stat("/sys/fs/resctrl/schemata", &st) == 0;
+        return capsa_err_setx(err, ENOTSUP,
+                              "linux.intelRdt: %s (Intel RDT cache and memory bandwidth "
+                              "allocation is not applied by capsa)",
+                              has ? "resctrl is mounted, but capsa does not support it yet"
+                                  : "this host has no resctrl filesystem (/sys/fs/resctrl)");
+    }
     /* The spec makes process optional at create and required at start
      * (runc and crun refuse it at create). `run` needs it now. */
     if (spec->process == NULL && j->run_mode)

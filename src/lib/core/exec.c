@@ -158,6 +158,7 @@ struct exec_job {
     int sock[2];
     int cgroup_fd;
     struct capsa_cgroup_join join;
+    struct capsa_cgroup *sub_cg; /* --cgroup: the sub-cgroups, else NULL */
     struct capsa_seccomp_prog *seccomp;
     char *state_json; /* for a seccomp agent */
     struct exec_child child;
@@ -181,6 +182,8 @@ static void job_release(struct exec_job *x)
     capsa_close(&x->sock[1]);
     capsa_close(&x->cgroup_fd);
     capsa_cgroup_join_close(&x->join);
+    capsa_cgroup_free(x->sub_cg);
+    x->sub_cg = NULL;
     capsa_seccomp_prog_free(x->seccomp);
     x->seccomp = NULL;
     free(x->state_json);
@@ -212,7 +215,13 @@ static int open_container(struct exec_job *x, const char *id, struct capsa_err *
     int r = capsa_container_open(x->ctx, id, CAPSA_OPEN_CGROUP, &x->c, err);
     if (r < 0)
         return r;
-    if (x->c.status != CAPSA_STATUS_CREATED && x->c.status != CAPSA_STATUS_RUNNING)
+    if (x->c.status == CAPSA_STATUS_PAUSED && !x->o->ignore_paused)
+        return capsa_err_setx(err, EINVAL,
+                              "container %s is paused: resume it, or exec with --ignore-paused "
+                              "(the process then starts when it is resumed)",
+                              id);
+    if (x->c.status != CAPSA_STATUS_CREATED && x->c.status != CAPSA_STATUS_RUNNING &&
+        x->c.status != CAPSA_STATUS_PAUSED)
         return capsa_err_setx(err, EINVAL, "container %s is %s", id,
                               capsa_status_name(x->c.status));
     x->init_pidfd = capsa_state_pidfd(&x->c.st);
@@ -306,8 +315,15 @@ static int prepare(struct exec_job *x, int sfd, struct capsa_err *err)
     int r = capsa_check_passed_fds(ours, ARRAY_SIZE(ours), o->preserve_fds, err);
     if (r < 0)
         return r;
-    if (x->c.cg && (capsa_cgroup_v2_fd(x->c.cg, &x->cgroup_fd, err) < 0 ||
-                    capsa_cgroup_join_open(x->c.cg, &x->join, err) < 0))
+    if (o->n_cgroups > 0) {
+        if (x->c.cg == NULL)
+            return capsa_err_setx(err, EINVAL, "--cgroup: container %s has no cgroup", x->c.st.id);
+        if ((r = capsa_cgroup_sub(x->c.cg, o->cgroups, o->n_cgroups, &x->sub_cg, err)) < 0)
+            return r;
+    }
+    const struct capsa_cgroup *cg = x->sub_cg ? x->sub_cg : x->c.cg;
+    if (cg && (capsa_cgroup_v2_fd(cg, &x->cgroup_fd, err) < 0 ||
+               capsa_cgroup_join_open(cg, &x->join, err) < 0))
         return capsa_err_wrap(err, "cgroup");
     const struct capsa_seccomp *sc = x->spec->linux_cfg.seccomp;
     /* Unknown syscall names are skipped with the same warning as at create:
@@ -387,7 +403,8 @@ static int spawn(struct exec_job *x, struct capsa_err *err)
     x->pidfd = x->spawn.pidfd;
     capsa_close(&x->sock[1]);
     capsa_log(x->ctx, CAPSA_LOG_DEBUG, "exec %s: process pid %d", x->c.st.id, (int)x->pid);
-    if (x->c.cg && capsa_cgroup_enter(x->c.cg, x->pid, false, !x->spawn.into_cgroup, err) < 0)
+    const struct capsa_cgroup *cg = x->sub_cg ? x->sub_cg : x->c.cg;
+    if (cg && capsa_cgroup_enter(cg, x->pid, false, !x->spawn.into_cgroup, err) < 0)
         return capsa_err_wrap(err, "cgroup");
     if ((r = capsa_sync_send(x->sock[0], CAPSA_SYNC_GO, 0, NULL, 0, -1, err)) < 0)
         return r;
@@ -428,7 +445,17 @@ static int exec_locked(struct exec_job *x, const char *id, int sfd, struct capsa
         return capsa_err_setx(err, EINVAL,
                               "--console-socket: the process has no terminal "
                               "(use --tty)");
-    if ((r = plan_join(x, err)) < 0 || (r = prepare(x, sfd, err)) < 0 || (r = spawn(x, err)) < 0)
+    if ((r = plan_join(x, err)) < 0 || (r = prepare(x, sfd, err)) < 0)
+        return r;
+    /* A paused container (--ignore-paused): the process freezes as soon as
+     * it is in the cgroup, before it executes. The lock goes first (the
+     * child must not inherit it either), or resume could never take it;
+     * like runc's exec, this one then holds none. */
+    if (x->c.status == CAPSA_STATUS_PAUSED) {
+        capsa_close(&x->c.dirfd);
+        x->spawn.close_fds[0] = -1;
+    }
+    if ((r = spawn(x, err)) < 0)
         return r;
     if (o->pid_file)
         return capsa_write_pid_file(o->pid_file, x->pid, err);

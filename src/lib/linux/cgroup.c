@@ -591,6 +591,123 @@ static int append_components(char **buf, const char *p)
     return 0;
 }
 
+/* Whether the controller list of spec (before its ':', len bytes) names
+ * one of d's controllers (a v2 directory: also "unified"). */
+static bool spec_names(const char *spec, size_t len, const struct capsa_cgroup_dir *d)
+{
+    while (len > 0) {
+        size_t n = strcspn(spec, ",");
+        if (n > len)
+            n = len;
+        if (d->v2 && n == 7 && strncmp(spec, "unified", 7) == 0)
+            return true;
+        for (size_t i = 0; d->controllers != NULL && d->controllers[i] != NULL; i++)
+            if (strlen(d->controllers[i]) == n && strncmp(d->controllers[i], spec, n) == 0)
+                return true;
+        spec += n;
+        len -= n;
+        if (len > 0) {
+            spec++;
+            len--;
+        }
+    }
+    return false;
+}
+
+static int strv_dup(char *const *v, char ***out)
+{
+    size_t n = capsa_strv_len(v);
+    char **c = calloc(n + 1, sizeof *c);
+    if (c == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if ((c[i] = strdup(v[i])) == NULL) {
+            capsa_strv_free(c);
+            return -ENOMEM;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+/* The sub-cgroup path for d: the last spec naming one of its controllers,
+ * else the last without controllers, else NULL (the spec in *spec). */
+static const char *sub_path(char *const *specs, size_t n, const struct capsa_cgroup_dir *d,
+                            const char **spec)
+{
+    const char *plain = NULL, *named = NULL;
+    for (size_t k = 0; k < n; k++) {
+        const char *colon = strchr(specs[k], ':');
+        if (colon == NULL)
+            plain = specs[k];
+        else if (spec_names(specs[k], (size_t)(colon - specs[k]), d))
+            named = specs[k];
+    }
+    *spec = named ? named : plain;
+    return named ? strchr(named, ':') + 1 : plain;
+}
+
+int capsa_cgroup_sub(const struct capsa_cgroup *cg, char *const *specs, size_t n,
+                     struct capsa_cgroup **out, struct capsa_err *err)
+{
+    *out = NULL;
+    /* Each spec must apply somewhere: a controller list naming none of
+     * the container's hierarchies is an error, not a no-op. */
+    for (size_t k = 0; k < n; k++) {
+        const char *colon = strchr(specs[k], ':');
+        const char *path = colon ? colon + 1 : specs[k];
+        if (*path == '\0' || *path == '/' || colon == specs[k])
+            return capsa_err_setx(err, EINVAL,
+                                  "--cgroup %s: want [CONTROLLER[,CONTROLLER...]:]PATH, PATH "
+                                  "relative to the container's cgroup",
+                                  specs[k]);
+        bool used = colon == NULL;
+        for (size_t i = 0; !used && i < cg->n; i++)
+            used = spec_names(specs[k], (size_t)(colon - specs[k]), &cg->d[i]);
+        if (!used)
+            return capsa_err_setx(err, EINVAL,
+                                  "--cgroup %s: no cgroup of the container has these controllers",
+                                  specs[k]);
+    }
+    struct capsa_cgroup *sub = calloc(1, sizeof *sub);
+    if (sub == NULL || (cg->n > 0 && (sub->d = calloc(cg->n, sizeof *sub->d)) == NULL)) {
+        free(sub);
+        return capsa_err_set(err, ENOMEM, "cgroup");
+    }
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < cg->n; i++) {
+        const struct capsa_cgroup_dir *d = &cg->d[i];
+        sub->d[i].v2 = d->v2;
+        sub->n = i + 1;
+        if ((sub->d[i].path = strdup(d->path)) == NULL ||
+            strv_dup(d->controllers, &sub->d[i].controllers) < 0) {
+            r = capsa_err_set(err, ENOMEM, "cgroup");
+            break;
+        }
+        const char *spec = NULL, *path = sub_path(specs, n, d, &spec);
+        if (path == NULL)
+            continue;
+        int e = append_components(&sub->d[i].path, path);
+        struct stat st;
+        if (e == -EINVAL)
+            r = capsa_err_setx(err, EINVAL,
+                               "--cgroup %s: no \"..\": the process stays below the "
+                               "container's cgroup",
+                               spec);
+        else if (e < 0)
+            r = capsa_err_set(err, -e, "--cgroup %s", spec);
+        else if (stat(sub->d[i].path, &st) < 0 || !S_ISDIR(st.st_mode))
+            r = capsa_err_setx(err, ENOENT, "--cgroup %s: sub-cgroup %s does not exist", spec,
+                               sub->d[i].path);
+    }
+    if (r < 0) {
+        capsa_cgroup_free(sub);
+        return r;
+    }
+    *out = sub;
+    return 0;
+}
+
 static bool only_named(char *const *ctrls)
 {
     for (size_t i = 0; ctrls != NULL && ctrls[i] != NULL; i++)

@@ -77,6 +77,16 @@ int capsa_cgroup_resolve(const struct capsa_cgroup_host *host, const char *cgrou
 int capsa_cgroup_encode(const struct capsa_cgroup *cg, char **out, struct capsa_err *err);
 int capsa_cgroup_decode(const char *text, struct capsa_cgroup **out, struct capsa_err *err);
 
+/* exec --cgroup (runc's): the container's cgroup with each directory moved
+ * to an existing sub-cgroup. Each spec is [CONTROLLER[,CONTROLLER...]:]PATH,
+ * PATH relative to the container's cgroup (no ".."); without controllers it
+ * applies to every hierarchy that no spec names a controller of (a v2
+ * hierarchy is named "unified"). A spec whose controllers none of the
+ * container's hierarchies has, or a sub-cgroup that does not exist, is an
+ * error naming it. */
+int capsa_cgroup_sub(const struct capsa_cgroup *cg, char *const *specs, size_t n,
+                     struct capsa_cgroup **out, struct capsa_err *err);
+
 typedef void (*capsa_warn_fn)(void *opaque, const char *msg);
 
 /* Make the directories (mkdir -p; on v1 cpuset, copy cpuset.cpus/mems down
