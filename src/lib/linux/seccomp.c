@@ -20,11 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -377,12 +380,152 @@ static int compile_filter(struct compile_ctx *c, struct capsa_seccomp_prog *p,
     return export_prog(c, p, err);
 }
 
+/* libseccomp 2.5 never returns from seccomp_rule_add for some rule sets:
+ * two rules of one syscall that share an identical SCMP_CMP_NE comparison
+ * and each compare another argument as well (found by fuzz_seccomp; runc and
+ * crun, on the same library, hang the same way). Such a profile is compiled
+ * in a child under a deadline, so that create fails instead of hanging. */
+#define RISKY_DEADLINE_MS 5000
+
+static bool same_arg(const struct capsa_seccomp_arg *a, const struct capsa_seccomp_arg *b)
+{
+    return a->index == b->index && a->value == b->value && a->value_two == b->value_two &&
+           strcmp(a->op, b->op) == 0;
+}
+
+static bool shares_ne(const struct capsa_seccomp_syscall *x, const struct capsa_seccomp_syscall *y)
+{
+    if (x->n_args < 2 || y->n_args < 2)
+        return false;
+    for (size_t i = 0; i < x->n_args; i++)
+        for (size_t j = 0; j < y->n_args; j++)
+            if (strcmp(x->args[i].op, "SCMP_CMP_NE") == 0 && same_arg(&x->args[i], &y->args[j]))
+                return true;
+    return false;
+}
+
+static bool names_overlap(const struct capsa_seccomp_syscall *x,
+                          const struct capsa_seccomp_syscall *y)
+{
+    for (size_t i = 0; i < x->n_names; i++)
+        for (size_t j = 0; j < y->n_names; j++)
+            if (strcmp(x->names[i], y->names[j]) == 0)
+                return true;
+    return false;
+}
+
+static bool risky(const struct capsa_seccomp *sc)
+{
+    for (size_t i = 0; i < sc->n_syscalls; i++)
+        for (size_t j = i + 1; j < sc->n_syscalls; j++)
+            if (shares_ne(&sc->syscalls[i], &sc->syscalls[j]) &&
+                names_overlap(&sc->syscalls[i], &sc->syscalls[j]))
+                return true;
+    return false;
+}
+
+static int compile_here(const struct capsa_seccomp *sc, struct capsa_seccomp_prog **out,
+                        capsa_warn_fn warn, void *opaque, struct capsa_err *err);
+
+/* The child's answer: a header, then the instructions or an error. */
+struct risky_hdr {
+    int r;
+    unsigned short n_insns;
+    unsigned int flags;
+    bool uses_notify;
+};
+
+static int compile_in_child(const struct capsa_seccomp *sc, struct capsa_seccomp_prog **out,
+                            capsa_warn_fn warn, void *opaque, struct capsa_err *err)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return capsa_err_set(err, errno, "pipe");
+    pid_t c = fork();
+    if (c < 0) {
+        int e = errno;
+        close(pfd[0]);
+        close(pfd[1]);
+        return capsa_err_set(err, e, "fork");
+    }
+    if (c == 0) {
+        close(pfd[0]);
+        struct capsa_seccomp_prog *p = NULL;
+        struct capsa_err e = {0};
+        struct risky_hdr h = {.r = compile_here(sc, &p, warn, opaque, &e)};
+        if (h.r == 0) {
+            h.n_insns = p->n_insns;
+            h.flags = p->flags;
+            h.uses_notify = p->uses_notify;
+        }
+        bool ok = capsa_write_all(pfd[1], &h, sizeof h) == 0 &&
+                  (h.r == 0 ? capsa_write_all(pfd[1], p->insns, sizeof *p->insns * p->n_insns)
+                            : capsa_write_all(pfd[1], &e, sizeof e)) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    close(pfd[1]);
+    struct pollfd pl = {.fd = pfd[0], .events = POLLIN};
+    int pr;
+    do
+        pr = poll(&pl, 1, RISKY_DEADLINE_MS);
+    while (pr < 0 && errno == EINTR);
+    struct risky_hdr h = {0};
+    struct capsa_seccomp_prog *p = NULL;
+    int r;
+    if (pr == 0) {
+        kill(c, SIGKILL);
+        r = capsa_err_setx(err, ETIMEDOUT,
+                           "linux.seccomp.syscalls: libseccomp did not finish compiling the "
+                           "profile in %d s (two rules of one syscall share a SCMP_CMP_NE "
+                           "comparison and compare other arguments too, which libseccomp 2.5 "
+                           "loops on): merge those rules",
+                           RISKY_DEADLINE_MS / 1000);
+    } else if (capsa_read_all(pfd[0], &h, sizeof h) != (ssize_t)sizeof h) {
+        r = capsa_err_setx(err, EIO, "linux.seccomp: the compiling child died");
+    } else if (h.r < 0) {
+        struct capsa_err ce = {0};
+        if (capsa_read_all(pfd[0], &ce, sizeof ce) == (ssize_t)sizeof ce) {
+            ce.msg[sizeof ce.msg - 1] = '\0';
+            *err = ce;
+            r = capsa_err_ret(err);
+        } else {
+            r = capsa_err_setx(err, EIO, "linux.seccomp: the compiling child failed");
+        }
+    } else if ((p = calloc(1, sizeof *p)) == NULL ||
+               (p->insns = calloc(h.n_insns ? h.n_insns : 1, sizeof *p->insns)) == NULL) {
+        r = capsa_err_set(err, ENOMEM, "linux.seccomp");
+    } else if (capsa_read_all(pfd[0], p->insns, sizeof *p->insns * h.n_insns) !=
+               (ssize_t)(sizeof *p->insns * h.n_insns)) {
+        r = capsa_err_setx(err, EIO, "linux.seccomp: the compiling child's filter is short");
+    } else {
+        p->n_insns = h.n_insns;
+        p->flags = h.flags;
+        p->uses_notify = h.uses_notify;
+        *out = p;
+        p = NULL;
+        r = 0;
+    }
+    close(pfd[0]);
+    while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+        ;
+    capsa_seccomp_prog_free(p);
+    return r;
+}
+
 int capsa_seccomp_compile(const struct capsa_seccomp *sc, struct capsa_seccomp_prog **out,
                           capsa_warn_fn warn, void *opaque, struct capsa_err *err)
 {
     *out = NULL;
     if (sc == NULL || sc->default_action == NULL)
         return capsa_err_setx(err, EINVAL, "linux.seccomp.defaultAction: required");
+    if (risky(sc))
+        return compile_in_child(sc, out, warn, opaque, err);
+    return compile_here(sc, out, warn, opaque, err);
+}
+
+static int compile_here(const struct capsa_seccomp *sc, struct capsa_seccomp_prog **out,
+                        capsa_warn_fn warn, void *opaque, struct capsa_err *err)
+{
     struct capsa_seccomp_prog *p = calloc(1, sizeof *p);
     if (p == NULL)
         return capsa_err_set(err, ENOMEM, "linux.seccomp");
