@@ -113,13 +113,29 @@ load helpers
     assert_nothing_left c1
 }
 
-@test "--systemd-cgroup fails clearly and leaves nothing" {
+@test "--systemd-cgroup without systemd fails clearly and leaves nothing" {
+    # This host has no systemd as PID 1 (tests/sdvm runs the driver under a real one).
+    [ ! -S /run/systemd/private ] || skip "systemd runs here"
     setup_bundle
     update_config ".process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
     run "$CAPSA" --root "$CAPSA_ROOT" --systemd-cgroup create --bundle "$BUNDLE" c1
     [ "$status" -ne 0 ]
-    [[ "$output" == *systemd* ]]
+    [[ "$output" == *"systemd is not running here"*"/run/systemd/private"* ]] ||
+        fail_now "unexpected: $output"
     assert_nothing_left c1
+}
+
+@test "--systemd-cgroup refuses a cgroupsPath that is not slice:prefix:name, naming it" {
+    setup_bundle
+    update_config ".process.args = [\"sh\", \"-c\", \"sleep 1000; : $MARK\"]"
+    local p
+    for p in nocolons a:b 'a--b.slice:p:n' 'x.slice:p:n.slice' 'system.slice:p:a b'; do
+        update_config ".linux.cgroupsPath = \"$p\""
+        run "$CAPSA" --root "$CAPSA_ROOT" --systemd-cgroup create --bundle "$BUNDLE" c1
+        [ "$status" -ne 0 ] || fail_now "$p was accepted"
+        [[ "$output" == *"linux.cgroupsPath \"$p\""* ]] || fail_now "$p: $output"
+        assert_nothing_left c1
+    done
 }
 
 @test "--rootless accepts true, false and auto and refuses other values" {

@@ -98,6 +98,30 @@ start_trapper() {
     [ "$status" -ne 0 ]
 }
 
+@test "kill --all of a stopped container whose cgroup is gone succeeds" {
+    # systemd removes a scope's cgroup with its last process, and containerd's shim still sends
+    # kill --all KILL to the stopped container: nothing is left, so that is a success.
+    update_config '.process.args = ["true"]'
+    ctr_create c1
+    capsa start c1
+    wait_for status_is c1 stopped
+    local dirs d
+    dirs=$(jq -r '.cgroup' "$CAPSA_ROOT/c1/state.json" | awk '{print $3}')
+    [ -n "$dirs" ] || fail_now "no cgroup in state.json"
+    for d in $dirs; do
+        rmdir "$d" || fail_now "rmdir $d"
+    done
+    run capsa kill --all c1 KILL
+    [ "$status" -eq 0 ] || fail_now "kill --all: $output"
+    run capsa kill c1 KILL
+    [ "$status" -ne 0 ]
+    if is_capsa; then [[ "$output" == *"container not running"* ]] || fail_now "kill: $output"; fi
+    capsa delete c1
+    for d in $dirs; do
+        [ ! -e "$d" ] || fail_now "$d came back"
+    done
+}
+
 @test "kill of an unknown container fails" {
     run capsa kill nosuch TERM
     [ "$status" -ne 0 ]

@@ -37,6 +37,7 @@
 #include "linux/process.h"
 #include "linux/rootfs.h"
 #include "linux/scmp.h"
+#include "linux/systemd.h"
 #include "linux/terminal.h"
 #include "sys/sys.h"
 #include "util/util.h"
@@ -61,10 +62,14 @@ void capsa_create_rollback(struct capsa_created *c)
         capsa_pidfd_send_signal(c->pidfd, SIGKILL, 0);
         capsa_wait_gone(c->pidfd);
     }
-    if (c->cg) {
+    if (c->cg)
         capsa_cgroup_signal_all(c->cg, SIGKILL, NULL);
-        capsa_cgroup_destroy(c->cg, NULL);
+    if (c->st.systemd_unit) {
+        struct capsa_err ignored = {0};
+        (void)capsa_systemd_stop(c->st.systemd_unit, &ignored);
     }
+    if (c->cg)
+        capsa_cgroup_destroy(c->cg, NULL);
     if (c->level && c->level->host_stop)
         c->level->host_stop(c->dirfd, c->st.helper_pid, c->st.helper_start);
     if (c->st.shared_mntns && c->st.rootfs)
@@ -88,6 +93,7 @@ struct job {
     int child_sock; /* the init's end of the sync socket */
     int cgroup_fd;  /* v2 directory for CLONE_INTO_CGROUP */
     struct capsa_cgroup_join join;
+    struct capsa_systemd_scope scope; /* --systemd-cgroup: the scope's placeholder */
     struct capsa_seccomp_prog *seccomp;
     bool new_ns[CAPSA_NS_COUNT];
     int *mount_fds; /* the init's slots (capsa_init_args.mount_fds) */
@@ -107,6 +113,7 @@ static void job_release(struct job *j)
     capsa_close(&j->child_sock);
     capsa_close(&j->cgroup_fd);
     capsa_cgroup_join_close(&j->join);
+    capsa_systemd_scope_release(&j->scope);
     capsa_seccomp_prog_free(j->seccomp);
     free(j->mount_fds);
     free(j->hook_state);
@@ -120,9 +127,13 @@ static void job_release(struct job *j)
 /* Checks that need the whole spec and the host, before anything is made. */
 static int check_spec(const struct job *j, const struct capsa_spec *spec, struct capsa_err *err)
 {
-    if (j->ctx->systemd_cgroup)
-        return capsa_err_setx(err, ENOTSUP,
-                              "--systemd-cgroup: the systemd cgroup manager is not supported yet");
+    if (j->ctx->systemd_cgroup) {
+        struct capsa_systemd_unit u;
+        int r = capsa_systemd_unit_parse(spec->linux_cfg.cgroups_path, j->id, &u, err);
+        capsa_systemd_unit_free(&u);
+        if (r < 0)
+            return r;
+    }
     /* Intel RDT (resctrl): not implemented. runc refuses it where the host
      * lacks resctrl; here it is refused on every host rather than ignored,
      * so that no cache or bandwidth limit is believed to hold. */
@@ -290,24 +301,46 @@ static int dup_annotations(const struct capsa_spec *spec, struct capsa_state *st
 /* Make the container's cgroup and apply linux.resources. An unprivileged
  * runtime without delegation goes on without cgroups when no limits were
  * asked for (as runc does rootless), with a warning. */
-static int setup_cgroup(const struct job *j, struct capsa_cgroup **out, struct capsa_err *err)
+static int setup_cgroup(struct job *j, struct capsa_cgroup **out, struct capsa_err *err)
 {
     *out = NULL;
     const struct capsa_linux *l = &j->c->spec->linux_cfg;
     const struct capsa_resources *res = l->has_resources ? &l->resources : NULL;
+    const char *path = l->cgroups_path;
+    if (j->ctx->systemd_cgroup) {
+        /* systemd makes the cgroup (a scope around a placeholder, which
+         * the init replaces); the rest is as with cgroupfs, on its path. */
+        struct capsa_systemd_unit u;
+        char desc[300];
+        int r = capsa_systemd_unit_parse(l->cgroups_path, j->id, &u, err);
+        snprintf(desc, sizeof desc, "capsa container %s", j->id);
+        if (r == 0)
+            r = capsa_systemd_scope_start(&u, desc, res, &j->scope, err);
+        if (r == 0 && (j->c->st.systemd_unit = strdup(u.name)) == NULL)
+            r = capsa_err_set(err, ENOMEM, "systemd unit");
+        capsa_systemd_unit_free(&u);
+        if (r < 0)
+            return r;
+        capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: systemd unit %s, cgroup %s", j->id,
+                  j->c->st.systemd_unit, j->scope.cgroup);
+        path = j->scope.cgroup;
+    }
     struct capsa_cgroup_host host = {0};
     int r = capsa_cgroup_host_load(&host, err);
     if (r == 0)
-        r = capsa_cgroup_resolve(&host, l->cgroups_path, j->id, out, err);
+        r = capsa_cgroup_resolve(&host, path, j->id, out, err);
     capsa_cgroup_host_free(&host);
     if (r < 0)
         return r;
-    r = capsa_cgroup_create(*out, res, capsa_log_warning_cb, (void *)j->ctx, err);
+    if (j->ctx->systemd_cgroup)
+        r = capsa_cgroup_adopt(*out, res, capsa_log_warning_cb, (void *)j->ctx, err);
+    else
+        r = capsa_cgroup_create(*out, res, capsa_log_warning_cb, (void *)j->ctx, err);
     if (r < 0) {
         capsa_cgroup_free(*out);
         *out = NULL;
         bool denied = r == -EACCES || r == -EPERM || r == -EROFS;
-        if (geteuid() != 0 && denied &&
+        if (geteuid() != 0 && denied && !j->ctx->systemd_cgroup &&
             (res == NULL ||
              (!res->has_memory && !res->has_cpu && !res->has_pids && !res->has_blkio &&
               res->n_hugepage_limits == 0 && res->n_unified == 0))) {
@@ -753,6 +786,7 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
                     .fifo = -1,
                     .child_sock = -1,
                     .cgroup_fd = -1,
+                    .scope = {.holder_fd = -1},
                     .lh = {.pidns_fd = -1, .child_fd = -1, .child_aux_fd = -1}};
     int r = load_bundle(&j, err);
     if (r < 0) {
@@ -769,6 +803,8 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
     j.seccomp = NULL;
     capsa_cgroup_join_close(&j.join);
     capsa_close(&j.cgroup_fd);
+    /* The init holds the scope now (it was born in its cgroup). */
+    capsa_systemd_scope_release(&j.scope);
     if (r < 0)
         goto fail;
     c->pid = j.spawn.pid;

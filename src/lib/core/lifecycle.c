@@ -18,6 +18,7 @@
 #include "level/level.h"
 #include "linux/hooks.h"
 #include "linux/rootfs.h"
+#include "linux/systemd.h"
 #include "sys/sys.h"
 #include "util/util.h"
 
@@ -220,7 +221,10 @@ int capsa_container_kill(const struct capsa_ctx *ctx, const char *id, int sig, b
             capsa_cgroup_free(cg);
             goto out;
         }
-        r = capsa_err_setx(err, ESRCH, "container %s is not running", id);
+        /* runc's words: containerd's shim reads "container not running"
+         * in the error of a kill as "already finished", anything else as a
+         * failure to stop the container. */
+        r = capsa_err_setx(err, ESRCH, "container not running: %s has exited", id);
         goto out;
     }
     const struct capsa_level *level = capsa_level_of_state(o.st.level);
@@ -356,6 +360,16 @@ int capsa_container_delete(const struct capsa_ctx *ctx, const char *id, bool for
             capsa_cgroup_signal_all(cg, SIGKILL, &kerr);
         }
         free(left);
+    }
+    /* The systemd driver's scope: stopped (and its name freed) before the
+     * directories go; systemd removes those it made. */
+    if (st.systemd_unit) {
+        struct capsa_err uerr = {0};
+        if (capsa_systemd_stop(st.systemd_unit, &uerr) < 0)
+            capsa_log(ctx, CAPSA_LOG_WARNING, "delete %s: %s", id, uerr.msg);
+    }
+    if (cg) {
+        struct capsa_err kerr = {0};
         if (capsa_cgroup_destroy(cg, &kerr) < 0)
             capsa_log(ctx, CAPSA_LOG_WARNING, "delete %s: %s", id, kerr.msg);
         capsa_cgroup_free(cg);

@@ -13,6 +13,7 @@
 
 #include "level/level.h"
 #include "linux/cgroup.h"
+#include "linux/systemd.h"
 #include "util/util.h"
 
 /* A container with its state and cgroup, locked, running unless
@@ -220,8 +221,10 @@ static json_t *stored_subset(const json_t *upd, const json_t *stored)
     return out;
 }
 
-static int apply_json(const struct capsa_ctx *ctx, const struct capsa_cgroup *cg, const json_t *obj,
-                      struct capsa_err *err)
+/* obj's values on the host: as unit properties first when the systemd
+ * driver made the cgroup (so that systemd keeps them), then in the files. */
+static int apply_json(const struct capsa_ctx *ctx, const struct capsa_cgroup *cg, const char *unit,
+                      const json_t *obj, struct capsa_err *err)
 {
     char *text = json_dumps(obj, JSON_COMPACT);
     if (text == NULL)
@@ -229,6 +232,8 @@ static int apply_json(const struct capsa_ctx *ctx, const struct capsa_cgroup *cg
     struct capsa_resources *res = NULL;
     int r = capsa_spec_parse_resources(text, strlen(text), &res, err);
     free(text);
+    if (r == 0 && unit != NULL)
+        r = capsa_systemd_set(unit, res, err);
     if (r == 0)
         r = capsa_cgroup_apply(cg, res, capsa_log_warning_cb, (void *)ctx, err);
     if (r == 0 && res->n_devices > 0)
@@ -292,11 +297,11 @@ int capsa_container_update(const struct capsa_ctx *ctx, const char *id, const ch
          * container's values must not overwrite, not even to restore). */
         bool host = r > 0;
         if (host)
-            r = apply_json(ctx, l.cg, upd, err);
+            r = apply_json(ctx, l.cg, l.st.systemd_unit, upd, err);
         if (host && r < 0 && old != NULL && json_object_size(old) > 0) {
             /* Put back what this update may already have changed. */
             struct capsa_err ignored;
-            bool restored = apply_json(ctx, l.cg, old, &ignored) == 0;
+            bool restored = apply_json(ctx, l.cg, l.st.systemd_unit, old, &ignored) == 0;
             char msg[sizeof(err->msg)];
             memcpy(msg, err->msg, sizeof(msg));
             r = capsa_err_setx(err, err->errnum, "%.*s (%s)", (int)sizeof(msg) - 48, msg,

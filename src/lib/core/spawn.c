@@ -61,8 +61,14 @@ static pid_t clone_child(uint64_t flags, int cgroup_fd, int exit_signal, int *pi
         ca.cgroup = (uint64_t)cgroup_fd;
     }
     pid_t pid = capsa_clone3(&ca);
+    /* ENOENT: a cgroup2 mounted with nsdelegate (systemd's default) lets a
+     * process in a cgroup namespace move another only between cgroups
+     * inside that namespace, and exec's stage1 has joined the container's
+     * while it still sits in the runtime's cgroup, outside. The runtime,
+     * in its own cgroup namespace, then moves the child (spawn.h: placed). */
     if (pid < 0 && cgroup_fd >= 0 &&
-        (errno == EINVAL || errno == ENOSYS || errno == EACCES || errno == EPERM)) {
+        (errno == EINVAL || errno == ENOSYS || errno == EACCES || errno == EPERM ||
+         errno == ENOENT)) {
         ca.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
         ca.cgroup = 0;
         pid = capsa_clone3(&ca);

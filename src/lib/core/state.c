@@ -321,6 +321,8 @@ int capsa_state_write(int dirfd, const struct capsa_state *st, struct capsa_err 
     json_object_set_new(o, "sharedMntns", json_boolean(st->shared_mntns));
     if (st->cgroup)
         json_object_set_new(o, "cgroup", json_string(st->cgroup));
+    if (st->systemd_unit)
+        json_object_set_new(o, "systemdUnit", json_string(st->systemd_unit));
     if (st->level)
         json_object_set_new(o, "isolation", json_string(st->level));
     if (st->helper_pid > 0) {
@@ -350,6 +352,7 @@ void capsa_state_clear(struct capsa_state *st)
     free(st->created);
     free(st->owner);
     free(st->cgroup);
+    free(st->systemd_unit);
     free(st->level);
     for (size_t i = 0; i < st->n_annotations; i++) {
         free(st->annotations[i].key);
@@ -421,6 +424,8 @@ int capsa_state_parse(const char *buf, size_t len, struct capsa_state *st, struc
         r = get_str(o, "owner", &st->owner, err);
     if (r == 0)
         r = get_str(o, "cgroup", &st->cgroup, err);
+    if (r == 0)
+        r = get_str(o, "systemdUnit", &st->systemd_unit, err);
     if (r == 0)
         r = get_str(o, "isolation", &st->level, err);
     const struct capsa_jv *hpid = capsa_jv_get(o, "helperPid");

@@ -41,6 +41,10 @@ struct capsa_state {
     struct capsa_kv *annotations;
     size_t n_annotations;
     char *cgroup; /* capsa_cgroup_encode() text, NULL when the container has no cgroup */
+    /* The transient unit of the systemd cgroup driver ("capsa-ID.scope"),
+     * NULL with the cgroupfs driver: delete stops it, update sets its
+     * properties. */
+    char *systemd_unit;
     /* The isolation level (level/level.h; NULL in a state written before
      * levels were recorded: native) and the host-side helper its create
      * started (interpose: the supervisor), 0 when none. */

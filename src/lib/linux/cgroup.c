@@ -939,12 +939,12 @@ static int refuse_busy(const char *path, struct capsa_err *err)
 
 /* mkdir -p walking component by component with O_NOFOLLOW; the usual case,
  * a new leaf under existing parents, is one mkdir. */
-static int mkdir_p(const char *path, struct created *c, struct capsa_err *err)
+static int mkdir_p(const char *path, bool adopt, struct created *c, struct capsa_err *err)
 {
     if (mkdir(path, 0755) == 0)
         return record_created(c, path, strlen(path), err);
     if (errno == EEXIST)
-        return refuse_busy(path, err);
+        return adopt ? 0 : refuse_busy(path, err);
     if (errno != ENOENT)
         return capsa_err_set(err, errno, "mkdir %s", path);
     cleanup_close int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -976,7 +976,7 @@ static int mkdir_p(const char *path, struct created *c, struct capsa_err *err)
                 return r;
         }
         p += len;
-        if (!made && *p == '\0')
+        if (!made && *p == '\0' && !adopt)
             return refuse_busy(path, err);
     }
     return 0;
@@ -1106,8 +1106,8 @@ static int v2_enable(const char *path, struct capsa_err *err)
     return ret;
 }
 
-int capsa_cgroup_create(const struct capsa_cgroup *cg, const struct capsa_resources *res,
-                        capsa_warn_fn warn, void *opaque, struct capsa_err *err)
+static int create_dirs(const struct capsa_cgroup *cg, const struct capsa_resources *res, bool adopt,
+                       capsa_warn_fn warn, void *opaque, struct capsa_err *err)
 {
     struct created c = {0};
     int r = 0;
@@ -1115,12 +1115,14 @@ int capsa_cgroup_create(const struct capsa_cgroup *cg, const struct capsa_resour
         const struct capsa_cgroup_dir *d = &cg->d[i];
         if (d->v2) {
             /* enabling a controller in a parent adds its files to the
-             * existing children too, so the order does not matter */
-            r = mkdir_p(d->path, &c, err);
-            if (r == 0)
+             * existing children too, so the order does not matter; an
+             * adopted (systemd, Delegate=yes) directory has its
+             * controllers from its manager, whose ancestors are not ours */
+            r = mkdir_p(d->path, adopt, &c, err);
+            if (r == 0 && !adopt)
                 r = v2_enable(d->path, err);
         } else {
-            r = mkdir_p(d->path, &c, err);
+            r = mkdir_p(d->path, adopt, &c, err);
             if (r == 0 && capsa_cg_has(d->controllers, "cpuset"))
                 r = cpuset_fill(d->path, 0, err);
         }
@@ -1133,6 +1135,18 @@ int capsa_cgroup_create(const struct capsa_cgroup *cg, const struct capsa_resour
         created_rollback(&c);
     created_free(&c);
     return r;
+}
+
+int capsa_cgroup_create(const struct capsa_cgroup *cg, const struct capsa_resources *res,
+                        capsa_warn_fn warn, void *opaque, struct capsa_err *err)
+{
+    return create_dirs(cg, res, false, warn, opaque, err);
+}
+
+int capsa_cgroup_adopt(const struct capsa_cgroup *cg, const struct capsa_resources *res,
+                       capsa_warn_fn warn, void *opaque, struct capsa_err *err)
+{
+    return create_dirs(cg, res, true, warn, opaque, err);
 }
 
 /* ---------------- enter, v2 fd, pids ---------------- */
@@ -1462,6 +1476,15 @@ int capsa_cgroup_signal_all(const struct capsa_cgroup *cg, int sig, struct capsa
     pid_t *pids = NULL;
     size_t n = 0;
     int r = capsa_cgroup_pids(cg, &pids, &n, err);
+    const struct capsa_cgroup_dir *pd = procs_dir(cg);
+    if (r == -ENOENT && pd != NULL && access(pd->path, F_OK) < 0 && errno == ENOENT) {
+        /* No directory, no process: systemd removes a scope's cgroup once
+         * its last process is gone (containerd's shim still sends kill
+         * --all to a stopped container). */
+        if (err != NULL)
+            capsa_err_clear(err);
+        r = 0;
+    }
     if (r == 0) {
         for (size_t i = 0; i < n; i++) {
             /* A pidfd pins the process: no pid-reuse race between listing and signalling. */

@@ -97,6 +97,14 @@ typedef void (*capsa_warn_fn)(void *opaque, const char *msg);
 int capsa_cgroup_create(const struct capsa_cgroup *cg, const struct capsa_resources *res,
                         capsa_warn_fn warn, void *opaque, struct capsa_err *err);
 
+/* The same for a cgroup another manager made for the container (the
+ * systemd driver's scope): existing directories are used even though they
+ * hold a process (the scope's placeholder), the directories missing (v1
+ * hierarchies systemd does not manage) are made, and the v2 ancestors'
+ * cgroup.subtree_control is left to that manager. */
+int capsa_cgroup_adopt(const struct capsa_cgroup *cg, const struct capsa_resources *res,
+                       capsa_warn_fn warn, void *opaque, struct capsa_err *err);
+
 /* Write every linux.resources value present in res, on each hierarchy that
  * holds the controller, with runc's v1 <-> v2 conversions (shares -> weight,
  * blkio weight -> io.weight, swap = memory+swap -> memory.swap.max = swap -
