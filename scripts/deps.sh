@@ -33,6 +33,10 @@ capsa_deps_main() {
         pkgs+=(libclang-rt-14-dev cppcheck clang-tidy shellcheck)
         # cgroup v2 is tested in a QEMU guest (tests/v2vm, docs/testing-cgroup-v2.md).
         pkgs+=(qemu-system-x86 linux-image-cloud-amd64 cpio)
+        # The systemd cgroup driver is tested in a QEMU guest that boots systemd from a Debian
+        # rootfs on an ext4 image (tests/sdvm, docs/testing-systemd.md), with containerd driven
+        # through the CRI client of tests/engines/cri (Go, gRPC).
+        pkgs+=(e2fsprogs golang-google-grpc-dev)
         # The OCI conformance suite is built from Debian's Go packages (tests/oci/setup.sh).
         pkgs+=(golang-go xz-utils debian-archive-keyring golang-github-google-uuid-dev
             golang-github-hashicorp-go-multierror-dev golang-github-hashicorp-errwrap-dev

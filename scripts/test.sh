@@ -207,7 +207,7 @@ run_engine() {
     failed=$((failed + nok))
 }
 if [ -x build/capsa ]; then
-    for engine in podman docker containerd; do
+    for engine in podman docker containerd buildah; do
         run_engine "$engine"
     done
 fi
@@ -237,6 +237,25 @@ run_v2vm() {
 if [ -x build/capsa ]; then
     run_v2vm smoke
     run_v2vm cgroup-v2
+fi
+
+# run_sdvm NAME: tests/sdvm/NAME.sh in a QEMU guest that boots systemd as PID 1
+# (docs/testing-systemd.md): the systemd cgroup driver, with capsa alone, podman and containerd.
+run_sdvm() {
+    local log=$logs/sdvm-$1.tap rc ok nok skip
+    note "systemd guest: $1"
+    tests/sdvm/run.sh "tests/sdvm/$1.sh" </dev/null 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    ok=$(grep -cE '^ok [0-9]+' "$log" || true)
+    skip=$(grep -cE '^ok [0-9]+ .*# SKIP' "$log" || true)
+    nok=$(grep -cE '^not ok [0-9]+' "$log" || true)
+    grep -qE '^1\.\.[0-9]+' "$log" || fail_step "sdvm $1: no TAP plan (run.sh exited $rc)"
+    passed=$((passed + ok - skip))
+    skipped=$((skipped + skip))
+    failed=$((failed + nok))
+}
+if [ -x build/capsa ]; then
+    run_sdvm systemd
 fi
 
 # The benchmark (bench/README.md) as a smoke run: it must run to the end and print every table for

@@ -196,6 +196,7 @@ type podFlags struct {
 	handler     string
 	hostname    string
 	hostnet     bool
+	cgparent    string
 	annotations multi
 }
 
@@ -203,6 +204,7 @@ func (p *podFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.handler, "handler", "", "runtime handler (containerd runtimes.<name>)")
 	fs.StringVar(&p.hostname, "hostname", "", "pod hostname")
 	fs.BoolVar(&p.hostnet, "hostnet", false, "use the node's network namespace (no CNI)")
+	fs.StringVar(&p.cgparent, "cgparent", "", "the pod's linux.cgroup_parent (a kubelet's kubepods-...slice with the systemd driver)")
 	fs.Var(&p.annotations, "pann", "pod annotation KEY=VALUE (repeatable)")
 }
 
@@ -222,7 +224,7 @@ func (p *podFlags) config(name string) pb {
 		nsopt = nsopt.num(1, 2) // NamespaceMode NODE
 	}
 	sec := pb{}.msg(1, nsopt)
-	linux := pb{}.msg(2, sec)
+	linux := pb{}.str(1, p.cgparent).msg(2, sec)
 	return pb{}.msg(1, meta).str(2, p.hostname).annotations(7, p.annotations).msg(8, linux)
 }
 
