@@ -188,6 +188,28 @@ cap delete c1 >"$B/c1.delete.out" 2>&1
 check "delete c1 removes its state" sh -c "! $CAPSA --root $ROOT state c1 >/dev/null 2>&1"
 check "delete c1 removes /sys/fs/cgroup/capsa-v2/c1" test ! -e $c1
 
+# --- exec into a container with its own cgroup namespace ------------------------------------
+# cgroup2 is mounted with nsdelegate (as systemd mounts it): from inside the container's cgroup
+# namespace the kernel refuses to clone into its cgroup a process that starts outside it, so
+# exec must place its process from the runtime's side.
+cn=$CG/capsa-v2/cgns1
+mkbundle cgns1 /capsa-v2/cgns1 '["sleep", "1000"]' '{}'
+sed -i 's/{"type": "network"}\]/{"type": "network"}, {"type": "cgroup"}]/' "$B/cgns1/config.json"
+cap run -d --bundle "$B/cgns1" cgns1 </dev/null >"$B/cgns1.out" 2>&1
+check "cgns1 (with a cgroup namespace) is running" wait_for state_is cgns1 running
+out=$(cap exec cgns1 cat /proc/self/cgroup 2>&1)
+if [ "$out" = "0::/" ]; then
+    ok "exec into cgns1: its process sees the root of the container's cgroup namespace"
+else
+    not_ok "exec into cgns1: its process sees the root of the container's cgroup namespace" "$out"
+fi
+cap exec -d --pid-file "$B/cgns1.exec.pid" cgns1 sleep 999 </dev/null >"$B/cgns1.exec.out" 2>&1
+epid=$(cat "$B/cgns1.exec.pid" 2>/dev/null)
+check "exec -d into cgns1: the process (${epid:-none}) is in cgns1's cgroup" \
+    file_has_line $cn/cgroup.procs "${epid:-x}"
+cap delete --force cgns1 >/dev/null 2>&1
+check "delete --force cgns1 removes its cgroup" wait_for test ! -e $cn
+
 # --- devices: the v2 device controller is an eBPF program on the cgroup ---------------------
 # runc and crun append their default device allow-list (null, zero, full, tty, random, urandom,
 # ptmx, pts) after the spec's rules, so a spec rule cannot deny c 1:5 there. The test uses
