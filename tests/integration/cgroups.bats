@@ -34,6 +34,26 @@ teardown() {
     done
 }
 
+@test "the name=systemd hierarchy is joined, shown inside and removed at delete (runc's fs driver)" {
+    [ -d "$CG/systemd" ] && grep -q ':name=systemd:' /proc/self/cgroup ||
+        skip "no name=systemd hierarchy here"
+    update_config 'if any(.mounts[]; .destination == "/sys/fs/cgroup") then . else
+        .mounts += [{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                     "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}] end'
+    run_bg_container c1 "sleep 1000; : $MARK"
+    grep -qx "[0-9]*:name=systemd:$CGPATH" "/proc/$PID/cgroup" ||
+        fail_now "init not in name=systemd $CGPATH: $(cat "/proc/$PID/cgroup")"
+    grep -qx "$PID" "$CG/systemd$CGPATH/cgroup.procs" || fail_now "$PID not in $CG/systemd$CGPATH"
+    # Inside, as on the host: /sys/fs/cgroup/systemd, the container's own directory.
+    run capsa exec c1 cat /sys/fs/cgroup/systemd/cgroup.procs
+    [ "$status" -eq 0 ] || fail_now "exec: $output"
+    [[ "$output" == *1* ]] || fail_now "the container's name=systemd cgroup.procs: $output"
+    capsa kill c1 KILL
+    wait_for status_is c1 stopped
+    capsa delete c1
+    [ ! -e "$CG/systemd$CGPATH" ] || fail_now "$CG/systemd$CGPATH left behind"
+}
+
 # The page size is the host's (x86 and arm64 with 4k pages have 2MB ones): probe it.
 requires_2mb_pages() {
     [ -d /sys/kernel/mm/hugepages/hugepages-2048kB ] || skip "no 2MB huge pages on this host"

@@ -172,13 +172,14 @@ static void test_resolve(void **state)
     struct capsa_cgroup *cg = NULL;
 
     assert_int_equal(capsa_cgroup_resolve(&h, "/capsa//x/./y/", "id", &cg, &err), 0);
-    assert_int_equal(cg->n, 9); /* name=systemd skipped, unified kept */
+    assert_int_equal(cg->n, 10); /* name=systemd and unified kept */
     const struct capsa_cgroup_dir *m = NN(capsa_cg_dir_for(cg, "memory"));
     assert_string_equal(m->path, "/sys/fs/cgroup/memory/capsa/x/y");
     const struct capsa_cgroup_dir *v2 = NN(capsa_cg_v2_dir(cg));
     assert_non_null(v2);
     assert_string_equal(v2->path, "/sys/fs/cgroup/unified/capsa/x/y");
-    assert_null(capsa_cg_dir_for(cg, "name=systemd"));
+    assert_string_equal(NN(capsa_cg_dir_for(cg, "name=systemd"))->path,
+                        "/sys/fs/cgroup/systemd/capsa/x/y");
     capsa_cgroup_free(cg);
 
     /* relative: below our own cgroup in each hierarchy */

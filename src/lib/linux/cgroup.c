@@ -740,7 +740,10 @@ int capsa_cgroup_resolve(const struct capsa_cgroup_host *host, const char *cgrou
     }
     for (size_t i = 0; i < host->n; i++) {
         const struct capsa_cgroup_hier *h = &host->h[i];
-        if (!h->v2 && only_named(h->controllers))
+        /* Named hierarchies hold no controller: skipped, except systemd's,
+         * which runc's fs driver joins too on a hybrid or v1 host (systemd
+         * and tools like systemd-cgls read processes' units there). */
+        if (!h->v2 && only_named(h->controllers) && !capsa_cg_has(h->controllers, "name=systemd"))
             continue;
         char *rel = strdup("");
         int r = rel ? 0 : -ENOMEM;

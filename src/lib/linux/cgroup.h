@@ -65,10 +65,10 @@ void capsa_cgroup_free(struct capsa_cgroup *cg);
  * absolute path is relative to each hierarchy's root; a relative one is
  * relative to the caller's own cgroup in that hierarchy (hier->self); NULL or
  * empty means the relative path "<id>" (runc's default: below the runtime's
- * own cgroup). Rejects ".." components. Named v1 hierarchies (name=systemd)
- * are skipped; a v2 hierarchy is always used, even without controllers (on a
- * hybrid host it still gives cgroup.kill, cgroup.freeze and device programs).
- * Pure (no I/O). */
+ * own cgroup). Rejects ".." components. Named v1 hierarchies are skipped,
+ * except name=systemd (joined, as runc's fs driver does); a v2 hierarchy is always used, even
+ * without controllers (on a hybrid host it still gives cgroup.kill, cgroup.freeze and device
+ * programs). Pure (no I/O). */
 int capsa_cgroup_resolve(const struct capsa_cgroup_host *host, const char *cgroups_path,
                          const char *id, struct capsa_cgroup **out, struct capsa_err *err);
 

@@ -614,7 +614,9 @@ static int cgroup_bind_one(int tmpfd, const struct capsa_cgroup_dir *d, struct c
         size_t len = 0;
         name[0] = '\0';
         for (char **c = d->controllers; c && *c; c++) {
-            int w = snprintf(name + len, sizeof name - len, "%s%s", len ? "," : "", *c);
+            /* "name=systemd" is mounted as "systemd", as on the host */
+            const char *cn = strncmp(*c, "name=", 5) == 0 ? *c + 5 : *c;
+            int w = snprintf(name + len, sizeof name - len, "%s%s", len ? "," : "", cn);
             if (w < 0 || (size_t)w >= sizeof name - len)
                 return capsa_err_setx(err, ENAMETOOLONG, "cgroup mount: controller list too long");
             len += (size_t)w;
