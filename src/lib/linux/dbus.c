@@ -484,7 +484,7 @@ static int send_all(int fd, const void *p, size_t n, long long deadline_ms)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno != EAGAIN)
-            return -errno;
+            return errno == ECONNRESET ? -EPIPE : -errno;
         int e = wait_fd(fd, POLLOUT, deadline_ms);
         if (e < 0)
             return e;
@@ -493,7 +493,7 @@ static int send_all(int fd, const void *p, size_t n, long long deadline_ms)
 }
 
 /* Read more bytes into the input buffer (at least one, or an error; 0 bytes
- * read is the peer closing: EPIPE). */
+ * read, or a reset, is the peer closing: EPIPE). */
 static int fill(struct capsa_dbus *bus, long long deadline_ms)
 {
     if (bus->in_cap - bus->in_len < 4096) {
@@ -516,8 +516,10 @@ static int fill(struct capsa_dbus *bus, long long deadline_ms)
             return -EPIPE;
         if (errno == EINTR)
             continue;
+        /* A peer that closes with our bytes unread resets the connection:
+         * gone all the same. */
         if (errno != EAGAIN)
-            return -errno;
+            return errno == ECONNRESET ? -EPIPE : -errno;
         int e = wait_fd(bus->fd, POLLIN, deadline_ms);
         if (e < 0)
             return e;
