@@ -131,8 +131,8 @@ else
     tail -n 30 "$logs/fuzz-replay.log"
     fail_step "make fuzz-replay"
 fi
-note "bounded fuzzing (scripts/fuzz.sh ${CAPSA_FUZZ_SECONDS:-20} per target)"
-scripts/fuzz.sh "${CAPSA_FUZZ_SECONDS:-20}" </dev/null 2>"$logs/fuzz.err" | tee "$logs/fuzz.log"
+note "bounded fuzzing (scripts/fuzz.sh ${CAPSA_FUZZ_SECONDS:-12} per target)"
+scripts/fuzz.sh "${CAPSA_FUZZ_SECONDS:-12}" </dev/null 2>"$logs/fuzz.err" | tee "$logs/fuzz.log"
 fok=$(grep -cE '^ok fuzz' "$logs/fuzz.log" || true)
 fnok=$(grep -cE '^not ok fuzz' "$logs/fuzz.log" || true)
 passed=$((passed + fok))
