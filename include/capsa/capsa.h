@@ -42,6 +42,9 @@ struct capsa_ctx {
     /* --allow-tcg / allow_tcg = true: the vm level may run a VM without KVM,
      * in software (TCG), which is no security boundary (tests, development). */
     bool allow_tcg;
+    /* --criu: the CRIU binary checkpoint and restore run (NULL: "criu",
+     * looked up in $PATH). */
+    const char *criu;
     enum capsa_log_level log_level;
     capsa_log_fn log;
     void *log_opaque;
@@ -69,6 +72,41 @@ int capsa_container_create(const struct capsa_ctx *ctx, const char *id,
 /* start: release the init of a created container; returns once the user
  * process has been executed (and the poststart hooks have run). */
 int capsa_container_start(const struct capsa_ctx *ctx, const char *id, struct capsa_err *err);
+
+/* checkpoint and restore (runc's flags; CRIU does the work, see
+ * docs/checkpoint.md). Unset strings are NULL, status_fd is -1 when unset. */
+struct capsa_checkpoint_opts {
+    const char *image_path;  /* required: where the images go / come from */
+    const char *work_path;   /* CRIU's work files and log (default: image_path) */
+    const char *parent_path; /* checkpoint: the pre-dump to build on, relative to image_path */
+    bool leave_running;      /* checkpoint: the container keeps running */
+    bool pre_dump;           /* checkpoint: memory only, the container keeps running */
+    bool tcp_established, tcp_skip_in_flight, link_remap, ext_unix_sk, shell_job, file_locks,
+        auto_dedup, lazy_pages;
+    int status_fd;                   /* checkpoint --lazy-pages: written once the server is up */
+    const char *page_server;         /* checkpoint: ADDRESS:PORT */
+    const char *manage_cgroups_mode; /* soft, full, strict, ignore (NULL: CRIU's default) */
+    const char *const *empty_ns;     /* namespaces CRIU makes empty ("network") */
+    size_t n_empty_ns;
+    const char *const *external; /* CRIU --external values, passed as they are */
+    size_t n_external;
+    const char *lsm_profile, *lsm_mount_context; /* restore */
+};
+
+/* checkpoint: save a running (or paused) container's processes to
+ * opts->image_path with CRIU; the container is removed afterwards unless
+ * leave_running or pre_dump. */
+int capsa_container_checkpoint(const struct capsa_ctx *ctx, const char *id,
+                               const struct capsa_checkpoint_opts *opts, struct capsa_err *err);
+
+/* restore: a new container id from the bundle in create (as create does:
+ * state, cgroup) whose processes CRIU restores from opts->image_path. With
+ * detach, returns once it runs (its pid is the runtime's former child);
+ * otherwise waits for it like run, *exit_code as there, and deletes it. */
+int capsa_container_restore(const struct capsa_ctx *ctx, const char *id,
+                            const struct capsa_create_opts *create,
+                            const struct capsa_checkpoint_opts *opts, bool detach, int *exit_code,
+                            struct capsa_err *err);
 
 /* run: create + start + wait in the foreground, forwarding signals (and
  * relaying the terminal when process.terminal is set), then delete.

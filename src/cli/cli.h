@@ -52,6 +52,8 @@ int cmd_resume(struct cli *cli, int argc, char **argv);
 int cmd_ps(struct cli *cli, int argc, char **argv);
 int cmd_events(struct cli *cli, int argc, char **argv);
 int cmd_exec(struct cli *cli, int argc, char **argv);
+int cmd_checkpoint(struct cli *cli, int argc, char **argv);
+int cmd_restore(struct cli *cli, int argc, char **argv);
 
 /* Parse the create/run options shared by both commands. Returns the index
  * of the first positional argument, or -1 after printing a usage error. */

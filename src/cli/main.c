@@ -119,6 +119,8 @@ static void usage(FILE *f)
           "  pause     freeze every process of a container\n"
           "  resume    thaw a paused container\n"
           "  events    resource statistics and OOM events (--stats: one snapshot)\n"
+          "  checkpoint  save a running container's processes with CRIU\n"
+          "  restore   a new container from a checkpoint (CRIU)\n"
           "  spec      write a default config.json\n"
           "  features  print the OCI features document\n"
           "\n"
@@ -130,6 +132,7 @@ static void usage(FILE *f)
           "  --systemd-cgroup    let systemd make the cgroup: a transient scope unit;\n"
           "                      linux.cgroupsPath is then slice:prefix:name\n"
           "  --rootless VALUE    accepted for compatibility\n"
+          "  --criu PATH         the CRIU binary for checkpoint and restore (default: criu)\n"
           "  --isolation LEVEL   the isolation level of containers whose config has no\n"
           "                      capsa.isolation annotation: native, interpose,\n"
           "                      unikernel or vm (default: from the binary's name\n"
@@ -148,11 +151,15 @@ static const struct {
     int (*fn)(struct cli *, int, char **);
     bool protect; /* starts processes that end up inside a container */
 } commands[] = {
-    {"create", cmd_create, true},      {"start", cmd_start, false},   {"state", cmd_state, false},
-    {"kill", cmd_kill, false},         {"delete", cmd_delete, false}, {"run", cmd_run, true},
-    {"list", cmd_list, false},         {"ps", cmd_ps, false},         {"spec", cmd_spec, false},
-    {"features", cmd_features, false}, {"update", cmd_update, false}, {"pause", cmd_pause, false},
-    {"resume", cmd_resume, false},     {"events", cmd_events, false}, {"exec", cmd_exec, true},
+    {"create", cmd_create, true},    {"start", cmd_start, false},
+    {"state", cmd_state, false},     {"kill", cmd_kill, false},
+    {"delete", cmd_delete, false},   {"run", cmd_run, true},
+    {"list", cmd_list, false},       {"ps", cmd_ps, false},
+    {"spec", cmd_spec, false},       {"features", cmd_features, false},
+    {"update", cmd_update, false},   {"pause", cmd_pause, false},
+    {"resume", cmd_resume, false},   {"events", cmd_events, false},
+    {"exec", cmd_exec, true},        {"checkpoint", cmd_checkpoint, false},
+    {"restore", cmd_restore, false},
 };
 
 /* --preserve-fds N hands fds 3..3+N-1 to the container. Any of them that is
@@ -293,6 +300,7 @@ int main(int argc, char **argv)
             }
             break;
         case OPT_CRIU:
+            cli.ctx.criu = optarg;
             break;
         case OPT_ISOLATION:
             isolation = optarg;

@@ -27,7 +27,7 @@ mirror=${CAPSA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # the engines and runtimes; jq for the test script's spec edits; kmod so that the kernel can load
 # overlay, bridge and netfilter modules on demand; iptables, netavark and the CNI plugins that
 # podman's and containerd's networking want.
-packages=systemd,systemd-sysv,dbus,udev,kmod,procps,iproute2,jq,podman,conmon,crun,runc,containerd,containernetworking-plugins,netavark,aardvark-dns,iptables,golang-github-containers-common
+packages=systemd,systemd-sysv,dbus,udev,kmod,procps,iproute2,jq,criu,podman,conmon,crun,runc,containerd,containernetworking-plugins,netavark,aardvark-dns,iptables,golang-github-containers-common
 stamp_text="bookworm minbase $packages"
 
 die() {

@@ -33,6 +33,15 @@ int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
                           const struct capsa_create_opts *opts, bool run_mode,
                           struct capsa_created *out, struct capsa_err *err);
 
+/* restore: the bundle, state directory and cgroup as create makes them,
+ * then fn brings the process back (setting c->pid and c->pidfd; the
+ * systemd scope, if any, is held until it returns); the state is written as
+ * running. On failure everything is rolled back. */
+typedef int (*capsa_restore_fn)(void *opaque, struct capsa_created *c, struct capsa_err *err);
+int capsa_create_restore(const struct capsa_ctx *ctx, const char *id,
+                         const struct capsa_create_opts *opts, capsa_restore_fn fn, void *opaque,
+                         struct capsa_created *c, struct capsa_err *err);
+
 /* Kill (SIGKILL) a created-but-failed container and remove its state. */
 void capsa_create_rollback(struct capsa_created *c);
 

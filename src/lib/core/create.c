@@ -827,6 +827,59 @@ fail:
     return r;
 }
 
+int capsa_create_restore(const struct capsa_ctx *ctx, const char *id,
+                         const struct capsa_create_opts *opts, capsa_restore_fn fn, void *opaque,
+                         struct capsa_created *c, struct capsa_err *err)
+{
+    memset(c, 0, sizeof *c);
+    c->rootfd = c->dirfd = c->pidfd = c->sync_fd = c->console_fd = -1;
+    if (!capsa_id_valid(id))
+        return capsa_err_setx(err, EINVAL, "invalid container id \"%s\"", id ? id : "");
+    struct job j = {.ctx = ctx,
+                    .id = id,
+                    .opts = opts,
+                    .run_mode = true, /* no exec fifo: the restored process runs */
+                    .c = c,
+                    .fifo = -1,
+                    .child_sock = -1,
+                    .cgroup_fd = -1,
+                    .scope = {.holder_fd = -1},
+                    .lh = {.pidns_fd = -1, .child_fd = -1, .child_aux_fd = -1}};
+    int r = load_bundle(&j, err);
+    if (r < 0) {
+        job_release(&j);
+        capsa_created_release(c);
+        return r;
+    }
+    if ((r = make_state(&j, err)) < 0)
+        goto fail;
+    /* The scope's placeholder holds the systemd unit until fn has put the
+     * restoring process in the cgroup. */
+    r = fn(opaque, c, err);
+    capsa_systemd_scope_release(&j.scope);
+    if (r < 0)
+        goto fail;
+    c->st.pid = c->pid;
+    if ((r = capsa_proc_start_time(c->pid, &c->st.start, NULL)) < 0) {
+        r = capsa_err_set(err, -r, "read the start time of the restored process %d", (int)c->pid);
+        goto fail;
+    }
+    /* No exec fifo: the state reads as running. */
+    c->st.saved = CAPSA_STATUS_RUNNING;
+    if ((r = capsa_state_write(c->dirfd, &c->st, err)) < 0)
+        goto fail;
+    if (opts->pid_file && (r = capsa_write_pid_file(opts->pid_file, c->pid, err)) < 0)
+        goto fail;
+    job_release(&j);
+    return 0;
+
+fail:
+    capsa_create_rollback(c);
+    capsa_created_release(c);
+    job_release(&j);
+    return r;
+}
+
 int capsa_container_create(const struct capsa_ctx *ctx, const char *id,
                            const struct capsa_create_opts *opts, struct capsa_err *err)
 {

@@ -117,6 +117,10 @@ int capsa_features(char **json_out, struct capsa_err *err)
         strncat(names, levels[i]->name, sizeof names - strlen(names) - 1);
     }
     json_object_set_new(ann, "io.github.capsa.isolation", json_string(names));
+    /* checkpoint and restore are built in (runc says the same with
+     * org.opencontainers.runc.checkpoint.enabled); they need CRIU at run
+     * time (docs/checkpoint.md). */
+    json_object_set_new(ann, "io.github.capsa.checkpoint.enabled", json_string("true"));
     json_object_set_new(o, "annotations", ann);
 
     char *s = json_dumps(o, JSON_INDENT(4));

@@ -191,6 +191,8 @@ static int step_mounts(struct init_ctx *c, struct capsa_err *err)
         (r = capsa_rootfs_pivot(&rc, err)) < 0)
         return r;
     LOG(c, "init: root changed to %s", a->rootfs);
+    if (!rc.shared_mntns)
+        capsa_rootfs_reopen_devnull();
     /* A procfs instance of our own, attached nowhere, for every /proc write
      * (sysctl, oom_score_adj, LSM labels, the exec fifo reopen). Only made
      * when one of them is to be done, as exec does: creating it is a new

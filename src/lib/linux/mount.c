@@ -605,24 +605,33 @@ static int do_fresh(int rootfd, const char *type, const struct capsa_mount *m,
                     const struct capsa_mount_opts *o, struct capsa_ro_later *later,
                     struct capsa_err *err);
 
+int capsa_cgroup_mount_name(const struct capsa_cgroup_dir *d, char *name, size_t size)
+{
+    name[0] = '\0';
+    if (d->v2) {
+        snprintf(name, size, "unified");
+        return 0;
+    }
+    size_t len = 0;
+    for (char **c = d->controllers; c && *c; c++) {
+        /* "name=systemd" is mounted as "systemd", as on the host */
+        const char *cn = strncmp(*c, "name=", 5) == 0 ? *c + 5 : *c;
+        int w = snprintf(name + len, size - len, "%s%s", len ? "," : "", cn);
+        if (w < 0 || (size_t)w >= size - len)
+            return -ENAMETOOLONG;
+        len += (size_t)w;
+    }
+    if (strchr(name, '/') != NULL)
+        name[0] = '\0';
+    return 0;
+}
+
 static int cgroup_bind_one(int tmpfd, const struct capsa_cgroup_dir *d, struct capsa_err *err)
 {
     char name[256];
-    if (d->v2) {
-        snprintf(name, sizeof name, "unified");
-    } else {
-        size_t len = 0;
-        name[0] = '\0';
-        for (char **c = d->controllers; c && *c; c++) {
-            /* "name=systemd" is mounted as "systemd", as on the host */
-            const char *cn = strncmp(*c, "name=", 5) == 0 ? *c + 5 : *c;
-            int w = snprintf(name + len, sizeof name - len, "%s%s", len ? "," : "", cn);
-            if (w < 0 || (size_t)w >= sizeof name - len)
-                return capsa_err_setx(err, ENAMETOOLONG, "cgroup mount: controller list too long");
-            len += (size_t)w;
-        }
-    }
-    if (name[0] == '\0' || strchr(name, '/') != NULL)
+    if (capsa_cgroup_mount_name(d, name, sizeof name) < 0)
+        return capsa_err_setx(err, ENAMETOOLONG, "cgroup mount: controller list too long");
+    if (name[0] == '\0')
         return 0;
     if (mkdirat(tmpfd, name, 0755) < 0 && errno != EEXIST)
         return capsa_err_set(err, errno, "cgroup mount: mkdir %s", name);

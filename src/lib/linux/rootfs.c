@@ -494,6 +494,32 @@ static int hide_host_procfs(const char *rootfs, struct capsa_err *err)
     return 0;
 }
 
+void capsa_rootfs_reopen_devnull(void)
+{
+    int null_fd = -1;
+    struct stat nb;
+    for (int fd = 0; fd < 3; fd++) {
+        struct stat sb;
+        if (fstat(fd, &sb) < 0 || !S_ISCHR(sb.st_mode) || sb.st_rdev != makedev(1, 3))
+            continue;
+        if (null_fd < 0) {
+            /* Ours only if it is the real node: the rootfs is the
+             * container's, and /dev/null in it could be anything. */
+            null_fd = open("/dev/null", O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+            if (null_fd < 0)
+                return;
+            if (fstat(null_fd, &nb) < 0 || !S_ISCHR(nb.st_mode) || nb.st_rdev != makedev(1, 3)) {
+                close(null_fd);
+                return;
+            }
+        }
+        if (sb.st_dev != nb.st_dev || sb.st_ino != nb.st_ino)
+            (void)dup3(null_fd, fd, 0);
+    }
+    if (null_fd >= 0)
+        close(null_fd);
+}
+
 int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err)
 {
     /* The rootfs bind mount made by prepare (by fd: the host path may not be

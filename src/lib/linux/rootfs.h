@@ -94,6 +94,13 @@ int capsa_rootfs_prepare(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
  * On return the cwd is "/" of the container. */
 int capsa_rootfs_pivot(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
 
+/* After the pivot: stdin, stdout or stderr that is the host's /dev/null
+ * (an engine's "no input") becomes the container's own /dev/null, as runc
+ * does, when that is the real character device 1:3. A host file in the
+ * container's fd table belongs to no mount of the container: CRIU cannot
+ * checkpoint it. Best effort: nothing changes on any doubt. */
+void capsa_rootfs_reopen_devnull(void);
+
 /* After pivot_root: a missing process.cwd is created first (while nothing
  * is read-only yet), the deferred read-only mounts (ro_later) made
  * read-only, then linux.maskedPaths (file -> bind of /dev/null, dir
@@ -105,6 +112,11 @@ int capsa_rootfs_finalize(struct capsa_rootfs_ctx *ctx, struct capsa_err *err);
  * (shallowest first: each lazy unmount takes its subtree along). For containers without a mount
  * namespace of their own. */
 int capsa_rootfs_unmount_all(const char *rootfs, struct capsa_err *err);
+
+/* The name a cgroup directory's hierarchy gets under the container's
+ * /sys/fs/cgroup on v1 and hybrid hosts ("memory", "cpu,cpuacct",
+ * "systemd", "unified"); "" when it gets none. -ENAMETOOLONG. */
+int capsa_cgroup_mount_name(const struct capsa_cgroup_dir *d, char *name, size_t size);
 
 /* Open a detached, private procfs mount (fsopen("proc") + fsmount) for the
  * caller's pid namespace; the container cannot tamper with it because it is
