@@ -240,7 +240,8 @@ if [ -x build/capsa ]; then
 fi
 
 # run_sdvm NAME: tests/sdvm/NAME.sh in a QEMU guest that boots systemd as PID 1
-# (docs/testing-systemd.md): the systemd cgroup driver, with capsa alone, podman and containerd.
+# (docs/testing-systemd.md): the systemd cgroup driver, with capsa alone, podman and containerd
+# (systemd), and checkpoint/restore with CRIU, which works on the guest's Debian kernel (criu).
 run_sdvm() {
     local log=$logs/sdvm-$1.tap rc ok nok skip
     note "systemd guest: $1"
@@ -256,6 +257,7 @@ run_sdvm() {
 }
 if [ -x build/capsa ]; then
     run_sdvm systemd
+    run_sdvm criu
 fi
 
 # The benchmark (bench/README.md) as a smoke run: it must run to the end and print every table for

@@ -83,9 +83,15 @@ static int parse(struct cli *cli, const char *cmd, bool restore, int argc, char 
         {NULL, 0, NULL, 0},
     };
     a->o.status_fd = -1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":b:dh", opts, NULL)) != -1) {
-        const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+    int c, li = -1;
+    while ((c = getopt_long(argc, argv, ":b:dh", opts, &li)) != -1) {
+        char name[64];
+        if (li >= 0)
+            snprintf(name, sizeof name, "--%s", opts[li].name);
+        else
+            snprintf(name, sizeof name, "%s",
+                     optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+        li = -1;
         bool dump_only = c == O_PARENT || c == O_LEAVE || c == O_TCP_SKIP || c == O_LINK_REMAP ||
                          c == O_STATUS_FD || c == O_PAGE_SERVER || c == O_PRE_DUMP;
         bool restore_only = c == O_LSM_PROFILE || c == O_LSM_MOUNT || c == O_CONSOLE ||

@@ -11,6 +11,11 @@
 # state, process and cgroup) and a restore must bring it back where it was: the first number read
 # after the restore is not below the last one before it (a fresh start would begin at 1 again),
 # and it goes on counting. The container's stdio are pipes, as under an engine's shim.
+#
+# Validated against Debian 12's runc 1.1.5 (`--runtime /usr/sbin/runc`), which passes all but two
+# checks where capsa is stricter: runc restores a container under a new ID into the cgroup of the
+# container it was dumped from (/c1, not /c1r), and a checkpoint that fails because CRIU is
+# missing leaves the image directory runc made.
 # Environment (from run.sh): RUNTIME, SDVM_ROOTFS.
 # shellcheck disable=SC2016 # single-quoted $ belongs to command lines run inside the containers
 set -uo pipefail

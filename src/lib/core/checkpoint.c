@@ -501,6 +501,7 @@ int capsa_container_checkpoint(const struct capsa_ctx *ctx, const char *id,
     } else if (r < 0 && called) {
         capsa_err_wrap(err, "criu %s", what);
     }
+    bool log_elsewhere = d.workfd >= 0;
     capsa_criu_req_free(&d.req);
     capsa_spec_free(d.spec);
     capsa_close(&d.imgfd);
@@ -509,7 +510,7 @@ int capsa_container_checkpoint(const struct capsa_ctx *ctx, const char *id,
         /* The container runs on (CRIU resumes it). An image directory we
          * made goes, unless it holds the log the error points to; the work
          * directory is where the user asked for the log. */
-        if (d.img_made && (!called || d.workfd >= 0))
+        if (d.img_made && (!called || log_elsewhere))
             remove_made_dir(o->image_path);
         capsa_opened_release(&d.op);
         return r;
