@@ -242,10 +242,10 @@ fi
 # run_sdvm NAME: tests/sdvm/NAME.sh in a QEMU guest that boots systemd as PID 1
 # (docs/testing-systemd.md): the systemd cgroup driver, with capsa alone, podman and containerd
 # (systemd), and checkpoint/restore with CRIU, which works on the guest's Debian kernel (criu).
-run_sdvm() {
+run_sdvm() { # NAME [run.sh options...]
     local log=$logs/sdvm-$1.tap rc ok nok skip
     note "systemd guest: $1"
-    tests/sdvm/run.sh "tests/sdvm/$1.sh" </dev/null 2>&1 | tee "$log"
+    tests/sdvm/run.sh "${@:2}" "tests/sdvm/$1.sh" </dev/null 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     ok=$(grep -cE '^ok [0-9]+' "$log" || true)
     skip=$(grep -cE '^ok [0-9]+ .*# SKIP' "$log" || true)
@@ -257,7 +257,7 @@ run_sdvm() {
 }
 if [ -x build/capsa ]; then
     run_sdvm systemd
-    run_sdvm criu
+    run_sdvm criu --bin build/helpers/recvtty
 fi
 
 # The benchmark (bench/README.md) as a smoke run: it must run to the end and print every table for

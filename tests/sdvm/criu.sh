@@ -3,8 +3,8 @@
 # inside the sdvm guest (tests/sdvm/run.sh), which boots Debian's own kernel: Debian 12's CRIU 3.17
 # fails `criu check` on the development hosts' newer kernels, but works here.
 #
-#   tests/sdvm/run.sh tests/sdvm/criu.sh                          # build/capsa
-#   tests/sdvm/run.sh --runtime /usr/sbin/runc tests/sdvm/criu.sh # the reference
+#   tests/sdvm/run.sh --bin build/helpers/recvtty tests/sdvm/criu.sh  # build/capsa
+#   tests/sdvm/run.sh --runtime /usr/sbin/runc --bin build/helpers/recvtty tests/sdvm/criu.sh
 #
 # Each workload is a counter: a shell loop that writes an ever larger number to /count in its
 # rootfs, which the test reads from the host. A checkpoint must stop it (the container is gone:
@@ -16,7 +16,8 @@
 # checks where capsa is stricter: runc restores a container under a new ID into the cgroup of the
 # container it was dumped from (/c1, not /c1r), and a checkpoint that fails because CRIU is
 # missing leaves the image directory runc made.
-# Environment (from run.sh): RUNTIME, SDVM_ROOTFS.
+# Environment (from run.sh): RUNTIME, SDVM_ROOTFS; recvtty (tests/helpers, run.sh --bin) for the
+# terminal checks.
 # shellcheck disable=SC2016 # single-quoted $ belongs to command lines run inside the containers
 set -uo pipefail
 
@@ -262,6 +263,37 @@ sleep 0.5
 check "--systemd-cgroup: delete of the restored container stops its unit" inactive \
     "$(systemctl is-active capsa-c6r.scope 2>/dev/null)"
 G=()
+
+# ---- a terminal: the restored process gets a new pty, whose master goes to --console-socket ------
+if command -v recvtty >/dev/null; then
+    bundle t1
+    jq '.process.terminal = true |
+        .process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /count; echo tick$i; sleep 0.1; done"]' \
+        "$W/t1/config.json" >"$W/t1/config.new" && mv "$W/t1/config.new" "$W/t1/config.json"
+    recvtty "$W/tty1.sock" >"$W/tty1.out" 2>&1 &
+    wait_for test -S "$W/tty1.sock"
+    if detached run -d --console-socket "$W/tty1.sock" --bundle "$W/t1" t1 && wait_for count_above t1 3; then
+        ok "terminal: run -d --console-socket, the counter runs"
+    else
+        notok "terminal: run -d --console-socket" "$(cat "$W/rt.out")"
+    fi
+    out=$("$RUNTIME" checkpoint --image-path "$W/timg" t1 2>&1)
+    check "terminal: checkpoint exit 0" 0 "$?" "$out" "$(grep -h Error "$W/timg/dump.log" 2>/dev/null | tail -n5)"
+    before=$(count t1)
+    recvtty "$W/tty2.sock" >"$W/tty2.out" 2>&1 &
+    wait_for test -S "$W/tty2.sock"
+    if detached restore -d --console-socket "$W/tty2.sock" --image-path "$W/timg" --bundle "$W/t1" t1r &&
+        wait_for count_above t1 $((before + 3)) && wait_for grep -q "tick$((before + 2))" "$W/tty2.out"; then
+        ok "terminal: restore --console-socket: counts on from $before, its output through the new pty"
+    else
+        notok "terminal: restore --console-socket" "$(cat "$W/rt.out")" \
+            "$(grep -h Error "$W/timg/restore.log" 2>/dev/null | tail -n5)" "tty2: $(tail -c 200 "$W/tty2.out")"
+    fi
+    "$RUNTIME" delete --force t1r >/dev/null 2>&1
+else
+    n=$((n + 1))
+    echo "ok $n - terminal checkpoint/restore # SKIP no recvtty (run.sh --bin build/helpers/recvtty)"
+fi
 
 # ---- podman container checkpoint / restore --------------------------------------------------------
 rtname=${RUNTIME##*/}
