@@ -296,6 +296,7 @@ static int criu_failed(const char *what, const struct capsa_criu_resp *resp, int
     capsa_criu_log_error(logdir, log, line, sizeof line);
     const char *why = line[0] ? line : resp && resp->errmsg[0] ? resp->errmsg : "";
     int e = resp && resp->cr_errno > 0 ? resp->cr_errno : 0;
+    // cppcheck-suppress variableScope ; why may point into it
     char ebuf[128] = "";
     if (!why[0] && e)
         why = capsa_strerror_lower(e, ebuf, sizeof ebuf);
@@ -532,7 +533,6 @@ struct restore {
     const char *id;
     const struct capsa_create_opts *co;
     const struct capsa_checkpoint_opts *o;
-    bool detach;
     int imgfd, workfd;
     char *criu_root; /* the rootfs bind mount CRIU restores into */
     bool mounted;
@@ -777,8 +777,7 @@ int capsa_container_restore(const struct capsa_ctx *ctx, const char *id,
     *exit_code = 0;
     if (o->image_path == NULL || o->image_path[0] == '\0')
         return capsa_err_setx(err, EINVAL, "restore needs --image-path");
-    struct restore rs = {
-        .ctx = ctx, .id = id, .co = co, .o = o, .detach = detach, .imgfd = -1, .workfd = -1};
+    struct restore rs = {.ctx = ctx, .id = id, .co = co, .o = o, .imgfd = -1, .workfd = -1};
     /* Everything that can be checked before anything is made. */
     int r = open_dir(o->image_path, "--image-path", false, NULL, &rs.imgfd, err);
     if (r == 0 && faccessat(rs.imgfd, "inventory.img", F_OK, 0) < 0)
@@ -794,7 +793,7 @@ int capsa_container_restore(const struct capsa_ctx *ctx, const char *id,
     bool relaying = false;
     if (r == 0 && !detach && (r = capsa_relay_begin(&relay, err)) == 0)
         relaying = true;
-    struct capsa_created c;
+    struct capsa_created c = {.pidfd = -1};
     if (r == 0)
         r = capsa_create_restore(ctx, id, co, do_restore, &rs, &c, err);
     free(rs.criu_root);

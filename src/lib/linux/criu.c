@@ -586,7 +586,7 @@ swrk_child(const char *path, int sock, const int *fds, size_t n_fds, int errpipe
     sigset_t all;
     sigemptyset(&all);
     for (int s = 1; s < NSIG; s++)
-        signal(s, SIG_DFL);
+        (void)signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &all, NULL);
     /* Move every source above the slots first, so that no dup2 below
      * overwrites one not yet placed. */
@@ -700,12 +700,12 @@ static int recv_resp(int sock, uint8_t *buf, size_t cap, size_t *len, int *fd,
 {
     *fd = -1;
     union {
-        struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(int) * 4)];
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
     } ctl;
     struct iovec iov = {.iov_base = buf, .iov_len = cap};
     struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof ctl};
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
     ssize_t n;
     do
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);

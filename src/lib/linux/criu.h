@@ -26,7 +26,7 @@
 #include "util/err.h"
 
 /* The largest reply accepted (CRIU's answers are a few hundred bytes). */
-#define CAPSA_CRIU_MAX_MSG (64u * 1024u)
+#define CAPSA_CRIU_MAX_MSG ((size_t)65536)
 
 /* criu_req_type */
 enum capsa_criu_type {
