@@ -1,8 +1,10 @@
 /* fuzz_strings.c - libFuzzer target: the small string parsers that take text
  * from the command line or the config one value at a time: signal names
  * (`capsa kill`), capability and rlimit names, integers, cgroup numbers and
- * hugepage sizes, mount propagation names, and a mount options array (the
- * input split at newlines, as the options of one config mount). */
+ * hugepage sizes, mount propagation names, a mount options array (the
+ * input split at newlines, as the options of one config mount), and the
+ * GVariant text of an org.systemd.property.* annotation (linux/sdprop.c),
+ * encoded as D-Bus when it parses. */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 #include "fuzz.h"
 #include "linux/cgroup_internal.h"
 #include "linux/devices.h"
+#include "linux/sdprop.h"
 #include "spec/spec.h"
 #include "util/util.h"
 
@@ -72,6 +75,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool rec = false;
     (void)capsa_mount_propagation_parse(s, &prop, &rec);
     (void)capsa_id_valid(s);
+    struct capsa_err err = {0};
+    struct capsa_kv ann = {.key = (char *)"org.systemd.property.TimeoutStopSec", .value = s};
+    struct capsa_dbus_buf b = {0};
+    int r = capsa_sdprop_append(&ann, 1, &b, &err);
+    FUZZ_CHECK(r == 0 ? b.len > 0 || b.err != 0 : err.msg[0] != '\0');
+    capsa_dbus_buf_free(&b);
+    ann.key = (char *)"org.systemd.property.CollectMode";
+    struct capsa_sdprop prop2;
+    if (capsa_sdprop_parse(ann.key, s, &prop2, &err) == 0) {
+        FUZZ_CHECK(prop2.sig[0] != '\0');
+        FUZZ_CHECK(strcmp(prop2.sig, "as") != 0 || prop2.n == 0 || prop2.strv != NULL);
+        capsa_sdprop_free(&prop2);
+    }
     mount_options(s);
     free(s);
     return 0;

@@ -303,6 +303,25 @@ check "deleting one leaves the other running" "gone active" \
 "${RT[@]}" delete --force tb >/dev/null 2>&1
 check "deleting the other: its unit and cgroup are gone" gone "$(wait_gone capsa-tb.scope $SP/capsa-tb.scope)"
 
+# ---- unit properties from org.systemd.property.* annotations ------------------------------------
+# runc's documented example, and a Sec name converted to USec (TimeoutStopSec -> TimeoutStopUSec
+# would clash with the first: RuntimeMaxSec -> RuntimeMaxUSec).
+U=capsa-t4.scope
+bundle t4 system.slice:capsa:t4 \
+    '.annotations += {"org.systemd.property.TimeoutStopUSec": "uint64 123456789",
+                      "org.systemd.property.CollectMode": "'"'inactive-or-failed'"'",
+                      "org.systemd.property.RuntimeMaxSec": "uint64 7200"}'
+if rrun t4 t4 && wait_for state_is t4 running; then
+    ok "org.systemd.property.* annotations: the container runs"
+else
+    notok "org.systemd.property.* annotations: the container runs" "$(cat "$W/t4.out")"
+fi
+check "unit $U: TimeoutStopUSec, CollectMode, RuntimeMaxUSec from the annotations" \
+    "$(props "TimeoutStopUSec=2min 3.456789s" CollectMode=inactive-or-failed RuntimeMaxUSec=2h)" \
+    "$(prop $U TimeoutStopUSec CollectMode RuntimeMaxUSec)"
+"${RT[@]}" delete --force t4 >/dev/null 2>&1
+check "delete: unit $U gone" gone "$(wait_gone $U /system.slice/$U)"
+
 # ---- a bad cgroupsPath: the create fails and leaves nothing -------------------------------------
 bad() { # ID CGROUPSPATH
     bundle "$1" "$2"
@@ -327,6 +346,13 @@ bad() { # ID CGROUPSPATH
 }
 bad tx1 nocolons
 bad tx2 notaslice:capsa:tx2
+# A property value that is not GVariant text: refused before any unit is made.
+bundle tx3 system.slice:capsa:tx3 '.annotations += {"org.systemd.property.CollectMode": "not gvariant"}'
+"${RT[@]}" create --bundle "$W/tx3" tx3 </dev/null >"$W/tx3.out" 2>&1
+check "a bad org.systemd.property.* value: create fails, no unit, no state" "1 no-unit no-state" \
+    "$? $(systemctl list-units --all --plain --no-legend 'capsa-tx3*' 2>&1 | grep -q . && echo unit || echo no-unit) $(listed tx3 && echo state || echo no-state)" \
+    "$(cat "$W/tx3.out")"
+"${RT[@]}" delete --force tx3 >/dev/null 2>&1
 
 # ---- podman, cgroup_manager = "systemd" ---------------------------------------------------------
 rtname=${RUNTIME##*/}

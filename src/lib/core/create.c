@@ -37,6 +37,7 @@
 #include "linux/process.h"
 #include "linux/rootfs.h"
 #include "linux/scmp.h"
+#include "linux/sdprop.h"
 #include "linux/systemd.h"
 #include "linux/terminal.h"
 #include "sys/sys.h"
@@ -131,6 +132,8 @@ static int check_spec(const struct job *j, const struct capsa_spec *spec, struct
         struct capsa_systemd_unit u;
         int r = capsa_systemd_unit_parse(spec->linux_cfg.cgroups_path, j->id, &u, err);
         capsa_systemd_unit_free(&u);
+        if (r == 0)
+            r = capsa_sdprop_append(spec->annotations, spec->n_annotations, NULL, err);
         if (r < 0)
             return r;
     }
@@ -313,6 +316,8 @@ static int setup_cgroup(struct job *j, struct capsa_cgroup **out, struct capsa_e
         struct capsa_systemd_unit u;
         char desc[300];
         int r = capsa_systemd_unit_parse(l->cgroups_path, j->id, &u, err);
+        u.annotations = j->c->spec->annotations;
+        u.n_annotations = j->c->spec->n_annotations;
         snprintf(desc, sizeof desc, "capsa container %s", j->id);
         if (r == 0)
             r = capsa_systemd_scope_start(&u, desc, res, &j->scope, err);

@@ -1,6 +1,8 @@
 /* systemd.c - the systemd cgroup driver (systemd.h). */
 #include "linux/systemd.h"
 
+#include "linux/sdprop.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -541,6 +543,9 @@ int capsa_systemd_start_on(struct capsa_dbus *bus, const struct capsa_systemd_un
     prop_b(&b, unified ? "IOAccounting" : "BlockIOAccounting", true);
     prop_b(&b, "TasksAccounting", true);
     int r = capsa_systemd_res_props(res, unified, &b, err);
+    /* The config's own properties last: they may set what capsa set. */
+    if (r == 0)
+        r = capsa_sdprop_append(u->annotations, u->n_annotations, &b, err);
     capsa_dbus_array_close(&b, props);
     struct capsa_dbus_array aux = capsa_dbus_array_open(&b, 8); /* a(sa(sv)): none */
     capsa_dbus_array_close(&b, aux);

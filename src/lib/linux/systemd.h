@@ -27,6 +27,10 @@
 struct capsa_systemd_unit {
     char *slice; /* "system.slice" */
     char *name;  /* "capsa-ID.scope" */
+    /* The config's annotations, borrowed: org.systemd.property.* ones
+     * become unit properties (linux/sdprop.h). */
+    const struct capsa_kv *annotations;
+    size_t n_annotations;
 };
 
 /* Parse linux.cgroupsPath for the systemd driver; NULL or "" means
