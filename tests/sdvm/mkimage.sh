@@ -24,11 +24,13 @@ rootfs=$out/rootfs
 mirror=${CAPSA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # systemd as PID 1 (systemd-sysv), D-Bus (runc, crun and podman reach systemd through it), udev;
+# pam_systemd (libpam-systemd) so that a user manager (user@UID.service) can start for the
+# rootless checks;
 # CRIU for checkpoint/restore (tests/sdvm/criu.sh: Debian's CRIU works on the guest's Debian
 # kernel); the engines and runtimes; jq for the test script's spec edits; kmod so that the kernel can load
 # overlay, bridge and netfilter modules on demand; iptables, netavark and the CNI plugins that
 # podman's and containerd's networking want.
-packages=systemd,systemd-sysv,dbus,udev,kmod,procps,iproute2,jq,criu,podman,conmon,crun,runc,containerd,containernetworking-plugins,netavark,aardvark-dns,iptables,golang-github-containers-common
+packages=systemd,systemd-sysv,libpam-systemd,dbus,udev,kmod,procps,iproute2,jq,criu,podman,conmon,crun,runc,containerd,containernetworking-plugins,netavark,aardvark-dns,iptables,golang-github-containers-common
 stamp_text="bookworm minbase $packages"
 
 die() {

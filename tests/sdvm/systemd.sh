@@ -12,7 +12,9 @@
 # /a.slice/a-b.slice and systemd makes it when missing); linux.resources become the unit's
 # properties (MemoryMax, TasksMax, CPUQuotaPerSecUSec, CPUWeight, AllowedCPUs) and the cgroup's
 # files; update, pause/resume, kill --all, events --stats act on that cgroup; delete removes the
-# unit and its cgroup; a bad cgroupsPath fails and leaves nothing. Then podman
+# unit and its cgroup; a bad cgroupsPath fails and leaves nothing; org.systemd.property.*
+# annotations become unit properties; rootless, the user's own manager (user@1000.service) makes
+# the scope in the user's slice. Then podman
 # (cgroup_manager = "systemd") and containerd (SystemdCgroup = true, through CRI) with RUNTIME.
 #
 # The script was validated against Debian 12's reference runtimes, runc 1.1.5 and crun 1.8.1: both
@@ -321,6 +323,58 @@ check "unit $U: TimeoutStopUSec, CollectMode, RuntimeMaxUSec from the annotation
     "$(prop $U TimeoutStopUSec CollectMode RuntimeMaxUSec)"
 "${RT[@]}" delete --force t4 >/dev/null 2>&1
 check "delete: unit $U gone" gone "$(wait_gone $U /system.slice/$U)"
+
+# ---- rootless: the user's own manager (user@UID.service) ----------------------------------------
+# As rootless podman runs it: the runtime runs as the user, from inside the user manager's tree
+# (podman puts conmon in a user scope; a process may only be moved between cgroups of a tree its
+# user owns), and --systemd-cgroup reaches the user manager on $XDG_RUNTIME_DIR/systemd/private.
+# The image keeps logind masked for a quick boot; the user manager needs it (pam_systemd).
+RU=1000
+RUSER=sdvmuser
+as_user() { setpriv --reuid $RU --regid $RU --init-groups env XDG_RUNTIME_DIR=/run/user/$RU HOME=/home/$RUSER "$@"; }
+URT=(as_user systemd-run --user --scope --quiet "$RUNTIME" --root "/run/user/$RU/rt" --systemd-cgroup)
+uprop() { # UNIT NAME...: as prop, from the user's manager
+    local u=$1 p args=()
+    shift
+    for p in "$@"; do args+=(-p "$p"); done
+    as_user systemctl --user show "${args[@]}" "$u" 2>&1 | LC_ALL=C sort
+}
+if useradd -m -u $RU $RUSER >/dev/null 2>&1 && systemctl unmask systemd-logind.service >/dev/null 2>&1 &&
+    systemctl start systemd-logind.service && systemctl start user@$RU.service &&
+    [ -S /run/user/$RU/systemd/private ]; then
+    ok "rootless: user@$RU.service runs (the user's manager)"
+else
+    notok "rootless: user@$RU.service runs" "$(systemctl status --no-pager user@$RU.service 2>&1 | tail -n 5)"
+fi
+check "rootless: features says systemdUser" true "$("$RUNTIME" features 2>/dev/null | jq -r .linux.cgroup.systemdUser)"
+UB=/home/$RUSER/u1
+UP=/user.slice/user-$RU.slice/user@$RU.service/user.slice/capsa-u1.scope
+mkdir -p "$UB" && cp -a "$SDVM_ROOTFS" "$UB/rootfs" && chown -R $RU:$RU /home/$RUSER
+(cd "$UB" && as_user "$RUNTIME" spec --rootless >/dev/null 2>&1) &&
+    jq '.process.terminal = false | .process.args = ["sleep", "1000"] |
+        .linux.cgroupsPath = "user.slice:capsa:u1" |
+        .linux.resources = {memory: {limit: 67108864}, pids: {limit: 50}}' "$UB/config.json" >"$W/u1.json" &&
+    cp "$W/u1.json" "$UB/config.json"
+if "${URT[@]}" run -d --bundle "$UB" u1 </dev/null >"$W/u1.out" 2>&1 &&
+    wait_for test "$(as_user "$RUNTIME" --root /run/user/$RU/rt state u1 2>/dev/null | jq -r .status)" = running; then
+    ok "rootless: run -d as uid $RU with --systemd-cgroup"
+else
+    notok "rootless: run -d as uid $RU with --systemd-cgroup" "$(cat "$W/u1.out")"
+fi
+upid=$(as_user "$RUNTIME" --root /run/user/$RU/rt state u1 2>/dev/null | jq -r .pid)
+check "rootless: unit capsa-u1.scope active in the user manager, in its user.slice, Delegate=yes" \
+    "$(props ActiveState=active Delegate=yes Slice=user.slice ControlGroup=$UP)" \
+    "$(uprop capsa-u1.scope ActiveState Delegate Slice ControlGroup)"
+check "rootless: the container's process is in $UP" "0::$UP" "$(cat "/proc/$upid/cgroup" 2>&1)"
+contract "rootless: MemoryMax, TasksMax of the user's unit" "$(props MemoryMax=67108864 TasksMax=50)" \
+    "$(uprop capsa-u1.scope MemoryMax TasksMax)"
+check "rootless: memory.max, pids.max in the cgroup" "67108864 50" \
+    "$(cat $CG$UP/memory.max $CG$UP/pids.max 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+out=$("${URT[@]}" update --memory 33554432 u1 2>&1)
+check "rootless: update --memory: exit 0, memory.max" "0 33554432" "$? $(cat $CG$UP/memory.max 2>&1)" "$out"
+out=$("${URT[@]}" delete --force u1 2>&1)
+check "rootless: delete --force: exit 0, unit and cgroup gone" "0 inactive gone" \
+    "$? $(as_user systemctl --user is-active capsa-u1.scope 2>/dev/null) $([ -d "$CG$UP" ] && echo left || echo gone)" "$out"
 
 # ---- a bad cgroupsPath: the create fails and leaves nothing -------------------------------------
 bad() { # ID CGROUPSPATH

@@ -706,6 +706,16 @@ static int handshake(struct job *j, struct capsa_err *err)
         if (r == 0) {
             const struct capsa_resources *res = &spec->linux_cfg.resources;
             r = capsa_cgroup_devices_apply(c->cg, res->devices, res->n_devices, err);
+            /* Rootless, as runc: attaching a BPF device filter needs
+             * privileges an unprivileged runtime lacks, even in a
+             * delegated cgroup. Its user namespace is the device fence
+             * then: no mknod, host nodes bound with the user's rights. */
+            if (r == -EPERM && geteuid() != 0) {
+                capsa_log(j->ctx, CAPSA_LOG_DEBUG, "create %s: no device filter (rootless): %s",
+                          j->id, err->msg);
+                capsa_err_clear(err);
+                r = 0;
+            }
         }
         if (r < 0)
             return capsa_err_wrap(err, "cgroup");

@@ -1166,6 +1166,15 @@ int capsa_cgroup_enter(const struct capsa_cgroup *cg, pid_t pid, bool v1, bool v
         if (fd < 0)
             return capsa_err_set(err, -fd, "open cgroup %s", cg->d[i].path);
         int r = capsa_cg_write(fd, "cgroup.procs", buf);
+        /* The kernel also wants write access to the cgroup.procs of the
+         * common ancestor: an unprivileged runtime must itself run in a
+         * tree it owns. */
+        if ((r == -EACCES || r == -EPERM) && geteuid() != 0)
+            return capsa_err_set(err, -r,
+                                 "move pid %d into %s (an unprivileged runtime moves processes "
+                                 "only within a cgroup tree it owns: run it there, e.g. under "
+                                 "systemd-run --user --scope, as podman runs it)",
+                                 (int)pid, cg->d[i].path);
         if (r < 0)
             return capsa_err_set(err, -r, "move pid %d into %s", (int)pid, cg->d[i].path);
     }
