@@ -653,7 +653,8 @@ static int restore_cgroups(struct restore *rs, pid_t criu, struct capsa_criu_req
         *c2 = '\0';
         const char *ctrls = c1 + 1, *cgpath = c2 + 1;
         if (ctrls[0] == '\0') {
-            r = capsa_criu_add_cg_root(req, NULL, cgpath, err);
+            if ((r = capsa_criu_add_cg_root(req, NULL, cgpath, err)) < 0)
+                return r;
             continue;
         }
         cleanup_free char *list = strdup(ctrls);
