@@ -211,6 +211,13 @@ wait_for() {
     done
 }
 
+# Whether capsa's vm level would use KVM here (level/vm/qemu.c capsa_vmm_kvm_available): /dev/kvm
+# opens read-write and the CPU advertises vmx or svm (some hypervisors give their guests a
+# /dev/kvm without them, on which guests fail).
+kvm_usable() {
+    [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo
+}
+
 status_is() {
     [ "$(container_status "$1")" = "$2" ]
 }

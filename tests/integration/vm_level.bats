@@ -80,7 +80,7 @@ no_vm_procs() {
 }
 
 @test "vm level: without KVM and without --allow-tcg, create fails naming why and leaves nothing" {
-    [ ! -e /dev/kvm ] || skip "this host has /dev/kvm"
+    if kvm_usable; then skip "this host has a usable KVM"; fi
     update_config '.annotations["capsa.isolation"] = "vm"'
     run ctr_create "$CID"
     [ "$status" -ne 0 ]
@@ -588,7 +588,7 @@ fsd_mounts() {
     [ "$status" -ne 0 ]
     [[ "$output" == *"$BATS_TEST_TMPDIR/capsa.conf"*allow_tcg*maybe* ]] || fail_now "$output"
     assert_nothing_left "$CID"
-    [ ! -e /dev/kvm ] || skip "this host has /dev/kvm"
+    if kvm_usable; then skip "this host has a usable KVM"; fi
     printf 'allow_tcg = false\n' >"$BATS_TEST_TMPDIR/capsa.conf"
     CAPSA_CONFIG=$BATS_TEST_TMPDIR/capsa.conf run ctr_create "$CID"
     [ "$status" -ne 0 ]

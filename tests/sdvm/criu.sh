@@ -337,7 +337,28 @@ if [ "$rc" = 0 ] && [ -n "$before" ] && wait_for pcount_above $((before + 3)); t
 else
     notok "podman: the restored counter goes on" "before: ${before:-?} now: $(pcount)"
 fi
+# Migration's shape: the checkpoint exported to a file, the container removed, then imported as
+# a new container (a new ID and bundle, the same processes).
+before=$(pcount)
+out=$(podman container checkpoint --export "$W/pc.tar.gz" pc 2>&1)
+check "podman container checkpoint --export: exit 0, an archive" "0 yes" \
+    "$? $([ -s "$W/pc.tar.gz" ] && echo yes || echo no)" "$out"
 out=$(podman rm -f -t 0 pc 2>&1)
-check "podman rm -f of the restored container: exit 0" 0 "$?" "$out"
+check "podman rm -f of the checkpointed container: exit 0" 0 "$?" "$out"
+out=$(podman container restore --import "$W/pc.tar.gz" --name pc2 2>&1)
+rc=$?
+check "podman container restore --import --name pc2: exit 0, running" "0 running" \
+    "$rc $(podman inspect --format '{{.State.Status}}' pc2 2>&1)" "$out"
+p2count() { podman exec pc2 cat /count 2>/dev/null || echo 0; }
+p2count_above() { [ "$(p2count)" -gt "$1" ]; }
+# Not below the count read before the export (a fresh start would begin at 1), then counting.
+first=$(p2count)
+if [ "$rc" = 0 ] && [ "$first" -ge "$before" ] && wait_for p2count_above $((first + 3)); then
+    ok "podman: the imported counter goes on from $before (read $first, then $(p2count))"
+else
+    notok "podman: the imported counter goes on" "before: $before first: $first now: $(p2count)"
+fi
+out=$(podman rm -f -t 0 pc2 2>&1)
+check "podman rm -f of the imported container: exit 0" 0 "$?" "$out"
 
 echo "1..$n"

@@ -579,6 +579,56 @@ static int restore_notify(void *opaque, const char *script, int pid, int fd, str
     return r;
 }
 
+/* Whether dest lies below the destination of a mount of type TYPE, or of a
+ * bind mount (type NULL). */
+static bool below_mount(const struct capsa_spec *spec, const char *dest, const char *type)
+{
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const struct capsa_mount *m = &spec->mounts[i];
+        if (type ? !(m->type && strcmp(m->type, type) == 0) : !is_bind(m))
+            continue;
+        size_t n = strlen(m->destination);
+        while (n > 1 && m->destination[n - 1] == '/')
+            n--;
+        if (strncmp(dest, m->destination, n) == 0 && dest[n] == '/')
+            return true;
+    }
+    return false;
+}
+
+/* The mountpoints, as create makes them (runc does the same before a
+ * restore): a rootfs made anew (an image's layers and the checkpoint's
+ * diff: podman restore --import) lacks those create added. Resolved inside
+ * the rootfs, never following a symlink out of it. Not below a tmpfs
+ * (CRIU restores its content), nor below a bind mount (the path would land
+ * in the rootfs instead of the bound directory), nor cgroup mounts. */
+static int make_mountpoints(const struct capsa_spec *spec, const char *rootfs, const char *bundle,
+                            struct capsa_err *err)
+{
+    cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return capsa_err_set(err, errno, "open rootfs %s", rootfs);
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const struct capsa_mount *m = &spec->mounts[i];
+        if (is_cgroup_mount(m) || below_mount(spec, m->destination, "tmpfs") ||
+            below_mount(spec, m->destination, NULL))
+            continue;
+        bool file = false;
+        if (is_bind(m) && m->source) {
+            cleanup_free char *src = NULL;
+            if (m->source[0] != '/' && capsa_asprintf(&src, err, "%s/%s", bundle, m->source) < 0)
+                return -ENOMEM;
+            struct stat sb;
+            file = stat(src ? src : m->source, &sb) == 0 && !S_ISDIR(sb.st_mode);
+        }
+        int fd = capsa_resolve_mkdir_in_root(rootfd, m->destination, file, err);
+        if (fd < 0)
+            return capsa_err_wrap(err, "mountpoint %s", m->destination);
+        close(fd);
+    }
+    return 0;
+}
+
 /* CRIU wants the root to be a mount point whose parent is not overmounted:
  * a bind mount of the rootfs in the state directory, as runc makes. */
 static int mount_criu_root(struct restore *rs, struct capsa_err *err)
@@ -724,6 +774,7 @@ static int do_restore(void *opaque, struct capsa_created *c, struct capsa_err *e
     }
     if ((r = inherit_stdio(rs->imgfd, &req, err)) < 0 ||
         (r = add_external_mounts(spec, c->st.bundle, c->cg, true, 0, &req, err)) < 0 ||
+        (r = make_mountpoints(spec, c->st.rootfs, c->st.bundle, err)) < 0 ||
         (r = mount_criu_root(rs, err)) < 0 ||
         (r = capsa_criu_set_str(&req.root, rs->criu_root, err)) < 0)
         goto out;

@@ -96,6 +96,18 @@ static unsigned tcg_tsc_khz(void)
     return (unsigned)(mhz * 1000.0 + 0.5);
 }
 
+/* Whether the "flags" line of a /proc/cpuinfo text names vmx or svm. */
+static bool cpu_has_virt(const char *text)
+{
+    for (const char *l = strstr(text, "\nflags"); l; l = strstr(l + 1, "\nflags")) {
+        const char *end = strchr(l + 1, '\n');
+        size_t n = end ? (size_t)(end - l) : strlen(l);
+        if (memmem(l, n, " vmx", 4) || memmem(l, n, " svm", 4))
+            return true;
+    }
+    return false;
+}
+
 int capsa_vmm_kvm_available(struct capsa_err *err)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -105,6 +117,21 @@ int capsa_vmm_kvm_available(struct capsa_err *err)
         return 0;
     }
     close(fd);
+    /* KVM runs guests on the CPU's virtualization extensions, which it
+     * advertises as vmx or svm. Some hypervisors hand their guests a
+     * /dev/kvm without them; guests then die mid-boot ("emulation
+     * failure"). Such a /dev/kvm is not used. */
+    cleanup_free char *text = NULL;
+    size_t len = 0;
+    struct capsa_err ignored = {0};
+    if (capsa_read_file_at(AT_FDCWD, "/proc/cpuinfo", 4u << 20, &text, &len, &ignored) == 0 &&
+        !cpu_has_virt(text)) {
+        if (err)
+            capsa_err_setx(err, ENODEV,
+                           "/dev/kvm exists but the CPU advertises no virtualization "
+                           "extensions (vmx, svm): a KVM without them fails guests");
+        return 0;
+    }
     return 1;
 }
 
@@ -192,8 +219,14 @@ static int qemu_argv(const struct capsa_vmm_config *cfg, const char *qemu, bool 
         arg(a, "kvm");
     else
         arg(a, "tcg,tb-size=%u", TCG_TB_MIB);
+    /* The host's CPU under KVM, without ARCH_CAPABILITIES: under nested
+     * KVM (a KVM host that is itself a guest, as cloud machines are) the
+     * value QEMU derives for that MSR can be refused by the outer
+     * hypervisor, and QEMU aborts ("failed to set MSR 0x10a"). Without it
+     * the guest kernel assumes the CPU vulnerable and keeps its
+     * mitigations on: safe, if a little slower. */
     arg(a, "-cpu");
-    arg(a, "%s", kvm ? "host" : "max");
+    arg(a, "%s", kvm ? "host,-arch-capabilities" : "max");
     arg(a, "-nodefaults");
     arg(a, "-no-user-config");
     arg(a, "-nographic");
