@@ -38,6 +38,7 @@
 #include "level/level.h"
 #include "linux/criu.h"
 #include "linux/hooks.h"
+#include "linux/ns.h"
 #include "linux/rootfs.h"
 #include "linux/terminal.h"
 #include "sys/sys.h"
@@ -48,31 +49,6 @@
 #define DESCRIPTORS_FILE "descriptors.json"
 #define DUMP_LOG         "dump.log"
 #define RESTORE_LOG      "restore.log"
-
-static const char *criu_ns_name(enum capsa_ns_type t)
-{
-    switch (t) {
-    case CAPSA_NS_NET:
-        return "net";
-    case CAPSA_NS_MNT:
-        return "mnt";
-    case CAPSA_NS_PID:
-        return "pid";
-    case CAPSA_NS_IPC:
-        return "ipc";
-    case CAPSA_NS_UTS:
-        return "uts";
-    case CAPSA_NS_USER:
-        return "user";
-    case CAPSA_NS_CGROUP:
-        return "cgroup";
-    case CAPSA_NS_TIME:
-        return "time";
-    case CAPSA_NS_COUNT:
-        break;
-    }
-    return "?";
-}
 
 /* The key CRIU files an external namespace under, as runc names it. */
 static const char *ext_ns_key(enum capsa_ns_type t)
@@ -454,7 +430,7 @@ static int dump_prepare(struct dump *d, struct capsa_err *err)
             return capsa_err_set(err, errno, "linux.namespaces: %s path %s",
                                  capsa_ns_type_name(ns->type), ns->path);
         char ext[128];
-        snprintf(ext, sizeof ext, "%s[%llu]:%s", criu_ns_name(ns->type),
+        snprintf(ext, sizeof ext, "%s[%llu]:%s", capsa_ns_proc_name(ns->type),
                  (unsigned long long)sb.st_ino, ext_ns_key(ns->type));
         if ((r = capsa_criu_add_external(req, ext, err)) < 0)
             return r;
@@ -767,7 +743,7 @@ static int do_restore(void *opaque, struct capsa_created *c, struct capsa_err *e
             nsfds[n_nsfds++] = fd;
             r = capsa_criu_add_inherit_fd(&req, ext_ns_key(ns->type), 3 + (int)n_nsfds, err);
         } else {
-            r = capsa_criu_add_join_ns(&req, criu_ns_name(ns->type), ns->path, err);
+            r = capsa_criu_add_join_ns(&req, capsa_ns_proc_name(ns->type), ns->path, err);
         }
         if (r < 0)
             goto out;

@@ -782,35 +782,49 @@ static int spawn_init(struct job *j, struct capsa_err *err)
     return r;
 }
 
-int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
-                          const struct capsa_create_opts *opts, bool run_mode,
-                          struct capsa_created *c, struct capsa_err *err)
+/* Steps 1 and 2, for create and restore alike: the bundle, then the state
+ * directory and the cgroup. On failure what was made is undone and every
+ * resource released. */
+static int begin(const struct capsa_ctx *ctx, const char *id, const struct capsa_create_opts *opts,
+                 bool run_mode, struct capsa_created *c, struct job *j, struct capsa_err *err)
 {
     memset(c, 0, sizeof *c);
     c->rootfd = c->dirfd = c->pidfd = c->sync_fd = c->console_fd = -1;
+    *j = (struct job){.ctx = ctx,
+                      .id = id,
+                      .opts = opts,
+                      .run_mode = run_mode,
+                      .c = c,
+                      .fifo = -1,
+                      .child_sock = -1,
+                      .cgroup_fd = -1,
+                      .scope = {.holder_fd = -1},
+                      .lh = {.pidns_fd = -1, .child_fd = -1, .child_aux_fd = -1}};
     if (!capsa_id_valid(id))
         return capsa_err_setx(err, EINVAL,
                               "invalid container id \"%s\": use 1-255 characters from "
                               "[A-Za-z0-9_+.-], not \".\" or \"..\"",
                               id ? id : "");
-    struct job j = {.ctx = ctx,
-                    .id = id,
-                    .opts = opts,
-                    .run_mode = run_mode,
-                    .c = c,
-                    .fifo = -1,
-                    .child_sock = -1,
-                    .cgroup_fd = -1,
-                    .scope = {.holder_fd = -1},
-                    .lh = {.pidns_fd = -1, .child_fd = -1, .child_aux_fd = -1}};
-    int r = load_bundle(&j, err);
+    /* load_bundle makes nothing; make_state's partial work is rolled back. */
+    int r = load_bundle(j, err);
+    if (r == 0 && (r = make_state(j, err)) < 0)
+        capsa_create_rollback(c);
     if (r < 0) {
-        /* Nothing made yet: only memory to release. */
-        job_release(&j);
+        job_release(j);
         capsa_created_release(c);
-        return r;
     }
-    if ((r = make_state(&j, err)) < 0 || (r = prepare(&j, err)) < 0)
+    return r;
+}
+
+int capsa_create_internal(const struct capsa_ctx *ctx, const char *id,
+                          const struct capsa_create_opts *opts, bool run_mode,
+                          struct capsa_created *c, struct capsa_err *err)
+{
+    struct job j;
+    int r = begin(ctx, id, opts, run_mode, c, &j, err);
+    if (r < 0)
+        return r;
+    if ((r = prepare(&j, err)) < 0)
         goto fail;
     r = spawn_init(&j, err);
     /* The init has its copies; ours go now. */
@@ -846,28 +860,11 @@ int capsa_create_restore(const struct capsa_ctx *ctx, const char *id,
                          const struct capsa_create_opts *opts, capsa_restore_fn fn, void *opaque,
                          struct capsa_created *c, struct capsa_err *err)
 {
-    memset(c, 0, sizeof *c);
-    c->rootfd = c->dirfd = c->pidfd = c->sync_fd = c->console_fd = -1;
-    if (!capsa_id_valid(id))
-        return capsa_err_setx(err, EINVAL, "invalid container id \"%s\"", id ? id : "");
-    struct job j = {.ctx = ctx,
-                    .id = id,
-                    .opts = opts,
-                    .run_mode = true, /* no exec fifo: the restored process runs */
-                    .c = c,
-                    .fifo = -1,
-                    .child_sock = -1,
-                    .cgroup_fd = -1,
-                    .scope = {.holder_fd = -1},
-                    .lh = {.pidns_fd = -1, .child_fd = -1, .child_aux_fd = -1}};
-    int r = load_bundle(&j, err);
-    if (r < 0) {
-        job_release(&j);
-        capsa_created_release(c);
+    /* run_mode: no exec fifo, the restored process runs. */
+    struct job j;
+    int r = begin(ctx, id, opts, true, c, &j, err);
+    if (r < 0)
         return r;
-    }
-    if ((r = make_state(&j, err)) < 0)
-        goto fail;
     /* The scope's placeholder holds the systemd unit until fn has put the
      * restoring process in the cgroup. */
     r = fn(opaque, c, err);

@@ -233,7 +233,7 @@ static int same_ns(const char *a, const char *b, struct capsa_err *err)
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-static const char *proc_name(enum capsa_ns_type type)
+const char *capsa_ns_proc_name(enum capsa_ns_type type)
 {
     for (size_t i = 0; i < ARRAY_SIZE(ns_files); i++) {
         if (ns_files[i].type == type)
@@ -263,6 +263,6 @@ int capsa_ns_differing(pid_t pid, int *flags, struct capsa_err *err)
 int capsa_ns_is_ours(const char *path, enum capsa_ns_type type, struct capsa_err *err)
 {
     char self[64];
-    snprintf(self, sizeof self, "/proc/self/ns/%s", proc_name(type));
+    snprintf(self, sizeof self, "/proc/self/ns/%s", capsa_ns_proc_name(type));
     return same_ns(self, path, err);
 }

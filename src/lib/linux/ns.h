@@ -8,6 +8,10 @@
 #include "spec/spec.h"
 #include "util/err.h"
 
+/* The kernel's name of a namespace type (/proc/PID/ns/NAME: "net", "mnt",
+ * ...), which CRIU also uses; "" for none. */
+const char *capsa_ns_proc_name(enum capsa_ns_type type);
+
 /* CLONE_NEW* flag of a namespace type. */
 int capsa_ns_clone_flag(enum capsa_ns_type type);
 

@@ -53,6 +53,7 @@
 #include "level/vm/vm.h"
 #include "level/vm/vmm.h"
 #include "linux/cgroup.h"
+#include "linux/ns.h"
 #include "linux/process.h"
 #include "sys/sys.h"
 #include "util/util.h"
@@ -362,13 +363,6 @@ static int exec_sock(int dirfd, char *out, size_t len, struct capsa_err *err)
     return capsa_vm_state_path(state, CAPSA_VM_EXEC_SOCK, out, len, err);
 }
 
-/* /proc's name of each namespace type. */
-static const char *const ns_proc_name[CAPSA_NS_COUNT] = {
-    [CAPSA_NS_PID] = "pid",       [CAPSA_NS_NET] = "net",   [CAPSA_NS_MNT] = "mnt",
-    [CAPSA_NS_IPC] = "ipc",       [CAPSA_NS_UTS] = "uts",   [CAPSA_NS_USER] = "user",
-    [CAPSA_NS_CGROUP] = "cgroup", [CAPSA_NS_TIME] = "time",
-};
-
 /* Each namespace the member's config joins must be the sandbox's init's
  * (the guest has the sandbox's and no other). */
 static int pod_check_ns(const struct capsa_spec *spec, int sd, const char *sandbox,
@@ -386,7 +380,7 @@ static int pod_check_ns(const struct capsa_spec *spec, int sd, const char *sandb
         if (ns->path == NULL)
             continue;
         char p[64];
-        snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, ns_proc_name[ns->type]);
+        snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, capsa_ns_proc_name(ns->type));
         struct stat a, b;
         if (stat(p, &b) < 0 || capsa_proc_start_time(pid, &now, NULL) < 0 || now != start)
             return capsa_err_setx(err, ESRCH, "vm: the pod's sandbox %s is not running", sandbox);
